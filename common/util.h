@@ -1,0 +1,30 @@
+/* util.h - small helpers shared by tunneld and tunnelctl. */
+#ifndef TUNNELD_UTIL_H
+#define TUNNELD_UTIL_H
+
+#include <stddef.h>
+#include <sys/queue.h>
+
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
+#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+double	 mono_now(void);
+int	 set_nonblock(int);
+
+/* paths.c */
+char	*paths_default_socket(void);
+char	*paths_default_config(void);
+
+#endif

@@ -1,0 +1,183 @@
+/* output.c - what tunnelctl prints for people (scripts use --json). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tunnelctl.h"
+
+#define C_RESET	"\033[0m"
+#define C_GREEN	"\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_RED	"\033[31m"
+
+static const char *
+get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static long long
+get_int(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return -1;
+	return (long long)json_object_get_int64(v);
+}
+
+static const char *
+state_color(const char *st)
+{
+	if (strcmp(st, "up") == 0)
+		return C_GREEN;
+	if (strcmp(st, "failed") == 0)
+		return C_RED;
+	if (strcmp(st, "down") == 0)
+		return "";
+	return C_YELLOW;
+}
+
+char *
+output_bytes(long long n, char *buf, size_t len)
+{
+	static const char *units[] = { "B", "K", "M", "G", "T", "P" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lld", n);
+	else
+		snprintf(buf, len, "%.1f%s", v, units[u]);
+	return buf;
+}
+
+char *
+output_duration(long long s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%02llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", s / 86400, (s % 86400) / 3600);
+	return buf;
+}
+
+void
+output_table(json_object *tunnels, int color)
+{
+	json_object *t, *fw, *f;
+	long long now = time(NULL), in, out, conns, retry;
+	char since[32], bin[32], bout[32], fwd[32], info[256];
+	const char *st, *err;
+	size_t i, j, nf, up, width = 4;
+
+	for (i = 0; i < json_object_array_length(tunnels); i++) {
+		size_t l = strlen(get_str(json_object_array_get_idx(tunnels, i),
+		    "name"));
+		if (l > width)
+			width = l;
+	}
+	printf("%-*s  %-10s  %-7s  %-8s  %5s  %8s  %8s  %s\n", (int)width,
+	    "NAME", "STATE", "SINCE", "FORWARDS", "CONNS", "IN", "OUT", "INFO");
+	for (i = 0; i < json_object_array_length(tunnels); i++) {
+		t = json_object_array_get_idx(tunnels, i);
+		st = get_str(t, "state");
+		json_object_object_get_ex(t, "forwards", &fw);
+		nf = json_object_array_length(fw);
+		in = out = conns = 0;
+		for (j = up = 0; j < nf; j++) {
+			f = json_object_array_get_idx(fw, j);
+			if (strcmp(get_str(f, "state"), "up") == 0)
+				up++;
+			in += get_int(f, "bytes_in");
+			out += get_int(f, "bytes_out");
+			conns += get_int(f, "connections");
+		}
+		snprintf(fwd, sizeof fwd, "%zu/%zu", up, nf);
+		err = get_str(t, "last_error");
+		retry = get_int(t, "next_retry");
+		info[0] = '\0';
+		if (strcmp(st, "backoff") == 0 && retry > 0)
+			snprintf(info, sizeof info, "retry in %llds: %s",
+			    retry - now > 0 ? retry - now : 0, err ? err : "");
+		else if (err != NULL && strcmp(st, "up") != 0)
+			snprintf(info, sizeof info, "%s", err);
+		printf("%-*s  %s%-10s%s  %-7s  %-8s  %5lld  %8s  %8s  %s\n",
+		    (int)width, get_str(t, "name"), color ? state_color(st) : "",
+		    st, color ? C_RESET : "",
+		    output_duration(now - get_int(t, "since"), since,
+		    sizeof since), fwd, conns,
+		    output_bytes(in, bin, sizeof bin),
+		    output_bytes(out, bout, sizeof bout), info);
+	}
+}
+
+void
+output_detail(json_object *t, int color)
+{
+	json_object *fw, *f, *rtt;
+	long long now = time(NULL), retry;
+	char since[32], bin[32], bout[32];
+	const char *st = get_str(t, "state"), *err;
+	size_t j;
+
+	printf("%s: %s%s%s for %s\n", get_str(t, "name"),
+	    color ? state_color(st) : "", st, color ? C_RESET : "",
+	    output_duration(now - get_int(t, "since"), since, sizeof since));
+	printf("  server:      %s@%s port %lld", get_str(t, "user"),
+	    get_str(t, "host"), get_int(t, "port"));
+	if (json_object_object_get_ex(t, "rtt_ms", &rtt) && rtt != NULL)
+		printf(" (rtt %.1f ms)", json_object_get_double(rtt));
+	printf("\n  reconnects:  %lld\n", get_int(t, "reconnects"));
+	if ((err = get_str(t, "last_error")) != NULL)
+		printf("  last error:  %s\n", err);
+	if ((retry = get_int(t, "next_retry")) > 0)
+		printf("  next retry:  in %llds\n", retry - now > 0 ?
+		    retry - now : 0);
+	json_object_object_get_ex(t, "forwards", &fw);
+	for (j = 0; j < json_object_array_length(fw); j++) {
+		f = json_object_array_get_idx(fw, j);
+		st = get_str(f, "state");
+		printf("  %-8s %s\n", get_str(f, "kind"), get_str(f, "spec"));
+		printf("           %s%s%s", color ? state_color(st) : "", st,
+		    color ? C_RESET : "");
+		if (get_str(f, "listen_all") != NULL)
+			printf(", listening on %s", get_str(f, "listen_all"));
+		printf("; %lld open, %lld total; in %s, out %s\n",
+		    get_int(f, "connections"), get_int(f, "total_connections"),
+		    output_bytes(get_int(f, "bytes_in"), bin, sizeof bin),
+		    output_bytes(get_int(f, "bytes_out"), bout, sizeof bout));
+		if ((err = get_str(f, "last_error")) != NULL)
+			printf("           last error: %s\n", err);
+	}
+}
+
+void
+output_event(json_object *ev)
+{
+	char ts[32];
+	time_t t = (time_t)get_int(ev, "time");
+	const char *reason = get_str(ev, "reason");
+
+	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));
+	printf("%s %s: %s -> %s%s%s%s\n", ts, get_str(ev, "tunnel"),
+	    get_str(ev, "old"), get_str(ev, "new"), reason ? " (" : "",
+	    reason ? reason : "", reason ? ")" : "");
+}

@@ -1,0 +1,448 @@
+/*
+ * tunnelctl - talk to tunneld over its control socket (doc/PROTOCOL.md).
+ *
+ * Exit status (SPEC.md): 0 success; 1 refused or failed (for up: the tunnel
+ * did not come up in time, and why); 2 usage; 3 daemon unreachable;
+ * 4 permission denied.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "tunnelctl.h"
+#include "util.h"
+
+#define DEFAULT_WAIT	60	/* seconds `up` waits */
+#define REPLY_TIMEOUT	30	/* seconds for any reply */
+
+static int	 ctl_fd = -1;
+static char	*ctl_socket;
+static int	 opt_json;
+static int	 opt_no_wait;
+static double	 opt_timeout = DEFAULT_WAIT;
+static char	 inbuf[PROTOCOL_MAX_OUTPUT];
+static size_t	 inlen;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tunnelctl [-s SOCKET] [-j|--json] COMMAND [ARGS]\n"
+	    "  status [NAME...]   all tunnels as a table, or the named ones "
+	    "in detail\n"
+	    "  up NAME...         bring tunnels up and wait (--no-wait, "
+	    "--timeout SECS)\n"
+	    "  down NAME...       bring tunnels down and keep them down\n"
+	    "  restart NAME...    down, then up\n"
+	    "  reload             re-read the configuration\n"
+	    "  events             print state changes until interrupted\n");
+}
+
+static int
+ctl_connect(void)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(ctl_socket) >= sizeof sun.sun_path) {
+		fprintf(stderr, "tunnelctl: socket path too long: %s\n",
+		    ctl_socket);
+		return EXIT_USAGE;
+	}
+	strcpy(sun.sun_path, ctl_socket);
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl_fd == -1 ||
+	    connect(ctl_fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		int e = errno;
+
+		fprintf(stderr, "tunnelctl: cannot reach tunneld at %s: %s\n",
+		    ctl_socket, strerror(e));
+		if (e == EACCES || e == EPERM)
+			return EXIT_PERM;
+		return EXIT_UNREACHABLE;
+	}
+	return EXIT_OK;
+}
+
+static int
+ctl_send(json_object *req)
+{
+	const char *s;
+	size_t len, off = 0;
+	ssize_t n;
+
+	json_object_object_add(req, "protocol",
+	    json_object_new_int(PROTOCOL_VERSION));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	len = strlen(s);
+	while (off < len) {
+		n = write(ctl_fd, s + off, len - off);
+		if (n <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (write(ctl_fd, "\n", 1) == 1)
+		return 0;
+fail:
+	fprintf(stderr, "tunnelctl: lost the connection to tunneld\n");
+	return -1;
+}
+
+/* One line from the daemon; NULL on EOF or timeout (timeout < 0: none). */
+static json_object *
+ctl_recv(int timeout_ms)
+{
+	struct pollfd pfd = { ctl_fd, POLLIN, 0 };
+	json_object *o;
+	char *nl;
+	ssize_t n;
+
+	for (;;) {
+		if ((nl = memchr(inbuf, '\n', inlen)) != NULL) {
+			*nl = '\0';
+			o = json_tokener_parse(inbuf);
+			inlen -= (size_t)(nl + 1 - inbuf);
+			memmove(inbuf, nl + 1, inlen);
+			if (o == NULL) {
+				fprintf(stderr, "tunnelctl: malformed reply "
+				    "from tunneld\n");
+				return NULL;
+			}
+			return o;
+		}
+		if (inlen == sizeof inbuf) {
+			fprintf(stderr, "tunnelctl: reply too long\n");
+			return NULL;
+		}
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			if (timeout_ms >= 0)
+				fprintf(stderr, "tunnelctl: no reply from "
+				    "tunneld\n");
+			return NULL;
+		}
+		n = read(ctl_fd, inbuf + inlen, sizeof inbuf - inlen);
+		if (n <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			fprintf(stderr, "tunnelctl: tunneld closed the "
+			    "connection\n");
+			return NULL;
+		}
+		inlen += (size_t)n;
+	}
+}
+
+/* Send a request and read its reply; the exit status if refused. */
+static int
+ctl_call(const char *cmd, char **names, int nnames, json_object **reply)
+{
+	json_object *req = json_object_new_object(), *a, *ok, *code, *err;
+	const char *c;
+	int i;
+
+	*reply = NULL;
+	json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (nnames > 0) {
+		a = json_object_new_array();
+		for (i = 0; i < nnames; i++)
+			json_object_array_add(a,
+			    json_object_new_string(names[i]));
+		json_object_object_add(req, "tunnels", a);
+	}
+	if (ctl_send(req) != 0) {
+		json_object_put(req);
+		return EXIT_UNREACHABLE;
+	}
+	json_object_put(req);
+	if ((*reply = ctl_recv(REPLY_TIMEOUT * 1000)) == NULL)
+		return EXIT_UNREACHABLE;
+	if (json_object_object_get_ex(*reply, "ok", &ok) &&
+	    json_object_get_boolean(ok))
+		return EXIT_OK;
+	c = json_object_object_get_ex(*reply, "code", &code) ?
+	    json_object_get_string(code) : PROTOCOL_E_FAILED;
+	if (!opt_json)
+		fprintf(stderr, "tunnelctl: %s\n",
+		    json_object_object_get_ex(*reply, "error", &err) ?
+		    json_object_get_string(err) : "request failed");
+	else
+		printf("%s\n", json_object_to_json_string_ext(*reply,
+		    JSON_C_TO_STRING_PLAIN));
+	if (strcmp(c, PROTOCOL_E_PERM) == 0)
+		return EXIT_PERM;
+	if (strcmp(c, PROTOCOL_E_USAGE) == 0)
+		return EXIT_USAGE;
+	return EXIT_FAILED;
+}
+
+static const char *
+jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static void
+print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+}
+
+static int
+cmd_status(char **names, int n)
+{
+	json_object *reply, *tunnels, *out;
+	int rc, i, color = isatty(STDOUT_FILENO);
+
+	if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK)
+		goto out;
+	json_object_object_get_ex(reply, "tunnels", &tunnels);
+	if (opt_json) {
+		out = json_object_new_object();
+		json_object_object_add(out, "tunnels",
+		    json_object_get(tunnels));
+		print_json(out);
+		json_object_put(out);
+	} else if (n == 0)
+		output_table(tunnels, color);
+	else {
+		for (i = 0; i < (int)json_object_array_length(tunnels); i++)
+			output_detail(json_object_array_get_idx(tunnels, i),
+			    color);
+	}
+out:
+	json_object_put(reply);
+	return rc;
+}
+
+/*
+ * up: poll the named tunnels until each is up, or one failed, or the time
+ * is out; a tunnel in backoff is still trying, so `up` keeps waiting.
+ */
+static int
+wait_up(char **names, int n, json_object **last)
+{
+	struct timespec delay = { 0, 100 * 1000 * 1000 };
+	time_t deadline = time(NULL) + (time_t)opt_timeout;
+	json_object *reply = NULL, *tunnels, *t;
+	const char *st;
+	int i, rc, done;
+
+	for (;;) {
+		json_object_put(reply);
+		if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK)
+			return rc;
+		json_object_object_get_ex(reply, "tunnels", &tunnels);
+		done = 1;
+		for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
+			t = json_object_array_get_idx(tunnels, i);
+			st = jstr(t, "state");
+			if (strcmp(st, "failed") == 0 ||
+			    strcmp(st, "down") == 0) {
+				*last = reply;
+				return EXIT_FAILED;
+			}
+			if (strcmp(st, "up") != 0)
+				done = 0;
+		}
+		if (done) {
+			*last = reply;
+			return EXIT_OK;
+		}
+		if (time(NULL) >= deadline) {
+			*last = reply;
+			return EXIT_FAILED;
+		}
+		nanosleep(&delay, NULL);
+	}
+}
+
+static int
+report_tunnels(json_object *reply, int rc, const char *verb)
+{
+	json_object *tunnels, *t, *out;
+	const char *st, *err;
+	int i;
+
+	if (reply == NULL)
+		return rc;
+	json_object_object_get_ex(reply, "tunnels", &tunnels);
+	if (opt_json) {
+		out = json_object_new_object();
+		json_object_object_add(out, "ok",
+		    json_object_new_boolean(rc == EXIT_OK));
+		json_object_object_add(out, "tunnels",
+		    json_object_get(tunnels));
+		print_json(out);
+		json_object_put(out);
+		return rc;
+	}
+	for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
+		t = json_object_array_get_idx(tunnels, i);
+		st = jstr(t, "state");
+		err = jstr(t, "last_error");
+		if (strcmp(verb, "up") == 0 && strcmp(st, "up") != 0)
+			fprintf(stderr, "%s: not up (%s)%s%s\n", jstr(t, "name"),
+			    st, err ? ": " : "", err ? err : "");
+		else
+			printf("%s: %s\n", jstr(t, "name"), st);
+	}
+	return rc;
+}
+
+static int
+cmd_change(const char *cmd, char **names, int n)
+{
+	json_object *reply = NULL, *last = NULL;
+	int rc;
+
+	if (n == 0) {
+		fprintf(stderr, "tunnelctl: %s needs at least one tunnel "
+		    "name\n", cmd);
+		return EXIT_USAGE;
+	}
+	if ((rc = ctl_call(cmd, names, n, &reply)) != EXIT_OK) {
+		json_object_put(reply);
+		return rc;
+	}
+	if (strcmp(cmd, "down") == 0 || opt_no_wait)
+		return report_tunnels(reply, rc, cmd);
+	json_object_put(reply);
+	rc = wait_up(names, n, &last);
+	rc = report_tunnels(last, rc, "up");
+	json_object_put(last);
+	return rc;
+}
+
+static int
+cmd_events(void)
+{
+	json_object *reply, *ev;
+	int rc;
+
+	if ((rc = ctl_call("events", NULL, 0, &reply)) != EXIT_OK)
+		return rc;
+	json_object_put(reply);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((ev = ctl_recv(-1)) != NULL) {
+		if (opt_json)
+			print_json(ev);
+		else
+			output_event(ev);
+		json_object_put(ev);
+	}
+	return EXIT_UNREACHABLE;
+}
+
+static int
+cmd_reload(void)
+{
+	json_object *reply;
+	int rc;
+
+	rc = ctl_call("reload", NULL, 0, &reply);
+	if (rc == EXIT_OK)
+		printf(opt_json ? "{\"ok\":true}\n" : "reloaded\n");
+	json_object_put(reply);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "no-wait",	no_argument,		NULL, 'W' },
+		{ "timeout",	required_argument,	NULL, 'T' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	const char *cmd;
+	char *ep;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "s:jhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			ctl_socket = optarg;
+			break;
+		case 'j':
+			opt_json = 1;
+			break;
+		case 'W':
+			opt_no_wait = 1;
+			break;
+		case 'T':
+			opt_timeout = strtod(optarg, &ep);
+			if (*ep != '\0' || opt_timeout <= 0) {
+				fprintf(stderr, "tunnelctl: bad --timeout "
+				    "\"%s\"\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("tunnelctl %s\n", VERSION);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "up") != 0 &&
+	    strcmp(cmd, "down") != 0 && strcmp(cmd, "restart") != 0 &&
+	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "events") != 0) {
+		fprintf(stderr, "tunnelctl: unknown command \"%s\"\n", cmd);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "events") == 0) &&
+	    optind != argc) {
+		fprintf(stderr, "tunnelctl: %s takes no arguments\n", cmd);
+		return EXIT_USAGE;
+	}
+	if (ctl_socket == NULL)
+		ctl_socket = paths_default_socket();
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = ctl_connect()) != EXIT_OK)
+		return rc;
+
+	if (strcmp(cmd, "status") == 0)
+		rc = cmd_status(argv + optind, argc - optind);
+	else if (strcmp(cmd, "events") == 0)
+		rc = cmd_events();
+	else if (strcmp(cmd, "reload") == 0)
+		rc = cmd_reload();
+	else
+		rc = cmd_change(cmd, argv + optind, argc - optind);
+	close(ctl_fd);
+	return rc;
+}

@@ -1,0 +1,21 @@
+/* tunnelctl.h - the client's private header. */
+#ifndef TUNNELCTL_H
+#define TUNNELCTL_H
+
+#include <json-c/json.h>
+
+/* exit codes of SPEC.md */
+#define EXIT_OK		0
+#define EXIT_FAILED	1
+#define EXIT_USAGE	2
+#define EXIT_UNREACHABLE 3
+#define EXIT_PERM	4
+
+/* output.c */
+void	output_table(json_object *tunnels, int color);
+void	output_detail(json_object *tunnel, int color);
+void	output_event(json_object *event);
+char	*output_bytes(long long, char *, size_t);
+char	*output_duration(long long, char *, size_t);
+
+#endif

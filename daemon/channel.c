@@ -1,0 +1,384 @@
+/*
+ * channel.c - one forwarded connection: a local socket bridged to an SSH
+ * channel, in both directions, with backpressure and half-close.
+ *
+ * Each direction has one 32 KiB staging buffer.  A buffer is refilled only
+ * once it is empty, so its address and length stay put while libssh2 holds
+ * a latched call on it (session.c).  Nothing is read from a side while the
+ * other side has not taken the previous chunk: memory per connection is
+ * 2 x 32 KiB here plus at most one channel window queued inside libssh2
+ * (session_channel_window(): 256 KiB to 2 MiB).
+ *
+ * Close is tracked per direction, as OpenSSH's nchan.c does: the client's
+ * EOF becomes the channel's EOF once the buffer is flushed, the channel's
+ * EOF becomes shutdown(SHUT_WR) once the buffer is flushed, and the channel
+ * is closed only when both directions are done (or on an error).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tunneld.h"
+
+#define CLOSE_TIMEOUT	10	/* seconds to wait for the server's CLOSE */
+
+static void	channel_update_events(struct channel *);
+
+static void
+channel_fd_cb(evutil_socket_t fd, short what, void *arg);
+
+struct channel *
+channel_new(struct session *s, struct forward *fwd, int fd, const char *label)
+{
+	struct channel *c = xcalloc(1, sizeof *c);
+
+	c->session = s;
+	c->fwd = fwd;
+	c->fd = fd;
+	c->label = xstrdup(label);
+	c->state = CH_OPENING;
+	if (fd != -1) {
+		set_nonblock(fd);
+		c->ev_read = event_new(session_base(s), fd, EV_READ | EV_PERSIST,
+		    channel_fd_cb, c);
+		c->ev_write = event_new(session_base(s), fd,
+		    EV_WRITE | EV_PERSIST, channel_fd_cb, c);
+	}
+	if (fwd != NULL) {
+		fwd->connections++;
+		fwd->total_connections++;
+	}
+	session_channel_attach(s, c);
+	return c;
+}
+
+static void
+channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *c = arg;
+
+	if (c->state != CH_CLOSING || c->ch == NULL)
+		return;
+	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
+	    session_name(c->session), c->label, CLOSE_TIMEOUT);
+	libssh2_channel_free(c->ch);
+	c->ch = NULL;
+	c->state = CH_DEAD;
+	session_schedule(c->session);
+}
+
+static void
+channel_close_fd(struct channel *c)
+{
+	if (c->fd == -1)
+		return;
+	event_del(c->ev_read);
+	event_del(c->ev_write);
+	c->rd_on = c->wr_on = 0;
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Both directions done, or an error: close the channel, then free it. */
+static void
+channel_closing(struct channel *c)
+{
+	struct timeval tv = { CLOSE_TIMEOUT, 0 };
+
+	channel_close_fd(c);
+	if (c->ch == NULL) {
+		c->state = CH_DEAD;
+		return;
+	}
+	c->state = CH_CLOSING;
+	if (c->ev_timer == NULL)
+		c->ev_timer = evtimer_new(session_base(c->session),
+		    channel_close_timeout_cb, c);
+	evtimer_add(c->ev_timer, &tv);
+}
+
+void
+channel_abort(struct channel *c, const char *why)
+{
+	if (why != NULL)
+		log_info("%s: %s: %s", session_name(c->session), c->label, why);
+	if (c->state == CH_OPENING)
+		session_open_abandon(c->session, c);
+	if (c->state == CH_OPENING || c->state == CH_OPEN)
+		channel_closing(c);
+	session_schedule(c->session);
+}
+
+/* The server answered our open: a channel, or the reason it refused. */
+void
+channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
+{
+	if (ch == NULL) {
+		log_info("%s: %s: the server refused the channel: %s",
+		    session_name(c->session), c->label, error);
+		if (c->fwd != NULL)
+			forward_set_error(c->fwd, error);
+		channel_close_fd(c);
+		c->state = CH_DEAD;
+		return;
+	}
+	c->ch = ch;
+	c->opened = 1;
+	if (c->fd == -1) {	/* nobody wants it any more */
+		channel_closing(c);
+		return;
+	}
+	c->state = CH_OPEN;
+	log_debug("%s: %s: channel open", session_name(c->session), c->label);
+	channel_update_events(c);
+}
+
+/* --- the local socket ---------------------------------------------------- */
+
+/* Read from the client into the empty up buffer: 1 progress, 0 none, -1 gone */
+static int
+channel_fd_read(struct channel *c)
+{
+	ssize_t n;
+
+	if (c->fd == -1 || c->up_len != 0 || c->fd_eof)
+		return 0;
+	n = read(c->fd, c->up, sizeof c->up);
+	if (n > 0) {
+		c->up_off = 0;
+		c->up_len = (size_t)n;
+		return 1;
+	}
+	if (n == 0) {
+		c->fd_eof = 1;
+		return 1;
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	channel_abort(c, strerror(errno));
+	return -1;
+}
+
+static int
+channel_fd_write(struct channel *c)
+{
+	ssize_t n;
+
+	if (c->fd == -1 || c->down_len == 0)
+		return 0;
+	n = write(c->fd, c->down + c->down_off, c->down_len - c->down_off);
+	if (n > 0) {
+		if (c->fwd != NULL)
+			c->fwd->bytes_in += (uint64_t)n;
+		c->down_off += (size_t)n;
+		if (c->down_off == c->down_len)
+			c->down_off = c->down_len = 0;
+		return 1;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return 0;
+	channel_abort(c, n == -1 ? strerror(errno) : "short write");
+	return -1;
+}
+
+/* Ask for fd events only for what we are ready to move. */
+static void
+channel_update_events(struct channel *c)
+{
+	int want_rd, want_wr;
+
+	if (c->fd == -1)
+		return;
+	want_rd = c->state == CH_OPEN && c->up_len == 0 && !c->fd_eof;
+	want_wr = c->state == CH_OPEN && c->down_len > 0;
+	if (want_rd != c->rd_on) {
+		if (want_rd)
+			event_add(c->ev_read, NULL);
+		else
+			event_del(c->ev_read);
+		c->rd_on = want_rd;
+	}
+	if (want_wr != c->wr_on) {
+		if (want_wr)
+			event_add(c->ev_write, NULL);
+		else
+			event_del(c->ev_write);
+		c->wr_on = want_wr;
+	}
+}
+
+/* The client's socket is ready: move bytes there, libssh2 is the pump's. */
+static void
+channel_fd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *c = arg;
+
+	if (what & EV_WRITE)
+		channel_fd_write(c);
+	if ((what & EV_READ) && c->fd != -1)
+		channel_fd_read(c);
+	channel_update_events(c);
+	session_schedule(c->session);
+}
+
+/* --- the SSH side: every call here may latch ------------------------------ */
+
+/*
+ * Perform one libssh2 operation on the channel.  1: progress; 0: nothing
+ * to do now; -1: stop (the call latched, or the channel or session failed).
+ */
+int
+channel_retry(struct channel *c, int op)
+{
+	struct session *s = c->session;
+	ssize_t n;
+	int rc;
+
+	switch (op) {
+	case CHOP_READ:
+		n = libssh2_channel_read(c->ch, c->down, sizeof c->down);
+		if (n > 0) {
+			c->down_off = 0;
+			c->down_len = (size_t)n;
+			return 1;
+		}
+		if (n == LIBSSH2_ERROR_EAGAIN && session_note_eagain(s, c, op))
+			return -1;
+		if (n == 0 || n == LIBSSH2_ERROR_EAGAIN) {
+			if (libssh2_channel_eof(c->ch)) {
+				c->ch_eof = 1;
+				return 1;
+			}
+			return 0;
+		}
+		rc = (int)n;
+		break;
+	case CHOP_WRITE:
+		n = libssh2_channel_write(c->ch, c->up + c->up_off,
+		    c->up_len - c->up_off);
+		if (n > 0) {
+			if (c->fwd != NULL)
+				c->fwd->bytes_out += (uint64_t)n;
+			c->up_off += (size_t)n;
+			if (c->up_off == c->up_len)
+				c->up_off = c->up_len = 0;
+			return 1;
+		}
+		if (n == LIBSSH2_ERROR_EAGAIN && session_note_eagain(s, c, op))
+			return -1;
+		if (n == 0 || n == LIBSSH2_ERROR_EAGAIN)
+			return 0;	/* no window: wait for an adjust */
+		rc = (int)n;
+		break;
+	case CHOP_EOF:
+		rc = libssh2_channel_send_eof(c->ch);
+		if (rc == 0) {
+			c->eof_sent = 1;
+			return 1;
+		}
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return session_note_eagain(s, c, op) ? -1 : 0;
+		break;
+	case CHOP_CLOSE:
+		rc = libssh2_channel_close(c->ch);
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return session_note_eagain(s, c, op) ? -1 : 0;
+		/* closed, or the session is broken: either way free it */
+		libssh2_channel_free(c->ch);
+		c->ch = NULL;
+		c->state = CH_DEAD;
+		if (c->ev_timer != NULL)
+			evtimer_del(c->ev_timer);
+		return 1;
+	default:
+		return 0;
+	}
+	if (session_check_error(s, rc, "channel"))
+		return -1;
+	channel_abort(c, rc == LIBSSH2_ERROR_CHANNEL_CLOSED ?
+	    "closed by the server" : "channel error");
+	return -1;
+}
+
+/* One round of work on this channel for the session pump. */
+int
+channel_pump(struct channel *c)
+{
+	int progress = 0, r;
+
+	switch (c->state) {
+	case CH_OPENING:
+	case CH_DEAD:
+		return 0;
+	case CH_CLOSING:
+		return channel_retry(c, CHOP_CLOSE) > 0;
+	case CH_OPEN:
+		break;
+	}
+
+	/* server -> client */
+	if (c->down_len == 0 && !c->ch_eof) {
+		if ((r = channel_retry(c, CHOP_READ)) < 0)
+			return 0;
+		progress |= r;
+	}
+	if (c->down_len > 0) {
+		if ((r = channel_fd_write(c)) < 0)
+			return 1;
+		progress |= r;
+	}
+	if (c->ch_eof && c->down_len == 0 && !c->fd_shut) {
+		shutdown(c->fd, SHUT_WR);
+		c->fd_shut = 1;
+		progress = 1;
+	}
+
+	/* client -> server */
+	if (c->up_len == 0 && !c->fd_eof) {
+		if ((r = channel_fd_read(c)) < 0)
+			return 1;
+		progress |= r;
+	}
+	if (c->up_len > 0) {
+		if ((r = channel_retry(c, CHOP_WRITE)) < 0)
+			return 0;
+		progress |= r;
+	} else if (c->fd_eof && !c->eof_sent) {
+		if ((r = channel_retry(c, CHOP_EOF)) < 0)
+			return 0;
+		progress |= r;
+	}
+
+	if (c->eof_sent && c->fd_shut) {
+		channel_closing(c);
+		return 1;
+	}
+	channel_update_events(c);
+	return progress;
+}
+
+/* The session is going away: drop the channel without touching libssh2,
+ * which frees its channels itself; or a dead channel is reaped. */
+void
+channel_session_gone(struct channel *c)
+{
+	channel_close_fd(c);
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->state == CH_OPENING)
+		session_open_abandon(c->session, c);
+	if (c->fwd != NULL)
+		c->fwd->connections--;
+	session_channel_detach(c->session, c);
+	free(c->label);
+	free(c);
+}

@@ -1,0 +1,299 @@
+/*
+ * forward.c - one entry of a tunnel's local/remote/dynamic lists at run time:
+ * its state, its statistics and, for the kinds that listen on this machine,
+ * its listening sockets.  Listeners belong to the tunnel, not to a session:
+ * they stay bound while the session is re-established.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tunneld.h"
+
+#define LISTEN_BACKLOG	128
+
+void	forward_local_accept_cb(evutil_socket_t, short, void *);
+
+const char *
+forward_state_name(enum forward_state st)
+{
+	switch (st) {
+	case FS_PENDING:
+		return "pending";
+	case FS_UP:
+		return "up";
+	case FS_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+struct forward *
+forward_new(struct tunnel *t, const struct fwdspec *spec)
+{
+	struct forward *f = xcalloc(1, sizeof *f);
+
+	f->tunnel = t;
+	f->spec = spec;
+	f->state = FS_PENDING;
+	return f;
+}
+
+void
+forward_set_error(struct forward *f, const char *error)
+{
+	free(f->last_error);
+	f->last_error = error != NULL ? xstrdup(error) : NULL;
+}
+
+static void
+forward_fail(struct forward *f, const char *error)
+{
+	if (f->state != FS_FAILED || f->last_error == NULL ||
+	    strcmp(f->last_error, error) != 0)
+		log_warnx("%s: %s forward \"%s\": %s", f->tunnel->conf->name,
+		    fwdspec_kind_name(f->spec->kind), f->spec->spec, error);
+	f->state = FS_FAILED;
+	forward_set_error(f, error);
+}
+
+static void
+forward_add_listener(struct forward *f, int fd)
+{
+	struct event *ev;
+
+	ev = event_new(tunneld_base, fd, EV_READ | EV_PERSIST,
+	    forward_local_accept_cb, f);
+	event_add(ev, NULL);
+	f->lfds = xreallocarray(f->lfds, f->nlfds + 1, sizeof *f->lfds);
+	f->levs = xreallocarray(f->levs, f->nlfds + 1, sizeof *f->levs);
+	f->lfds[f->nlfds] = fd;
+	f->levs[f->nlfds] = ev;
+	f->nlfds++;
+}
+
+static void
+forward_listen_str_add(struct forward *f, const char *s)
+{
+	char *n;
+
+	if (f->listen_str == NULL) {
+		f->listen_str = xstrdup(s);
+		return;
+	}
+	xasprintf(&n, "%s,%s", f->listen_str, s);
+	free(f->listen_str);
+	f->listen_str = n;
+}
+
+/* Bind one TCP address; 0 or -1 with errno. */
+static int
+forward_bind_tcp(struct forward *f, int family, const char *addr, int port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	char buf[INET6_ADDRSTRLEN + 16];
+	int fd, one = 1, e;
+
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
+			return errno = EINVAL, -1;
+		len = sizeof *sin;
+		snprintf(buf, sizeof buf, "%s:%d", addr, port);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
+			return errno = EINVAL, -1;
+		len = sizeof *sin6;
+		snprintf(buf, sizeof buf, "[%s]:%d", addr, port);
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1) {
+		e = errno;
+		close(fd);
+		log_debug("%s: listen on %s: %s", f->tunnel->conf->name, buf,
+		    strerror(e));
+		return errno = e, -1;
+	}
+	forward_add_listener(f, fd);
+	forward_listen_str_add(f, buf);
+	return 0;
+}
+
+/*
+ * A UNIX socket listener, as OpenSSH's StreamLocalBindMask 0177 (mode 0600)
+ * with stale sockets replaced: a socket file nobody answers on is removed,
+ * a live one is never taken over.
+ */
+static int
+forward_bind_unix(struct forward *f, const char *path, char **cause)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	mode_t old;
+	int fd, probe, e;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			xasprintf(cause, "cannot listen on %s: a file that is "
+			    "not a socket is in the way", path);
+			return -1;
+		}
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0) {
+			close(probe);
+			xasprintf(cause, "cannot listen on %s: another "
+			    "program is listening there", path);
+			return -1;
+		}
+		if (probe != -1)
+			close(probe);
+		unlink(path);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	forward_add_listener(f, fd);
+	forward_listen_str_add(f, path);
+	return 0;
+fail:
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	xasprintf(cause, "cannot listen on %s: %s", path, strerror(e));
+	return -1;
+}
+
+static int
+forward_bind(struct forward *f, char **cause)
+{
+	const struct fwd_addr *a = &f->spec->listen;
+	const char *h = a->host;
+	int ok = 0, e = 0, port = a->port;
+
+	if (a->path != NULL)
+		return forward_bind_unix(f, a->path, cause);
+	if (h == NULL || strcmp(h, "localhost") == 0) {
+		ok |= forward_bind_tcp(f, AF_INET, "127.0.0.1", port) == 0;
+		e = ok ? 0 : errno;
+		ok |= forward_bind_tcp(f, AF_INET6, "::1", port) == 0;
+	} else if (fwdspec_bind_is_wildcard(h)) {
+		ok |= forward_bind_tcp(f, AF_INET, "0.0.0.0", port) == 0;
+		e = ok ? 0 : errno;
+		ok |= forward_bind_tcp(f, AF_INET6, "::", port) == 0;
+	} else {
+		ok = forward_bind_tcp(f, strchr(h, ':') ? AF_INET6 : AF_INET,
+		    h, port) == 0;
+		e = errno;
+	}
+	if (!ok) {
+		char *where = fwdspec_listen_string(a);
+
+		xasprintf(cause, "cannot listen on %s: %s", where,
+		    strerror(e ? e : errno));
+		free(where);
+		return -1;
+	}
+	return 0;
+}
+
+/* Start listening (the kinds that listen here); 0, or -1: forward failed. */
+int
+forward_start(struct forward *f)
+{
+	char *cause = NULL;
+
+	if (f->nlfds > 0)
+		return 0;
+	switch (f->spec->kind) {
+	case FWD_LOCAL:
+		break;
+	case FWD_REMOTE:
+	case FWD_REMOTE_DYNAMIC:
+	case FWD_DYNAMIC:
+		forward_fail(f, "this version of tunneld serves local "
+		    "forwards only; remote and dynamic forwards arrive "
+		    "with the next release");
+		return -1;
+	}
+	if (forward_bind(f, &cause) != 0) {
+		forward_fail(f, cause);
+		free(cause);
+		return -1;
+	}
+	f->state = session_is_established(f->tunnel->session) ? FS_UP :
+	    FS_PENDING;
+	forward_set_error(f, NULL);
+	log_info("%s: listening on %s for %s", f->tunnel->conf->name,
+	    f->listen_str, f->spec->spec);
+	return 0;
+}
+
+/* Close the listeners; connections already accepted go on. */
+void
+forward_stop(struct forward *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlfds; i++) {
+		event_free(f->levs[i]);
+		close(f->lfds[i]);
+		if (f->spec->listen.path != NULL && i == 0)
+			unlink(f->spec->listen.path);
+	}
+	free(f->lfds);
+	free(f->levs);
+	f->lfds = NULL;
+	f->levs = NULL;
+	f->nlfds = 0;
+	if (f->resume_timer != NULL) {
+		event_free(f->resume_timer);
+		f->resume_timer = NULL;
+	}
+	f->paused = 0;
+	free(f->listen_str);
+	f->listen_str = NULL;
+	if (f->state != FS_FAILED)
+		f->state = FS_PENDING;
+}
+
+void
+forward_free(struct forward *f)
+{
+	forward_stop(f);
+	free(f->last_error);
+	free(f);
+}

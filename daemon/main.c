@@ -1,0 +1,224 @@
+/*
+ * main.c - tunneld: options, start-up, signals, shutdown.
+ *
+ * A new-style daemon: runs in the foreground, logs to stderr, tells systemd
+ * when it is ready.  It ends only on a bad configuration at start-up, a
+ * fatal local error, or SIGTERM/SIGINT - never because a tunnel failed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <libconfig.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "tunneld.h"
+
+struct event_base	*tunneld_base;
+struct evdns_base	*tunneld_dns;
+struct config		*tunneld_conf;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tunneld [-nvV] [-c FILE] [-S SOCKET] [--log-level LEVEL]\n"
+	    "  -c, --config FILE     configuration file (default %s)\n"
+	    "  -n, --check           validate the configuration and exit\n"
+	    "  -S, --socket PATH     control socket path\n"
+	    "  -v, --verbose         more logging (repeat for debug)\n"
+	    "      --log-level LEVEL error, warning, notice, info, debug\n"
+	    "  -V, --version         print versions and exit\n",
+	    paths_default_config());
+}
+
+static void
+version(void)
+{
+	printf("tunneld %s\n", VERSION);
+	printf("  libssh2 %s (built with %s)\n", libssh2_version(0),
+	    LIBSSH2_VERSION);
+	printf("  libevent %s\n", event_get_version());
+	printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR,
+	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
+	printf("  json-c %s\n", json_c_version());
+#ifdef HAVE_SYSTEMD
+	printf("  systemd notify: yes\n");
+#else
+	printf("  systemd notify: no\n");
+#endif
+}
+
+static void
+notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_notice("%s: shutting down", strsignal((int)sig));
+		notify("STOPPING=1");
+		event_base_loopbreak(tunneld_base);
+		break;
+	case SIGHUP:
+		log_warnx("SIGHUP: reload is not implemented in this version; "
+		    "the running configuration stays in force");
+		break;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "check",	no_argument,		NULL, 'n' },
+		{ "socket",	required_argument,	NULL, 'S' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "log-level",	required_argument,	NULL, 'L' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct event *sigs[3];
+	struct errlist errs = { NULL, 0 };
+	struct tunnel *t;
+	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
+	int ch, check = 0, verbose = 0, level = -1, rc = 0;
+	size_t i;
+
+	while ((ch = getopt_long(argc, argv, "c:nS:vVh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'S':
+			socket_path = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'L':
+			if ((level = log_level_parse(optarg)) == -1) {
+				fprintf(stderr, "tunneld: unknown log level "
+				    "\"%s\"\n", optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_path == NULL)
+		config_path = paths_default_config();
+
+	tunneld_conf = config_load(config_path, &errs);
+	if (tunneld_conf == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.v[i]);
+		errlist_clear(&errs);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK (%zu tunnel%s)\n", config_path,
+		    tunneld_conf->ntunnels, tunneld_conf->ntunnels == 1 ?
+		    "" : "s");
+		config_free(tunneld_conf);
+		return 0;
+	}
+	if (level == -1)
+		level = tunneld_conf->log_level != -1 ?
+		    tunneld_conf->log_level : LOG_LVL_INFO;
+	level += verbose;
+	if (level > LOG_LVL_DEBUG)
+		level = LOG_LVL_DEBUG;
+	log_init(level);
+
+	signal(SIGPIPE, SIG_IGN);
+	if (libssh2_init(0) != 0) {
+		log_error("libssh2_init failed");
+		return 1;
+	}
+	tunneld_base = event_base_new();
+	if (tunneld_base == NULL) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	tunneld_dns = evdns_base_new(tunneld_base,
+	    EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (tunneld_dns == NULL)	/* no resolv.conf: names from hosts */
+		tunneld_dns = evdns_base_new(tunneld_base, 0);
+	evdns_base_load_hosts(tunneld_dns, NULL);
+	sigs[0] = evsignal_new(tunneld_base, SIGTERM, signal_cb, NULL);
+	sigs[1] = evsignal_new(tunneld_base, SIGINT, signal_cb, NULL);
+	sigs[2] = evsignal_new(tunneld_base, SIGHUP, signal_cb, NULL);
+	for (i = 0; i < nitems(sigs); i++)
+		event_add(sigs[i], NULL);
+
+	if (socket_path == NULL)
+		socket_path = tunneld_conf->control_socket != NULL ?
+		    tunneld_conf->control_socket : paths_default_socket();
+	if (control_init(socket_path, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return 1;
+	}
+	log_notice("tunneld %s started with %s (%zu tunnel%s)", VERSION,
+	    config_path, tunneld_conf->ntunnels,
+	    tunneld_conf->ntunnels == 1 ? "" : "s");
+	for (i = 0; i < tunneld_conf->ntunnels; i++) {
+		t = tunnel_create(tunneld_conf->tunnels[i]);
+		if (t->conf->autostart)
+			tunnel_start(t, "autostart");
+	}
+	notify("READY=1");
+
+	if (event_base_dispatch(tunneld_base) == -1) {
+		log_error("event loop failed");
+		rc = 1;
+	}
+
+	while ((t = TAILQ_FIRST(&tunnels)) != NULL)
+		tunnel_destroy(t);
+	control_shutdown();
+	for (i = 0; i < nitems(sigs); i++)
+		event_free(sigs[i]);
+	evdns_base_free(tunneld_dns, 0);
+	event_base_free(tunneld_base);
+	config_free(tunneld_conf);
+	libssh2_exit();
+	log_notice("stopped");
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* status.c - tunnels and forwards as the JSON objects of SPEC.md. */
+#include "config.h"
+
+#include <string.h>
+
+#include "tunneld.h"
+
+static json_object *
+status_string(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static json_object *
+status_forward(struct forward *f)
+{
+	json_object *o = json_object_new_object();
+	const char *listen = f->listen_str;
+	char *first = NULL, *comma;
+
+	/* "listen" is the first address; all of them in "listen_all" */
+	if (listen != NULL && (comma = strchr(listen, ',')) != NULL) {
+		first = xstrdup(listen);
+		first[comma - listen] = '\0';
+	}
+	json_object_object_add(o, "kind", json_object_new_string(
+	    fwdspec_kind_name(f->spec->kind)));
+	json_object_object_add(o, "spec", json_object_new_string(f->spec->spec));
+	json_object_object_add(o, "state", json_object_new_string(
+	    forward_state_name(f->state)));
+	json_object_object_add(o, "listen", status_string(first != NULL ?
+	    first : listen));
+	json_object_object_add(o, "listen_all", status_string(listen));
+	json_object_object_add(o, "connections",
+	    json_object_new_int64(f->connections));
+	json_object_object_add(o, "total_connections",
+	    json_object_new_int64((int64_t)f->total_connections));
+	json_object_object_add(o, "bytes_in",
+	    json_object_new_int64((int64_t)f->bytes_in));
+	json_object_object_add(o, "bytes_out",
+	    json_object_new_int64((int64_t)f->bytes_out));
+	json_object_object_add(o, "last_error", status_string(f->last_error));
+	free(first);
+	return o;
+}
+
+json_object *
+status_tunnel(struct tunnel *t)
+{
+	json_object *o = json_object_new_object(), *fw;
+	double rtt;
+	size_t i;
+
+	json_object_object_add(o, "name", json_object_new_string(t->conf->name));
+	json_object_object_add(o, "state", json_object_new_string(
+	    tunnel_state_name(t->state)));
+	json_object_object_add(o, "since", json_object_new_int64(t->since));
+	json_object_object_add(o, "reconnects",
+	    json_object_new_int64(t->reconnects));
+	json_object_object_add(o, "last_error", status_string(t->last_error));
+	json_object_object_add(o, "next_retry", t->state == TS_BACKOFF &&
+	    t->next_retry ? json_object_new_int64(t->next_retry) : NULL);
+	json_object_object_add(o, "host", json_object_new_string(t->conf->host));
+	json_object_object_add(o, "port", json_object_new_int(t->conf->port));
+	json_object_object_add(o, "user", json_object_new_string(t->conf->user));
+	json_object_object_add(o, "autostart",
+	    json_object_new_boolean(t->conf->autostart));
+	rtt = session_is_established(t->session) ?
+	    session_rtt_ms(t->session) : -1;
+	json_object_object_add(o, "rtt_ms", rtt >= 0 ?
+	    json_object_new_double(rtt) : NULL);
+	fw = json_object_new_array();
+	for (i = 0; i < t->nfwds; i++)
+		json_object_array_add(fw, status_forward(t->fwds[i]));
+	json_object_object_add(o, "forwards", fw);
+	return o;
+}
+
+json_object *
+status_all(void)
+{
+	json_object *a = json_object_new_array();
+	struct tunnel *t;
+
+	TAILQ_FOREACH(t, &tunnels, entry)
+		json_object_array_add(a, status_tunnel(t));
+	return a;
+}

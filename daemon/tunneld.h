@@ -1,0 +1,272 @@
+/*
+ * tunneld.h - the daemon's private header.
+ *
+ * Architecture, one file per concept:
+ *   main.c           options, signals, start-up and shutdown
+ *   log.c            leveled logging to stderr
+ *   fwdspec.c        OpenSSH forward syntax (-L/-R/-D arguments)
+ *   config.c         tunneld.conf: parse, validate, defaults
+ *   tunnel.c         the per-tunnel state machine (SPEC.md states)
+ *   session.c        one libssh2 session on one event base: connect, handshake,
+ *                    authentication, the call latch and the pump
+ *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
+ *   identity.c       private key loading and checks
+ *   channel.c        one forwarded connection: a socket bridged to an SSH channel
+ *   forward_local.c  local (-L) listeners
+ *   control.c        the control socket and its JSON protocol
+ *   status.c         tunnel and forward state as JSON
+ */
+#ifndef TUNNELD_H
+#define TUNNELD_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/dns.h>
+#include <json-c/json.h>
+#include <libssh2.h>
+
+#include "util.h"
+
+struct tunnel;
+struct session;
+struct channel;
+struct forward;
+
+/* log.c */
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARNING, LOG_LVL_NOTICE, LOG_LVL_INFO,
+	LOG_LVL_DEBUG };
+void	 log_init(int level);
+void	 log_set_level(int level);
+int	 log_get_level(void);
+int	 log_level_parse(const char *);
+void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...)	 log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warnx(...)	 log_msg(LOG_LVL_WARNING, __VA_ARGS__)
+#define log_notice(...)	 log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
+#define log_info(...)	 log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)	 log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+char	*log_escape(const char *, size_t);
+
+/* fwdspec.c */
+enum fwd_kind { FWD_LOCAL, FWD_REMOTE, FWD_DYNAMIC, FWD_REMOTE_DYNAMIC };
+struct fwd_addr {
+	char	*host;	/* NULL: default (loopback); "" or "*": all addresses */
+	int	 port;	/* -1 when path is set */
+	char	*path;	/* UNIX socket path, or NULL */
+};
+struct fwdspec {
+	enum fwd_kind	 kind;
+	char		*spec;		/* as written by the user */
+	struct fwd_addr	 listen;
+	struct fwd_addr	 connect;	/* unused for dynamic kinds */
+	char		*file;		/* where it was written, for messages */
+	int		 line;
+};
+int		 fwdspec_parse(const char *list, const char *, struct fwdspec *,
+		    char **cause);
+void		 fwdspec_clear(struct fwdspec *);
+const char	*fwdspec_kind_name(enum fwd_kind);
+int		 fwdspec_bind_is_wildcard(const char *);
+int		 fwdspec_listen_conflict(const struct fwdspec *,
+		    const struct fwdspec *);
+char		*fwdspec_listen_string(const struct fwd_addr *);
+
+/* config.c */
+enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
+struct tunnel_conf {
+	char			*name;
+	char			*file;
+	int			 line;
+	char			*host;
+	int			 port;
+	char			*user;
+	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
+	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
+	char			*host_key;	/* "SHA256:..." or NULL */
+	enum host_key_check	 strict;
+	int			 autostart;
+	double			 keepalive_interval;
+	int			 keepalive_count;
+	double			 connect_timeout;
+	double			 reconnect_min;
+	double			 reconnect_max;
+	struct fwdspec		*fwds;
+	size_t			 nfwds;
+};
+struct config {
+	char			*file;
+	char			*control_socket;
+	char			*control_group;
+	int			 log_level;
+	char			*include_dir;
+	struct tunnel_conf	**tunnels;
+	size_t			 ntunnels;
+};
+struct errlist {
+	char	**v;
+	size_t	  n;
+};
+struct config	*config_load(const char *path, struct errlist *);
+void		 config_free(struct config *);
+struct tunnel_conf *config_find(struct config *, const char *);
+void		 errlist_add(struct errlist *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void		 errlist_clear(struct errlist *);
+
+/* tunnel.c */
+enum tunnel_state { TS_DOWN, TS_CONNECTING, TS_UP, TS_DEGRADED, TS_BACKOFF,
+	TS_FAILED };
+struct tunnel {
+	TAILQ_ENTRY(tunnel)	 entry;
+	struct tunnel_conf	*conf;
+	enum tunnel_state	 state;
+	time_t			 since;
+	unsigned		 reconnects;
+	unsigned		 attempts;	/* consecutive failed attempts */
+	char			*last_error;
+	time_t			 next_retry;
+	struct session		*session;
+	struct event		*retry_timer;
+	struct forward		**fwds;
+	size_t			 nfwds;
+};
+TAILQ_HEAD(tunnels, tunnel);
+extern struct tunnels	 tunnels;
+extern struct event_base *tunneld_base;
+extern struct evdns_base *tunneld_dns;
+const char	*tunnel_state_name(enum tunnel_state);
+struct tunnel	*tunnel_create(struct tunnel_conf *);
+void		 tunnel_destroy(struct tunnel *);
+struct tunnel	*tunnel_find(const char *);
+void		 tunnel_start(struct tunnel *, const char *why);
+void		 tunnel_stop(struct tunnel *, const char *why);
+void		 tunnel_forward_changed(struct tunnel *);
+void		 tunnel_session_up(struct tunnel *);
+void		 tunnel_session_lost(struct tunnel *, int fatal, const char *);
+
+/* session.c */
+enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING };
+struct session_params {
+	const char	*name;		/* for messages */
+	const struct tunnel_conf *conf;
+};
+typedef void (*session_open_cb)(struct session *, LIBSSH2_CHANNEL *,
+    const char *error, void *arg);
+struct session	*session_new(struct event_base *, struct evdns_base *,
+		    const struct tunnel_conf *, struct tunnel *);
+void		 session_free(struct session *);
+int		 session_is_established(struct session *);
+LIBSSH2_SESSION	*session_ssh(struct session *);
+struct event_base *session_base(struct session *);
+const char	*session_name(struct session *);
+void		 session_schedule(struct session *);
+void		 session_open(struct session *, enum session_open_kind,
+		    const char *host, int port, const char *orig_host,
+		    int orig_port, struct channel *);
+void		 session_open_abandon(struct session *, struct channel *);
+int		 session_note_eagain(struct session *, struct channel *, int op);
+int		 session_check_error(struct session *, int, const char *);
+void		 session_channel_attach(struct session *, struct channel *);
+void		 session_channel_detach(struct session *, struct channel *);
+double		 session_rtt_ms(struct session *);
+unsigned	 session_channel_window(struct session *);
+
+/* hostkey.c */
+struct hostkey_plan {
+	char	*method_pref;	/* LIBSSH2_METHOD_HOSTKEY order, or NULL */
+};
+int	 hostkey_plan(LIBSSH2_SESSION *, const struct tunnel_conf *,
+	    struct hostkey_plan *, char **cause);
+int	 hostkey_verify(LIBSSH2_SESSION *, const struct tunnel_conf *,
+	    char **cause);
+char	*hostkey_fingerprint(LIBSSH2_SESSION *);
+size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
+ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
+
+/* identity.c */
+struct identity {
+	char	*path;
+	char	*data;		/* the private key file, wiped on free */
+	size_t	 len;
+	char	*type;		/* "ssh-ed25519", "ecdsa-sha2-nistp256", ... */
+};
+int	 identity_load(const struct tunnel_conf *, struct identity *,
+	    char **cause);
+void	 identity_clear(struct identity *);
+
+/* channel.c */
+#define CHANNEL_BUF	32768	/* each direction's staging buffer */
+enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
+struct channel {
+	TAILQ_ENTRY(channel)	 entry;
+	struct session		*session;
+	struct forward		*fwd;		/* statistics owner, may be NULL */
+	LIBSSH2_CHANNEL		*ch;
+	int			 fd;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;
+	enum { CH_OPENING, CH_OPEN, CH_CLOSING, CH_DEAD } state;
+	int			 fd_eof;	/* local peer sent EOF */
+	int			 eof_sent;	/* ... and we passed it on */
+	int			 ch_eof;	/* remote sent EOF */
+	int			 fd_shut;	/* ... and we passed it on */
+	size_t			 up_off, up_len;	/* fd -> channel */
+	size_t			 down_off, down_len;	/* channel -> fd */
+	char			 up[CHANNEL_BUF];
+	char			 down[CHANNEL_BUF];
+	char			*label;		/* for messages: peer address */
+	int			 rd_on, wr_on;	/* fd events armed */
+	int			 opened;	/* it was confirmed by the server */
+};
+TAILQ_HEAD(channels, channel);
+struct channel	*channel_new(struct session *, struct forward *, int fd,
+		    const char *label);
+void		 channel_opened(struct channel *, LIBSSH2_CHANNEL *,
+		    const char *error);
+int		 channel_pump(struct channel *);
+int		 channel_retry(struct channel *, int op);
+void		 channel_abort(struct channel *, const char *why);
+void		 channel_session_gone(struct channel *);
+
+/* forward_local.c / forward.c */
+enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
+struct forward {
+	struct tunnel		*tunnel;
+	const struct fwdspec	*spec;
+	enum forward_state	 state;
+	char			*listen_str;	/* what is actually listening */
+	char			*last_error;
+	unsigned		 connections;
+	uint64_t		 total_connections;
+	uint64_t		 bytes_in;	/* from the SSH side to the client */
+	uint64_t		 bytes_out;	/* from the client to the SSH side */
+	int			*lfds;
+	struct event		**levs;
+	size_t			 nlfds;
+	int			 paused;	/* accept paused on EMFILE */
+	struct event		*resume_timer;
+};
+struct forward	*forward_new(struct tunnel *, const struct fwdspec *);
+void		 forward_free(struct forward *);
+int		 forward_start(struct forward *);
+void		 forward_stop(struct forward *);
+const char	*forward_state_name(enum forward_state);
+void		 forward_set_error(struct forward *, const char *);
+
+/* status.c */
+json_object	*status_tunnel(struct tunnel *);
+json_object	*status_all(void);
+
+/* control.c */
+int	 control_init(const char *path, char **cause);
+void	 control_shutdown(void);
+void	 control_notify_state(struct tunnel *, enum tunnel_state old,
+	    const char *reason);
+
+#endif

@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""netio.py - the network ends of tunneld's integration tests (loopback only).
+
+servers (print the chosen port on stdout, then serve until killed):
+  echo                 echo every byte back; echo EOF as EOF
+  halfclose            read until EOF, then answer "got N <sha256>" and close
+  refuse               print a port on which nothing listens
+clients (exit 0 on success, print what went wrong otherwise):
+  roundtrip PORT BYTES          send random bytes, read the echo, compare
+  concurrent PORT N BYTES       N roundtrips at once
+  halfclose PORT BYTES          send, shut down writing, read the answer
+  closed PORT                   expect the connection to be closed at once
+"""
+import hashlib, os, socket, sys, threading
+
+HOST = "127.0.0.1"
+
+def listen():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((HOST, 0))
+    s.listen(512)
+    print(s.getsockname()[1], flush=True)
+    return s
+
+def serve(handler):
+    s = listen()
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handler, args=(c,), daemon=True).start()
+
+def echo_handler(c):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                c.shutdown(socket.SHUT_WR)
+                break
+            c.sendall(d)
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+def halfclose_handler(c):
+    h, n = hashlib.sha256(), 0
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            h.update(d)
+            n += len(d)
+        c.sendall(("got %d %s\n" % (n, h.hexdigest())).encode())
+    except OSError:
+        pass
+    finally:
+        c.close()
+
+def connect(port, timeout=60):
+    c = socket.create_connection((HOST, int(port)), timeout=timeout)
+    return c
+
+def roundtrip(port, size):
+    data = os.urandom(size)
+    c = connect(port)
+    err = []
+    def sender():
+        try:
+            view = memoryview(data)
+            while view:
+                n = c.send(view[:65536])
+                view = view[n:]
+            c.shutdown(socket.SHUT_WR)
+        except OSError as e:
+            err.append(e)
+    t = threading.Thread(target=sender)
+    t.start()
+    h, n = hashlib.sha256(), 0
+    while True:
+        d = c.recv(262144)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    t.join()
+    c.close()
+    if err:
+        return "send failed: %s" % err[0]
+    if n != size or h.digest() != hashlib.sha256(data).digest():
+        return "echo mismatch: sent %d bytes, got %d back" % (size, n)
+    return None
+
+def main():
+    mode, args = sys.argv[1], sys.argv[2:]
+    if mode == "echo":
+        serve(echo_handler)
+    elif mode == "halfclose":
+        serve(halfclose_handler)
+    elif mode == "refuse":
+        s = socket.socket()
+        s.bind((HOST, 0))
+        print(s.getsockname()[1], flush=True)
+        s.close()
+    elif mode == "roundtrip":
+        e = roundtrip(args[0], int(args[1]))
+        if e:
+            print(e)
+            sys.exit(1)
+    elif mode == "concurrent":
+        port, n, size = args[0], int(args[1]), int(args[2])
+        errors = []
+        def one():
+            try:
+                e = roundtrip(port, size)
+            except OSError as ex:
+                e = str(ex)
+            if e:
+                errors.append(e)
+        ts = [threading.Thread(target=one) for _ in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if errors:
+            print("%d of %d failed; first: %s" % (len(errors), n, errors[0]))
+            sys.exit(1)
+    elif mode == "halfclose-client":
+        port, size = args[0], int(args[1])
+        data = os.urandom(size)
+        c = connect(port)
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        reply = b""
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+            reply += d
+        want = "got %d %s\n" % (size, hashlib.sha256(data).hexdigest())
+        if reply.decode(errors="replace") != want:
+            print("answer %r, wanted %r" % (reply, want))
+            sys.exit(1)
+    elif mode == "closed":
+        c = connect(args[0], timeout=15)
+        try:
+            d = c.recv(1)
+        except ConnectionResetError:
+            d = b""
+        if d:
+            print("got data on a connection that should close")
+            sys.exit(1)
+    else:
+        print(__doc__)
+        sys.exit(2)
+
+if __name__ == "__main__":
+    main()
