@@ -195,6 +195,38 @@ cfg_host_key(const char *v)
 	return 0;
 }
 
+/*
+ * The line of a list entry.  libconfig numbers a scalar inside an array by
+ * its look-ahead token, one line late when the array spans lines, so the
+ * entry's text is looked for from the line of the list onward.
+ */
+static int
+cfg_elem_line(config_setting_t *list, config_setting_t *e, const char *path)
+{
+	const char *file = cfg_file(list, path), *v;
+	int line = 0, from = (int)config_setting_source_line(list);
+	int late = (int)config_setting_source_line(e);
+	char buf[4096], *want;
+	FILE *f;
+
+	if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+	    (f = fopen(file, "re")) == NULL)
+		return late;
+	v = config_setting_get_string(e);
+	xasprintf(&want, "\"%s\"", v);
+	while (fgets(buf, sizeof buf, f) != NULL) {
+		if (++line >= from && strstr(buf, want) != NULL)
+			break;
+		if (line > late) {
+			line = late;
+			break;
+		}
+	}
+	fclose(f);
+	free(want);
+	return line;
+}
+
 static void
 cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
     struct tunnel_conf *tc)
@@ -203,7 +235,7 @@ cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
 	config_setting_t *e;
 	struct fwdspec f;
 	char *cause;
-	int i, n, keep;
+	int i, n, keep, line;
 	size_t j, w;
 
 	/* A list given here replaces the same list inherited from defaults. */
@@ -232,18 +264,21 @@ cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
 	for (i = 0; i < n; i++) {
 		e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
 		    config_setting_get_elem(s, i);
+		line = cfg_elem_line(s, e, path);
 		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			CERR(e, "%s: entry %d is not a string", list, i + 1);
+			errlist_add(errs, cfg_file(s, path), line,
+			    "%s: entry %d is not a string", list, i + 1);
 			continue;
 		}
 		if (fwdspec_parse(list, config_setting_get_string(e), &f,
 		    &cause) != 0) {
-			CERR(e, "%s: %s", list, cause);
+			errlist_add(errs, cfg_file(s, path), line, "%s: %s",
+			    list, cause);
 			free(cause);
 			continue;
 		}
-		f.file = xstrdup(cfg_file(e, path));
-		f.line = config_setting_source_line(e);
+		f.file = xstrdup(cfg_file(s, path));
+		f.line = line;
 		tc->fwds = xreallocarray(tc->fwds, tc->nfwds + 1,
 		    sizeof *tc->fwds);
 		tc->fwds[tc->nfwds++] = f;

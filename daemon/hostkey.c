@@ -235,22 +235,23 @@ hostkey_plan(LIBSSH2_SESSION *ssh, const struct tunnel_conf *tc,
 	struct known_hosts k;
 	char pref[256];
 	size_t i, used = 0;
-	int present[nitems(key_types)], any = 0;
+	int present[nitems(key_types)];
 
 	memset(plan, 0, sizeof *plan);
-	if (tc->known_hosts == NULL && tc->host_key != NULL)
-		return 0;	/* only the pin: any type will do */
-	memset(&k, 0, sizeof k);
-	known_hosts_files(tc, &k);
-	known_hosts_read(ssh, tc, &k);
-	for (i = 0; i < nitems(key_types); i++) {
-		present[i] = known_hosts_check(&k, tc, "x", 1,
-		    key_types[i].known_type) != LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-		any |= present[i];
+	memset(present, 0, sizeof present);
+	if (tc->known_hosts != NULL || tc->host_key == NULL) {
+		memset(&k, 0, sizeof k);
+		known_hosts_files(tc, &k);
+		known_hosts_read(ssh, tc, &k);
+		for (i = 0; i < nitems(key_types); i++) {
+			present[i] = known_hosts_check(&k, tc, "x", 1,
+			    key_types[i].known_type) !=
+			    LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+		}
+		known_hosts_free(&k);
 	}
-	known_hosts_free(&k);
-	if (!any)
-		return 0;
+	/* Nothing known (or only a pin): OpenSSH's order, ed25519 first, so
+	 * that the key offered is the one ssh-keygen -lf shows first. */
 	pref[0] = '\0';
 	for (i = 0; i < nitems(key_types); i++) {
 		if (present[i])
@@ -260,7 +261,7 @@ hostkey_plan(LIBSSH2_SESSION *ssh, const struct tunnel_conf *tc,
 	for (i = 0; i < nitems(key_types); i++) {
 		if (!present[i])
 			used += (size_t)snprintf(pref + used, sizeof pref - used,
-			    ",%s", key_types[i].method);
+			    "%s%s", used ? "," : "", key_types[i].method);
 	}
 	plan->method_pref = xstrdup(pref);
 	(void)cause;

@@ -5,11 +5,16 @@ servers (print the chosen port on stdout, then serve until killed):
   echo                 echo every byte back; echo EOF as EOF
   halfclose            read until EOF, then answer "got N <sha256>" and close
   refuse               print a port on which nothing listens
+  stall                accept and never read
+  flood                accept and send without end
 clients (exit 0 on success, print what went wrong otherwise):
   roundtrip PORT BYTES          send random bytes, read the echo, compare
   concurrent PORT N BYTES       N roundtrips at once
   halfclose PORT BYTES          send, shut down writing, read the answer
   closed PORT                   expect the connection to be closed at once
+  push PORT SECONDS             send into a stalled peer; print bytes taken
+  idle PORT SECONDS             connect to a flood, read nothing, then close
+  rss PID                       print the resident set size in KiB
 """
 import hashlib, os, socket, sys, threading
 
@@ -97,6 +102,43 @@ def main():
         serve(echo_handler)
     elif mode == "halfclose":
         serve(halfclose_handler)
+    elif mode == "stall":
+        s = listen()
+        held = []
+        while True:
+            c, _ = s.accept()
+            held.append(c)
+    elif mode == "flood":
+        def flood(c):
+            chunk = os.urandom(65536)
+            try:
+                while True:
+                    c.sendall(chunk)
+            except OSError:
+                c.close()
+        serve(flood)
+    elif mode == "push":
+        import time
+        c = connect(args[0])
+        c.setblocking(False)
+        chunk, sent, end = os.urandom(65536), 0, time.time() + float(args[1])
+        while time.time() < end:
+            try:
+                sent += c.send(chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+        print(sent)
+        c.close()
+    elif mode == "idle":
+        import time
+        c = connect(args[0])
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        time.sleep(float(args[1]))
+        c.close()
+    elif mode == "rss":
+        for line in open("/proc/%s/status" % args[0]):
+            if line.startswith("VmRSS:"):
+                print(line.split()[1])
     elif mode == "refuse":
         s = socket.socket()
         s.bind((HOST, 0))

@@ -1,1 +1,61 @@
-echo "1..0"
+#!/bin/sh
+# tunneld -n: every error as FILE:LINE: message, exit 1; a good file exits 0.
+. "$(dirname "$0")/lib.sh"
+
+cat > "$WORK/good.conf" <<'CONF'
+defaults = { user = "tunnel"; keepalive_interval = 15; };
+tunnels = {
+  campus-bbs = {
+    host = "t.example.org";
+    local   = [ "9143:localhost:143" ];
+    remote  = [ "*:9923:10.13.21.88:23" ];
+    dynamic = [ "1080" ];
+  };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/good.conf" 2>&1); rc=$?
+check "a good configuration: -n exits 0" [ $rc -eq 0 ]
+check "a good configuration: -n says so" sh -c "echo '$out' | grep -q 'configuration OK (1 tunnel)'"
+
+cat > "$WORK/bad.conf" <<'CONF'
+defaults = { user = "tunnel"; };
+tunnels = {
+  a = {
+    host = "x";
+    prot = 22;
+    local = [ "9143:localhost" ];
+  };
+  b = {
+    port = 70000;
+    dynamic = [ "9143" ];
+  };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/bad.conf" 2>&1); rc=$?
+check "a bad configuration: -n exits 1" [ $rc -eq 1 ]
+f="$WORK/bad.conf"
+for want in "$f:5: unknown setting \"prot\"" \
+    "$f:6: local: malformed local forward \"9143:localhost\"" \
+    "$f:9: port: 70000 is out of range" \
+    "$f:8: tunnel \"b\": host is required"; do
+	check "reports: $want" sh -c "printf '%s\n' \"\$1\" | grep -qF \"\$2\"" _ "$out" "$want"
+done
+check "every error is listed (4 lines)" [ "$(printf '%s\n' "$out" | grep -c "^$f:")" -eq 4 ]
+
+printf 'tunnels = {\n  a = { host = ; };\n};\n' > "$WORK/syntax.conf"
+out=$($TUNNELD -n -c "$WORK/syntax.conf" 2>&1); rc=$?
+check "a syntax error: exit 1 with FILE:LINE" sh -c "[ $rc -eq 1 ] && echo '$out' | grep -q '^$WORK/syntax.conf:2: syntax error'"
+
+out=$($TUNNELD -n -c "$WORK/nonexistent.conf" 2>&1); rc=$?
+check "a missing file: exit 1, named" sh -c "[ $rc -eq 1 ] && echo '$out' | grep -q 'nonexistent.conf: cannot read'"
+
+# without -n a bad configuration stops start-up with the same errors
+out=$($TUNNELD -c "$WORK/bad.conf" 2>&1); rc=$?
+check "start-up with a bad configuration exits 1 listing the errors" \
+    sh -c "[ $rc -eq 1 ] && [ \$(printf '%s\n' \"\$1\" | grep -c '^$f:') -eq 4 ]" _ "$out"
+
+out=$($TUNNELD --version 2>&1)
+check "--version names libssh2 and libevent" sh -c "echo '$out' | grep -q libssh2 && echo '$out' | grep -q libevent"
+$TUNNELD --bogus >/dev/null 2>&1
+check "an unknown option exits 2" [ $? -eq 2 ]
+done_testing
