@@ -468,7 +468,8 @@ session_open_step(struct session *s)
 			err = NULL;	/* the expected answer */
 		else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
 			/* not a refusal by the server: the session broke */
-			session_fail(s, 0, "channel open: %s", err);
+			if (!session_check_error(s, e, "channel open"))
+				session_fail(s, 0, "channel open: %s", err);
 			return 0;
 		}
 	}

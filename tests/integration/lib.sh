@@ -90,12 +90,17 @@ CONF
 	echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")" > "$WORK/known_hosts"
 }
 
+# descendants PID: the processes below PID (sshd's per-session children)
+descendants() {
+	for c in $(pgrep -P "$1"); do echo "$c"; descendants "$c"; done
+}
+
+# stop_sshd: the listener and every session it started, as a crash would
 stop_sshd() {
-	kill -CONT "$SSHD_PID" 2>/dev/null
-	kill "$SSHD_PID" 2>/dev/null
+	kids=$(descendants "$SSHD_PID")
+	kill -CONT "$SSHD_PID" $kids 2>/dev/null
+	kill "$SSHD_PID" $kids 2>/dev/null
 	wait "$SSHD_PID" 2>/dev/null
-	# the children serving sessions go with their parent's port
-	pkill -f "sshd.*$WORK/sshd_config" 2>/dev/null
 	return 0
 }
 
@@ -142,9 +147,12 @@ start_tunneld() {
 	$TUNNELD -c "$CONF" --log-level debug "$@" >> "$WORK/tunneld.log" 2>&1 &
 	TUNNELD_PID=$!
 	PIDS="$PIDS $TUNNELD_PID"
-	i=0
-	while [ ! -S "$CTL" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-	[ -S "$CTL" ] || bail "tunneld did not start: $(tail -5 "$WORK/tunneld.log")"
+	i=0	# until it answers: a stale socket file may be there already
+	while ! $TUNNELCTL -s "$CTL" status >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || bail "tunneld did not start: $(tail -5 "$WORK/tunneld.log")"
+		sleep 0.05
+	done
 }
 
 stop_tunneld() {

@@ -1,1 +1,150 @@
-echo "1..0"
+#!/bin/sh
+# tunnelctl and the control socket: commands, waiting, JSON, exit codes,
+# events, permissions from SO_PEERCRED, hostile input, socket ownership.
+. "$(dirname "$0")/lib.sh"
+
+start_sshd
+start_server echo; ECHO=$SERVER_PORT
+DEAD=$($NETIO refuse)
+LA=$(free_port); LB=$(free_port)
+write_conf "  a = { host = \"127.0.0.1\"; local = [ \"$LA:127.0.0.1:$ECHO\" ]; };
+  b = { host = \"127.0.0.1\"; autostart = false; local = [ \"$LB:127.0.0.1:$ECHO\" ]; };
+  dead = { host = \"127.0.0.1\"; port = $DEAD; autostart = false; };"
+start_tunneld
+wait_state a up 10 >/dev/null
+
+out=$(tctl status); rc=$?
+check "status: exit 0" [ $rc -eq 0 ]
+check "status: a table with a header and one row per tunnel" sh -c "echo \"\$1\" | head -1 | grep -q '^NAME *STATE' && [ \$(echo \"\$1\" | wc -l) -eq 4 ]" _ "$out"
+check "status NAME: details of the forward" sh -c "$TUNNELCTL -s $CTL status a | grep -q 'listening on 127.0.0.1:$LA'"
+tctl status nope >/dev/null 2>&1
+check "status of an unknown tunnel: exit 1" [ $? -eq 1 ]
+check "... saying so" sh -c "$TUNNELCTL -s $CTL status nope 2>&1 | grep -q 'no tunnel named \"nope\"'"
+tctl >/dev/null 2>&1;        check "no command: exit 2" [ $? -eq 2 ]
+tctl frob >/dev/null 2>&1;   check "unknown command: exit 2" [ $? -eq 2 ]
+tctl up >/dev/null 2>&1;     check "up without a name: exit 2" [ $? -eq 2 ]
+$TUNNELCTL -s "$WORK/nowhere.sock" status >/dev/null 2>&1
+check "daemon unreachable: exit 3" [ $? -eq 3 ]
+TUNNELD_SOCKET=$CTL $TUNNELCTL status >/dev/null 2>&1
+check "\$TUNNELD_SOCKET names the socket" [ $? -eq 0 ]
+
+check "b starts down (autostart = false)" [ "$(json_get b "t['state']")" = down ]
+tctl up b >/dev/null; rc=$?
+check "up waits until up: exit 0" [ $rc -eq 0 ]
+check "... and it is up" [ "$(json_get b "t['state']")" = up ]
+check "... data passes" $NETIO roundtrip "$LB" 100000
+tctl down b >/dev/null; rc=$?
+check "down: exit 0, state down" sh -c "[ $rc -eq 0 ] && [ \"\$1\" = down ]" _ "$(json_get b "t['state']")"
+check "down: nothing listens any more" sh -c "! $NETIO roundtrip $LB 10 2>/dev/null"
+sleep 0.3
+check "down: stays down" [ "$(json_get b "t['state']")" = down ]
+tctl up --no-wait b >/dev/null; rc=$?
+check "up --no-wait returns at once: exit 0" [ $rc -eq 0 ]
+check "... and the tunnel comes up" wait_state b up 10
+tctl restart a >/dev/null; rc=$?
+check "restart: exit 0, up again" sh -c "[ $rc -eq 0 ] && [ \"\$1\" = up ]" _ "$(json_get a "t['state']")"
+out=$(tctl up --timeout 2 dead 2>&1); rc=$?
+diag "$out"
+check "up on an unreachable server: exit 1 after the timeout" [ $rc -eq 1 ]
+check "... with the reason" sh -c "echo \"\$1\" | grep -q 'cannot connect to 127.0.0.1 port $DEAD'" _ "$out"
+check "... the tunnel keeps retrying (backoff or connecting)" sh -c "case \"\$1\" in backoff|connecting) true;; *) false;; esac" _ "$(json_get dead "t['state']")"
+tctl down dead >/dev/null
+check "--json status parses, one object" sh -c "$TUNNELCTL -s $CTL --json status | $PYTHON3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"tunnels\"])==3'"
+check "--json up prints the tunnels" sh -c "$TUNNELCTL -s $CTL --json up a | $PYTHON3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"tunnels\"][0][\"state\"]==\"up\"'"
+
+# events: one JSON object per line
+tctl --json events > "$WORK/events.json" 2>&1 &
+EV=$!
+sleep 0.3
+tctl down b >/dev/null; tctl up b >/dev/null
+sleep 0.3
+kill $EV 2>/dev/null; wait $EV 2>/dev/null
+check "events: each transition, one JSON object per line" $PYTHON3 - "$WORK/events.json" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+seen = [(e["tunnel"], e["old"], e["new"]) for e in ev]
+assert ("b", "up", "down") in seen, seen
+assert ("b", "down", "connecting") in seen, seen
+assert ("b", "connecting", "up") in seen, seen
+assert all(isinstance(e["time"], int) for e in ev)
+PY
+check "events: readable without --json" sh -c "timeout 1 $TUNNELCTL -s $CTL events >/dev/null; [ \$? -eq 124 ]"
+
+# Permissions: anyone who can open the socket reads; changes need rights.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+	chmod 755 "$WORK"
+	asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+	asnobody $TUNNELCTL -s "$CTL" status >/dev/null 2>&1
+	check "an unprivileged user may read status: exit 0" [ $? -eq 0 ]
+	out=$(asnobody $TUNNELCTL -s "$CTL" down a 2>&1); rc=$?
+	check "... but not take a tunnel down: exit 4" [ $rc -eq 4 ]
+	check "... told what is needed" sh -c "echo \"\$1\" | grep -q 'needs root, the tunneld user or membership of control_group'" _ "$out"
+	check "... and the tunnel is still up" [ "$(json_get a "t['state']")" = up ]
+	check "... the refusal is logged with uid and pid" grep -q 'down refused to uid 65534 pid' "$WORK/tunneld.log"
+	chmod 700 "$WORK"
+else
+	skip "permission tests need root and setpriv"
+fi
+
+# Hostile input costs only its own connection.
+check "malformed JSON: an error, then the connection is closed" $PYTHON3 - "$CTL" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"this is not json\n")
+r = s.makefile().readline()
+assert json.loads(r)["ok"] is False and json.loads(r)["code"] == "usage", r
+assert s.recv(1) == b""
+PY
+check "an oversized line: an error, then closed" $PYTHON3 - "$CTL" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+try:
+    s.sendall(b"x" * 200000)
+except OSError:
+    pass
+r = s.makefile().readline()
+assert "longer than" in json.loads(r)["error"], r
+PY
+check "wrong types and unknown commands are answered, not fatal" $PYTHON3 - "$CTL" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile()
+for req in ({"cmd": 5}, {"cmd": "status", "tunnels": "a"}, {"cmd": "status", "tunnels": [1]},
+            {"cmd": "frob"}, {"nocmd": 1}, {"cmd": "status", "protocol": 99}, [1, 2]):
+    s.sendall((json.dumps(req) + "\n").encode())
+    r = json.loads(f.readline())
+    assert r["ok"] is False, (req, r)
+    if isinstance(req, list):
+        break
+PY
+$PYTHON3 - "$CTL" <<'PY' &
+import socket, sys, time
+held = []
+for i in range(50):                       # idle clients, half messages
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+    s.sendall(b'{"cmd": "sta')
+    held.append(s)
+time.sleep(3)
+PY
+HOLD=$!
+sleep 0.5
+check "with 50 idle half-sent clients, status still answers" sh -c "$TUNNELCTL -s $CTL status a >/dev/null"
+check "... and data still flows" $NETIO roundtrip "$LA" 1000000
+wait $HOLD
+check "hello reports the protocol version" $PYTHON3 - "$CTL" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"hello","id":7}\n')
+r = json.loads(s.makefile().readline())
+assert r["ok"] and r["protocol"] == 1 and r["id"] == 7, r
+PY
+
+# The socket is never stolen from a live daemon; a stale one is replaced.
+out=$($TUNNELD -c "$CONF" 2>&1); rc=$?
+check "a second tunneld on the same socket refuses to start" sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'another tunneld (pid $TUNNELD_PID) is listening'" _ "$out"
+check "... and the first one still answers" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
+kill -9 "$TUNNELD_PID"; wait "$TUNNELD_PID" 2>/dev/null
+check "a killed daemon leaves its socket behind" test -S "$CTL"
+start_tunneld
+check "a new daemon replaces the stale socket" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
+check "... and serves again" wait_state a up 10
+done_testing
