@@ -43,7 +43,16 @@ skip()    { T_N=$((T_N + 1)); echo "ok $T_N - # SKIP $*"; }
 # check DESCRIPTION COMMAND...: one TAP line from a command's status
 check()   { d=$1; shift; if "$@"; then ok "$d"; else not_ok "$d"; fi; }
 diag()    { echo "$*" | sed 's/^/# /'; }
-done_testing() { echo "1..$T_N"; [ "$T_FAILED" -eq 0 ]; }
+# done_testing: stop tunneld (so a leak report is written) and check that
+# the sanitizers, when built in, found nothing; then the plan.
+done_testing() {
+	if [ -n "${TUNNELD_PID:-}" ]; then
+		stop_tunneld
+		check "tunneld exits cleanly on SIGTERM" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.log'"
+	fi
+	echo "1..$T_N"
+	[ "$T_FAILED" -eq 0 ]
+}
 bail()    { echo "Bail out! $*"; exit 1; }
 
 # a port the kernel gives out, free at the time of asking
@@ -158,6 +167,7 @@ start_tunneld() {
 stop_tunneld() {
 	kill "$TUNNELD_PID" 2>/dev/null
 	wait "$TUNNELD_PID" 2>/dev/null
+	TUNNELD_PID=
 }
 
 tctl() { $TUNNELCTL -s "$CTL" "$@"; }
