@@ -249,8 +249,10 @@ wait_up(char **names, int n, json_object **last)
 
 	for (;;) {
 		json_object_put(reply);
-		if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK)
+		if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK) {
+			json_object_put(reply);
 			return rc;
+		}
 		json_object_object_get_ex(reply, "tunnels", &tunnels);
 		done = 1;
 		for (i = 0; i < (int)json_object_array_length(tunnels); i++) {

@@ -30,6 +30,8 @@ struct config		*tunneld_conf;
 static void
 usage(FILE *f)
 {
+	char *conf = paths_default_config();
+
 	fprintf(f,
 	    "usage: tunneld [-nvV] [-c FILE] [-S SOCKET] [--log-level LEVEL]\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
@@ -37,8 +39,8 @@ usage(FILE *f)
 	    "  -S, --socket PATH     control socket path\n"
 	    "  -v, --verbose         more logging (repeat for debug)\n"
 	    "      --log-level LEVEL error, warning, notice, info, debug\n"
-	    "  -V, --version         print versions and exit\n",
-	    paths_default_config());
+	    "  -V, --version         print versions and exit\n", conf);
+	free(conf);
 }
 
 static void
@@ -102,6 +104,7 @@ main(int argc, char **argv)
 	struct errlist errs = { NULL, 0 };
 	struct tunnel *t;
 	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
+	char *owned_config = NULL, *owned_socket = NULL;
 	int ch, check = 0, verbose = 0, level = -1, rc = 0;
 	size_t i;
 
@@ -142,13 +145,14 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (config_path == NULL)
-		config_path = paths_default_config();
+		config_path = owned_config = paths_default_config();
 
 	tunneld_conf = config_load(config_path, &errs);
 	if (tunneld_conf == NULL) {
 		for (i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.v[i]);
 		errlist_clear(&errs);
+		free(owned_config);
 		return 1;
 	}
 	if (check) {
@@ -156,6 +160,7 @@ main(int argc, char **argv)
 		    tunneld_conf->ntunnels, tunneld_conf->ntunnels == 1 ?
 		    "" : "s");
 		config_free(tunneld_conf);
+		free(owned_config);
 		return 0;
 	}
 	if (level == -1)
@@ -189,7 +194,8 @@ main(int argc, char **argv)
 
 	if (socket_path == NULL)
 		socket_path = tunneld_conf->control_socket != NULL ?
-		    tunneld_conf->control_socket : paths_default_socket();
+		    tunneld_conf->control_socket :
+		    (owned_socket = paths_default_socket());
 	if (control_init(socket_path, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -219,6 +225,8 @@ main(int argc, char **argv)
 	event_base_free(tunneld_base);
 	config_free(tunneld_conf);
 	libssh2_exit();
+	free(owned_config);
+	free(owned_socket);
 	log_notice("stopped");
 	return rc;
 }

@@ -15,6 +15,9 @@ clients (exit 0 on success, print what went wrong otherwise):
   push PORT SECONDS             send into a stalled peer; print bytes taken
   idle PORT SECONDS             connect to a flood, read nothing, then close
   rss PID                       print the resident set size in KiB
+  blast PORT BYTES              send to a count server; print seconds taken
+servers for benchmarks:
+  count                read until EOF, answer the byte count
 """
 import hashlib, os, socket, sys, threading
 
@@ -139,6 +142,36 @@ def main():
         for line in open("/proc/%s/status" % args[0]):
             if line.startswith("VmRSS:"):
                 print(line.split()[1])
+    elif mode == "count":
+        def count(c):
+            n = 0
+            buf = bytearray(1 << 20)
+            try:
+                while True:
+                    k = c.recv_into(buf)
+                    if not k:
+                        break
+                    n += k
+                c.sendall(b"%d\n" % n)
+            except OSError:
+                pass
+            c.close()
+        serve(count)
+    elif mode == "blast":
+        import time
+        size = int(args[1])
+        chunk = memoryview(os.urandom(1 << 20))
+        c = connect(args[0], timeout=600)
+        t0, left = time.monotonic(), size
+        while left > 0:
+            left -= c.send(chunk[:min(left, len(chunk))])
+        c.shutdown(socket.SHUT_WR)
+        reply = c.makefile().readline()
+        dt = time.monotonic() - t0
+        if int(reply) != size:
+            print("sink got %s of %d bytes" % (reply.strip(), size))
+            sys.exit(1)
+        print("%.4f" % dt)
     elif mode == "refuse":
         s = socket.socket()
         s.bind((HOST, 0))

@@ -180,6 +180,17 @@ t=json.load(sys.stdin)['tunnels'][0]
 print($2)" 2>/dev/null
 }
 
+# wait_log PATTERN [SECONDS]: poll tunneld's log for a line (transient states)
+wait_log() {
+	deadline=$(( $(date +%s) + ${2:-15} ))
+	while [ "$(date +%s)" -le "$deadline" ]; do
+		grep -q "$1" "$WORK/tunneld.log" && return 0
+		sleep 0.1
+	done
+	diag "no line matching \"$1\" in tunneld's log"
+	return 1
+}
+
 # wait_state NAME STATE [SECONDS]: poll until the tunnel is in STATE
 wait_state() {
 	deadline=$(( $(date +%s) + ${3:-15} ))
