@@ -326,8 +326,11 @@ cmd_change(const char *cmd, char **names, int n)
 		json_object_put(reply);
 		return rc;
 	}
-	if (strcmp(cmd, "down") == 0 || opt_no_wait)
-		return report_tunnels(reply, rc, cmd);
+	if (strcmp(cmd, "down") == 0 || opt_no_wait) {	/* no waiting */
+		rc = report_tunnels(reply, rc, "down");
+		json_object_put(reply);
+		return rc;
+	}
 	json_object_put(reply);
 	rc = wait_up(names, n, &last);
 	rc = report_tunnels(last, rc, "up");
