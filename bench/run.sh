@@ -69,7 +69,7 @@ set -- $(measure "$SINK" "");          direct_mbs=$1
 set -- $(measure "$LT" "$TUNNELD_PID"); t_mbs=$1; t_cpu=$2
 set -- $(measure "$LS" "$SSH_PID");     s_mbs=$1; s_cpu=$2
 ratio=$(awk -v a="$t_mbs" -v b="$s_mbs" 'BEGIN { printf "%.2f", a / b }')
-cratio=$(awk -v a="$t_cpu" -v b="$s_cpu" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')
+cratio=$(awk -v a="$t_cpu" -v b="$s_cpu" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')
 printf '%-28s %10s %14s\n' "path" "MB/s" "CPU s per GB"
 printf '%-28s %10s %14s\n' "no tunnel (ceiling)" "$direct_mbs" "-"
 printf '%-28s %10s %14s\n' "tunneld -L" "$t_mbs" "$t_cpu"

@@ -901,8 +901,11 @@ session_step(struct session *s)
 			    - (double)tv.tv_sec) * 1e6);
 			event_add(s->ev_keepalive, &tv);
 		}
+		/* The first round trip waits for the first keepalive tick:
+		 * right after authentication sshd still has unacknowledged
+		 * data out, and Nagle against our delayed ACK would add 40 ms
+		 * to what rtt_ms reports. */
 		session_arm(s);
-		session_kick(s);	/* first round trip measures the RTT */
 		log_info("%s: authenticated to %s as %s", s->conf->name,
 		    s->addr, s->conf->user);
 		tunnel_session_up(s->tunnel);
