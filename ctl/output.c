@@ -13,8 +13,9 @@
 #define C_YELLOW "\033[33m"
 #define C_RED	"\033[31m"
 
-static const char *
-get_str(json_object *o, const char *key)
+/* A string member of o, or NULL if absent or null. */
+const char *
+output_str(json_object *o, const char *key)
 {
 	json_object *v;
 
@@ -89,7 +90,7 @@ output_table(json_object *tunnels, int color)
 	size_t i, j, nf, up, width = 4;
 
 	for (i = 0; i < json_object_array_length(tunnels); i++) {
-		size_t l = strlen(get_str(json_object_array_get_idx(tunnels, i),
+		size_t l = strlen(output_str(json_object_array_get_idx(tunnels, i),
 		    "name"));
 		if (l > width)
 			width = l;
@@ -98,20 +99,20 @@ output_table(json_object *tunnels, int color)
 	    "NAME", "STATE", "SINCE", "FORWARDS", "CONNS", "IN", "OUT", "INFO");
 	for (i = 0; i < json_object_array_length(tunnels); i++) {
 		t = json_object_array_get_idx(tunnels, i);
-		st = get_str(t, "state");
+		st = output_str(t, "state");
 		json_object_object_get_ex(t, "forwards", &fw);
 		nf = json_object_array_length(fw);
 		in = out = conns = 0;
 		for (j = up = 0; j < nf; j++) {
 			f = json_object_array_get_idx(fw, j);
-			if (strcmp(get_str(f, "state"), "up") == 0)
+			if (strcmp(output_str(f, "state"), "up") == 0)
 				up++;
 			in += get_int(f, "bytes_in");
 			out += get_int(f, "bytes_out");
 			conns += get_int(f, "connections");
 		}
 		snprintf(fwd, sizeof fwd, "%zu/%zu", up, nf);
-		err = get_str(t, "last_error");
+		err = output_str(t, "last_error");
 		retry = get_int(t, "next_retry");
 		info[0] = '\0';
 		if (strcmp(st, "backoff") == 0 && retry > 0)
@@ -120,7 +121,7 @@ output_table(json_object *tunnels, int color)
 		else if (err != NULL && strcmp(st, "up") != 0)
 			snprintf(info, sizeof info, "%s", err);
 		printf("%-*s  %s%-10s%s  %-7s  %-8s  %5lld  %8s  %8s  %s\n",
-		    (int)width, get_str(t, "name"), color ? state_color(st) : "",
+		    (int)width, output_str(t, "name"), color ? state_color(st) : "",
 		    st, color ? C_RESET : "",
 		    output_duration(now - get_int(t, "since"), since,
 		    sizeof since), fwd, conns,
@@ -135,18 +136,18 @@ output_detail(json_object *t, int color)
 	json_object *fw, *f, *rtt;
 	long long now = time(NULL), retry;
 	char since[32], bin[32], bout[32];
-	const char *st = get_str(t, "state"), *err;
+	const char *st = output_str(t, "state"), *err;
 	size_t j;
 
-	printf("%s: %s%s%s for %s\n", get_str(t, "name"),
+	printf("%s: %s%s%s for %s\n", output_str(t, "name"),
 	    color ? state_color(st) : "", st, color ? C_RESET : "",
 	    output_duration(now - get_int(t, "since"), since, sizeof since));
-	printf("  server:      %s@%s port %lld", get_str(t, "user"),
-	    get_str(t, "host"), get_int(t, "port"));
+	printf("  server:      %s@%s port %lld", output_str(t, "user"),
+	    output_str(t, "host"), get_int(t, "port"));
 	if (json_object_object_get_ex(t, "rtt_ms", &rtt) && rtt != NULL)
 		printf(" (rtt %.1f ms)", json_object_get_double(rtt));
 	printf("\n  reconnects:  %lld\n", get_int(t, "reconnects"));
-	if ((err = get_str(t, "last_error")) != NULL)
+	if ((err = output_str(t, "last_error")) != NULL)
 		printf("  last error:  %s\n", err);
 	if ((retry = get_int(t, "next_retry")) > 0)
 		printf("  next retry:  in %llds\n", retry - now > 0 ?
@@ -154,17 +155,17 @@ output_detail(json_object *t, int color)
 	json_object_object_get_ex(t, "forwards", &fw);
 	for (j = 0; j < json_object_array_length(fw); j++) {
 		f = json_object_array_get_idx(fw, j);
-		st = get_str(f, "state");
-		printf("  %-8s %s\n", get_str(f, "kind"), get_str(f, "spec"));
+		st = output_str(f, "state");
+		printf("  %-8s %s\n", output_str(f, "kind"), output_str(f, "spec"));
 		printf("           %s%s%s", color ? state_color(st) : "", st,
 		    color ? C_RESET : "");
-		if (get_str(f, "listen_all") != NULL)
-			printf(", listening on %s", get_str(f, "listen_all"));
+		if (output_str(f, "listen_all") != NULL)
+			printf(", listening on %s", output_str(f, "listen_all"));
 		printf("; %lld open, %lld total; in %s, out %s\n",
 		    get_int(f, "connections"), get_int(f, "total_connections"),
 		    output_bytes(get_int(f, "bytes_in"), bin, sizeof bin),
 		    output_bytes(get_int(f, "bytes_out"), bout, sizeof bout));
-		if ((err = get_str(f, "last_error")) != NULL)
+		if ((err = output_str(f, "last_error")) != NULL)
 			printf("           last error: %s\n", err);
 	}
 }
@@ -174,10 +175,10 @@ output_event(json_object *ev)
 {
 	char ts[32];
 	time_t t = (time_t)get_int(ev, "time");
-	const char *reason = get_str(ev, "reason");
+	const char *reason = output_str(ev, "reason");
 
 	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));
-	printf("%s %s: %s -> %s%s%s%s\n", ts, get_str(ev, "tunnel"),
-	    get_str(ev, "old"), get_str(ev, "new"), reason ? " (" : "",
+	printf("%s %s: %s -> %s%s%s%s\n", ts, output_str(ev, "tunnel"),
+	    output_str(ev, "old"), output_str(ev, "new"), reason ? " (" : "",
 	    reason ? reason : "", reason ? ")" : "");
 }

@@ -190,16 +190,6 @@ ctl_call(const char *cmd, char **names, int nnames, json_object **reply)
 	return EXIT_FAILED;
 }
 
-static const char *
-jstr(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static void
 print_json(json_object *o)
 {
@@ -257,7 +247,7 @@ wait_up(char **names, int n, json_object **last)
 		done = 1;
 		for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
 			t = json_object_array_get_idx(tunnels, i);
-			st = jstr(t, "state");
+			st = output_str(t, "state");
 			if (strcmp(st, "failed") == 0 ||
 			    strcmp(st, "down") == 0) {
 				*last = reply;
@@ -300,13 +290,13 @@ report_tunnels(json_object *reply, int rc, const char *verb)
 	}
 	for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
 		t = json_object_array_get_idx(tunnels, i);
-		st = jstr(t, "state");
-		err = jstr(t, "last_error");
+		st = output_str(t, "state");
+		err = output_str(t, "last_error");
 		if (strcmp(verb, "up") == 0 && strcmp(st, "up") != 0)
-			fprintf(stderr, "%s: not up (%s)%s%s\n", jstr(t, "name"),
+			fprintf(stderr, "%s: not up (%s)%s%s\n", output_str(t, "name"),
 			    st, err ? ": " : "", err ? err : "");
 		else
-			printf("%s: %s\n", jstr(t, "name"), st);
+			printf("%s: %s\n", output_str(t, "name"), st);
 	}
 	return rc;
 }

@@ -61,8 +61,16 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
 
+	struct timeval tv = { CLOSE_TIMEOUT, 0 };
+
 	if (c->state != CH_CLOSING || c->ch == NULL)
 		return;
+	if (session_latched_on(c->session, c)) {
+		/* our CLOSE is half sent: libssh2 needs that call again, and
+		 * a socket that stays unwritable is for keepalives to judge */
+		evtimer_add(c->ev_timer, &tv);
+		return;
+	}
 	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
 	    session_name(c->session), c->label, CLOSE_TIMEOUT);
 	libssh2_channel_free(c->ch);

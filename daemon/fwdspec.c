@@ -163,13 +163,8 @@ fwdspec_parse(const char *list, const char *spec, struct fwdspec *f,
 	case 2:		/* bind:port | port:/path | /path:/path */
 		if (a[1].ispath && !dynamic) {
 			if (a[0].ispath) {
-				if (remote) {
-					xasprintf(cause, "\"%s\": remote UNIX "
-					    "socket listeners need a "
-					    "streamlocal-forward request that "
-					    "libssh2 1.10 cannot send", spec);
-					goto fail;
-				}
+				if (remote)
+					goto noremotepath;
 				f->listen.path = xstrdup(a[0].arg);
 			} else if (fwdspec_set_port(&f->listen.port,
 			    a[0].arg, "listen", cause))
@@ -190,13 +185,8 @@ fwdspec_parse(const char *list, const char *spec, struct fwdspec *f,
 		if (dynamic)
 			goto fields;
 		if (a[0].ispath) {
-			if (remote) {
-				xasprintf(cause, "\"%s\": remote UNIX socket "
-				    "listeners need a streamlocal-forward "
-				    "request that libssh2 1.10 cannot send",
-				    spec);
-				goto fail;
-			}
+			if (remote)
+				goto noremotepath;
 			f->listen.path = xstrdup(a[0].arg);
 			f->connect.host = xstrdup(a[1].arg);
 			if (fwdspec_set_port(&f->connect.port, a[2].arg,
@@ -296,6 +286,10 @@ fields:
 nopath:
 	xasprintf(cause, "\"%s\": a UNIX socket path is not allowed there",
 	    spec);
+	goto fail;
+noremotepath:
+	xasprintf(cause, "\"%s\": remote UNIX socket listeners need a "
+	    "streamlocal-forward request that libssh2 1.10 cannot send", spec);
 fail:
 	free(copy);
 	fwdspec_clear(f);

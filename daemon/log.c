@@ -1,7 +1,6 @@
 /* log.c - leveled logging to stderr, where journald picks it up. */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -70,23 +69,4 @@ log_msg(int level, const char *fmt, ...)
 	} else
 		fprintf(stderr, "<%d>%s: %s\n", level_prio[level],
 		    level_names[level], buf);
-}
-
-/* Make a string from the network safe to log: printable ASCII only. */
-char *
-log_escape(const char *s, size_t len)
-{
-	char *out = xmalloc(len * 4 + 1), *p = out;
-	size_t i;
-
-	for (i = 0; i < len && s[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (isprint(c) && c != '\\')
-			*p++ = (char)c;
-		else
-			p += sprintf(p, "\\%03o", c);
-	}
-	*p = '\0';
-	return out;
 }

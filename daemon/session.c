@@ -7,22 +7,10 @@
  *
  * Phases: resolving (evdns) -> connecting (non-blocking TCP) -> handshake
  * (+ host key check) -> auth -> established; connect_timeout covers all of
- * them.  On an established session the rules of shared/LIBSSH2.md apply:
- *
- *  - The latch.  libssh2 1.10 has one outgoing packet buffer per session:
- *    after a call returns EAGAIN with OUTBOUND blocked, the next libssh2 call
- *    on the session must be that same call.  session_note_eagain() records
- *    it (latch_ch, latch_op) and session_pump() retries it first and makes
- *    no other call until it completes.  Callers keep their buffers still
- *    while latched (channel.c reads only into an empty buffer and writes
- *    only from a full one).
- *  - Lost wake-ups.  Any call may queue other channels' data inside libssh2,
- *    so the pump goes round every channel until a round makes no progress.
- *  - One open in flight.  Opens (channels and keepalive pings) wait in a FIFO.
- *  - Input is read through our own recv callback, so every byte received is
- *    seen (last_rx) and, when nothing inside libssh2 wants input, the socket
- *    is still drained into a bounded buffer instead of waking the loop in
- *    vain; a ping then pulls that input through libssh2.
+ * them.  Keepalives: an SSH round trip (a channel open the server refuses)
+ * every keepalive_interval; keepalive_count intervals without a byte from
+ * the server end the session.  What happens on an established session is
+ * in session_pump.c.
  */
 #include "config.h"
 
@@ -39,76 +27,10 @@
 
 #include <event2/util.h>
 
-#include "tunneld.h"
+#include "session.h"
 
-#define PUMP_ROUNDS	64		/* then yield to the other events */
-#define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
-#define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
-#define WINDOW_MIN	(256 * 1024)
-#define WINDOW_MAX	(2 * 1024 * 1024)
-#define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
-
-enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
-	SP_ESTABLISHED, SP_DEAD };
 static const char *phase_names[] = { "resolving", "connecting",
 	"handshake", "authenticating", "established", "dead" };
-
-#define LATCH_NONE	0
-#define LATCH_OPEN	100	/* beside the CHOP_* channel operations */
-
-struct open_req {
-	TAILQ_ENTRY(open_req)	 entry;
-	enum session_open_kind	 kind;
-	struct channel		*c;		/* NULL: ping or abandoned */
-	int			 abandoned;
-	int			 started;
-	unsigned char		*payload;
-	size_t			 payload_len;
-	unsigned		 window;
-	double			 t0;
-};
-
-struct session {
-	struct tunnel		*tunnel;
-	const struct tunnel_conf *conf;
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	struct evdns_getaddrinfo_request *dns_req;
-	struct evutil_addrinfo	*ai, *ai_cur;
-	int			 fd;
-	LIBSSH2_SESSION		*ssh;
-	enum session_phase	 phase;
-	struct identity		 id;
-	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
-	struct event		*ev_dead, *ev_keepalive;
-
-	struct channel		*latch_ch;
-	int			 latch_op;
-	struct channels		 channels;
-	unsigned		 nchannels;
-	TAILQ_HEAD(, open_req)	 opens;
-
-	char			*rxq;
-	size_t			 rxq_off, rxq_len;
-	int			 rx_drained, rx_eof, rx_paused;
-	double			 last_rx;
-
-	int			 ping_pending;
-	double			 ping_t0;
-	double			 rtt_ms;
-	int			 missed;
-	double			 last_tick_rx;
-
-	int			 fatal;
-	char			*error;
-	char			 addr[INET6_ADDRSTRLEN + 8];
-};
-
-static void	session_fail(struct session *, int, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-static void	session_step(struct session *);
-static void	session_arm(struct session *);
-static void	session_connect_next(struct session *);
 
 const char *
 session_name(struct session *s)
@@ -159,7 +81,7 @@ session_channel_window(struct session *s)
 
 /* A session that died tells its tunnel from a deferred event, never from
  * under a callback that still uses it. */
-static void
+void
 session_fail(struct session *s, int fatal, const char *fmt, ...)
 {
 	va_list ap;
@@ -182,7 +104,7 @@ session_fail(struct session *s, int fatal, const char *fmt, ...)
 	event_active(s->ev_dead, 0, 0);
 }
 
-static void
+void
 session_dead_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
@@ -192,7 +114,7 @@ session_dead_cb(evutil_socket_t fd, short what, void *arg)
 	    s->error != NULL ? s->error : "session failed");
 }
 
-static const char *
+const char *
 session_ssh_error(struct session *s)
 {
 	char *msg = NULL;
@@ -201,437 +123,6 @@ session_ssh_error(struct session *s)
 		return "no session";
 	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
 	return msg != NULL ? msg : "unknown libssh2 error";
-}
-
-/* --- input: our recv callback and the overflow queue --------------------- */
-
-static ssize_t
-session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
-    void **abstract)
-{
-	struct session *s = *abstract;
-	ssize_t n;
-
-	if (s->rxq_len > 0) {
-		n = (ssize_t)(len < s->rxq_len ? len : s->rxq_len);
-		memcpy(buf, s->rxq + s->rxq_off, (size_t)n);
-		s->rxq_off += (size_t)n;
-		s->rxq_len -= (size_t)n;
-		if (s->rxq_len == 0)
-			s->rxq_off = 0;
-		if (s->rx_paused && s->phase == SP_ESTABLISHED) {
-			s->rx_paused = 0;
-			event_add(s->ev_read, NULL);
-		}
-		return n;
-	}
-	if (s->rx_eof)
-		return 0;
-	if (s->rx_drained)	/* until the read event fires again */
-		return -EAGAIN;
-	n = recv(fd, buf, len, flags);
-	if (n > 0) {
-		s->last_rx = mono_now();
-		return n;
-	}
-	if (n == 0) {
-		s->rx_eof = 1;
-		return 0;
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		s->rx_drained = 1;
-		return -EAGAIN;
-	}
-	return -errno;
-}
-
-static void
-session_kick(struct session *s)
-{
-	if (!s->ping_pending)
-		session_open(s, OPEN_PING, NULL, 0, NULL, 0, NULL);
-}
-
-/*
- * The pump left input in the socket (nothing inside libssh2 wanted it):
- * take it into rxq so the socket stops waking us, then pull it through.
- */
-static void
-session_rx_buffer(struct session *s)
-{
-	ssize_t n;
-	size_t got = 0;
-
-	if (s->rxq_off > 0 && s->rxq_len > 0)
-		memmove(s->rxq, s->rxq + s->rxq_off, s->rxq_len);
-	s->rxq_off = 0;
-	while (s->rxq_len < RXQ_SIZE) {
-		n = recv(s->fd, s->rxq + s->rxq_len, RXQ_SIZE - s->rxq_len, 0);
-		if (n > 0) {
-			s->rxq_len += (size_t)n;
-			got += (size_t)n;
-			s->last_rx = mono_now();
-			continue;
-		}
-		if (n == 0)
-			s->rx_eof = 1;
-		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-		    errno != EINTR) {
-			session_fail(s, 0, "connection to %s: %s", s->addr,
-			    strerror(errno));
-			return;
-		}
-		break;
-	}
-	if (s->rxq_len == RXQ_SIZE && !s->rx_paused) {
-		s->rx_paused = 1;
-		event_del(s->ev_read);
-	}
-	if (got > 0 || s->rx_eof)
-		session_kick(s);
-}
-
-/* --- the latch ----------------------------------------------------------- */
-
-/*
- * A libssh2 call returned EAGAIN.  If it left part of a packet unsent, it
- * must be the next call made on this session: latch it and return 1.
- */
-int
-session_note_eagain(struct session *s, struct channel *c, int op)
-{
-	if (libssh2_session_block_directions(s->ssh) &
-	    LIBSSH2_SESSION_BLOCK_OUTBOUND) {
-		s->latch_ch = c;
-		s->latch_op = op;
-		return 1;
-	}
-	return 0;
-}
-
-/*
- * A libssh2 call on a channel failed with rc.  Errors of the transport end
- * the session (every channel would meet them); others cost only the channel.
- * Returns 1 if the session failed.
- */
-int
-session_check_error(struct session *s, int rc, const char *what)
-{
-	switch (rc) {
-	case LIBSSH2_ERROR_SOCKET_SEND:
-	case LIBSSH2_ERROR_SOCKET_RECV:
-	case LIBSSH2_ERROR_SOCKET_DISCONNECT:
-	case LIBSSH2_ERROR_SOCKET_TIMEOUT:
-	case LIBSSH2_ERROR_TIMEOUT:
-	case LIBSSH2_ERROR_KEX_FAILURE:
-	case LIBSSH2_ERROR_DECRYPT:
-	case LIBSSH2_ERROR_PROTO:
-	case LIBSSH2_ERROR_BAD_USE:
-	case LIBSSH2_ERROR_ALLOC:
-	case LIBSSH2_ERROR_INVALID_MAC:
-		if (s->rx_eof && rc != LIBSSH2_ERROR_BAD_USE)
-			session_fail(s, 0, "connection closed by %s", s->addr);
-		else
-			session_fail(s, 0, "%s: %s", what,
-			    session_ssh_error(s));
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* --- channel opens: one in flight, FIFO ---------------------------------- */
-
-static void
-session_open_free(struct open_req *r)
-{
-	free(r->payload);
-	free(r);
-}
-
-static void
-put_string(unsigned char **p, const char *s)
-{
-	uint32_t n = (uint32_t)strlen(s);
-
-	(*p)[0] = (unsigned char)(n >> 24);
-	(*p)[1] = (unsigned char)(n >> 16);
-	(*p)[2] = (unsigned char)(n >> 8);
-	(*p)[3] = (unsigned char)n;
-	memcpy(*p + 4, s, n);
-	*p += 4 + n;
-}
-
-static void
-put_u32(unsigned char **p, uint32_t v)
-{
-	(*p)[0] = (unsigned char)(v >> 24);
-	(*p)[1] = (unsigned char)(v >> 16);
-	(*p)[2] = (unsigned char)(v >> 8);
-	(*p)[3] = (unsigned char)v;
-	*p += 4;
-}
-
-/*
- * Queue a channel open.  direct-tcpip and direct-streamlocal are opened with
- * libssh2_channel_open_ex so the window can be sized (and because 1.10 has
- * no direct_streamlocal call); the payload is RFC 4254 7.2 / OpenSSH's
- * PROTOCOL section 2.4.
- */
-void
-session_open(struct session *s, enum session_open_kind kind, const char *host,
-    int port, const char *orig_host, int orig_port, struct channel *c)
-{
-	struct open_req *r = xcalloc(1, sizeof *r);
-	unsigned char *p;
-
-	r->kind = kind;
-	r->c = c;
-	r->t0 = mono_now();
-	switch (kind) {
-	case OPEN_DIRECT_TCPIP:
-		r->payload = xmalloc(strlen(host) + strlen(orig_host) + 16);
-		p = r->payload;
-		put_string(&p, host);
-		put_u32(&p, (uint32_t)port);
-		put_string(&p, orig_host);
-		put_u32(&p, (uint32_t)orig_port);
-		r->payload_len = (size_t)(p - r->payload);
-		break;
-	case OPEN_STREAMLOCAL:
-		r->payload = xmalloc(strlen(host) + 16);
-		p = r->payload;
-		put_string(&p, host);	/* socket path */
-		put_string(&p, "");	/* reserved */
-		put_u32(&p, 0);		/* reserved */
-		r->payload_len = (size_t)(p - r->payload);
-		break;
-	case OPEN_PING:
-		s->ping_pending = 1;
-		break;
-	}
-	TAILQ_INSERT_TAIL(&s->opens, r, entry);
-	session_schedule(s);
-}
-
-/* A channel gives up before its open completed (its client went away). */
-void
-session_open_abandon(struct session *s, struct channel *c)
-{
-	struct open_req *r;
-
-	TAILQ_FOREACH(r, &s->opens, entry) {
-		if (r->c != c)
-			continue;
-		if (r->started) {	/* libssh2 holds it: finish, then close */
-			r->c = NULL;
-			r->abandoned = 1;
-		} else {
-			TAILQ_REMOVE(&s->opens, r, entry);
-			session_open_free(r);
-		}
-		return;
-	}
-}
-
-/* Advance the open at the head of the queue; 1 if it completed. */
-static int
-session_open_step(struct session *s)
-{
-	static const char *types[] = { "direct-tcpip",
-	    "direct-streamlocal@openssh.com", "ping@tunneld" };
-	struct open_req *r = TAILQ_FIRST(&s->opens);
-	LIBSSH2_CHANNEL *ch;
-	const char *type, *err = NULL;
-	int e;
-
-	if (r == NULL)
-		return 0;
-	if (!r->started) {
-		r->started = 1;
-		r->window = session_channel_window(s);
-		if (r->kind == OPEN_PING)
-			s->ping_t0 = mono_now();
-	}
-	type = types[r->kind];
-	ch = libssh2_channel_open_ex(s->ssh, type, (unsigned)strlen(type),
-	    r->window, PACKET_SIZE, (const char *)r->payload,
-	    (unsigned)r->payload_len);
-	if (ch == NULL) {
-		e = libssh2_session_last_errno(s->ssh);
-		if (e == LIBSSH2_ERROR_EAGAIN) {
-			session_note_eagain(s, NULL, LATCH_OPEN);
-			return 0;
-		}
-		err = session_ssh_error(s);
-		if (r->kind == OPEN_PING && e == LIBSSH2_ERROR_CHANNEL_FAILURE)
-			err = NULL;	/* the expected answer */
-		else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
-			/* not a refusal by the server: the session broke */
-			if (!session_check_error(s, e, "channel open"))
-				session_fail(s, 0, "channel open: %s", err);
-			return 0;
-		}
-	}
-	TAILQ_REMOVE(&s->opens, r, entry);
-	if (r->kind == OPEN_PING) {
-		s->ping_pending = 0;
-		s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
-		log_debug("%s: ping %.2f ms", s->conf->name, s->rtt_ms);
-		if (ch != NULL)	/* a server that accepts anything */
-			channel_opened(channel_new(s, NULL, -1, "ping"), ch,
-			    NULL);
-	} else if (r->c != NULL)
-		channel_opened(r->c, ch, err);
-	else if (ch != NULL)	/* abandoned: close what we got */
-		channel_opened(channel_new(s, NULL, -1, "abandoned"), ch,
-		    NULL);
-	session_open_free(r);
-	return 1;
-}
-
-/* --- the pump ------------------------------------------------------------ */
-
-void
-session_channel_attach(struct session *s, struct channel *c)
-{
-	TAILQ_INSERT_TAIL(&s->channels, c, entry);
-	s->nchannels++;
-}
-
-void
-session_channel_detach(struct session *s, struct channel *c)
-{
-	if (s->latch_ch == c) {	/* only when the session is going away */
-		s->latch_ch = NULL;
-		s->latch_op = LATCH_NONE;
-	}
-	TAILQ_REMOVE(&s->channels, c, entry);
-	s->nchannels--;
-}
-
-void
-session_schedule(struct session *s)
-{
-	if (s->phase == SP_ESTABLISHED)
-		event_active(s->ev_pump, 0, 0);
-}
-
-/* Retry the latched call; 0 once it went through, -1 while still latched. */
-static int
-session_unlatch(struct session *s)
-{
-	struct channel *c = s->latch_ch;
-	int op = s->latch_op;
-
-	s->latch_ch = NULL;
-	s->latch_op = LATCH_NONE;
-	if (op == LATCH_OPEN)
-		session_open_step(s);
-	else
-		channel_retry(c, op);
-	return s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED ? -1 : 0;
-}
-
-static void
-session_pump(struct session *s)
-{
-	struct channel *c, *next;
-	int progress, rounds;
-
-	if (s->phase != SP_ESTABLISHED)
-		return;
-	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
-		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
-			goto out;
-		progress = session_open_step(s);
-		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
-			goto out;
-		TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
-			progress |= channel_pump(c);
-			if (s->latch_op != LATCH_NONE ||
-			    s->phase != SP_ESTABLISHED)
-				goto out;
-		}
-		if (!progress)
-			break;
-	}
-	if (rounds == PUMP_ROUNDS)	/* busy: let other tunnels run */
-		event_active(s->ev_pump, 0, 0);
-	/* fairness: the next pump starts with another channel */
-	if ((c = TAILQ_FIRST(&s->channels)) != NULL) {
-		TAILQ_REMOVE(&s->channels, c, entry);
-		TAILQ_INSERT_TAIL(&s->channels, c, entry);
-	}
-out:
-	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
-		if (c->state == CH_DEAD)
-			channel_session_gone(c);
-	}
-	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
-		session_fail(s, 0, "connection closed by %s", s->addr);
-	session_arm(s);
-}
-
-static void
-session_pump_cb(evutil_socket_t fd, short what, void *arg)
-{
-	session_pump(arg);
-}
-
-/* --- socket events ------------------------------------------------------- */
-
-static void
-session_arm(struct session *s)
-{
-	int dirs;
-
-	if (s->phase == SP_DEAD)
-		return;
-	if (s->phase == SP_ESTABLISHED) {
-		if (!s->rx_paused)
-			event_add(s->ev_read, NULL);
-		if (s->latch_op != LATCH_NONE)
-			event_add(s->ev_write, NULL);
-		return;
-	}
-	if (s->phase != SP_HANDSHAKE && s->phase != SP_AUTH)
-		return;
-	dirs = libssh2_session_block_directions(s->ssh);
-	if (dirs == 0 || (dirs & LIBSSH2_SESSION_BLOCK_INBOUND))
-		event_add(s->ev_read, NULL);
-	if (dirs == 0 || (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND))
-		event_add(s->ev_write, NULL);
-}
-
-static void
-session_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	s->rx_drained = 0;
-	if (s->phase != SP_ESTABLISHED) {
-		session_step(s);
-		return;
-	}
-	session_pump(s);
-	if (s->phase == SP_ESTABLISHED && !s->rx_drained && !s->rx_eof &&
-	    !s->rx_paused)
-		session_rx_buffer(s);
-}
-
-static void
-session_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-
-	s->rx_drained = 0;
-	if (s->phase == SP_CONNECTING)
-		session_connect_next(s);
-	else if (s->phase == SP_ESTABLISHED)
-		session_pump(s);
-	else
-		session_step(s);
 }
 
 /* --- connecting ---------------------------------------------------------- */
@@ -680,7 +171,7 @@ session_addr_string(struct session *s, const struct sockaddr *sa)
 }
 
 /* Called to start on the next address, or when a connect() finished. */
-static void
+void
 session_connect_next(struct session *s)
 {
 	struct evutil_addrinfo *ai;
@@ -869,7 +360,7 @@ session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Drive the handshake and authentication; on success the session is up. */
-static void
+void
 session_step(struct session *s)
 {
 	struct timeval tv;

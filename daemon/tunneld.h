@@ -8,7 +8,9 @@
  *   config.c         tunneld.conf: parse, validate, defaults
  *   tunnel.c         the per-tunnel state machine (SPEC.md states)
  *   session.c        one libssh2 session on one event base: connect, handshake,
- *                    authentication, the call latch and the pump
+ *                    authentication, keepalives, teardown
+ *   session_pump.c   driving an established session: the call latch, the
+ *                    pump over all channels, the open queue, the input path
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
  *   identity.c       private key loading and checks
  *   channel.c        one forwarded connection: a socket bridged to an SSH channel
@@ -50,7 +52,6 @@ void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 #define log_notice(...)	 log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
 #define log_info(...)	 log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...)	 log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
-char	*log_escape(const char *, size_t);
 
 /* fwdspec.c */
 enum fwd_kind { FWD_LOCAL, FWD_REMOTE, FWD_DYNAMIC, FWD_REMOTE_DYNAMIC };
@@ -171,6 +172,7 @@ void		 session_open(struct session *, enum session_open_kind,
 void		 session_open_abandon(struct session *, struct channel *);
 int		 session_note_eagain(struct session *, struct channel *, int op);
 int		 session_check_error(struct session *, int, const char *);
+int		 session_latched_on(struct session *, struct channel *);
 void		 session_channel_attach(struct session *, struct channel *);
 void		 session_channel_detach(struct session *, struct channel *);
 double		 session_rtt_ms(struct session *);

@@ -1,0 +1,91 @@
+/*
+ * session.h - what session.c (a session's life: connecting, handshake,
+ * authentication, keepalives, teardown) and session_pump.c (driving an
+ * established libssh2 session from the event loop) share.  Private to them.
+ */
+#ifndef TUNNELD_SESSION_H
+#define TUNNELD_SESSION_H
+
+#include <netinet/in.h>
+
+#include "tunneld.h"
+
+#define PUMP_ROUNDS	64		/* then yield to the other events */
+#define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
+#define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
+#define WINDOW_MIN	(256 * 1024)
+#define WINDOW_MAX	(2 * 1024 * 1024)
+#define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
+
+enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
+	SP_ESTABLISHED, SP_DEAD };
+
+#define LATCH_NONE	0
+#define LATCH_OPEN	100	/* beside the CHOP_* channel operations */
+
+struct open_req {
+	TAILQ_ENTRY(open_req)	 entry;
+	enum session_open_kind	 kind;
+	struct channel		*c;		/* NULL: ping or abandoned */
+	int			 abandoned;
+	int			 started;
+	unsigned char		*payload;
+	size_t			 payload_len;
+	unsigned		 window;
+	double			 t0;
+};
+
+struct session {
+	struct tunnel		*tunnel;
+	const struct tunnel_conf *conf;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct evdns_getaddrinfo_request *dns_req;
+	struct evutil_addrinfo	*ai, *ai_cur;
+	int			 fd;
+	LIBSSH2_SESSION		*ssh;
+	enum session_phase	 phase;
+	struct identity		 id;
+	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
+	struct event		*ev_dead, *ev_keepalive;
+
+	struct channel		*latch_ch;
+	int			 latch_op;
+	struct channels		 channels;
+	unsigned		 nchannels;
+	TAILQ_HEAD(, open_req)	 opens;
+
+	char			*rxq;
+	size_t			 rxq_off, rxq_len;
+	int			 rx_drained, rx_eof, rx_paused;
+	double			 last_rx;
+
+	int			 ping_pending;
+	double			 ping_t0;
+	double			 rtt_ms;
+	int			 missed;
+	double			 last_tick_rx;
+
+	int			 fatal;
+	char			*error;
+	char			 addr[INET6_ADDRSTRLEN + 8];
+};
+
+/* session.c */
+void	session_fail(struct session *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	session_step(struct session *);
+void	session_connect_next(struct session *);
+const char *session_ssh_error(struct session *);
+void	session_dead_cb(evutil_socket_t, short, void *);
+
+/* session_pump.c */
+ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);
+void	session_kick(struct session *);
+void	session_arm(struct session *);
+void	session_read_cb(evutil_socket_t, short, void *);
+void	session_write_cb(evutil_socket_t, short, void *);
+void	session_pump_cb(evutil_socket_t, short, void *);
+void	session_open_free(struct open_req *);
+
+#endif
