@@ -135,7 +135,6 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	c->ch = ch;
-	c->opened = 1;
 	if (c->fd == -1) {	/* nobody wants it any more */
 		channel_closing(c);
 		return;

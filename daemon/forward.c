@@ -283,7 +283,6 @@ forward_stop(struct forward *f)
 		event_free(f->resume_timer);
 		f->resume_timer = NULL;
 	}
-	f->paused = 0;
 	free(f->listen_str);
 	f->listen_str = NULL;
 	if (f->state != FS_FAILED)

@@ -26,7 +26,6 @@ forward_local_resume_cb(evutil_socket_t fd, short what, void *arg)
 	struct forward *f = arg;
 	size_t i;
 
-	f->paused = 0;
 	for (i = 0; i < f->nlfds; i++)
 		event_add(f->levs[i], NULL);
 }
@@ -45,7 +44,6 @@ forward_local_pause(struct forward *f, int e)
 	if (f->resume_timer == NULL)
 		f->resume_timer = evtimer_new(tunneld_base,
 		    forward_local_resume_cb, f);
-	f->paused = 1;
 	evtimer_add(f->resume_timer, &tv);
 }
 

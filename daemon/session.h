@@ -27,12 +27,10 @@ struct open_req {
 	TAILQ_ENTRY(open_req)	 entry;
 	enum session_open_kind	 kind;
 	struct channel		*c;		/* NULL: ping or abandoned */
-	int			 abandoned;
 	int			 started;
 	unsigned char		*payload;
 	size_t			 payload_len;
 	unsigned		 window;
-	double			 t0;
 };
 
 struct session {

@@ -217,7 +217,6 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 
 	r->kind = kind;
 	r->c = c;
-	r->t0 = mono_now();
 	switch (kind) {
 	case OPEN_DIRECT_TCPIP:
 		r->payload = xmalloc(strlen(host) + strlen(orig_host) + 16);
@@ -253,10 +252,9 @@ session_open_abandon(struct session *s, struct channel *c)
 	TAILQ_FOREACH(r, &s->opens, entry) {
 		if (r->c != c)
 			continue;
-		if (r->started) {	/* libssh2 holds it: finish, then close */
+		if (r->started)	/* libssh2 holds it: finish, then close */
 			r->c = NULL;
-			r->abandoned = 1;
-		} else {
+		else {
 			TAILQ_REMOVE(&s->opens, r, entry);
 			session_open_free(r);
 		}

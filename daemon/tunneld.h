@@ -224,7 +224,6 @@ struct channel {
 	char			 down[CHANNEL_BUF];
 	char			*label;		/* for messages: peer address */
 	int			 rd_on, wr_on;	/* fd events armed */
-	int			 opened;	/* it was confirmed by the server */
 };
 TAILQ_HEAD(channels, channel);
 struct channel	*channel_new(struct session *, struct forward *, int fd,
@@ -251,7 +250,6 @@ struct forward {
 	int			*lfds;
 	struct event		**levs;
 	size_t			 nlfds;
-	int			 paused;	/* accept paused on EMFILE */
 	struct event		*resume_timer;
 };
 struct forward	*forward_new(struct tunnel *, const struct fwdspec *);
