@@ -152,7 +152,7 @@ channel_fd_read(struct channel *c)
 {
 	ssize_t n;
 
-	if (c->fd == -1 || c->up_len != 0 || c->fd_eof)
+	if (c->fd == -1 || c->up_len != 0 || c->fd_eof || c->rd_drained)
 		return 0;
 	n = read(c->fd, c->up, sizeof c->up);
 	if (n > 0) {
@@ -164,7 +164,11 @@ channel_fd_read(struct channel *c)
 		c->fd_eof = 1;
 		return 1;
 	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->rd_drained = 1;
+		return 0;
+	}
+	if (errno == EINTR)
 		return 0;
 	channel_abort(c, strerror(errno));
 	return -1;
@@ -175,7 +179,7 @@ channel_fd_write(struct channel *c)
 {
 	ssize_t n;
 
-	if (c->fd == -1 || c->down_len == 0)
+	if (c->fd == -1 || c->down_len == 0 || c->wr_blocked)
 		return 0;
 	n = write(c->fd, c->down + c->down_off, c->down_len - c->down_off);
 	if (n > 0) {
@@ -186,8 +190,11 @@ channel_fd_write(struct channel *c)
 			c->down_off = c->down_len = 0;
 		return 1;
 	}
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->wr_blocked = 1;
+		return 0;
+	}
+	if (n == -1 && errno == EINTR)
 		return 0;
 	channel_abort(c, n == -1 ? strerror(errno) : "short write");
 	return -1;
@@ -225,10 +232,16 @@ channel_fd_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
 
-	if (what & EV_WRITE)
+	/* The pump tries a socket only until it says EAGAIN; its event
+	 * says when to try again.  No futile syscalls on idle connections. */
+	if (what & EV_WRITE) {
+		c->wr_blocked = 0;
 		channel_fd_write(c);
-	if ((what & EV_READ) && c->fd != -1)
+	}
+	if ((what & EV_READ) && c->fd != -1) {
+		c->rd_drained = 0;
 		channel_fd_read(c);
+	}
 	channel_update_events(c);
 	session_schedule(c->session);
 }

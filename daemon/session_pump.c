@@ -377,6 +377,8 @@ session_pump(struct session *s)
 			goto out;
 		TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
 			progress |= channel_pump(c);
+			if (c->state == CH_DEAD)	/* reaped on the way */
+				channel_session_gone(c);
 			if (s->latch_op != LATCH_NONE ||
 			    s->phase != SP_ESTABLISHED)
 				goto out;
@@ -392,10 +394,6 @@ session_pump(struct session *s)
 		TAILQ_INSERT_TAIL(&s->channels, c, entry);
 	}
 out:
-	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
-		if (c->state == CH_DEAD)
-			channel_session_gone(c);
-	}
 	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
 		session_fail(s, 0, "connection closed by %s", s->addr);
 	session_arm(s);

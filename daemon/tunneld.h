@@ -224,6 +224,9 @@ struct channel {
 	char			 down[CHANNEL_BUF];
 	char			*label;		/* for messages: peer address */
 	int			 rd_on, wr_on;	/* fd events armed */
+	int			 rd_drained;	/* read() said EAGAIN ... */
+	int			 wr_blocked;	/* write() said EAGAIN ... */
+						/* ... until the event fires */
 };
 TAILQ_HEAD(channels, channel);
 struct channel	*channel_new(struct session *, struct forward *, int fd,
