@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -60,7 +61,6 @@ static void
 channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
-
 	struct timeval tv = { CLOSE_TIMEOUT, 0 };
 
 	if (c->state != CH_CLOSING || c->ch == NULL)
@@ -320,8 +320,15 @@ channel_retry(struct channel *c, int op)
 	}
 	if (session_check_error(s, rc, "channel"))
 		return -1;
-	channel_abort(c, rc == LIBSSH2_ERROR_CHANNEL_CLOSED ?
-	    "closed by the server" : "channel error");
+	if (rc == LIBSSH2_ERROR_CHANNEL_CLOSED)
+		channel_abort(c, "closed by the server");
+	else {
+		char why[256];
+
+		snprintf(why, sizeof why, "channel error %d: %s", rc,
+		    session_ssh_error(s));
+		channel_abort(c, why);
+	}
 	return -1;
 }
 

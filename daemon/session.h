@@ -74,7 +74,6 @@ void	session_fail(struct session *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	session_step(struct session *);
 void	session_connect_next(struct session *);
-const char *session_ssh_error(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 
 /* session_pump.c */

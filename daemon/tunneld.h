@@ -173,6 +173,7 @@ void		 session_open_abandon(struct session *, struct channel *);
 int		 session_note_eagain(struct session *, struct channel *, int op);
 int		 session_check_error(struct session *, int, const char *);
 int		 session_latched_on(struct session *, struct channel *);
+const char	*session_ssh_error(struct session *);
 void		 session_channel_attach(struct session *, struct channel *);
 void		 session_channel_detach(struct session *, struct channel *);
 double		 session_rtt_ms(struct session *);
