@@ -37,6 +37,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# says TEXT STRING...: TEXT contains every STRING (fixed strings)
+says()    { t=$1; shift; for w in "$@"; do case $t in *"$w"*) ;; *) return 1;; esac; done; }
 ok()      { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 not_ok()  { T_N=$((T_N + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_N - $*"; }
 skip()    { T_N=$((T_N + 1)); echo "ok $T_N - # SKIP $*"; }

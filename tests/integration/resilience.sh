@@ -28,7 +28,7 @@ check "x carries data" $NETIO roundtrip "$LX" 1000000
 stop_sshd
 check "sshd killed: x goes to backoff" wait_state x backoff 10
 err=$(json_get x "t['last_error']"); diag "x: $err"
-check "... the reason: the connection was closed" sh -c "echo \"\$1\" | grep -q 'connection closed by 127.0.0.1'" _ "$err"
+check "... the reason: the connection was closed" says "$err" 'connection closed by 127.0.0.1'
 check "... and the next retry time" sh -c "[ \"\$1\" != None ]" _ "$(json_get x "t['next_retry']")"
 check "y is untouched: up" [ "$(json_get y "t['state']")" = up ]
 check "y is untouched: carries data" $NETIO roundtrip "$LY" 2000000

@@ -46,7 +46,7 @@ check "restart: exit 0, up again" sh -c "[ $rc -eq 0 ] && [ \"\$1\" = up ]" _ "$
 out=$(tctl up --timeout 2 dead 2>&1); rc=$?
 diag "$out"
 check "up on an unreachable server: exit 1 after the timeout" [ $rc -eq 1 ]
-check "... with the reason" sh -c "echo \"\$1\" | grep -q 'cannot connect to 127.0.0.1 port $DEAD'" _ "$out"
+check "... with the reason" says "$out" "cannot connect to 127.0.0.1 port $DEAD"
 check "... the tunnel keeps retrying (backoff or connecting)" sh -c "case \"\$1\" in backoff|connecting) true;; *) false;; esac" _ "$(json_get dead "t['state']")"
 tctl down dead >/dev/null
 check "--json status parses, one object" sh -c "$TUNNELCTL -s $CTL --json status | $PYTHON3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"tunnels\"])==3'"
@@ -78,7 +78,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	check "an unprivileged user may read status: exit 0" [ $? -eq 0 ]
 	out=$(asnobody $TUNNELCTL -s "$CTL" down a 2>&1); rc=$?
 	check "... but not take a tunnel down: exit 4" [ $rc -eq 4 ]
-	check "... told what is needed" sh -c "echo \"\$1\" | grep -q 'needs root, the tunneld user or membership of control_group'" _ "$out"
+	check "... told what is needed" says "$out" 'needs root, the tunneld user or membership of control_group'
 	check "... and the tunnel is still up" [ "$(json_get a "t['state']")" = up ]
 	check "... the refusal is logged with uid and pid" grep -q 'down refused to uid 65534 pid' "$WORK/tunneld.log"
 	chmod 700 "$WORK"

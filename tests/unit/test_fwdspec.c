@@ -116,6 +116,16 @@ static const struct bad bads[] = {
 	{ "remote", "-5", "bad listen port" },
 };
 
+/* Both NULL, or equal strings. */
+static void
+str_or_null(const char *got, const char *want)
+{
+	if (want == NULL)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+}
+
 static void
 test_good(void **state)
 {
@@ -130,24 +140,12 @@ test_good(void **state)
 			fail_msg("%s \"%s\": %s", g->list, g->spec, cause);
 		assert_int_equal(f.kind, g->kind);
 		assert_string_equal(f.spec, g->spec);
-		if (g->lhost == NULL)
-			assert_null(f.listen.host);
-		else
-			assert_string_equal(f.listen.host, g->lhost);
+		str_or_null(f.listen.host, g->lhost);
 		assert_int_equal(f.listen.port, g->lport);
-		if (g->lpath == NULL)
-			assert_null(f.listen.path);
-		else
-			assert_string_equal(f.listen.path, g->lpath);
-		if (g->chost == NULL)
-			assert_null(f.connect.host);
-		else
-			assert_string_equal(f.connect.host, g->chost);
+		str_or_null(f.listen.path, g->lpath);
+		str_or_null(f.connect.host, g->chost);
 		assert_int_equal(f.connect.port, g->cport);
-		if (g->cpath == NULL)
-			assert_null(f.connect.path);
-		else
-			assert_string_equal(f.connect.path, g->cpath);
+		str_or_null(f.connect.path, g->cpath);
 		fwdspec_clear(&f);
 	}
 }
