@@ -13,6 +13,13 @@
  * EOF becomes the channel's EOF once the buffer is flushed, the channel's
  * EOF becomes shutdown(SHUT_WR) once the buffer is flushed, and the channel
  * is closed only when both directions are done (or on an error).
+ *
+ * Before the bytes flow, a channel may first speak SOCKS with its client
+ * (CH_SOCKS: a dynamic forward's local client, or, for a reverse dynamic
+ * forward, the client at the far end of the SSH channel), wait for the
+ * server to open it (CH_OPENING) or, forwarded to us, connect here
+ * (CH_CONNECTING).  An answer owed to a SOCKS client (c->owed) goes out
+ * before any byte of the stream, through the same staging buffers.
  */
 #include "config.h"
 
@@ -32,6 +39,19 @@ static void	channel_update_events(struct channel *);
 static void
 channel_fd_cb(evutil_socket_t fd, short what, void *arg);
 
+static void
+channel_set_fd(struct channel *c, int fd)
+{
+	struct event_base *base = session_base(c->session);
+
+	c->fd = fd;
+	set_nonblock(fd);
+	c->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, channel_fd_cb,
+	    c);
+	c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, channel_fd_cb,
+	    c);
+}
+
 struct channel *
 channel_new(struct session *s, struct forward *fwd, int fd, const char *label)
 {
@@ -39,16 +59,11 @@ channel_new(struct session *s, struct forward *fwd, int fd, const char *label)
 
 	c->session = s;
 	c->fwd = fwd;
-	c->fd = fd;
+	c->fd = -1;
 	c->label = xstrdup(label);
 	c->state = CH_OPENING;
-	if (fd != -1) {
-		set_nonblock(fd);
-		c->ev_read = event_new(session_base(s), fd, EV_READ | EV_PERSIST,
-		    channel_fd_cb, c);
-		c->ev_write = event_new(session_base(s), fd,
-		    EV_WRITE | EV_PERSIST, channel_fd_cb, c);
-	}
+	if (fd != -1)
+		channel_set_fd(c, fd);
 	if (fwd != NULL) {
 		fwd->connections++;
 		fwd->total_connections++;
@@ -116,15 +131,174 @@ channel_abort(struct channel *c, const char *why)
 		log_info("%s: %s: %s", session_name(c->session), c->label, why);
 	if (c->state == CH_OPENING)
 		session_open_abandon(c->session, c);
-	if (c->state == CH_OPENING || c->state == CH_OPEN)
+	connector_cancel(c->conn);
+	c->conn = NULL;
+	if (c->state != CH_CLOSING && c->state != CH_DEAD)
 		channel_closing(c);
 	session_schedule(c->session);
+}
+
+/* Queue bytes for the SOCKS client, ahead of the stream. */
+static void
+channel_owe(struct channel *c, const unsigned char *b, size_t n)
+{
+	if (n > sizeof c->owed - c->owedlen)
+		n = sizeof c->owed - c->owedlen;	/* cannot happen */
+	memcpy(c->owed + c->owedlen, b, n);
+	c->owedlen += n;
+}
+
+/* Owed bytes go into the client's staging buffer once it is empty. */
+static int
+channel_pay_owed(struct channel *c)
+{
+	char *buf = c->client_remote ? c->up : c->down;
+	size_t *off = c->client_remote ? &c->up_off : &c->down_off;
+	size_t *len = c->client_remote ? &c->up_len : &c->down_len;
+
+	if (c->owedlen == 0 || *len != 0 ||
+	    (c->client_remote && session_latched_on(c->session, c)))
+		return 0;
+	memcpy(buf, c->owed, c->owedlen);
+	*off = 0;
+	*len = c->owedlen;
+	c->owedlen = 0;
+	return 1;
+}
+
+static void
+channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *c = arg;
+
+	if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
+		channel_abort(c, "no complete SOCKS request in time, dropped");
+}
+
+/* Speak SOCKS with the client first; give up after timeout seconds. */
+void
+channel_socks_start(struct channel *c, double timeout)
+{
+	struct timeval tv;
+
+	c->socks = xcalloc(1, sizeof *c->socks);
+	c->state = CH_SOCKS;
+	c->ev_deadline = evtimer_new(session_base(c->session),
+	    channel_deadline_cb, c);
+	tv.tv_sec = (time_t)timeout;
+	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
+	evtimer_add(c->ev_deadline, &tv);
+	channel_update_events(c);
+	session_schedule(c->session);
+}
+
+/* The SOCKS request was served (SOCKS5_OK) or not (a SOCKS5 code). */
+void
+channel_socks_done(struct channel *c, int code)
+{
+	socks_reply(c->socks, code);
+	channel_owe(c, c->socks->out, c->socks->outlen);
+	if (code != SOCKS5_OK) {
+		log_info("%s: %s: %s:%d: %s", session_name(c->session),
+		    c->label, c->socks->req.host, c->socks->req.port,
+		    socks_code_name(code));
+		c->owed_then_close = 1;
+		c->state = CH_SOCKS;
+	} else
+		c->state = CH_OPEN;
+	channel_update_events(c);
+	session_schedule(c->session);
+}
+
+/* Bytes arrived from the SOCKS client: what do they amount to? */
+static void
+channel_socks_input(struct channel *c)
+{
+	char *buf = c->client_remote ? c->down : c->up;
+	size_t *len = c->client_remote ? &c->down_len : &c->up_len;
+	const char *why;
+	size_t used;
+	int rc;
+
+	do {
+		rc = socks_input(c->socks, (unsigned char *)buf, *len, &used,
+		    &why);
+		memmove(buf, buf + used, *len - used);
+		*len -= used;
+		if (rc == SOCKS_REPLY)
+			channel_owe(c, c->socks->out, c->socks->outlen);
+	} while (rc == SOCKS_REPLY);
+	switch (rc) {
+	case SOCKS_MORE:
+		return;
+	case SOCKS_ERROR:
+		log_info("%s: %s: %s", session_name(c->session), c->label, why);
+		channel_owe(c, c->socks->out, c->socks->outlen);
+		c->owed_then_close = 1;
+		c->socks->stage = 2;
+		return;
+	}
+	c->socks->stage = 2;
+	evtimer_del(c->ev_deadline);
+	log_debug("%s: %s: SOCKS%d CONNECT %s:%d", session_name(c->session),
+	    c->label, c->socks->version, c->socks->req.host,
+	    c->socks->req.port);
+	if (c->client_remote)
+		forward_remote_dynamic_request(c);
+	else
+		forward_dynamic_request(c);
+}
+
+/* A forwarded channel's local connection: made, or not. */
+static void
+channel_connected_cb(int fd, int error, const char *why, void *arg)
+{
+	struct channel *c = arg;
+	char msg[512];
+
+	c->conn = NULL;
+	if (fd == -1) {
+		if (c->socks != NULL) {
+			channel_socks_done(c, socks_code_for_errno(error));
+			return;
+		}
+		snprintf(msg, sizeof msg, "cannot connect here: %s", why);
+		if (c->fwd != NULL)
+			forward_set_error(c->fwd, msg);
+		channel_abort(c, msg);
+		return;
+	}
+	channel_set_fd(c, fd);
+	log_debug("%s: %s: connected", session_name(c->session), c->label);
+	if (c->socks != NULL)
+		channel_socks_done(c, SOCKS5_OK);
+	else {
+		c->state = CH_OPEN;
+		channel_update_events(c);
+		session_schedule(c->session);
+	}
+}
+
+/* Connect a forwarded channel to its target here, without blocking. */
+void
+channel_connect(struct channel *c, const char *host, int port,
+    const char *path)
+{
+	c->state = CH_CONNECTING;
+	c->conn = connector_start(session_base(c->session),
+	    session_dns(c->session), host, port, path,
+	    session_connect_timeout(c->session),
+	    channel_connected_cb, c);
 }
 
 /* The server answered our open: a channel, or the reason it refused. */
 void
 channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 {
+	if (ch == NULL && c->socks != NULL && c->fd != -1) {
+		channel_socks_done(c, socks_code_for_open_error(error));
+		return;
+	}
 	if (ch == NULL) {
 		log_info("%s: %s: the server refused the channel: %s",
 		    session_name(c->session), c->label, error);
@@ -137,6 +311,10 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 	c->ch = ch;
 	if (c->fd == -1) {	/* nobody wants it any more */
 		channel_closing(c);
+		return;
+	}
+	if (c->socks != NULL) {
+		channel_socks_done(c, SOCKS5_OK);
 		return;
 	}
 	c->state = CH_OPEN;
@@ -152,12 +330,14 @@ channel_fd_read(struct channel *c)
 {
 	ssize_t n;
 
-	if (c->fd == -1 || c->up_len != 0 || c->fd_eof || c->rd_drained)
+	if (c->fd == -1 || c->fd_eof || c->rd_drained ||
+	    (c->up_len != 0 && c->state != CH_SOCKS) ||
+	    (c->owedlen != 0 && c->client_remote))
 		return 0;
-	n = read(c->fd, c->up, sizeof c->up);
+	/* appends: only the SOCKS request is read into a non-empty buffer */
+	n = read(c->fd, c->up + c->up_len, sizeof c->up - c->up_len);
 	if (n > 0) {
-		c->up_off = 0;
-		c->up_len = (size_t)n;
+		c->up_len += (size_t)n;
 		return 1;
 	}
 	if (n == 0) {
@@ -208,8 +388,15 @@ channel_update_events(struct channel *c)
 
 	if (c->fd == -1)
 		return;
-	want_rd = c->state == CH_OPEN && c->up_len == 0 && !c->fd_eof;
-	want_wr = c->state == CH_OPEN && c->down_len > 0;
+	if (c->state == CH_SOCKS) {
+		want_rd = !c->client_remote && c->socks->stage < 2 &&
+		    !c->fd_eof && c->up_len < sizeof c->up;
+		want_wr = c->down_len > 0;
+	} else {
+		want_rd = c->state == CH_OPEN && c->up_len == 0 &&
+		    !c->fd_eof && !(c->owedlen != 0 && c->client_remote);
+		want_wr = c->state == CH_OPEN && c->down_len > 0;
+	}
 	if (want_rd != c->rd_on) {
 		if (want_rd)
 			event_add(c->ev_read, NULL);
@@ -240,7 +427,8 @@ channel_fd_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if ((what & EV_READ) && c->fd != -1) {
 		c->rd_drained = 0;
-		channel_fd_read(c);
+		if (channel_fd_read(c) > 0 && c->state == CH_SOCKS)
+			channel_socks_input(c);
 	}
 	channel_update_events(c);
 	session_schedule(c->session);
@@ -261,10 +449,12 @@ channel_retry(struct channel *c, int op)
 
 	switch (op) {
 	case CHOP_READ:
-		n = libssh2_channel_read(c->ch, c->down, sizeof c->down);
+		/* appends: only the SOCKS request is read into a non-empty
+		 * buffer (and a latched retry sees the same pointer) */
+		n = libssh2_channel_read(c->ch, c->down + c->down_len,
+		    sizeof c->down - c->down_len);
 		if (n > 0) {
-			c->down_off = 0;
-			c->down_len = (size_t)n;
+			c->down_len += (size_t)n;
 			return 1;
 		}
 		if (n == LIBSSH2_ERROR_EAGAIN && session_note_eagain(s, c, op))
@@ -332,6 +522,62 @@ channel_retry(struct channel *c, int op)
 	return -1;
 }
 
+/* The SOCKS handshake: answers out, the request in. */
+static int
+channel_socks_pump(struct channel *c)
+{
+	int progress = channel_pay_owed(c), r;
+	int done = c->socks->stage == 2;
+
+	if (c->client_remote) {
+		if (c->up_len > 0) {
+			if ((r = channel_retry(c, CHOP_WRITE)) < 0)
+				return 0;
+			progress |= r;
+		}
+		if (c->up_len == 0 && c->owedlen == 0 && c->owed_then_close) {
+			channel_abort(c, NULL);
+			return 1;
+		}
+		if (!done && !c->ch_eof && c->down_len < sizeof c->down) {
+			if ((r = channel_retry(c, CHOP_READ)) < 0)
+				return 0;
+			if (r > 0 && c->down_len > 0)
+				channel_socks_input(c);
+			progress |= r;
+		}
+		if (!done && c->ch_eof && c->socks->stage < 2) {
+			channel_abort(c, "the SOCKS client left during the "
+			    "handshake");
+			return 1;
+		}
+	} else {
+		if (c->down_len > 0) {
+			if ((r = channel_fd_write(c)) < 0)
+				return 1;
+			progress |= r;
+		}
+		if (c->down_len == 0 && c->owedlen == 0 && c->owed_then_close) {
+			channel_abort(c, NULL);
+			return 1;
+		}
+		if (!done) {
+			if ((r = channel_fd_read(c)) < 0)
+				return 1;
+			if (r > 0 && c->up_len > 0)
+				channel_socks_input(c);
+			progress |= r;
+		}
+		if (!done && c->fd_eof && c->socks->stage < 2) {
+			channel_abort(c, "the SOCKS client left during the "
+			    "handshake");
+			return 1;
+		}
+	}
+	channel_update_events(c);
+	return progress;
+}
+
 /* One round of work on this channel for the session pump. */
 int
 channel_pump(struct channel *c)
@@ -339,6 +585,12 @@ channel_pump(struct channel *c)
 	int progress = 0, r;
 
 	switch (c->state) {
+	case CH_SOCKS:
+		return channel_socks_pump(c);
+	case CH_CONNECTING:	/* a SOCKS answer may still be on its way */
+		if (c->client_remote && c->up_len > 0)
+			return channel_retry(c, CHOP_WRITE) > 0;
+		return 0;
 	case CH_OPENING:
 	case CH_DEAD:
 		return 0;
@@ -347,9 +599,11 @@ channel_pump(struct channel *c)
 	case CH_OPEN:
 		break;
 	}
+	progress = channel_pay_owed(c);
 
 	/* server -> client */
-	if (c->down_len == 0 && !c->ch_eof) {
+	if (c->down_len == 0 && !c->ch_eof &&
+	    !(c->owedlen != 0 && !c->client_remote)) {
 		if ((r = channel_retry(c, CHOP_READ)) < 0)
 			return 0;
 		progress |= r;
@@ -403,6 +657,10 @@ channel_session_gone(struct channel *c)
 		event_free(c->ev_timer);
 	if (c->state == CH_OPENING)
 		session_open_abandon(c->session, c);
+	connector_cancel(c->conn);
+	if (c->ev_deadline != NULL)
+		event_free(c->ev_deadline);
+	free(c->socks);
 	if (c->fwd != NULL)
 		c->fwd->connections--;
 	session_channel_detach(c->session, c);

@@ -286,6 +286,73 @@ cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
 }
 
 static void
+cfg_permits_clear(struct tunnel_conf *tc)
+{
+	size_t i;
+
+	for (i = 0; i < tc->npermits; i++)
+		free(tc->permits[i].host);
+	free(tc->permits);
+	tc->permits = NULL;
+	tc->npermits = 0;
+}
+
+/* permit_remote_open: "any", "none", or a list of host:port entries. */
+static void
+cfg_permits(config_setting_t *s, const char *path, struct errlist *errs,
+    struct tunnel_conf *tc)
+{
+	config_setting_t *e;
+	struct permit p;
+	const char *v;
+	char *cause;
+	int i, n, line;
+
+	cfg_permits_clear(tc);
+	tc->permit_any = 0;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		n = 1;
+	else if (config_setting_is_aggregate(s) &&
+	    config_setting_type(s) != CONFIG_TYPE_GROUP)
+		n = config_setting_length(s);
+	else {
+		CERR(s, "permit_remote_open: expected \"any\", \"none\" or "
+		    "a list such as [ \"localhost:80\", \"*:443\" ]");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
+		    config_setting_get_elem(s, i);
+		line = cfg_elem_line(s, e, path);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			errlist_add(errs, cfg_file(s, path), line,
+			    "permit_remote_open: entry %d is not a string",
+			    i + 1);
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (strcmp(v, "any") == 0 || strcmp(v, "none") == 0) {
+			if (n != 1)
+				errlist_add(errs, cfg_file(s, path), line,
+				    "permit_remote_open: \"%s\" stands "
+				    "alone", v);
+			else
+				tc->permit_any = v[0] == 'a';
+			continue;
+		}
+		if (permit_parse(v, &p, &cause) != 0) {
+			errlist_add(errs, cfg_file(s, path), line,
+			    "permit_remote_open: %s", cause);
+			free(cause);
+			continue;
+		}
+		tc->permits = xreallocarray(tc->permits, tc->npermits + 1,
+		    sizeof *tc->permits);
+		tc->permits[tc->npermits++] = p;
+	}
+}
+
+static void
 cfg_replace(char **dst, char *v)
 {
 	free(*dst);
@@ -378,6 +445,8 @@ cfg_tunnel_settings(config_setting_t *g, const char *path,
 		    strcmp(name, "remote") == 0 ||
 		    strcmp(name, "dynamic") == 0)
 			cfg_forwards(s, path, errs, tc);
+		else if (strcmp(name, "permit_remote_open") == 0)
+			cfg_permits(s, path, errs, tc);
 		else
 			CERR(s, "unknown setting \"%s\"", name);
 	}
@@ -393,6 +462,7 @@ tunnel_conf_free(struct tunnel_conf *tc)
 	for (i = 0; i < tc->nfwds; i++)
 		fwdspec_clear(&tc->fwds[i]);
 	free(tc->fwds);
+	cfg_permits_clear(tc);
 	free(tc->name);
 	free(tc->file);
 	free(tc->host);
@@ -414,6 +484,7 @@ tunnel_conf_builtin(void)
 		tc->user = xstrdup(pw->pw_name);
 	tc->strict = HKC_YES;
 	tc->autostart = 1;
+	tc->permit_any = 1;
 	tc->keepalive_interval = DEFAULT_KEEPALIVE_INTERVAL;
 	tc->keepalive_count = DEFAULT_KEEPALIVE_COUNT;
 	tc->connect_timeout = DEFAULT_CONNECT_TIMEOUT;

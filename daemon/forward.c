@@ -1,8 +1,9 @@
 /*
  * forward.c - one entry of a tunnel's local/remote/dynamic lists at run time:
- * its state, its statistics and, for the kinds that listen on this machine,
- * its listening sockets.  Listeners belong to the tunnel, not to a session:
- * they stay bound while the session is re-established.
+ * its state, its statistics and, for the kinds that listen on this machine
+ * (local, dynamic), its listening sockets.  Listeners belong to the tunnel,
+ * not to a session: they stay bound while the session is re-established.
+ * The remote kinds listen on the server: forward_remote.c.
  */
 #include "config.h"
 
@@ -20,8 +21,6 @@
 #include "tunneld.h"
 
 #define LISTEN_BACKLOG	128
-
-void	forward_local_accept_cb(evutil_socket_t, short, void *);
 
 const char *
 forward_state_name(enum forward_state st)
@@ -55,7 +54,13 @@ forward_set_error(struct forward *f, const char *error)
 	f->last_error = error != NULL ? xstrdup(error) : NULL;
 }
 
-static void
+int
+forward_is_remote(const struct forward *f)
+{
+	return f->spec->kind == FWD_REMOTE || f->spec->kind == FWD_REMOTE_DYNAMIC;
+}
+
+void
 forward_fail(struct forward *f, const char *error)
 {
 	if (f->state != FS_FAILED || f->last_error == NULL ||
@@ -66,13 +71,93 @@ forward_fail(struct forward *f, const char *error)
 	forward_set_error(f, error);
 }
 
+#define ACCEPT_BURST	64	/* connections taken per wake-up */
+
+static void
+forward_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct forward *f = arg;
+	size_t i;
+
+	for (i = 0; i < f->nlfds; i++)
+		event_add(f->levs[i], NULL);
+}
+
+/* Out of descriptors: stop accepting for a second instead of spinning. */
+static void
+forward_pause(struct forward *f, int e)
+{
+	struct timeval tv = { 1, 0 };
+	size_t i;
+
+	log_warnx("%s: accept on %s: %s; pausing new connections for 1s",
+	    f->tunnel->conf->name, f->listen_str, strerror(e));
+	for (i = 0; i < f->nlfds; i++)
+		event_del(f->levs[i]);
+	if (f->resume_timer == NULL)
+		f->resume_timer = evtimer_new(tunneld_base, forward_resume_cb, f);
+	evtimer_add(f->resume_timer, &tv);
+}
+
+static void
+forward_peer(const struct sockaddr_storage *ss, char *host, size_t len,
+    int *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, (socklen_t)len);
+		*port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, (socklen_t)len);
+		*port = ntohs(sin6->sin6_port);
+	} else {	/* a UNIX socket client, as OpenSSH reports it */
+		snprintf(host, len, "127.0.0.1");
+		*port = 0;
+	}
+}
+
+static void
+forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct forward *f = arg;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char host[INET6_ADDRSTRLEN];
+	int fd, port, i;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		len = sizeof ss;
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				forward_pause(f, errno);
+			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warnx("%s: accept on %s: %s",
+				    f->tunnel->conf->name, f->listen_str,
+				    strerror(errno));
+			return;
+		}
+		forward_peer(&ss, host, sizeof host, &port);
+		if (f->spec->kind == FWD_DYNAMIC)
+			forward_dynamic_accepted(f, fd, host, port);
+		else
+			forward_local_accepted(f, fd, host, port);
+	}
+}
+
 static void
 forward_add_listener(struct forward *f, int fd)
 {
 	struct event *ev;
 
 	ev = event_new(tunneld_base, fd, EV_READ | EV_PERSIST,
-	    forward_local_accept_cb, f);
+	    forward_accept_cb, f);
 	event_add(ev, NULL);
 	f->lfds = xreallocarray(f->lfds, f->nlfds + 1, sizeof *f->lfds);
 	f->levs = xreallocarray(f->levs, f->nlfds + 1, sizeof *f->levs);
@@ -230,25 +315,21 @@ forward_bind(struct forward *f, char **cause)
 	return 0;
 }
 
-/* Start listening (the kinds that listen here); 0, or -1: forward failed. */
+/*
+ * Start: listen here (local, dynamic), or ask the server to listen (remote
+ * kinds, once the session is up).  0, or -1: the forward failed.
+ */
 int
 forward_start(struct forward *f)
 {
 	char *cause = NULL;
 
+	if (forward_is_remote(f)) {
+		forward_remote_request(f);
+		return 0;
+	}
 	if (f->nlfds > 0)
 		return 0;
-	switch (f->spec->kind) {
-	case FWD_LOCAL:
-		break;
-	case FWD_REMOTE:
-	case FWD_REMOTE_DYNAMIC:
-	case FWD_DYNAMIC:
-		forward_fail(f, "this version of tunneld serves local "
-		    "forwards only; remote and dynamic forwards arrive "
-		    "with the next release");
-		return -1;
-	}
 	if (forward_bind(f, &cause) != 0) {
 		forward_fail(f, cause);
 		free(cause);
@@ -283,6 +364,10 @@ forward_stop(struct forward *f)
 		event_free(f->resume_timer);
 		f->resume_timer = NULL;
 	}
+	if (forward_is_remote(f)) {
+		forward_remote_session_lost(f);
+		return;
+	}
 	free(f->listen_str);
 	f->listen_str = NULL;
 	if (f->state != FS_FAILED)
@@ -293,6 +378,8 @@ void
 forward_free(struct forward *f)
 {
 	forward_stop(f);
+	free(f->listen_str);
+	free(f->server_note);
 	free(f->last_error);
 	free(f);
 }

@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 
 #include "tunneld.h"
@@ -381,4 +382,58 @@ fwdspec_listen_string(const struct fwd_addr *a)
 	else
 		xasprintf(&s, "%s:%d", a->host, a->port);
 	return s;
+}
+
+/*
+ * One entry of permit_remote_open, in OpenSSH's PermitRemoteOpen syntax:
+ * host:port, IPv4:port or [IPv6]:port, where "*" as host or port allows any.
+ * No pattern matching and no lookups, as OpenSSH: names match as written
+ * (ignoring case, as DNS does).
+ */
+int
+permit_parse(const char *spec, struct permit *p, char **cause)
+{
+	struct fwdarg a[3];
+	char *copy, *cp;
+	int n;
+
+	memset(p, 0, sizeof *p);
+	cp = copy = xstrdup(spec);
+	for (n = 0; n < 3 && fwdspec_field(&cp, &a[n]) == 0; n++)
+		;
+	if (n != 2 || *a[0].arg == '\0' || *a[1].arg == '\0') {
+		xasprintf(cause, "\"%s\": expected host:port, [IPv6]:port, "
+		    "\"any\" or \"none\" (\"*\" allows any host or port)",
+		    spec);
+		goto fail;
+	}
+	if (fwdspec_check_host(a[0].arg, "permit_remote_open", cause) != 0)
+		goto fail;
+	if (strcmp(a[1].arg, "*") == 0)
+		p->port = -1;
+	else if (fwdspec_set_port(&p->port, a[1].arg, "permit_remote_open",
+	    cause) != 0)
+		goto fail;
+	p->host = xstrdup(a[0].arg);
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	return -1;
+}
+
+/* Is host:port among the permitted destinations? */
+int
+permit_match(const struct permit *v, size_t n, const char *host, int port)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].port != -1 && v[i].port != port)
+			continue;
+		if (strcmp(v[i].host, "*") == 0 ||
+		    strcasecmp(v[i].host, host) == 0)
+			return 1;
+	}
+	return 0;
 }

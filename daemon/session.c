@@ -57,6 +57,18 @@ session_is_established(struct session *s)
 }
 
 double
+session_connect_timeout(struct session *s)
+{
+	return s->conf->connect_timeout;
+}
+
+struct evdns_base *
+session_dns(struct session *s)
+{
+	return s->dns;
+}
+
+double
 session_rtt_ms(struct session *s)
 {
 	return s != NULL ? s->rtt_ms : -1;
@@ -287,6 +299,8 @@ session_handshake(struct session *s)
 		libssh2_session_set_blocking(s->ssh, 0);
 		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_RECV,
 		    (void *)session_recv_cb);
+		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_DEBUG,
+		    (void *)session_debug_cb);
 		hostkey_plan(s->ssh, s->conf, &plan, &cause);
 		if (plan.method_pref != NULL) {
 			log_debug("%s: host key algorithms %s", s->conf->name,
@@ -475,6 +489,11 @@ session_free(struct session *s)
 	if (s->ssh != NULL) {
 		int tries = 0;
 
+		/* Whatever libssh2 sends while freeing (CLOSE, and the cancel
+		 * of each remote listener, which it retries for ever if the
+		 * send fails) is dropped, and it reads an end of file. */
+		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
+		    (void *)session_discard_cb);
 		s->rx_eof = 1;
 		s->rxq_len = 0;
 		/* with the socket shut, nothing inside can wait for long */
@@ -496,6 +515,7 @@ session_free(struct session *s)
 		evutil_freeaddrinfo(s->ai);
 	identity_clear(&s->id);
 	free(s->rxq);
+	free(s->debug_msg);
 	free(s->error);
 	free(s);
 }

@@ -21,13 +21,23 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 	SP_ESTABLISHED, SP_DEAD };
 
 #define LATCH_NONE	0
-#define LATCH_OPEN	100	/* beside the CHOP_* channel operations */
+#define LATCH_OPEN	100	/* beside the CHOP_* channel operations: */
+#define LATCH_ACCEPT	101	/* the request queue's head, the listeners */
 
+#define LISTEN_QUEUE	64	/* forwarded channels libssh2 holds for us */
+#define PROBE_ADDRESS	"192.0.2.1"	/* TEST-NET-1: no server has it */
+
+/* A channel open, or a global request: one in flight, FIFO. */
 struct open_req {
 	TAILQ_ENTRY(open_req)	 entry;
 	enum session_open_kind	 kind;
 	struct channel		*c;		/* NULL: ping or abandoned */
+	struct forward		*f;		/* REQ_LISTEN; NULL: abandoned */
+	LIBSSH2_LISTENER	*l;		/* REQ_CANCEL */
+	char			*host;		/* REQ_LISTEN */
+	int			 port;
 	int			 started;
+	unsigned		 debug_seq;	/* server messages before it */
 	unsigned char		*payload;
 	size_t			 payload_len;
 	unsigned		 window;
@@ -64,6 +74,10 @@ struct session {
 	int			 missed;
 	double			 last_tick_rx;
 
+	enum gateway_ports	 gateway_ports;	/* learnt by REQ_PROBE */
+	char			*debug_msg;	/* the server's last debug message */
+	unsigned		 debug_seq;
+
 	int			 fatal;
 	char			*error;
 	char			 addr[INET6_ADDRSTRLEN + 8];
@@ -84,5 +98,9 @@ void	session_read_cb(evutil_socket_t, short, void *);
 void	session_write_cb(evutil_socket_t, short, void *);
 void	session_pump_cb(evutil_socket_t, short, void *);
 void	session_open_free(struct open_req *);
+void	session_debug_cb(LIBSSH2_SESSION *, int, const char *, int,
+	    const char *, int, void **);
+ssize_t	session_discard_cb(libssh2_socket_t, const void *, size_t, int,
+	    void **);
 
 #endif

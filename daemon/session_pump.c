@@ -176,6 +176,7 @@ void
 session_open_free(struct open_req *r)
 {
 	free(r->payload);
+	free(r->host);
 	free(r);
 }
 
@@ -238,6 +239,8 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 	case OPEN_PING:
 		s->ping_pending = 1;
 		break;
+	default:	/* global requests: session_listen() and friends */
+		abort();
 	}
 	TAILQ_INSERT_TAIL(&s->opens, r, entry);
 	session_schedule(s);
@@ -262,6 +265,165 @@ session_open_abandon(struct session *s, struct channel *c)
 	}
 }
 
+/* --- global requests: tcpip-forward and its cancel ----------------------- */
+
+/* The server's SSH_MSG_DEBUG messages: kept (made printable) because sshd
+ * gives the reasons for refused or altered forwards only there. */
+void
+session_debug_cb(LIBSSH2_SESSION *ssh, int always, const char *msg, int len,
+    const char *lang, int lang_len, void **abstract)
+{
+	struct session *s = *abstract;
+	char *p;
+	int i;
+
+	free(s->debug_msg);
+	if (len < 0)
+		len = 0;
+	if (len > 512)
+		len = 512;
+	s->debug_msg = p = xmalloc((size_t)len + 1);
+	for (i = 0; i < len; i++)
+		p[i] = msg[i] >= ' ' && msg[i] < 0x7f ? msg[i] : '?';
+	p[len] = '\0';
+	s->debug_seq++;
+	log_debug("%s: the server says: %s", s->conf->name, s->debug_msg);
+}
+
+/* Teardown: bytes libssh2 still sends go nowhere, at once (LIBSSH2.md 8). */
+ssize_t
+session_discard_cb(libssh2_socket_t fd, const void *buf, size_t len,
+    int flags, void **abstract)
+{
+	return (ssize_t)len;
+}
+
+/* Ask the server to listen for a remote forward (tcpip-forward). */
+void
+session_listen(struct session *s, struct forward *f, const char *host,
+    int port)
+{
+	struct open_req *r = xcalloc(1, sizeof *r);
+
+	r->kind = REQ_LISTEN;
+	r->f = f;
+	r->host = xstrdup(host);
+	r->port = port;
+	TAILQ_INSERT_TAIL(&s->opens, r, entry);
+	session_schedule(s);
+}
+
+/* A forward goes away: forget its request, release its listener. */
+void
+session_listen_cancel(struct session *s, struct forward *f)
+{
+	struct open_req *r;
+
+	TAILQ_FOREACH(r, &s->opens, entry) {
+		if (r->kind == REQ_LISTEN && r->f == f)
+			r->f = NULL;	/* its answer is cancelled on arrival */
+	}
+	if (f->listener != NULL) {
+		r = xcalloc(1, sizeof *r);
+		r->kind = REQ_CANCEL;
+		r->l = f->listener;
+		f->listener = NULL;
+		TAILQ_INSERT_TAIL(&s->opens, r, entry);
+		session_schedule(s);
+	}
+}
+
+/*
+ * What the server's GatewayPorts makes of a requested bind address cannot
+ * be seen in its answer, so it is asked once per session, only when it
+ * matters: a request for an address no server has, on port 0, succeeds
+ * under "no" (bound to loopback instead, silently), succeeds with a debug
+ * message under "yes" (bound to all addresses instead) and fails under
+ * "clientspecified" (the address cannot be bound).  A success is cancelled
+ * at once.
+ */
+enum gateway_ports
+session_gateway_ports(struct session *s, int probe)
+{
+	struct open_req *r;
+
+	if (probe && s->gateway_ports == GP_UNKNOWN) {
+		s->gateway_ports = GP_PROBING;
+		r = xcalloc(1, sizeof *r);
+		r->kind = REQ_PROBE;
+		r->host = xstrdup(PROBE_ADDRESS);
+		TAILQ_INSERT_TAIL(&s->opens, r, entry);
+		session_schedule(s);
+	}
+	return s->gateway_ports;
+}
+
+static void
+session_cancel_listener(struct session *s, LIBSSH2_LISTENER *l)
+{
+	struct open_req *r = xcalloc(1, sizeof *r);
+
+	r->kind = REQ_CANCEL;
+	r->l = l;
+	TAILQ_INSERT_HEAD(&s->opens, r, entry);
+}
+
+/* Advance a global request at the head of the queue; 1 if it completed. */
+static int
+session_request_step(struct session *s, struct open_req *r)
+{
+	LIBSSH2_LISTENER *l = NULL;
+	const char *note, *err = NULL;
+	int bound = 0, e;
+
+	if (r->kind == REQ_CANCEL) {
+		e = libssh2_channel_forward_cancel(r->l);
+		if (e == LIBSSH2_ERROR_EAGAIN) {
+			session_note_eagain(s, NULL, LATCH_OPEN);
+			return 0;
+		}
+		TAILQ_REMOVE(&s->opens, r, entry);
+		session_open_free(r);
+		if (e != 0)
+			session_check_error(s, e, "cancel-tcpip-forward");
+		return 1;
+	}
+	l = libssh2_channel_forward_listen_ex(s->ssh, r->host, r->port, &bound,
+	    LISTEN_QUEUE);
+	if (l == NULL) {
+		e = libssh2_session_last_errno(s->ssh);
+		if (e == LIBSSH2_ERROR_EAGAIN) {
+			session_note_eagain(s, NULL, LATCH_OPEN);
+			return 0;
+		}
+		if (e != LIBSSH2_ERROR_REQUEST_DENIED) {
+			if (!session_check_error(s, e, "tcpip-forward"))
+				session_fail(s, 0, "tcpip-forward: %s",
+				    session_ssh_error(s));
+			return 0;
+		}
+		err = "the server refused to listen";
+	}
+	note = s->debug_seq != r->debug_seq ? s->debug_msg : NULL;
+	TAILQ_REMOVE(&s->opens, r, entry);
+	if (r->kind == REQ_PROBE) {
+		s->gateway_ports = l == NULL ? GP_CLIENTSPECIFIED :
+		    note != NULL && strstr(note, "GatewayPorts") != NULL ?
+		    GP_YES : GP_NO;
+		log_debug("%s: the server's GatewayPorts is %s", s->conf->name,
+		    s->gateway_ports == GP_YES ? "yes" : s->gateway_ports ==
+		    GP_NO ? "no" : "clientspecified (or the probe was refused)");
+		if (l != NULL)
+			session_cancel_listener(s, l);
+		forward_remote_gateway_known(s->tunnel);
+	} else if (r->f != NULL)
+		forward_remote_listened(r->f, l, bound, err, note);
+	else if (l != NULL)	/* nobody wants it any more */
+		session_cancel_listener(s, l);
+	session_open_free(r);
+	return 1;
+}
+
 /* Advance the open at the head of the queue; 1 if it completed. */
 static int
 session_open_step(struct session *s)
@@ -278,9 +440,12 @@ session_open_step(struct session *s)
 	if (!r->started) {
 		r->started = 1;
 		r->window = session_channel_window(s);
+		r->debug_seq = s->debug_seq;
 		if (r->kind == OPEN_PING)
 			s->ping_t0 = mono_now();
 	}
+	if (r->kind >= REQ_LISTEN)
+		return session_request_step(s, r);
 	type = types[r->kind];
 	ch = libssh2_channel_open_ex(s->ssh, type, (unsigned)strlen(type),
 	    r->window, PACKET_SIZE, (const char *)r->payload,
@@ -316,6 +481,38 @@ session_open_step(struct session *s)
 		    NULL);
 	session_open_free(r);
 	return 1;
+}
+
+/* Take the forwarded channels libssh2 has queued on our listeners. */
+static int
+session_accept(struct session *s)
+{
+	struct tunnel *t = s->tunnel;
+	LIBSSH2_CHANNEL *ch;
+	size_t i;
+	int progress = 0, e;
+
+	for (i = 0; i < t->nfwds; i++) {
+		while (t->fwds[i]->listener != NULL &&
+		    (ch = libssh2_channel_forward_accept(
+		    t->fwds[i]->listener)) != NULL) {
+			forward_remote_accept(t->fwds[i], ch);
+			progress = 1;
+		}
+		if (t->fwds[i]->listener == NULL)
+			continue;
+		e = libssh2_session_last_errno(s->ssh);
+		if (e == LIBSSH2_ERROR_EAGAIN) {
+			/* any accept resumes what libssh2 left half sent
+			 * (it is inside its input path), so the latch is
+			 * retried by walking the listeners again */
+			if (session_note_eagain(s, NULL, LATCH_ACCEPT))
+				return -1;
+		} else if (e != LIBSSH2_ERROR_CHANNEL_UNKNOWN &&
+		    session_check_error(s, e, "accept"))
+			return -1;
+	}
+	return progress;
 }
 
 /* --- the pump ------------------------------------------------------------ */
@@ -356,6 +553,8 @@ session_unlatch(struct session *s)
 	s->latch_op = LATCH_NONE;
 	if (op == LATCH_OPEN)
 		session_open_step(s);
+	else if (op == LATCH_ACCEPT)
+		session_accept(s);
 	else
 		channel_retry(c, op);
 	return s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED ? -1 : 0;
@@ -365,7 +564,7 @@ static void
 session_pump(struct session *s)
 {
 	struct channel *c, *next;
-	int progress, rounds;
+	int progress, rounds, r;
 
 	if (s->phase != SP_ESTABLISHED)
 		return;
@@ -383,6 +582,9 @@ session_pump(struct session *s)
 			    s->phase != SP_ESTABLISHED)
 				goto out;
 		}
+		if ((r = session_accept(s)) < 0)
+			goto out;
+		progress |= r;
 		if (!progress)
 			break;
 	}

@@ -205,11 +205,15 @@ tunnel_stop(struct tunnel *t, const char *why)
 	tunnel_set_state(t, TS_DOWN, why);
 }
 
-/* up or degraded, from the forwards' states */
+/*
+ * up or degraded, from the forwards' states; while the first answers to
+ * remote forward requests are awaited, still connecting (forward set-up).
+ */
 void
 tunnel_forward_changed(struct tunnel *t)
 {
 	const char *error = NULL;
+	int pending = 0;
 	size_t i;
 
 	if (!session_is_established(t->session))
@@ -217,7 +221,11 @@ tunnel_forward_changed(struct tunnel *t)
 	for (i = 0; i < t->nfwds; i++) {
 		if (t->fwds[i]->state == FS_FAILED && error == NULL)
 			error = t->fwds[i]->last_error;
+		if (t->fwds[i]->state == FS_PENDING)
+			pending = 1;
 	}
+	if (pending && t->state == TS_CONNECTING)
+		return;
 	if (error == NULL) {
 		tunnel_set_error(t, NULL);
 		tunnel_set_state(t, TS_UP, NULL);
@@ -237,7 +245,9 @@ tunnel_session_up(struct tunnel *t)
 
 	t->attempts = 0;
 	for (i = 0; i < t->nfwds; i++) {
-		if (t->fwds[i]->nlfds > 0)
+		if (forward_is_remote(t->fwds[i]))
+			forward_remote_request(t->fwds[i]);
+		else if (t->fwds[i]->nlfds > 0)
 			t->fwds[i]->state = FS_UP;
 	}
 	tunnel_forward_changed(t);
@@ -259,6 +269,8 @@ tunnel_session_lost(struct tunnel *t, int fatal, const char *reason)
 	t->session = NULL;
 	tunnel_set_error(t, why);
 	for (i = 0; i < t->nfwds; i++) {
+		if (forward_is_remote(t->fwds[i]))
+			forward_remote_session_lost(t->fwds[i]);
 		if (t->fwds[i]->state == FS_UP)
 			t->fwds[i]->state = FS_PENDING;
 	}

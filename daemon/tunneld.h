@@ -14,7 +14,13 @@
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
  *   identity.c       private key loading and checks
  *   channel.c        one forwarded connection: a socket bridged to an SSH channel
- *   forward_local.c  local (-L) listeners
+ *   forward.c        a forward's run-time state and its local listeners
+ *   forward_local.c  local (-L) forwards: accept, open direct-tcpip
+ *   forward_dynamic.c dynamic (-D) forwards: accept, SOCKS, open direct-tcpip
+ *   forward_remote.c remote (-R) and reverse dynamic forwards: tcpip-forward
+ *                    on the server, forwarded channels connected from here
+ *   socks.c          the SOCKS4/4a/5 protocol (parser and replies)
+ *   connect.c        non-blocking outbound connects (evdns, TCP, UNIX)
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  */
@@ -76,6 +82,13 @@ int		 fwdspec_bind_is_wildcard(const char *);
 int		 fwdspec_listen_conflict(const struct fwdspec *,
 		    const struct fwdspec *);
 char		*fwdspec_listen_string(const struct fwd_addr *);
+struct permit {			/* one permit_remote_open entry */
+	char	*host;		/* "*": any host */
+	int	 port;		/* -1: any port */
+};
+int		 permit_parse(const char *, struct permit *, char **cause);
+int		 permit_match(const struct permit *, size_t, const char *host,
+		    int port);
 
 /* config.c */
 enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
@@ -98,6 +111,9 @@ struct tunnel_conf {
 	double			 reconnect_max;
 	struct fwdspec		*fwds;
 	size_t			 nfwds;
+	int			 permit_any;	/* permit_remote_open */
+	struct permit		*permits;
+	size_t			 npermits;
 };
 struct config {
 	char			*file;
@@ -151,7 +167,10 @@ void		 tunnel_session_up(struct tunnel *);
 void		 tunnel_session_lost(struct tunnel *, int fatal, const char *);
 
 /* session.c */
-enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING };
+enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING,
+	REQ_LISTEN, REQ_CANCEL, REQ_PROBE };
+enum gateway_ports { GP_UNKNOWN, GP_PROBING, GP_NO, GP_YES,
+	GP_CLIENTSPECIFIED };
 struct session_params {
 	const char	*name;		/* for messages */
 	const struct tunnel_conf *conf;
@@ -177,6 +196,12 @@ const char	*session_ssh_error(struct session *);
 void		 session_channel_attach(struct session *, struct channel *);
 void		 session_channel_detach(struct session *, struct channel *);
 double		 session_rtt_ms(struct session *);
+void		 session_listen(struct session *, struct forward *,
+		    const char *host, int port);
+void		 session_listen_cancel(struct session *, struct forward *);
+enum gateway_ports session_gateway_ports(struct session *, int probe);
+struct evdns_base *session_dns(struct session *);
+double		 session_connect_timeout(struct session *);
 unsigned	 session_channel_window(struct session *);
 
 /* hostkey.c */
@@ -202,9 +227,52 @@ int	 identity_load(const struct tunnel_conf *, struct identity *,
 	    char **cause);
 void	 identity_clear(struct identity *);
 
+/* socks.c */
+#define SOCKS5_OK		0x00
+#define SOCKS5_GENERAL		0x01
+#define SOCKS5_NOT_ALLOWED	0x02
+#define SOCKS5_NET_UNREACH	0x03
+#define SOCKS5_HOST_UNREACH	0x04
+#define SOCKS5_REFUSED		0x05
+#define SOCKS5_BAD_COMMAND	0x07
+#define SOCKS5_BAD_ATYP		0x08
+enum { SOCKS_MORE, SOCKS_REPLY, SOCKS_REQUEST, SOCKS_ERROR };
+struct socks {
+	int		 stage;		/* 0: first message; 1: SOCKS5 request */
+	int		 version;	/* 4 (also 4a) or 5 */
+	struct {
+		char	 host[256];
+		int	 port;
+	}		 req;
+	unsigned char	 out[16];	/* what to answer */
+	size_t		 outlen;
+};
+int		 socks_input(struct socks *, const unsigned char *, size_t,
+		    size_t *used, const char **why);
+void		 socks_reply(struct socks *, int code);
+int		 socks_code_for_open_error(const char *);
+int		 socks_code_for_errno(int);
+const char	*socks_code_name(int);
+
+/* connect.c */
+struct connector;
+typedef void (*connector_cb)(int fd, int error, const char *why, void *arg);
+struct connector *connector_start(struct event_base *, struct evdns_base *,
+		    const char *host, int port, const char *path,
+		    double timeout, connector_cb, void *arg);
+void		 connector_cancel(struct connector *);
+
 /* channel.c */
 #define CHANNEL_BUF	32768	/* each direction's staging buffer */
 enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
+enum channel_state {
+	CH_SOCKS,	/* reading the client's SOCKS request */
+	CH_OPENING,	/* waiting for the server to open our channel */
+	CH_CONNECTING,	/* a forwarded channel: connecting here */
+	CH_OPEN,
+	CH_CLOSING,	/* CLOSE sent, waiting for the server's */
+	CH_DEAD
+};
 struct channel {
 	TAILQ_ENTRY(channel)	 entry;
 	struct session		*session;
@@ -214,7 +282,7 @@ struct channel {
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timer;
-	enum { CH_OPENING, CH_OPEN, CH_CLOSING, CH_DEAD } state;
+	enum channel_state	 state;
 	int			 fd_eof;	/* local peer sent EOF */
 	int			 eof_sent;	/* ... and we passed it on */
 	int			 ch_eof;	/* remote sent EOF */
@@ -228,6 +296,14 @@ struct channel {
 	int			 rd_drained;	/* read() said EAGAIN ... */
 	int			 wr_blocked;	/* write() said EAGAIN ... */
 						/* ... until the event fires */
+	struct socks		*socks;		/* during the SOCKS handshake */
+	int			 client_remote;	/* the SOCKS client is at the
+						   far end of the channel */
+	unsigned char		 owed[16];	/* answer owed to the client */
+	size_t			 owedlen;
+	int			 owed_then_close;
+	struct event		*ev_deadline;	/* SOCKS handshake timeout */
+	struct connector	*conn;		/* CH_CONNECTING */
 };
 TAILQ_HEAD(channels, channel);
 struct channel	*channel_new(struct session *, struct forward *, int fd,
@@ -238,8 +314,12 @@ int		 channel_pump(struct channel *);
 int		 channel_retry(struct channel *, int op);
 void		 channel_abort(struct channel *, const char *why);
 void		 channel_session_gone(struct channel *);
+void		 channel_socks_start(struct channel *, double timeout);
+void		 channel_socks_done(struct channel *, int code);
+void		 channel_connect(struct channel *, const char *host, int port,
+		    const char *path);
 
-/* forward_local.c / forward.c */
+/* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
 enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
 struct forward {
 	struct tunnel		*tunnel;
@@ -255,6 +335,11 @@ struct forward {
 	struct event		**levs;
 	size_t			 nlfds;
 	struct event		*resume_timer;
+	/* remote kinds: the server's listener */
+	int			 requested;	/* tcpip-forward in flight */
+	LIBSSH2_LISTENER	*listener;
+	int			 bound_port;
+	char			*server_note;	/* the server's debug message */
 };
 struct forward	*forward_new(struct tunnel *, const struct fwdspec *);
 void		 forward_free(struct forward *);
@@ -262,6 +347,20 @@ int		 forward_start(struct forward *);
 void		 forward_stop(struct forward *);
 const char	*forward_state_name(enum forward_state);
 void		 forward_set_error(struct forward *, const char *);
+void		 forward_fail(struct forward *, const char *);
+int		 forward_is_remote(const struct forward *);
+void		 forward_local_accepted(struct forward *, int fd,
+		    const char *host, int port);
+void		 forward_dynamic_accepted(struct forward *, int fd,
+		    const char *host, int port);
+void		 forward_dynamic_request(struct channel *);
+void		 forward_remote_request(struct forward *);
+void		 forward_remote_listened(struct forward *, LIBSSH2_LISTENER *,
+		    int port, const char *error, const char *server_note);
+void		 forward_remote_accept(struct forward *, LIBSSH2_CHANNEL *);
+void		 forward_remote_dynamic_request(struct channel *);
+void		 forward_remote_session_lost(struct forward *);
+void		 forward_remote_gateway_known(struct tunnel *);
 
 /* status.c */
 json_object	*status_tunnel(struct tunnel *);

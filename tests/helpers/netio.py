@@ -16,8 +16,19 @@ clients (exit 0 on success, print what went wrong otherwise):
   idle PORT SECONDS             connect to a flood, read nothing, then close
   rss PID                       print the resident set size in KiB
   blast PORT BYTES              send to a count server; print seconds taken
+  socks PORT VER HOST DPORT [CMD]
+                                SOCKS request (VER 4, 4a or 5; CMD connect,
+                                bind or udp): print the reply code in hex
+  socks-roundtrip PORT VER HOST DPORT BYTES
+                                a roundtrip to an echo server through SOCKS
+  garbage PORT SECONDS          send junk, expect to be dropped in time
+  stalled PORT SECONDS          send nothing, expect to be dropped in time
 servers for benchmarks:
   count                read until EOF, answer the byte count
+also:
+  echo-unix PATH       the echo server on a UNIX socket
+  http DIR             serve DIR over HTTP
+A PORT that contains a '/' is a UNIX socket path.
 """
 import hashlib, os, socket, sys, threading
 
@@ -66,12 +77,88 @@ def halfclose_handler(c):
         c.close()
 
 def connect(port, timeout=60):
+    if "/" in str(port):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.settimeout(timeout)
+        c.connect(port)
+        return c
     c = socket.create_connection((HOST, int(port)), timeout=timeout)
     return c
 
-def roundtrip(port, size):
+def recv_exact(c, n):
+    d = b""
+    while len(d) < n:
+        k = c.recv(n - len(d))
+        if not k:
+            raise EOFError("connection closed after %d of %d bytes" % (len(d), n))
+        d += k
+    return d
+
+def socks_connect(port, ver, host, dport, cmd="connect"):
+    """Returns (socket, reply code); code 0 (v5) or 0x5a (v4) is success."""
+    c = connect(port, timeout=20)
+    code = {"connect": 1, "bind": 2, "udp": 3}[cmd]
+    dport = int(dport)
+    if ver in ("4", "4a"):
+        if ver == "4":
+            addr, tail = socket.inet_aton(host), b""
+        else:
+            addr, tail = b"\0\0\0\1", host.encode() + b"\0"
+        c.sendall(bytes([4, code]) + dport.to_bytes(2, "big") + addr + b"user\0" + tail)
+        r = recv_exact(c, 8)
+        return c, r[1]
+    c.sendall(b"\x05\x01\x00")
+    if recv_exact(c, 2) != b"\x05\x00":
+        raise EOFError("no SOCKS5 method agreed")
+    try:
+        a = b"\x01" + socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        try:
+            a = b"\x04" + socket.inet_pton(socket.AF_INET6, host)
+        except OSError:
+            a = b"\x03" + bytes([len(host)]) + host.encode()
+    c.sendall(bytes([5, code, 0]) + a + dport.to_bytes(2, "big"))
+    r = recv_exact(c, 10)
+    return c, r[1]
+
+def echo_on(c):
+    try:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                c.shutdown(socket.SHUT_WR)
+                break
+            c.sendall(d)
+    except OSError:
+        pass
+    c.close()
+
+def expect_dropped(c, secs, junk=False):
+    import time
+    t0 = time.monotonic()
+    c.settimeout(secs + 5)
+    try:
+        if junk:
+            c.sendall(os.urandom(300))
+        while True:
+            d = c.recv(4096)
+            if not d:
+                break
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        print("still connected after %.1f s" % (time.monotonic() - t0))
+        sys.exit(1)
+    dt = time.monotonic() - t0
+    if dt > secs:
+        print("dropped only after %.1f s" % dt)
+        sys.exit(1)
+    print("%.2f" % dt)
+
+def roundtrip(port, size, c=None):
     data = os.urandom(size)
-    c = connect(port)
+    if c is None:
+        c = connect(port)
     err = []
     def sender():
         try:
@@ -105,6 +192,47 @@ def main():
         serve(echo_handler)
     elif mode == "halfclose":
         serve(halfclose_handler)
+    elif mode == "echo-unix":
+        try:
+            os.unlink(args[0])
+        except OSError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(args[0])
+        s.listen(64)
+        print(args[0], flush=True)
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=echo_handler, args=(c,), daemon=True).start()
+    elif mode == "http":
+        import functools, http.server
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+        h = functools.partial(Quiet, directory=args[0])
+        srv = http.server.ThreadingHTTPServer((HOST, 0), h)
+        print(srv.server_address[1], flush=True)
+        srv.serve_forever()
+    elif mode == "socks":
+        try:
+            c, code = socks_connect(*args)
+        except (OSError, EOFError) as e:
+            print("error: %s" % e)
+            sys.exit(1)
+        print("%02x" % code)
+    elif mode == "socks-roundtrip":
+        c, code = socks_connect(args[0], args[1], args[2], args[3])
+        if code not in (0, 0x5a):
+            print("SOCKS reply %02x" % code)
+            sys.exit(1)
+        e = roundtrip(None, int(args[4]), c)
+        if e:
+            print(e)
+            sys.exit(1)
+    elif mode == "garbage":
+        expect_dropped(connect(args[0]), float(args[1]), junk=True)
+    elif mode == "stalled":
+        expect_dropped(connect(args[0]), float(args[1]))
     elif mode == "stall":
         s = listen()
         held = []

@@ -1,0 +1,44 @@
+/*
+ * forward_dynamic.c - dynamic forwards (ssh -D): a SOCKS4/4a/5 proxy here.
+ * Each accepted client first speaks SOCKS (channel.c, socks.c); its CONNECT
+ * becomes a direct-tcpip channel to the host it named, which the server
+ * resolves and connects to, as ssh does.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "tunneld.h"
+
+void
+forward_dynamic_accepted(struct forward *f, int fd, const char *host, int port)
+{
+	struct tunnel *t = f->tunnel;
+	struct channel *c;
+	char label[512];
+
+	snprintf(label, sizeof label, "%s from %s:%d", f->spec->spec, host,
+	    port);
+	if (!session_is_established(t->session)) {
+		log_info("%s: %s: refused, the tunnel is %s", t->conf->name,
+		    label, tunnel_state_name(t->state));
+		close(fd);
+		return;
+	}
+	log_debug("%s: %s: accepted", t->conf->name, label);
+	c = channel_new(t->session, f, fd, label);
+	channel_socks_start(c, t->conf->connect_timeout);
+}
+
+/* The client's request is complete: ask the server for the connection. */
+void
+forward_dynamic_request(struct channel *c)
+{
+	struct socks *k = c->socks;
+
+	c->state = CH_OPENING;
+	/* the originator is not known to SOCKS; OpenSSH sends its own */
+	session_open(c->session, OPEN_DIRECT_TCPIP, k->req.host, k->req.port,
+	    "127.0.0.1", 0, c);
+}

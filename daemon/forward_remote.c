@@ -1,0 +1,210 @@
+/*
+ * forward_remote.c - remote forwards (ssh -R) and reverse dynamic forwards
+ * (ssh -R [bind:]port): the server listens (tcpip-forward, asked again on
+ * every new session) and forwards each connection to us as a channel; we
+ * connect it to the target here (connect.c), or first speak SOCKS on it and
+ * connect where the client asks, within permit_remote_open.
+ *
+ * What the server binds is its choice (sshd GatewayPorts), and it does not
+ * say: status shows what OpenSSH's rules make of the request, given what
+ * session_gateway_ports() learnt of the server.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunneld.h"
+
+/* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
+static const char *
+forward_remote_bind(const struct forward *f)
+{
+	const char *h = f->spec->listen.host;
+
+	if (h == NULL)
+		return "localhost";
+	if (fwdspec_bind_is_wildcard(h))
+		return "";
+	return h;
+}
+
+static int
+forward_remote_loopback(const char *h)
+{
+	return strcmp(h, "localhost") == 0 || strcmp(h, "127.0.0.1") == 0 ||
+	    strcmp(h, "::1") == 0;
+}
+
+/* What the server listens on, by sshd's channel_fwd_bind_addr(). */
+static void
+forward_remote_describe(struct forward *f)
+{
+	const char *h = forward_remote_bind(f), *what;
+	enum gateway_ports gp = session_gateway_ports(f->tunnel->session, 0);
+	int p = f->bound_port;
+
+	free(f->listen_str);
+	if (f->server_note != NULL &&
+	    strstr(f->server_note, "GatewayPorts") != NULL)
+		what = "*";	/* "overridden by server GatewayPorts" */
+	else if (strcmp(h, "localhost") == 0)
+		what = "localhost";
+	else if (forward_remote_loopback(h))
+		what = h;
+	else if (gp == GP_NO)
+		what = "localhost";
+	else if (gp == GP_YES || *h == '\0')
+		what = "*";
+	else
+		what = h;
+	if (strchr(what, ':') != NULL)
+		xasprintf(&f->listen_str, "[%s]:%d", what, p);
+	else
+		xasprintf(&f->listen_str, "%s:%d", what, p);
+}
+
+/* Does what the server binds depend on its GatewayPorts (beyond a note)? */
+static int
+forward_remote_ambiguous(const struct forward *f)
+{
+	return !forward_remote_loopback(forward_remote_bind(f));
+}
+
+/* Ask the server to listen, if the session is up and nothing is asked. */
+void
+forward_remote_request(struct forward *f)
+{
+	struct session *s = f->tunnel->session;
+
+	if (!session_is_established(s) || f->requested || f->listener != NULL)
+		return;
+	f->requested = 1;
+	if (forward_remote_ambiguous(f))
+		session_gateway_ports(s, 1);
+	log_debug("%s: asking the server to listen for %s",
+	    f->tunnel->conf->name, f->spec->spec);
+	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
+}
+
+static void
+forward_remote_up(struct forward *f)
+{
+	forward_remote_describe(f);
+	f->state = FS_UP;
+	forward_set_error(f, NULL);
+	log_info("%s: the server listens on %s for %s%s%s",
+	    f->tunnel->conf->name, f->listen_str, f->spec->spec,
+	    f->server_note != NULL ? "; it says: " : "",
+	    f->server_note != NULL ? f->server_note : "");
+}
+
+/* The server's answer to tcpip-forward. */
+void
+forward_remote_listened(struct forward *f, LIBSSH2_LISTENER *l, int port,
+    const char *error, const char *note)
+{
+	char *msg, *where;
+
+	f->requested = 0;
+	free(f->server_note);
+	f->server_note = note != NULL ? xstrdup(note) : NULL;
+	if (l == NULL) {
+		where = fwdspec_listen_string(&f->spec->listen);
+		if (note != NULL)
+			xasprintf(&msg, "%s on %s: %s", error, where, note);
+		else
+			xasprintf(&msg, "%s on %s (the port is in use there, "
+			    "or not permitted: the server's log says which)",
+			    error, where);
+		forward_fail(f, msg);
+		free(where);
+		free(msg);
+		tunnel_forward_changed(f->tunnel);
+		return;
+	}
+	f->listener = l;
+	f->bound_port = port;
+	if (f->spec->listen.port == 0)
+		log_notice("%s: the server allocated port %d for %s",
+		    f->tunnel->conf->name, port, f->spec->spec);
+	if (forward_remote_ambiguous(f) &&
+	    session_gateway_ports(f->tunnel->session, 0) == GP_PROBING)
+		return;		/* up once the probe has answered */
+	forward_remote_up(f);
+	tunnel_forward_changed(f->tunnel);
+}
+
+/* The server's GatewayPorts is known: forwards waiting for it are up. */
+void
+forward_remote_gateway_known(struct tunnel *t)
+{
+	struct forward *f;
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++) {
+		f = t->fwds[i];
+		if (forward_is_remote(f) && f->listener != NULL &&
+		    f->state != FS_UP)
+			forward_remote_up(f);
+	}
+	tunnel_forward_changed(t);
+}
+
+/* The session is gone, and with it the server's listener. */
+void
+forward_remote_session_lost(struct forward *f)
+{
+	f->listener = NULL;
+	f->requested = 0;
+	free(f->listen_str);
+	f->listen_str = NULL;
+	if (f->state == FS_UP)
+		f->state = FS_PENDING;
+}
+
+/* A connection to the server's listener, forwarded to us as a channel. */
+void
+forward_remote_accept(struct forward *f, LIBSSH2_CHANNEL *ch)
+{
+	const struct fwdspec *sp = f->spec;
+	struct channel *c;
+	char label[512];
+
+	if (sp->kind == FWD_REMOTE_DYNAMIC)
+		snprintf(label, sizeof label, "%s from the server (SOCKS)",
+		    sp->spec);
+	else if (sp->connect.path != NULL)
+		snprintf(label, sizeof label, "%s from the server to %s",
+		    sp->spec, sp->connect.path);
+	else
+		snprintf(label, sizeof label, "%s from the server to %s:%d",
+		    sp->spec, sp->connect.host, sp->connect.port);
+	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
+	c = channel_new(f->tunnel->session, f, -1, label);
+	c->ch = ch;
+	if (sp->kind == FWD_REMOTE_DYNAMIC) {
+		c->client_remote = 1;
+		channel_socks_start(c, f->tunnel->conf->connect_timeout);
+	} else
+		channel_connect(c, sp->connect.host, sp->connect.port,
+		    sp->connect.path);
+}
+
+/* A reverse dynamic client's request: allowed, then connected from here. */
+void
+forward_remote_dynamic_request(struct channel *c)
+{
+	const struct tunnel_conf *tc = c->fwd->tunnel->conf;
+	struct socks *k = c->socks;
+
+	if (!tc->permit_any && !permit_match(tc->permits, tc->npermits,
+	    k->req.host, k->req.port)) {
+		log_notice("%s: %s: %s:%d is not in permit_remote_open, "
+		    "refused", tc->name, c->label, k->req.host, k->req.port);
+		channel_socks_done(c, SOCKS5_NOT_ALLOWED);
+		return;
+	}
+	channel_connect(c, k->req.host, k->req.port, NULL);
+}
