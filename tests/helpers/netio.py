@@ -153,7 +153,7 @@ def expect_dropped(c, secs, junk=False):
     if dt > secs:
         print("dropped only after %.1f s" % dt)
         sys.exit(1)
-    print("%.2f" % dt)
+    print("# dropped after %.2f s" % dt)
 
 def roundtrip(port, size, c=None):
     data = os.urandom(size)

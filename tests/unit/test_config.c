@@ -212,6 +212,43 @@ test_specs(void **state)
 }
 
 static void
+test_permit_remote_open(void **state)
+{
+	struct errlist e;
+	struct config *c;
+	struct tunnel_conf *a, *b, *d;
+
+	c = load("defaults = { permit_remote_open = [ \"localhost:80\" ]; };\n"
+	    "tunnels = {\n a = { host = \"x\"; };\n"
+	    " b = { host = \"x\"; permit_remote_open = \"any\"; };\n"
+	    " d = { host = \"x\"; permit_remote_open = [ \"*:443\", "
+	    "\"[::1]:*\" ]; };\n};\n", &e);
+	if (c == NULL)
+		fail_msg("%s", e.v[0]);
+	a = config_find(c, "a");
+	b = config_find(c, "b");
+	d = config_find(c, "d");
+	assert_false(a->permit_any);
+	assert_int_equal(a->npermits, 1);
+	assert_true(b->permit_any);
+	assert_int_equal(b->npermits, 0);
+	assert_int_equal(d->npermits, 2);
+	assert_true(permit_match(d->permits, d->npermits, "::1", 22));
+	config_free(c);
+
+	c = load("tunnels = { a = { host = \"x\"; }; };\n", &e);
+	assert_true(config_find(c, "a")->permit_any);	/* OpenSSH's default */
+	config_free(c);
+
+	expect_error("tunnels = { a = {\n host = \"x\";\n permit_remote_open = "
+	    "[ \"localhost\" ];\n};};\n", 3, "expected host:port");
+	expect_error("tunnels = { a = {\n host = \"x\";\n permit_remote_open = "
+	    "[ \"any\", \"h:1\" ];\n};};\n", 3, "\"any\" stands alone");
+	expect_error("tunnels = { a = {\n host = \"x\";\n permit_remote_open = "
+	    "5;\n};};\n", 3, "permit_remote_open: expected");
+}
+
+static void
 test_duplicates(void **state)
 {
 	expect_error("tunnels = {\n a = {\n  host = \"x\";\n  local = [ "
@@ -326,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_types),
 		cmocka_unit_test(test_required),
 		cmocka_unit_test(test_specs),
+		cmocka_unit_test(test_permit_remote_open),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_every_error),
 		cmocka_unit_test(test_dropins),
