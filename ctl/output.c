@@ -160,7 +160,9 @@ output_detail(json_object *t, int color)
 		printf("           %s%s%s", color ? state_color(st) : "", st,
 		    color ? C_RESET : "");
 		if (output_str(f, "listen_all") != NULL)
-			printf(", listening on %s", output_str(f, "listen_all"));
+			printf(", %s on %s", strncmp(output_str(f, "kind"),
+			    "remote", 6) == 0 ? "the server listens" :
+			    "listening", output_str(f, "listen_all"));
 		printf("; %lld open, %lld total; in %s, out %s\n",
 		    get_int(f, "connections"), get_int(f, "total_connections"),
 		    output_bytes(get_int(f, "bytes_in"), bin, sizeof bin),
