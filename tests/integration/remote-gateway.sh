@@ -71,7 +71,10 @@ check "... even the default bind is every address, as sshd said" \
 	test "$(json_get gw "t['forwards'][1]['listen']")" = "*:$P2"
 check "... and it is what sshd bound" says "$(listening "$P2")" "0.0.0.0:$P2"
 # the question put to the server left no listener behind
-others=$(ss -ltnpH | grep sshd | awk '{print $4}' | grep -v -e ":$SSHD_PORT\$" \
-	-e ":$P1\$" -e ":$P2\$")
+mine=$(echo $SSHD_PID $(descendants "$SSHD_PID") | tr ' ' '|')
+ours=$(ss -ltnpH | grep -E "pid=($mine)," | awk '{print $4}')
+others=$(echo "$ours" | grep -v -e ":$SSHD_PORT\$" -e ":$P1\$" -e ":$P2\$")
+check "this sshd's listeners are seen: $(echo $ours)" says "$ours" ":$P2"
+
 check "the GatewayPorts probe left no listener on the server" test -z "$others"
 done_testing
