@@ -198,7 +198,6 @@ void		 session_channel_detach(struct session *, struct channel *);
 double		 session_rtt_ms(struct session *);
 void		 session_listen(struct session *, struct forward *,
 		    const char *host, int port);
-void		 session_listen_cancel(struct session *, struct forward *);
 enum gateway_ports session_gateway_ports(struct session *, int probe);
 struct evdns_base *session_dns(struct session *);
 double		 session_connect_timeout(struct session *);
