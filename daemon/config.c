@@ -227,12 +227,45 @@ cfg_elem_line(config_setting_t *list, config_setting_t *e, const char *path)
 	return line;
 }
 
+/* A setting that is one string or a list of them: how many (-1: neither,
+ * reported with what was expected). */
+static int
+cfg_strings(config_setting_t *s, const char *path, struct errlist *errs,
+    const char *expected)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		return 1;
+	if (config_setting_is_aggregate(s) &&
+	    config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return config_setting_length(s);
+	CERR(s, "%s: expected %s", config_setting_name(s), expected);
+	return -1;
+}
+
+/* Entry i of such a setting and its line; NULL (reported) if no string. */
+static const char *
+cfg_strings_elem(config_setting_t *s, int i, const char *path,
+    struct errlist *errs, int *line)
+{
+	config_setting_t *e;
+
+	e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
+	    config_setting_get_elem(s, i);
+	*line = cfg_elem_line(s, e, path);
+	if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+		errlist_add(errs, cfg_file(s, path), *line,
+		    "%s: entry %d is not a string", config_setting_name(s),
+		    i + 1);
+		return NULL;
+	}
+	return config_setting_get_string(e);
+}
+
 static void
 cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
     struct tunnel_conf *tc)
 {
-	const char *list = config_setting_name(s);
-	config_setting_t *e;
+	const char *list = config_setting_name(s), *v;
 	struct fwdspec f;
 	char *cause;
 	int i, n, keep, line;
@@ -250,28 +283,13 @@ cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
 	}
 	tc->nfwds = w;
 
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		n = 1;
-	else if (config_setting_is_aggregate(s) &&
-	    config_setting_type(s) != CONFIG_TYPE_GROUP)
-		n = config_setting_length(s);
-	else {
-		CERR(s, "%s: expected a list of strings such as [ \"%s\" ]",
-		    list, strcmp(list, "dynamic") == 0 ? "1080" :
-		    "9143:localhost:143");
-		return;
-	}
+	n = cfg_strings(s, path, errs, strcmp(list, "dynamic") == 0 ?
+	    "a list of strings such as [ \"1080\" ]" :
+	    "a list of strings such as [ \"9143:localhost:143\" ]");
 	for (i = 0; i < n; i++) {
-		e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
-		    config_setting_get_elem(s, i);
-		line = cfg_elem_line(s, e, path);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			errlist_add(errs, cfg_file(s, path), line,
-			    "%s: entry %d is not a string", list, i + 1);
+		if ((v = cfg_strings_elem(s, i, path, errs, &line)) == NULL)
 			continue;
-		}
-		if (fwdspec_parse(list, config_setting_get_string(e), &f,
-		    &cause) != 0) {
+		if (fwdspec_parse(list, v, &f, &cause) != 0) {
 			errlist_add(errs, cfg_file(s, path), line, "%s: %s",
 			    list, cause);
 			free(cause);
@@ -302,7 +320,6 @@ static void
 cfg_permits(config_setting_t *s, const char *path, struct errlist *errs,
     struct tunnel_conf *tc)
 {
-	config_setting_t *e;
 	struct permit p;
 	const char *v;
 	char *cause;
@@ -310,27 +327,11 @@ cfg_permits(config_setting_t *s, const char *path, struct errlist *errs,
 
 	cfg_permits_clear(tc);
 	tc->permit_any = 0;
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		n = 1;
-	else if (config_setting_is_aggregate(s) &&
-	    config_setting_type(s) != CONFIG_TYPE_GROUP)
-		n = config_setting_length(s);
-	else {
-		CERR(s, "permit_remote_open: expected \"any\", \"none\" or "
-		    "a list such as [ \"localhost:80\", \"*:443\" ]");
-		return;
-	}
+	n = cfg_strings(s, path, errs, "\"any\", \"none\" or a list such "
+	    "as [ \"localhost:80\", \"*:443\" ]");
 	for (i = 0; i < n; i++) {
-		e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
-		    config_setting_get_elem(s, i);
-		line = cfg_elem_line(s, e, path);
-		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-			errlist_add(errs, cfg_file(s, path), line,
-			    "permit_remote_open: entry %d is not a string",
-			    i + 1);
+		if ((v = cfg_strings_elem(s, i, path, errs, &line)) == NULL)
 			continue;
-		}
-		v = config_setting_get_string(e);
 		if (strcmp(v, "any") == 0 || strcmp(v, "none") == 0) {
 			if (n != 1)
 				errlist_add(errs, cfg_file(s, path), line,

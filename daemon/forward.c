@@ -144,6 +144,13 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		forward_peer(&ss, host, sizeof host, &port);
+		if (!session_is_established(f->tunnel->session)) {
+			log_info("%s: %s from %s:%d: refused, the tunnel is %s",
+			    f->tunnel->conf->name, f->spec->spec, host, port,
+			    tunnel_state_name(f->tunnel->state));
+			close(fd);
+			continue;
+		}
 		if (f->spec->kind == FWD_DYNAMIC)
 			forward_dynamic_accepted(f, fd, host, port);
 		else

@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 #include "tunneld.h"
 
@@ -20,12 +19,6 @@ forward_dynamic_accepted(struct forward *f, int fd, const char *host, int port)
 
 	snprintf(label, sizeof label, "%s from %s:%d", f->spec->spec, host,
 	    port);
-	if (!session_is_established(t->session)) {
-		log_info("%s: %s: refused, the tunnel is %s", t->conf->name,
-		    label, tunnel_state_name(t->state));
-		close(fd);
-		return;
-	}
 	log_debug("%s: %s: accepted", t->conf->name, label);
 	c = channel_new(t->session, f, fd, label);
 	channel_socks_start(c, t->conf->connect_timeout);

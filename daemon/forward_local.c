@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tunneld.h"
 
-/* A connection accepted on one of the forward's listeners. */
+/* A connection accepted on one of the forward's listeners (the session
+ * is established). */
 void
 forward_local_accepted(struct forward *f, int fd, const char *host, int port)
 {
@@ -27,12 +27,6 @@ forward_local_accepted(struct forward *f, int fd, const char *host, int port)
 	else
 		snprintf(label, sizeof label, "%s from %s:%d to %s:%d",
 		    sp->spec, host, port, sp->connect.host, sp->connect.port);
-	if (!session_is_established(t->session)) {
-		log_info("%s: %s: refused, the tunnel is %s", t->conf->name,
-		    label, tunnel_state_name(t->state));
-		close(fd);
-		return;
-	}
 	log_debug("%s: %s: accepted", t->conf->name, label);
 	c = channel_new(t->session, f, fd, label);
 	if (sp->connect.path != NULL)

@@ -121,18 +121,6 @@ def socks_connect(port, ver, host, dport, cmd="connect"):
     r = recv_exact(c, 10)
     return c, r[1]
 
-def echo_on(c):
-    try:
-        while True:
-            d = c.recv(65536)
-            if not d:
-                c.shutdown(socket.SHUT_WR)
-                break
-            c.sendall(d)
-    except OSError:
-        pass
-    c.close()
-
 def expect_dropped(c, secs, junk=False):
     import time
     t0 = time.monotonic()
