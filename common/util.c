@@ -92,3 +92,17 @@ set_nonblock(int fd)
 		return -1;
 	return 0;
 }
+
+/* A number uniformly in [lo, hi], for jitter (not for secrets). */
+double
+random_between(double lo, double hi)
+{
+	double u;
+
+#ifdef HAVE_ARC4RANDOM_UNIFORM
+	u = arc4random_uniform(1000001) / 1e6;
+#else
+	u = random() / (double)RAND_MAX;
+#endif
+	return hi > lo ? lo + u * (hi - lo) : lo;
+}

@@ -21,6 +21,7 @@ char	*xstrdup(const char *);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 double	 mono_now(void);
+double	 random_between(double, double);
 int	 set_nonblock(int);
 
 /* paths.c */

@@ -170,24 +170,54 @@ static void
 channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
+	char why[256];
 
 	if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
 		channel_abort(c, "no complete SOCKS request in time, dropped");
+	else if (c->state == CH_OPENING) {
+		/* libssh2 opens one channel at a time: an earlier open to a
+		 * target that does not answer holds up the ones behind it */
+		snprintf(why, sizeof why, "the server has not opened the "
+		    "channel within %gs, closed",
+		    session_connect_timeout(c->session));
+		session_open_abandon(c->session, c);
+		if (c->socks != NULL) {
+			log_info("%s: %s: %s", session_name(c->session),
+			    c->label, why);
+			channel_socks_done(c, SOCKS5_HOST_UNREACH);
+		} else
+			channel_abort(c, why);
+	}
+}
+
+static void
+channel_set_deadline(struct channel *c, double secs)
+{
+	struct timeval tv;
+
+	if (c->ev_deadline == NULL)
+		c->ev_deadline = evtimer_new(session_base(c->session),
+		    channel_deadline_cb, c);
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	evtimer_add(c->ev_deadline, &tv);
+}
+
+/* The channel's open is queued: it has connect_timeout to happen. */
+void
+channel_await_open(struct channel *c)
+{
+	c->state = CH_OPENING;
+	channel_set_deadline(c, session_connect_timeout(c->session));
 }
 
 /* Speak SOCKS with the client first; give up after timeout seconds. */
 void
 channel_socks_start(struct channel *c, double timeout)
 {
-	struct timeval tv;
-
 	c->socks = xcalloc(1, sizeof *c->socks);
 	c->state = CH_SOCKS;
-	c->ev_deadline = evtimer_new(session_base(c->session),
-	    channel_deadline_cb, c);
-	tv.tv_sec = (time_t)timeout;
-	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->ev_deadline, &tv);
+	channel_set_deadline(c, timeout);
 	channel_update_events(c);
 	session_schedule(c->session);
 }
@@ -295,6 +325,8 @@ channel_connect(struct channel *c, const char *host, int port,
 void
 channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 {
+	if (c->ev_deadline != NULL)
+		evtimer_del(c->ev_deadline);
 	if (ch == NULL && c->socks != NULL && c->fd != -1) {
 		channel_socks_done(c, socks_code_for_open_error(error));
 		return;

@@ -44,6 +44,7 @@ forward_new(struct tunnel *t, const struct fwdspec *spec)
 	f->tunnel = t;
 	f->spec = spec;
 	f->state = FS_PENDING;
+	TAILQ_INIT(&f->waiters);
 	return f;
 }
 
@@ -72,6 +73,7 @@ forward_fail(struct forward *f, const char *error)
 }
 
 #define ACCEPT_BURST	64	/* connections taken per wake-up */
+#define MAX_WAITERS	256	/* per forward, waiting for the session */
 
 static void
 forward_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -120,6 +122,98 @@ forward_peer(const struct sockaddr_storage *ss, char *host, size_t len,
 }
 
 static void
+forward_dispatch(struct forward *f, int fd, const char *host, int port)
+{
+	if (f->spec->kind == FWD_DYNAMIC)
+		forward_dynamic_accepted(f, fd, host, port);
+	else
+		forward_local_accepted(f, fd, host, port);
+}
+
+/* --- connections that wait for the session -------------------------------- */
+
+struct forward_waiter {
+	TAILQ_ENTRY(forward_waiter) entry;
+	struct forward	*f;
+	int		 fd;
+	char		 host[INET6_ADDRSTRLEN];
+	int		 port;
+	struct event	*timer;
+};
+
+static void
+forward_waiter_free(struct forward_waiter *w, int close_fd)
+{
+	TAILQ_REMOVE(&w->f->waiters, w, entry);
+	w->f->nwaiters--;
+	if (close_fd)
+		close(w->fd);
+	event_free(w->timer);
+	free(w);
+}
+
+static void
+forward_waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct forward_waiter *w = arg;
+	struct forward *f = w->f;
+
+	log_info("%s: %s from %s:%d: no session within %gs, closed",
+	    f->tunnel->conf->name, f->spec->spec, w->host, w->port,
+	    f->tunnel->conf->connect_timeout);
+	forward_waiter_free(w, 1);
+}
+
+/*
+ * A connection while the session is being (re-)established waits for it,
+ * at most connect_timeout; unless the tunnel is not coming back by itself
+ * (down, failed) or too many wait already.
+ */
+static void
+forward_wait(struct forward *f, int fd, const char *host, int port)
+{
+	struct tunnel *t = f->tunnel;
+	struct forward_waiter *w;
+	struct timeval tv;
+	double to = t->conf->connect_timeout;
+
+	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
+	    f->nwaiters >= MAX_WAITERS) {
+		log_info("%s: %s from %s:%d: refused, the tunnel is %s%s",
+		    t->conf->name, f->spec->spec, host, port,
+		    tunnel_state_name(t->state), f->nwaiters >= MAX_WAITERS ?
+		    " and too many connections wait" : "");
+		close(fd);
+		return;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->f = f;
+	w->fd = fd;
+	snprintf(w->host, sizeof w->host, "%s", host);
+	w->port = port;
+	w->timer = evtimer_new(tunneld_base, forward_waiter_timeout_cb, w);
+	tv.tv_sec = (time_t)to;
+	tv.tv_usec = (suseconds_t)((to - (double)tv.tv_sec) * 1e6);
+	evtimer_add(w->timer, &tv);
+	TAILQ_INSERT_TAIL(&f->waiters, w, entry);
+	f->nwaiters++;
+	log_debug("%s: %s from %s:%d: waiting for the session",
+	    t->conf->name, f->spec->spec, host, port);
+}
+
+/* The session is up: serve the connections that waited for it. */
+void
+forward_session_up(struct forward *f)
+{
+	struct forward_waiter *w;
+
+	while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
+		forward_dispatch(f, w->fd, w->host, w->port);
+		forward_waiter_free(w, 0);
+	}
+}
+
+static void
 forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct forward *f = arg;
@@ -144,17 +238,10 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		forward_peer(&ss, host, sizeof host, &port);
-		if (!session_is_established(f->tunnel->session)) {
-			log_info("%s: %s from %s:%d: refused, the tunnel is %s",
-			    f->tunnel->conf->name, f->spec->spec, host, port,
-			    tunnel_state_name(f->tunnel->state));
-			close(fd);
-			continue;
-		}
-		if (f->spec->kind == FWD_DYNAMIC)
-			forward_dynamic_accepted(f, fd, host, port);
+		if (session_is_established(f->tunnel->session))
+			forward_dispatch(f, fd, host, port);
 		else
-			forward_local_accepted(f, fd, host, port);
+			forward_wait(f, fd, host, port);
 	}
 }
 
@@ -350,12 +437,15 @@ forward_start(struct forward *f)
 	return 0;
 }
 
-/* Close the listeners; connections already accepted go on. */
+/* Close the listeners; connections already accepted go on, those waiting
+ * for a session are closed. */
 void
 forward_stop(struct forward *f)
 {
 	size_t i;
 
+	while (!TAILQ_EMPTY(&f->waiters))
+		forward_waiter_free(TAILQ_FIRST(&f->waiters), 1);
 	for (i = 0; i < f->nlfds; i++) {
 		event_free(f->levs[i]);
 		close(f->lfds[i]);
@@ -385,6 +475,8 @@ void
 forward_free(struct forward *f)
 {
 	forward_stop(f);
+	if (f->retry_timer != NULL)
+		event_free(f->retry_timer);
 	free(f->listen_str);
 	free(f->server_note);
 	free(f->last_error);

@@ -30,7 +30,6 @@ forward_dynamic_request(struct channel *c)
 {
 	struct socks *k = c->socks;
 
-	c->state = CH_OPENING;
 	/* the originator is not known to SOCKS; OpenSSH sends its own */
 	session_open(c->session, OPEN_DIRECT_TCPIP, k->req.host, k->req.port,
 	    "127.0.0.1", 0, c);

@@ -13,9 +13,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "tunneld.h"
+
+#define FORWARD_RETRY_MAX	30	/* seconds between requests, at most */
 
 /* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
 static const char *
@@ -100,18 +103,60 @@ forward_remote_up(struct forward *f)
 	    f->server_note != NULL ? f->server_note : "");
 }
 
-/* The server's answer to tcpip-forward. */
-void
-forward_remote_listened(struct forward *f, LIBSSH2_LISTENER *l, int port,
-    const char *error, const char *note)
+static void
+forward_remote_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	char *msg, *where;
+	forward_remote_request(arg);
+}
 
-	f->requested = 0;
-	free(f->server_note);
-	f->server_note = note != NULL ? xstrdup(note) : NULL;
-	if (l == NULL) {
-		where = fwdspec_listen_string(&f->spec->listen);
+/*
+ * Ask again later: exponential from reconnect_min up to FORWARD_RETRY_MAX
+ * seconds, with jitter; returns the delay.
+ */
+static double
+forward_remote_retry(struct forward *f)
+{
+	double lo = f->tunnel->conf->reconnect_min, d;
+	struct timeval tv;
+
+	d = lo * (double)(1u << (f->retries < 16 ? f->retries : 16));
+	if (d > FORWARD_RETRY_MAX)
+		d = FORWARD_RETRY_MAX;
+	d = random_between(lo, d);
+	f->retries++;
+	if (f->retry_timer == NULL)
+		f->retry_timer = evtimer_new(tunneld_base,
+		    forward_remote_retry_cb, f);
+	tv.tv_sec = (time_t)d;
+	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
+	evtimer_add(f->retry_timer, &tv);
+	return d;
+}
+
+/*
+ * The server would not listen.  If it gave this forward to an earlier
+ * session, the likely cause is that session itself: sshd has not yet
+ * noticed that it is dead and still holds the port.  The forward is then
+ * pending, not failed, and asked for again until the server lets go.
+ */
+static void
+forward_remote_refused(struct forward *f, const char *error, const char *note)
+{
+	char *msg, *where = fwdspec_listen_string(&f->spec->listen);
+	double d = forward_remote_retry(f);
+
+	if (f->granted_before && note == NULL) {
+		xasprintf(&msg, "the server still holds %s for the previous "
+		    "session, which it has not yet noticed is dead; asking "
+		    "again (next in %.0fs).  On the server, ClientAliveInterval "
+		    "and ClientAliveCountMax in sshd_config make it notice "
+		    "sooner", where, d);
+		if (f->last_error == NULL || f->state != FS_PENDING)
+			log_warnx("%s: remote forward \"%s\": %s",
+			    f->tunnel->conf->name, f->spec->spec, msg);
+		f->state = FS_PENDING;
+		forward_set_error(f, msg);
+	} else {
 		if (note != NULL)
 			xasprintf(&msg, "%s on %s: %s", error, where, note);
 		else
@@ -119,13 +164,28 @@ forward_remote_listened(struct forward *f, LIBSSH2_LISTENER *l, int port,
 			    "or not permitted: the server's log says which)",
 			    error, where);
 		forward_fail(f, msg);
-		free(where);
-		free(msg);
-		tunnel_forward_changed(f->tunnel);
+	}
+	free(where);
+	free(msg);
+	tunnel_forward_changed(f->tunnel);
+}
+
+/* The server's answer to tcpip-forward. */
+void
+forward_remote_listened(struct forward *f, LIBSSH2_LISTENER *l, int port,
+    const char *error, const char *note)
+{
+	f->requested = 0;
+	free(f->server_note);
+	f->server_note = note != NULL ? xstrdup(note) : NULL;
+	if (l == NULL) {
+		forward_remote_refused(f, error, note);
 		return;
 	}
 	f->listener = l;
 	f->bound_port = port;
+	f->retries = 0;
+	f->granted_before = 1;
 	if (f->spec->listen.port == 0)
 		log_notice("%s: the server allocated port %d for %s",
 		    f->tunnel->conf->name, port, f->spec->spec);
@@ -158,6 +218,11 @@ forward_remote_session_lost(struct forward *f)
 {
 	f->listener = NULL;
 	f->requested = 0;
+	f->retries = 0;
+	if (f->retry_timer != NULL)
+		evtimer_del(f->retry_timer);
+	if (f->state != FS_FAILED)	/* a new session asks afresh */
+		forward_set_error(f, NULL);
 	free(f->listen_str);
 	f->listen_str = NULL;
 	if (f->state == FS_UP)

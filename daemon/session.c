@@ -7,10 +7,8 @@
  *
  * Phases: resolving (evdns) -> connecting (non-blocking TCP) -> handshake
  * (+ host key check) -> auth -> established; connect_timeout covers all of
- * them.  Keepalives: an SSH round trip (a channel open the server refuses)
- * every keepalive_interval; keepalive_count intervals without a byte from
- * the server end the session.  What happens on an established session is
- * in session_pump.c.
+ * them.  Keepalives are in session_keepalive.c, what happens on an
+ * established session in session_pump.c.
  */
 #include "config.h"
 
@@ -94,7 +92,8 @@ session_channel_window(struct session *s)
 /* A session that died tells its tunnel from a deferred event, never from
  * under a callback that still uses it. */
 void
-session_fail(struct session *s, int fatal, const char *fmt, ...)
+session_fail(struct session *s, enum session_error class, const char *fmt,
+    ...)
 {
 	va_list ap;
 
@@ -103,7 +102,7 @@ session_fail(struct session *s, int fatal, const char *fmt, ...)
 	log_debug("%s: session failed while %s", s->conf->name,
 	    phase_names[s->phase]);
 	s->phase = SP_DEAD;
-	s->fatal = fatal;
+	s->class = class;
 	va_start(ap, fmt);
 	if (vasprintf(&s->error, fmt, ap) == -1)
 		s->error = NULL;
@@ -122,7 +121,7 @@ session_dead_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	/* The tunnel frees the session: touch nothing after this call. */
-	tunnel_session_lost(s->tunnel, s->fatal,
+	tunnel_session_lost(s->tunnel, s->class,
 	    s->error != NULL ? s->error : "session failed");
 }
 
@@ -146,19 +145,37 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->phase == SP_ESTABLISHED)
 		return;
-	session_fail(s, 0, "timed out after %gs while %s%s%s",
+	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
 	    s->conf->connect_timeout, phase_names[s->phase],
 	    s->addr[0] ? " with " : "", s->addr);
 }
 
+/*
+ * TCP_NODELAY, which libssh2 never sets (handshake 52-95 ms -> 12-15 ms);
+ * and the kernel's backstop behind the SSH keepalives: TCP keepalives on
+ * an idle link, TCP_USER_TIMEOUT for data the peer stops acknowledging,
+ * both on the keepalive_interval x keepalive_count schedule.
+ */
 static void
-session_socket_options(int fd)
+session_socket_options(const struct tunnel_conf *tc, int fd)
 {
-	int one = 1;
+	int one = 1, idle, cnt;
+	unsigned int ms;
 
-	/* libssh2 never sets it: handshake 52-95 ms -> 12-15 ms */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	if (tc->keepalive_interval <= 0)
+		return;
+	idle = tc->keepalive_interval < 1 ? 1 : (int)tc->keepalive_interval;
+	cnt = tc->keepalive_count;
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	ms = (unsigned int)(tc->keepalive_interval * tc->keepalive_count *
+	    1000);
+	if (ms < 1000)
+		ms = 1000;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 }
 
 static void
@@ -221,7 +238,7 @@ session_connect_next(struct session *s)
 			err = errno;
 			continue;
 		}
-		session_socket_options(s->fd);
+		session_socket_options(s->conf, s->fd);
 		s->ev_read = event_new(s->base, s->fd, EV_READ | EV_PERSIST,
 		    session_read_cb, s);
 		s->ev_write = event_new(s->base, s->fd, EV_WRITE,
@@ -240,7 +257,7 @@ session_connect_next(struct session *s)
 		close(s->fd);
 		s->fd = -1;
 	}
-	session_fail(s, 0, "cannot connect to %s port %d: %s", s->conf->host,
+	session_fail(s, SE_NETWORK, "cannot connect to %s port %d: %s", s->conf->host,
 	    s->conf->port, strerror(err ? err : ECONNREFUSED));
 }
 
@@ -253,7 +270,7 @@ session_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		return;		/* the session is being freed */
 	s->dns_req = NULL;
 	if (result != 0) {
-		session_fail(s, 0, "cannot resolve %s: %s", s->conf->host,
+		session_fail(s, SE_NETWORK, "cannot resolve %s: %s", s->conf->host,
 		    evutil_gai_strerror(result));
 		return;
 	}
@@ -293,7 +310,7 @@ session_handshake(struct session *s)
 		s->ssh = libssh2_session_init_ex(session_alloc,
 		    session_dealloc, session_realloc, s);
 		if (s->ssh == NULL) {
-			session_fail(s, 0, "cannot create an SSH session");
+			session_fail(s, SE_NETWORK, "cannot create an SSH session");
 			return -1;
 		}
 		libssh2_session_set_blocking(s->ssh, 0);
@@ -315,12 +332,12 @@ session_handshake(struct session *s)
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return 1;
 	if (rc != 0) {
-		session_fail(s, 0, "SSH handshake with %s: %s", s->addr,
+		session_fail(s, SE_NETWORK, "SSH handshake with %s: %s", s->addr,
 		    session_ssh_error(s));
 		return -1;
 	}
 	if (hostkey_verify(s->ssh, s->conf, &cause) != 0) {
-		session_fail(s, 1, "%s", cause);
+		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return -1;
 	}
@@ -340,44 +357,24 @@ session_auth(struct session *s)
 	identity_clear(&s->id);		/* the secret is no longer needed */
 	if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
 	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
-		session_fail(s, 0, "authentication failed: %s refused the key "
-		    "%s for user \"%s\"", s->addr, tc->identity_file != NULL ?
-		    tc->identity_file : "(default)", tc->user);
+		session_fail(s, SE_AUTH, "authentication failed: %s refused "
+		    "the key %s for user \"%s\"", s->addr,
+		    tc->identity_file != NULL ? tc->identity_file :
+		    "(default)", tc->user);
 		return -1;
 	}
 	if (rc != 0) {
-		session_fail(s, 0, "authentication with %s: %s", s->addr,
+		session_fail(s, SE_NETWORK, "authentication with %s: %s", s->addr,
 		    session_ssh_error(s));
 		return -1;
 	}
 	return 0;
 }
 
-static void
-session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session *s = arg;
-	double interval = s->conf->keepalive_interval;
-
-	if (s->phase != SP_ESTABLISHED)
-		return;
-	/* Any byte received counts as life (ServerAliveCountMax). */
-	if (s->last_rx > s->last_tick_rx)
-		s->missed = 0;
-	else if (s->ping_pending && ++s->missed >= s->conf->keepalive_count) {
-		session_fail(s, 0, "no answer from %s for %gs (%d keepalives "
-		    "unanswered)", s->addr, interval * s->missed, s->missed);
-		return;
-	}
-	s->last_tick_rx = s->last_rx;
-	session_kick(s);
-}
-
 /* Drive the handshake and authentication; on success the session is up. */
 void
 session_step(struct session *s)
 {
-	struct timeval tv;
 	int rc;
 
 	if (s->phase == SP_HANDSHAKE) {
@@ -400,16 +397,7 @@ session_step(struct session *s)
 		event_del(s->ev_timeout);
 		s->phase = SP_ESTABLISHED;
 		s->last_rx = s->last_tick_rx = mono_now();
-		if (s->conf->keepalive_interval > 0) {
-			tv.tv_sec = (time_t)s->conf->keepalive_interval;
-			tv.tv_usec = (suseconds_t)((s->conf->keepalive_interval
-			    - (double)tv.tv_sec) * 1e6);
-			event_add(s->ev_keepalive, &tv);
-		}
-		/* The first round trip waits for the first keepalive tick:
-		 * right after authentication sshd still has unacknowledged
-		 * data out, and Nagle against our delayed ACK would add 40 ms
-		 * to what rtt_ms reports. */
+		session_keepalive_start(s);
 		session_arm(s);
 		log_info("%s: authenticated to %s as %s", s->conf->name,
 		    s->addr, s->conf->user);
@@ -450,7 +438,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 
 	/* Key problems are found before the network is touched. */
 	if (identity_load(tc, &s->id, &cause) != 0) {
-		session_fail(s, 1, "%s", cause);
+		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return s;
 	}

@@ -22,7 +22,8 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 
 #define LATCH_NONE	0
 #define LATCH_OPEN	100	/* beside the CHOP_* channel operations: */
-#define LATCH_ACCEPT	101	/* the request queue's head, the listeners */
+#define LATCH_ACCEPT	101	/* the request queue's head, the listeners, */
+#define LATCH_PROBE	102	/* the keepalive probe */
 
 #define LISTEN_QUEUE	64	/* forwarded channels libssh2 holds for us */
 #define PROBE_ADDRESS	"192.0.2.1"	/* TEST-NET-1: no server has it */
@@ -68,7 +69,9 @@ struct session {
 	int			 rx_drained, rx_eof, rx_paused;
 	double			 last_rx;
 
-	int			 ping_pending;
+	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
+	int			 probe_sent;
+	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;
 	int			 missed;
@@ -78,17 +81,24 @@ struct session {
 	char			*debug_msg;	/* the server's last debug message */
 	unsigned		 debug_seq;
 
-	int			 fatal;
+	enum session_error	 class;
 	char			*error;
 	char			 addr[INET6_ADDRSTRLEN + 8];
 };
 
 /* session.c */
-void	session_fail(struct session *, int, const char *, ...)
+void	session_fail(struct session *, enum session_error, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	session_step(struct session *);
 void	session_connect_next(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
+
+/* session_keepalive.c */
+void	session_keepalive_start(struct session *);
+void	session_keepalive_cb(evutil_socket_t, short, void *);
+int	session_probe_step(struct session *);
+void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
+void	session_ping_answered(struct session *);
 
 /* session_pump.c */
 ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);

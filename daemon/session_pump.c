@@ -11,7 +11,8 @@
  *    only from a full one).
  *  - Lost wake-ups.  Any call may queue other channels' data inside libssh2,
  *    so the pump goes round every channel until a round makes no progress.
- *  - One open in flight.  Opens (channels and keepalive pings) wait in a FIFO.
+ *  - One open in flight.  Opens (channels, and keepalive pings where the
+ *    server refuses a probe channel) and global requests wait in a FIFO.
  *  - Input is read through our own recv callback, so every byte received is
  *    seen (last_rx) and, when nothing inside libssh2 wants input, the socket
  *    is still drained into a bounded buffer instead of waking the loop in
@@ -68,13 +69,6 @@ session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
 	return -errno;
 }
 
-void
-session_kick(struct session *s)
-{
-	if (!s->ping_pending)
-		session_open(s, OPEN_PING, NULL, 0, NULL, 0, NULL);
-}
-
 /*
  * The pump left input in the socket (nothing inside libssh2 wanted it):
  * take it into rxq so the socket stops waking us, then pull it through.
@@ -100,7 +94,7 @@ session_rx_buffer(struct session *s)
 			s->rx_eof = 1;
 		else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
-			session_fail(s, 0, "connection to %s: %s", s->addr,
+			session_fail(s, SE_NETWORK, "connection to %s: %s", s->addr,
 			    strerror(errno));
 			return;
 		}
@@ -160,9 +154,9 @@ session_check_error(struct session *s, int rc, const char *what)
 	case LIBSSH2_ERROR_ALLOC:
 	case LIBSSH2_ERROR_INVALID_MAC:
 		if (s->rx_eof && rc != LIBSSH2_ERROR_BAD_USE)
-			session_fail(s, 0, "connection closed by %s", s->addr);
+			session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
 		else
-			session_fail(s, 0, "%s: %s", what,
+			session_fail(s, SE_NETWORK, "%s: %s", what,
 			    session_ssh_error(s));
 		return 1;
 	default:
@@ -239,9 +233,13 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 	case OPEN_PING:
 		s->ping_pending = 1;
 		break;
+	case OPEN_SESSION:
+		break;
 	default:	/* global requests: session_listen() and friends */
 		abort();
 	}
+	if (c != NULL)
+		channel_await_open(c);
 	TAILQ_INSERT_TAIL(&s->opens, r, entry);
 	session_schedule(s);
 }
@@ -378,7 +376,7 @@ session_request_step(struct session *s, struct open_req *r)
 		}
 		if (e != LIBSSH2_ERROR_REQUEST_DENIED) {
 			if (!session_check_error(s, e, "tcpip-forward"))
-				session_fail(s, 0, "tcpip-forward: %s",
+				session_fail(s, SE_NETWORK, "tcpip-forward: %s",
 				    session_ssh_error(s));
 			return 0;
 		}
@@ -409,7 +407,7 @@ static int
 session_open_step(struct session *s)
 {
 	static const char *types[] = { "direct-tcpip",
-	    "direct-streamlocal@openssh.com", "ping@tunneld" };
+	    "direct-streamlocal@openssh.com", "ping@tunneld", "session" };
 	struct open_req *r = TAILQ_FIRST(&s->opens);
 	LIBSSH2_CHANNEL *ch;
 	const char *type, *err = NULL;
@@ -423,6 +421,8 @@ session_open_step(struct session *s)
 		r->debug_seq = s->debug_seq;
 		if (r->kind == OPEN_PING)
 			s->ping_t0 = mono_now();
+		if (r->kind == OPEN_SESSION)
+			r->window = PACKET_SIZE;	/* it carries no data */
 	}
 	if (r->kind >= REQ_LISTEN)
 		return session_request_step(s, r);
@@ -442,15 +442,15 @@ session_open_step(struct session *s)
 		else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
 			/* not a refusal by the server: the session broke */
 			if (!session_check_error(s, e, "channel open"))
-				session_fail(s, 0, "channel open: %s", err);
+				session_fail(s, SE_NETWORK, "channel open: %s", err);
 			return 0;
 		}
 	}
 	TAILQ_REMOVE(&s->opens, r, entry);
-	if (r->kind == OPEN_PING) {
-		s->ping_pending = 0;
-		s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
-		log_debug("%s: ping %.2f ms", s->conf->name, s->rtt_ms);
+	if (r->kind == OPEN_SESSION)
+		session_probe_opened(s, ch, err);
+	else if (r->kind == OPEN_PING) {
+		session_ping_answered(s);
 		if (ch != NULL)	/* a server that accepts anything */
 			channel_opened(channel_new(s, NULL, -1, "ping"), ch,
 			    NULL);
@@ -535,6 +535,8 @@ session_unlatch(struct session *s)
 		session_open_step(s);
 	else if (op == LATCH_ACCEPT)
 		session_accept(s);
+	else if (op == LATCH_PROBE)
+		session_probe_step(s);
 	else
 		channel_retry(c, op);
 	return s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED ? -1 : 0;
@@ -554,6 +556,9 @@ session_pump(struct session *s)
 		progress = session_open_step(s);
 		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
 			goto out;
+		if ((r = session_probe_step(s)) < 0)
+			goto out;
+		progress |= r;
 		TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
 			progress |= channel_pump(c);
 			if (c->state == CH_DEAD)	/* reaped on the way */
@@ -577,7 +582,7 @@ session_pump(struct session *s)
 	}
 out:
 	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
-		session_fail(s, 0, "connection closed by %s", s->addr);
+		session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
 	session_arm(s);
 }
 

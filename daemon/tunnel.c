@@ -2,7 +2,8 @@
  * tunnel.c - the per-tunnel state machine of SPEC.md.
  *
  *   down -> connecting -> up | degraded
- *   connecting | up | degraded -> backoff -> connecting   (session lost)
+ *   connecting | up | degraded -> backoff -> connecting   (session lost;
+ *                                  exponential backoff with full jitter)
  *   any -> failed        (retrying cannot help: host key, key file)
  *   any -> down          (tunnelctl down, shutdown)
  *
@@ -19,6 +20,8 @@
 #include "tunneld.h"
 
 #define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
+#define STABLE_PERIOD		10	/* seconds up that reset the backoff */
+#define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
 
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
 
@@ -94,9 +97,11 @@ tunnel_retry_cb(evutil_socket_t fd, short what, void *arg)
 		t->reconnects++;
 		tunnel_connect(t, "retry");
 		break;
-	case TS_DEGRADED:	/* try the failed forwards again */
+	case TS_DEGRADED:	/* try the failed listeners here again (the
+				   remote kinds keep their own schedule) */
 		for (i = 0; i < t->nfwds; i++) {
-			if (t->fwds[i]->state == FS_FAILED)
+			if (t->fwds[i]->state == FS_FAILED &&
+			    !forward_is_remote(t->fwds[i]))
 				forward_start(t->fwds[i]);
 		}
 		tunnel_forward_changed(t);
@@ -213,15 +218,20 @@ void
 tunnel_forward_changed(struct tunnel *t)
 {
 	const char *error = NULL;
+	struct forward *f;
 	int pending = 0;
 	size_t i;
 
 	if (!session_is_established(t->session))
 		return;
 	for (i = 0; i < t->nfwds; i++) {
-		if (t->fwds[i]->state == FS_FAILED && error == NULL)
-			error = t->fwds[i]->last_error;
-		if (t->fwds[i]->state == FS_PENDING)
+		f = t->fwds[i];
+		/* a pending forward with an error was refused and is asked
+		 * for again; one without is waiting for its first answer */
+		if ((f->state == FS_FAILED || (f->state == FS_PENDING &&
+		    f->last_error != NULL)) && error == NULL)
+			error = f->last_error;
+		else if (f->state == FS_PENDING && f->last_error == NULL)
 			pending = 1;
 	}
 	if (pending && t->state == TS_CONNECTING)
@@ -243,50 +253,85 @@ tunnel_session_up(struct tunnel *t)
 {
 	size_t i;
 
-	t->attempts = 0;
+	t->up_at = mono_now();
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))
 			forward_remote_request(t->fwds[i]);
-		else if (t->fwds[i]->nlfds > 0)
+		else if (t->fwds[i]->nlfds > 0) {
 			t->fwds[i]->state = FS_UP;
+			forward_session_up(t->fwds[i]);
+		}
 	}
 	tunnel_forward_changed(t);
 }
 
 /*
+ * The delay before attempt n+1 after n failures in a row: exponential from
+ * reconnect_min up to reconnect_max, with full jitter between reconnect_min
+ * and that ceiling, so that tunnels that fell together do not come back in
+ * step.  Authentication failures start at AUTH_RETRY_MIN instead: sshd
+ * counts them against the source address (PerSourcePenalties, MaxStartups).
+ */
+static double
+tunnel_backoff(const struct tunnel *t, enum session_error class)
+{
+	const struct tunnel_conf *tc = t->conf;
+	double lo = tc->reconnect_min, hi = tc->reconnect_max, ceiling;
+
+	if (class == SE_AUTH) {
+		lo = lo > AUTH_RETRY_MIN ? lo : AUTH_RETRY_MIN;
+		hi = hi > lo ? hi : lo;
+	}
+	ceiling = lo * pow(2, t->attempts > 30 ? 30 : t->attempts - 1);
+	if (ceiling > hi)
+		ceiling = hi;
+	return random_between(lo, ceiling);
+}
+
+/*
  * The session ended.  Retrying cannot fix a fatal error (host key, key
- * file): failed.  Anything else: backoff, doubling from reconnect_min up to
- * reconnect_max.
+ * file): failed.  Anything else: backoff.  A session that stayed up for
+ * STABLE_PERIOD was not a flap: the schedule starts again from the bottom.
  */
 void
-tunnel_session_lost(struct tunnel *t, int fatal, const char *reason)
+tunnel_session_lost(struct tunnel *t, enum session_error class,
+    const char *reason)
 {
-	char *why = xstrdup(reason);
+	char *reason_copy = xstrdup(reason), *why;	/* the session owns it */
 	double delay;
 	size_t i;
 
+	reason = reason_copy;
 	session_free(t->session);
 	t->session = NULL;
-	tunnel_set_error(t, why);
+	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD)
+		t->attempts = 0;
+	t->up_at = 0;
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))
 			forward_remote_session_lost(t->fwds[i]);
 		if (t->fwds[i]->state == FS_UP)
 			t->fwds[i]->state = FS_PENDING;
 	}
-	if (fatal) {
+	if (class == SE_FATAL) {
+		tunnel_set_error(t, reason);
 		for (i = 0; i < t->nfwds; i++)
 			forward_stop(t->fwds[i]);
-		log_error("%s: %s", t->conf->name, why);
-		tunnel_set_state(t, TS_FAILED, why);
-		free(why);
+		log_error("%s: %s", t->conf->name, reason);
+		tunnel_set_state(t, TS_FAILED, reason);
+		free(reason_copy);
 		return;
 	}
 	t->attempts++;
-	delay = t->conf->reconnect_min * pow(2, t->attempts - 1);
-	if (delay > t->conf->reconnect_max)
-		delay = t->conf->reconnect_max;
+	delay = tunnel_backoff(t, class);
+	if (class == SE_AUTH)
+		xasprintf(&why, "%s; retrying slowly (in %.0fs), as repeated "
+		    "failures make sshd penalise this address", reason, delay);
+	else
+		why = xstrdup(reason);
+	tunnel_set_error(t, why);
 	tunnel_arm_retry(t, delay);
 	tunnel_set_state(t, TS_BACKOFF, why);
 	free(why);
+	free(reason_copy);
 }

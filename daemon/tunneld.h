@@ -11,6 +11,8 @@
  *                    authentication, keepalives, teardown
  *   session_pump.c   driving an established session: the call latch, the
  *                    pump over all channels, the open queue, the input path
+ *   session_keepalive.c  the round trips that tell a live server from a
+ *                    dead one
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
  *   identity.c       private key loading and checks
  *   channel.c        one forwarded connection: a socket bridged to an SSH channel
@@ -145,6 +147,7 @@ struct tunnel {
 	time_t			 since;
 	unsigned		 reconnects;
 	unsigned		 attempts;	/* consecutive failed attempts */
+	double			 up_at;		/* when the session came up */
 	char			*last_error;
 	time_t			 next_retry;
 	struct session		*session;
@@ -164,11 +167,17 @@ void		 tunnel_start(struct tunnel *, const char *why);
 void		 tunnel_stop(struct tunnel *, const char *why);
 void		 tunnel_forward_changed(struct tunnel *);
 void		 tunnel_session_up(struct tunnel *);
-void		 tunnel_session_lost(struct tunnel *, int fatal, const char *);
+enum session_error {
+	SE_NETWORK,	/* anything that retrying may fix: the schedule */
+	SE_FATAL,	/* retrying cannot help (host key, key file): failed */
+	SE_AUTH		/* the server refused us: retried, slowly */
+};
+void		 tunnel_session_lost(struct tunnel *, enum session_error,
+		    const char *);
 
 /* session.c */
 enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING,
-	REQ_LISTEN, REQ_CANCEL, REQ_PROBE };
+	OPEN_SESSION, REQ_LISTEN, REQ_CANCEL, REQ_PROBE };
 enum gateway_ports { GP_UNKNOWN, GP_PROBING, GP_NO, GP_YES,
 	GP_CLIENTSPECIFIED };
 struct session_params {
@@ -301,7 +310,7 @@ struct channel {
 	unsigned char		 owed[16];	/* answer owed to the client */
 	size_t			 owedlen;
 	int			 owed_then_close;
-	struct event		*ev_deadline;	/* SOCKS handshake timeout */
+	struct event		*ev_deadline;	/* SOCKS request, channel open */
 	struct connector	*conn;		/* CH_CONNECTING */
 };
 TAILQ_HEAD(channels, channel);
@@ -314,6 +323,7 @@ int		 channel_retry(struct channel *, int op);
 void		 channel_abort(struct channel *, const char *why);
 void		 channel_session_gone(struct channel *);
 void		 channel_socks_start(struct channel *, double timeout);
+void		 channel_await_open(struct channel *);
 void		 channel_socks_done(struct channel *, int code);
 void		 channel_connect(struct channel *, const char *host, int port,
 		    const char *path);
@@ -334,8 +344,13 @@ struct forward {
 	struct event		**levs;
 	size_t			 nlfds;
 	struct event		*resume_timer;
+	TAILQ_HEAD(, forward_waiter) waiters;	/* for the session */
+	unsigned		 nwaiters;
 	/* remote kinds: the server's listener */
 	int			 requested;	/* tcpip-forward in flight */
+	int			 granted_before; /* by an earlier session */
+	unsigned		 retries;
+	struct event		*retry_timer;
 	LIBSSH2_LISTENER	*listener;
 	int			 bound_port;
 	char			*server_note;	/* the server's debug message */
@@ -347,6 +362,7 @@ void		 forward_stop(struct forward *);
 const char	*forward_state_name(enum forward_state);
 void		 forward_set_error(struct forward *, const char *);
 void		 forward_fail(struct forward *, const char *);
+void		 forward_session_up(struct forward *);
 int		 forward_is_remote(const struct forward *);
 void		 forward_local_accepted(struct forward *, int fd,
 		    const char *host, int port);

@@ -1,0 +1,141 @@
+/*
+ * session_keepalive.c - is the server still there?  ServerAliveInterval and
+ * ServerAliveCountMax as OpenSSH means them: every keepalive_interval an
+ * SSH-level round trip; keepalive_count intervals in a row without a byte
+ * from the server (any byte counts as life) and the session is dead - also
+ * when the server's kernel still ACKs (a frozen sshd) and when the link is
+ * idle.  The kernel's own timers (TCP keepalive, TCP_USER_TIMEOUT) back this
+ * up for a link that swallows data in flight.
+ *
+ * The round trip.  libssh2 1.10 never tracks a keepalive's reply (and
+ * want_reply=1 keepalives corrupt later tcpip-forward answers), so the
+ * probe is a request whose answer libssh2 does consume: an "env" request on
+ * a session channel opened for the purpose (sshd answers it, accepted or
+ * not, and starts nothing).  It does not need the session's one channel-open
+ * slot, so a slow open (sshd connecting to a blackholed target for two
+ * minutes) cannot starve the keepalives into a false verdict.  A server that
+ * refuses session channels gets the old probe instead: opening a channel of
+ * an unknown type, which sshd refuses at once - through the open queue.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "session.h"
+
+#define PROBE_VAR	"TUNNELD_KEEPALIVE"
+
+static void
+session_probe_done(struct session *s)
+{
+	s->ping_pending = 0;
+	s->probe_sent = 0;
+	s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
+	log_debug("%s: round trip %.2f ms", s->conf->name, s->rtt_ms);
+}
+
+/* A round trip now, unless one is on its way. */
+void
+session_kick(struct session *s)
+{
+	if (s->ping_pending)
+		return;
+	if (s->probe_ch == NULL) {
+		session_open(s, OPEN_PING, NULL, 0, NULL, 0, NULL);
+		return;
+	}
+	s->ping_pending = 1;
+	s->ping_t0 = mono_now();
+	session_schedule(s);
+}
+
+/*
+ * Advance the env probe (in the pump; every libssh2 call may latch).
+ * 1: answered; 0: waiting; -1: stop (latched, or the session failed).
+ */
+int
+session_probe_step(struct session *s)
+{
+	int rc;
+
+	if (!s->ping_pending || s->probe_ch == NULL)
+		return 0;
+	rc = libssh2_channel_setenv_ex(s->probe_ch, PROBE_VAR,
+	    sizeof PROBE_VAR - 1, "1", 1);
+	if (rc == LIBSSH2_ERROR_EAGAIN) {
+		s->probe_sent = 1;
+		return session_note_eagain(s, NULL, LATCH_PROBE) ? -1 : 0;
+	}
+	if (rc == 0 || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
+		session_probe_done(s);
+		return 1;
+	}
+	if (session_check_error(s, rc, "keepalive"))
+		return -1;
+	/* the server closed our probe channel: fall back to open probes */
+	log_info("%s: keepalive channel lost (%s); probing with channel "
+	    "opens", s->conf->name, session_ssh_error(s));
+	libssh2_channel_free(s->probe_ch);
+	s->probe_ch = NULL;
+	s->ping_pending = 0;
+	session_kick(s);
+	return 1;
+}
+
+/* The answer to the open of the probe channel (OPEN_SESSION). */
+void
+session_probe_opened(struct session *s, LIBSSH2_CHANNEL *ch, const char *err)
+{
+	if (ch == NULL) {
+		log_info("%s: the server refuses session channels (%s); "
+		    "keepalives open unknown channels instead", s->conf->name,
+		    err);
+		return;
+	}
+	s->probe_ch = ch;
+}
+
+/* An open probe (OPEN_PING) was answered. */
+void
+session_ping_answered(struct session *s)
+{
+	session_probe_done(s);
+}
+
+void
+session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	double interval = s->conf->keepalive_interval;
+
+	if (s->phase != SP_ESTABLISHED)
+		return;
+	/* Any byte received counts as life (ServerAliveCountMax). */
+	if (s->last_rx > s->last_tick_rx)
+		s->missed = 0;
+	else if (s->ping_pending && ++s->missed >= s->conf->keepalive_count) {
+		session_fail(s, SE_NETWORK, "no answer from %s for %gs (%d keepalives "
+		    "unanswered)", s->addr, interval * s->missed, s->missed);
+		return;
+	}
+	s->last_tick_rx = s->last_rx;
+	session_kick(s);
+}
+
+/* Authenticated: open the probe channel, start the ticks. */
+void
+session_keepalive_start(struct session *s)
+{
+	struct timeval tv;
+	double i = s->conf->keepalive_interval;
+
+	session_open(s, OPEN_SESSION, NULL, 0, NULL, 0, NULL);
+	if (i <= 0)
+		return;
+	tv.tv_sec = (time_t)i;
+	tv.tv_usec = (suseconds_t)((i - (double)tv.tv_sec) * 1e6);
+	event_add(s->ev_keepalive, &tv);
+	/* The first round trip waits for the first tick: right after
+	 * authentication sshd still has unacknowledged data out, and Nagle
+	 * against our delayed ACK would add 40 ms to what rtt_ms reports. */
+}
