@@ -109,11 +109,9 @@ forward_remote_retry_cb(evutil_socket_t fd, short what, void *arg)
 	forward_remote_request(arg);
 }
 
-/*
- * Ask again later: exponential from reconnect_min up to FORWARD_RETRY_MAX
- * seconds, with jitter; returns the delay.
- */
-static double
+/* Ask again later: exponential from reconnect_min up to FORWARD_RETRY_MAX
+ * seconds, with jitter. */
+static void
 forward_remote_retry(struct forward *f)
 {
 	double lo = f->tunnel->conf->reconnect_min, d;
@@ -130,7 +128,6 @@ forward_remote_retry(struct forward *f)
 	tv.tv_sec = (time_t)d;
 	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
 	evtimer_add(f->retry_timer, &tv);
-	return d;
 }
 
 /*
@@ -143,14 +140,13 @@ static void
 forward_remote_refused(struct forward *f, const char *error, const char *note)
 {
 	char *msg, *where = fwdspec_listen_string(&f->spec->listen);
-	double d = forward_remote_retry(f);
-
+	forward_remote_retry(f);
 	if (f->granted_before && note == NULL) {
 		xasprintf(&msg, "the server still holds %s for the previous "
 		    "session, which it has not yet noticed is dead; asking "
-		    "again (next in %.0fs).  On the server, ClientAliveInterval "
-		    "and ClientAliveCountMax in sshd_config make it notice "
-		    "sooner", where, d);
+		    "again, with backoff, until it lets go.  On the server, "
+		    "ClientAliveInterval and ClientAliveCountMax in sshd_config "
+		    "make it notice sooner", where);
 		if (f->last_error == NULL || f->state != FS_PENDING)
 			log_warnx("%s: remote forward \"%s\": %s",
 			    f->tunnel->conf->name, f->spec->spec, msg);

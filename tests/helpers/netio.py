@@ -21,6 +21,7 @@ clients (exit 0 on success, print what went wrong otherwise):
                                 bind or udp): print the reply code in hex
   socks-roundtrip PORT VER HOST DPORT BYTES
                                 a roundtrip to an echo server through SOCKS
+  chat PORT SECONDS             one connection: a small echo every 0.2 s
   garbage PORT SECONDS          send junk, expect to be dropped in time
   stalled PORT SECONDS          send nothing, expect to be dropped in time
 servers for benchmarks:
@@ -217,6 +218,19 @@ def main():
         if e:
             print(e)
             sys.exit(1)
+    elif mode == "chat":
+        import time
+        c = connect(args[0], timeout=5)
+        end, n = time.time() + float(args[1]), 0
+        while time.time() < end:
+            d = os.urandom(1000)
+            c.sendall(d)
+            if recv_exact(c, 1000) != d:
+                print("echo mismatch")
+                sys.exit(1)
+            n += 1
+            time.sleep(0.2)
+        print("# %d exchanges" % n)
     elif mode == "garbage":
         expect_dropped(connect(args[0]), float(args[1]), junk=True)
     elif mode == "stalled":

@@ -21,6 +21,7 @@ T_FAILED=0
 PIDS=""
 
 cleanup() {
+	[ -z "${CLEANUP_EXTRA:-}" ] || eval "$CLEANUP_EXTRA"
 	for p in $PIDS; do
 		kill -CONT "$p" 2>/dev/null
 		kill "$p" 2>/dev/null
@@ -75,7 +76,7 @@ start_sshd() {
 	SSHD_PORT=${SSHD_PORT:-$(free_port)}
 	cat > "$WORK/sshd_config" <<CONF
 Port $SSHD_PORT
-ListenAddress 127.0.0.1
+ListenAddress ${SSHD_ADDR:-127.0.0.1}
 HostKey $WORK/host_ed25519
 HostKey $WORK/host_ecdsa
 AuthorizedKeysFile $WORK/authorized_keys
@@ -93,12 +94,14 @@ MaxSessions 1000
 LogLevel VERBOSE
 ${1:-}
 CONF
-	$SSHD -f "$WORK/sshd_config" -D -e >> "$WORK/sshd.log" 2>&1 &
+	# SSHD_NETNS: run it inside that network namespace
+	${SSHD_NETNS:+ip netns exec "$SSHD_NETNS"} $SSHD -f "$WORK/sshd_config" \
+	    -D -e >> "$WORK/sshd.log" 2>&1 &
 	SSHD_PID=$!
 	PIDS="$PIDS $SSHD_PID"
-	wait_port "$SSHD_PORT" || bail "sshd did not start: $(tail -5 "$WORK/sshd.log")"
+	wait_port "$SSHD_PORT" "${SSHD_ADDR:-127.0.0.1}" || bail "sshd did not start: $(tail -5 "$WORK/sshd.log")"
 	# known_hosts as ssh would record it: ed25519, [host]:port
-	echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")" > "$WORK/known_hosts"
+	echo "[${SSHD_ADDR:-127.0.0.1}]:$SSHD_PORT $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")" > "$WORK/known_hosts"
 }
 
 # descendants PID: the processes below PID (sshd's per-session children)
@@ -115,10 +118,11 @@ stop_sshd() {
 	return 0
 }
 
+# wait_port PORT [HOST]
 wait_port() {
 	i=0
 	while [ $i -lt 100 ]; do
-		$PYTHON3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null && return 0
+		$PYTHON3 -c "import socket,sys; socket.create_connection(('${2:-127.0.0.1}',$1),1)" 2>/dev/null && return 0
 		sleep 0.1
 		i=$((i + 1))
 	done

@@ -34,7 +34,7 @@ check "y is untouched: up" [ "$(json_get y "t['state']")" = up ]
 check "y is untouched: carries data" $NETIO roundtrip "$LY" 2000000
 sleep 1
 check "x keeps retrying while the server is away (reconnects > 0)" sh -c "[ \"\$1\" -gt 0 ]" _ "$(json_get x "t['reconnects']")"
-check "x's listener stays bound while it is away (connections are refused cleanly)" $NETIO closed "$LX"
+check "x's listener stays bound while it is away (a connection waits, then is closed cleanly)" $NETIO closed "$LX"
 
 # 2. The server comes back on the same port.
 $SSHD -f "$WORK/sshd_config" -D -e >> "$WORK/sshd.log" 2>&1 &

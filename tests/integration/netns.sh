@@ -1,0 +1,69 @@
+#!/bin/sh
+# netns.sh - a real link failure: sshd runs in a network namespace this test
+# creates, reached over a veth pair; the link is taken down (everything sent
+# is lost, nothing is refused) and brought back.  The dead link must be
+# noticed by the keepalives and the tunnel must come back by itself.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
+	echo "1..0 # SKIP needs root and ip(8) for a network namespace"; exit 0
+fi
+NS=tunneld-test-$$
+VA=tdv$$a; VB=tdv$$b
+NET=10.199.$(( $$ % 250 + 1 ))
+ip netns add "$NS" || bail "cannot create a network namespace"
+CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip link del "$VA" 2>/dev/null; ip netns del "$NS" 2>/dev/null'
+ip link add "$VA" type veth peer name "$VB" || bail "cannot create veth"
+ip link set "$VB" netns "$NS"
+ip addr add "$NET.1/30" dev "$VA"
+ip link set "$VA" up
+ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VB"
+ip netns exec "$NS" ip link set "$VB" up
+ip netns exec "$NS" ip link set lo up
+
+SSHD_NETNS=$NS SSHD_ADDR=$NET.2 start_sshd
+# the echo server lives in the namespace too, on its loopback
+ip netns exec "$NS" $NETIO echo > "$WORK/server.echo.port" 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+i=0; while [ ! -s "$WORK/server.echo.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+ECHO=$(cat "$WORK/server.echo.port")
+L=$(free_port)
+write_conf "
+  far = {
+    host = \"$NET.2\";
+    keepalive_interval = 1;
+    keepalive_count = 3;
+    connect_timeout = 2;
+    reconnect_min = 0.5;
+    reconnect_max = 2;
+    local = [ \"$L:127.0.0.1:$ECHO\" ];
+  };"
+start_tunneld
+check "a tunnel to a server in another network namespace: up" wait_state far up
+check "... carries data" $NETIO roundtrip "$L" 1000000
+
+now() { $PYTHON3 -c 'import time; print(time.time())'; }
+# the far end of the link goes down: packets vanish, no error comes back
+t0=$(now)
+ip netns exec "$NS" ip link set "$VB" down
+check "the link is down: noticed" \
+	wait_log 'far: up -> backoff (no answer from .* keepalives unanswered)' 15
+t1=$(now)
+dt=$($PYTHON3 -c "print('%.1f' % ($t1 - $t0))")
+diag "noticed after $dt s (keepalive 1 s x 3)"
+check "... within keepalive_interval x keepalive_count + 1 s (+ polling)" \
+	$PYTHON3 -c "import sys; sys.exit(not $dt <= 4.5)"
+sleep 3
+err=$(json_get far "t['last_error']")
+diag "while down: $err"
+check "... attempts while it is down fail (time out, or no route) and back off" \
+	sh -c 'case "$1" in *"timed out"*|*"No route to host"*) true;; *) false;; esac' _ "$err"
+check "... the daemon is fine" kill -0 "$TUNNELD_PID"
+
+t0=$(now)
+ip netns exec "$NS" ip link set "$VB" up
+check "the link is back: the tunnel comes back by itself" wait_state far up 15
+t1=$(now)
+diag "up again $($PYTHON3 -c "print('%.1f' % ($t1 - $t0))") s after the link returned (reconnect_max 2 s, connect_timeout 2 s)"
+check "... and carries data" $NETIO roundtrip "$L" 1000000
+done_testing
