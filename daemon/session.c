@@ -112,6 +112,7 @@ session_fail(struct session *s, enum session_error class, const char *fmt,
 	if (s->ev_write != NULL)
 		event_del(s->ev_write);
 	event_del(s->ev_keepalive);
+	event_del(s->ev_alive);
 	event_active(s->ev_dead, 0, 0);
 }
 
@@ -396,7 +397,7 @@ session_step(struct session *s)
 		event_del(s->ev_write);
 		event_del(s->ev_timeout);
 		s->phase = SP_ESTABLISHED;
-		s->last_rx = s->last_tick_rx = mono_now();
+		s->last_rx = mono_now();
 		session_keepalive_start(s);
 		session_arm(s);
 		log_info("%s: authenticated to %s as %s", s->conf->name,
@@ -429,6 +430,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	s->ev_dead = event_new(base, -1, 0, session_dead_cb, s);
 	s->ev_keepalive = event_new(base, -1, EV_PERSIST, session_keepalive_cb,
 	    s);
+	s->ev_alive = evtimer_new(base, session_alive_cb, s);
 	s->phase = SP_RESOLVING;
 
 	tv.tv_sec = (time_t)tc->connect_timeout;
@@ -497,6 +499,7 @@ session_free(struct session *s)
 	event_free(s->ev_pump);
 	event_free(s->ev_dead);
 	event_free(s->ev_keepalive);
+	event_free(s->ev_alive);
 	if (s->fd != -1)
 		close(s->fd);
 	if (s->ai != NULL)

@@ -56,7 +56,7 @@ struct session {
 	enum session_phase	 phase;
 	struct identity		 id;
 	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
-	struct event		*ev_dead, *ev_keepalive;
+	struct event		*ev_dead, *ev_keepalive, *ev_alive;
 
 	struct channel		*latch_ch;
 	int			 latch_op;
@@ -67,6 +67,7 @@ struct session {
 	char			*rxq;
 	size_t			 rxq_off, rxq_len;
 	int			 rx_drained, rx_eof, rx_paused;
+	int			 sock_errno;	/* what recv() failed with */
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
@@ -74,8 +75,6 @@ struct session {
 	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;
-	int			 missed;
-	double			 last_tick_rx;
 
 	enum gateway_ports	 gateway_ports;	/* learnt by REQ_PROBE */
 	char			*debug_msg;	/* the server's last debug message */
@@ -96,6 +95,7 @@ void	session_dead_cb(evutil_socket_t, short, void *);
 /* session_keepalive.c */
 void	session_keepalive_start(struct session *);
 void	session_keepalive_cb(evutil_socket_t, short, void *);
+void	session_alive_cb(evutil_socket_t, short, void *);
 int	session_probe_step(struct session *);
 void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
 void	session_ping_answered(struct session *);

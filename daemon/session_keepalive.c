@@ -1,8 +1,8 @@
 /*
  * session_keepalive.c - is the server still there?  ServerAliveInterval and
  * ServerAliveCountMax as OpenSSH means them: every keepalive_interval an
- * SSH-level round trip; keepalive_count intervals in a row without a byte
- * from the server (any byte counts as life) and the session is dead - also
+ * SSH-level round trip; keepalive_count intervals without a byte from the
+ * server (any byte counts as life) and the session is dead - also
  * when the server's kernel still ACKs (a frozen sshd) and when the link is
  * idle.  The kernel's own timers (TCP keepalive, TCP_USER_TIMEOUT) back this
  * up for a link that swallows data in flight.
@@ -24,6 +24,7 @@
 #include "session.h"
 
 #define PROBE_VAR	"TUNNELD_KEEPALIVE"
+#define ALIVE_GRACE	1.0	/* seconds for the last probe's answer */
 
 static void
 session_probe_done(struct session *s)
@@ -102,40 +103,73 @@ session_ping_answered(struct session *s)
 	session_probe_done(s);
 }
 
+static void
+session_timer_add(struct event *ev, double secs)
+{
+	struct timeval tv;
+
+	if (secs < 0.001)
+		secs = 0.001;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	event_add(ev, &tv);
+}
+
+/* Every keepalive_interval: a round trip, unless one is on its way. */
 void
 session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
-	double interval = s->conf->keepalive_interval;
+
+	if (s->phase == SP_ESTABLISHED)
+		session_kick(s);
+}
+
+/*
+ * The verdict.  Silence is measured from the last byte received, not from
+ * the first probe that went unanswered (which ssh does, and so takes up to
+ * one interval more): the session is dead once nothing has come for
+ * keepalive_interval x keepalive_count, plus ALIVE_GRACE for the answer to
+ * the probe of the last interval, while a probe waits for its answer.
+ * The timer fires once per such period, not per byte.
+ */
+void
+session_alive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	double iv = s->conf->keepalive_interval, quiet, limit;
 
 	if (s->phase != SP_ESTABLISHED)
 		return;
-	/* Any byte received counts as life (ServerAliveCountMax). */
-	if (s->last_rx > s->last_tick_rx)
-		s->missed = 0;
-	else if (s->ping_pending && ++s->missed >= s->conf->keepalive_count) {
-		session_fail(s, SE_NETWORK, "no answer from %s for %gs (%d keepalives "
-		    "unanswered)", s->addr, interval * s->missed, s->missed);
+	limit = iv * s->conf->keepalive_count + ALIVE_GRACE;
+	quiet = mono_now() - s->last_rx;
+	if (quiet < limit) {
+		session_timer_add(s->ev_alive, limit - quiet);
 		return;
 	}
-	s->last_tick_rx = s->last_rx;
-	session_kick(s);
+	if (!s->ping_pending) {		/* not asked yet: ask, then judge */
+		session_kick(s);
+		session_timer_add(s->ev_alive, iv);
+		return;
+	}
+	session_fail(s, SE_NETWORK, "no answer from %s for %.1fs (%d "
+	    "keepalives unanswered)", s->addr, quiet,
+	    quiet / iv < 1 ? 1 : (int)(quiet / iv));
 }
 
 /* Authenticated: open the probe channel, start the ticks. */
 void
 session_keepalive_start(struct session *s)
 {
-	struct timeval tv;
-	double i = s->conf->keepalive_interval;
+	double iv = s->conf->keepalive_interval;
 
 	session_open(s, OPEN_SESSION, NULL, 0, NULL, 0, NULL);
-	if (i <= 0)
+	if (iv <= 0)
 		return;
-	tv.tv_sec = (time_t)i;
-	tv.tv_usec = (suseconds_t)((i - (double)tv.tv_sec) * 1e6);
-	event_add(s->ev_keepalive, &tv);
 	/* The first round trip waits for the first tick: right after
 	 * authentication sshd still has unacknowledged data out, and Nagle
 	 * against our delayed ACK would add 40 ms to what rtt_ms reports. */
+	session_timer_add(s->ev_keepalive, iv);
+	session_timer_add(s->ev_alive, iv * s->conf->keepalive_count +
+	    ALIVE_GRACE);
 }

@@ -66,6 +66,7 @@ session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
 		s->rx_drained = 1;
 		return -EAGAIN;
 	}
+	s->sock_errno = errno;	/* libssh2 keeps only "recv failed" */
 	return -errno;
 }
 
@@ -141,6 +142,9 @@ session_latched_on(struct session *s, struct channel *c)
 int
 session_check_error(struct session *s, int rc, const char *what)
 {
+	socklen_t len = sizeof(int);
+	int e;
+
 	switch (rc) {
 	case LIBSSH2_ERROR_SOCKET_SEND:
 	case LIBSSH2_ERROR_SOCKET_RECV:
@@ -153,8 +157,17 @@ session_check_error(struct session *s, int rc, const char *what)
 	case LIBSSH2_ERROR_BAD_USE:
 	case LIBSSH2_ERROR_ALLOC:
 	case LIBSSH2_ERROR_INVALID_MAC:
+		e = s->sock_errno;
+		if (e == 0 && getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e,
+		    &len) == -1)
+			e = 0;
 		if (s->rx_eof && rc != LIBSSH2_ERROR_BAD_USE)
 			session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
+		else if (e != 0)
+			session_fail(s, SE_NETWORK, "connection to %s: %s%s",
+			    s->addr, strerror(e), e != ETIMEDOUT ? "" :
+			    " (data unacknowledged for keepalive_interval x "
+			    "keepalive_count: TCP_USER_TIMEOUT)");
 		else
 			session_fail(s, SE_NETWORK, "%s: %s", what,
 			    session_ssh_error(s));
