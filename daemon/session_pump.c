@@ -166,8 +166,8 @@ session_check_error(struct session *s, int rc, const char *what)
 		else if (e != 0)
 			session_fail(s, SE_NETWORK, "connection to %s: %s%s",
 			    s->addr, strerror(e), e != ETIMEDOUT ? "" :
-			    " (data unacknowledged for keepalive_interval x "
-			    "keepalive_count: TCP_USER_TIMEOUT)");
+			    "; TCP_USER_TIMEOUT: data unacknowledged for "
+			    "keepalive_interval x keepalive_count");
 		else
 			session_fail(s, SE_NETWORK, "%s: %s", what,
 			    session_ssh_error(s));
