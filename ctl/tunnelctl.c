@@ -354,9 +354,36 @@ cmd_reload(void)
 	json_object *reply;
 	int rc;
 
+	static const char *keys[] = { "added", "removed", "restarted",
+	    "changed", "unchanged" };
+	json_object *a, *errs;
+	size_t i, j;
+
 	rc = ctl_call("reload", NULL, 0, &reply);
-	if (rc == EXIT_OK)
-		printf(opt_json ? "{\"ok\":true}\n" : "reloaded\n");
+	if (rc == EXIT_OK && opt_json)
+		print_json(reply);
+	else if (rc == EXIT_OK) {
+		printf("reloaded\n");
+		for (i = 0; i < nitems(keys); i++) {
+			if (!json_object_object_get_ex(reply, keys[i], &a))
+				continue;
+			printf("  %-10s", keys[i]);
+			for (j = 0; j < json_object_array_length(a); j++)
+				printf(" %s", json_object_get_string(
+				    json_object_array_get_idx(a, j)));
+			printf("\n");
+		}
+		if (json_object_object_get_ex(reply, "notes", &a)) {
+			for (j = 0; j < json_object_array_length(a); j++)
+				printf("  note: %s\n", json_object_get_string(
+				    json_object_array_get_idx(a, j)));
+		}
+	} else if (!opt_json && reply != NULL &&
+	    json_object_object_get_ex(reply, "errors", &errs)) {
+		for (j = 0; j < json_object_array_length(errs); j++)
+			fprintf(stderr, "%s\n", json_object_get_string(
+			    json_object_array_get_idx(errs, j)));
+	}
 	json_object_put(reply);
 	return rc;
 }

@@ -273,7 +273,9 @@ channel_socks_input(struct channel *c)
 	log_debug("%s: %s: SOCKS%d CONNECT %s:%d", session_name(c->session),
 	    c->label, c->socks->version, c->socks->req.host,
 	    c->socks->req.port);
-	if (c->client_remote)
+	if (c->fwd == NULL)	/* its forward was removed by a reload */
+		channel_abort(c, "the forward is gone");
+	else if (c->client_remote)
 		forward_remote_dynamic_request(c);
 	else
 		forward_dynamic_request(c);

@@ -774,3 +774,57 @@ config_find(struct config *conf, const char *name)
 	}
 	return NULL;
 }
+
+static int
+cfg_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Would a session made with b be the same as one made with a?  (reload) */
+int
+tunnel_conf_same_session(const struct tunnel_conf *a,
+    const struct tunnel_conf *b)
+{
+	return cfg_str_eq(a->host, b->host) && a->port == b->port &&
+	    cfg_str_eq(a->user, b->user) &&
+	    cfg_str_eq(a->identity_file, b->identity_file) &&
+	    cfg_str_eq(a->known_hosts, b->known_hosts) &&
+	    cfg_str_eq(a->host_key, b->host_key) && a->strict == b->strict;
+}
+
+/* The same forward, as written? */
+int
+fwdspec_same(const struct fwdspec *a, const struct fwdspec *b)
+{
+	return a->kind == b->kind && strcmp(a->spec, b->spec) == 0;
+}
+
+/* Everything else a tunnel's configuration says, compared (reload). */
+int
+tunnel_conf_same_rest(const struct tunnel_conf *a,
+    const struct tunnel_conf *b)
+{
+	size_t i;
+
+	if (a->autostart != b->autostart ||
+	    a->keepalive_interval != b->keepalive_interval ||
+	    a->keepalive_count != b->keepalive_count ||
+	    a->connect_timeout != b->connect_timeout ||
+	    a->reconnect_min != b->reconnect_min ||
+	    a->reconnect_max != b->reconnect_max ||
+	    a->permit_any != b->permit_any || a->npermits != b->npermits ||
+	    a->nfwds != b->nfwds)
+		return 0;
+	for (i = 0; i < a->npermits; i++) {
+		if (!cfg_str_eq(a->permits[i].host, b->permits[i].host) ||
+		    a->permits[i].port != b->permits[i].port)
+			return 0;
+	}
+	for (i = 0; i < a->nfwds; i++) {
+		if (!fwdspec_same(&a->fwds[i], &b->fwds[i]))
+			return 0;
+	}
+	return 1;
+}

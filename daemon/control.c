@@ -274,9 +274,20 @@ control_request(struct client *cl, const char *line, size_t len)
 			goto out;
 		}
 		if (strcmp(cmd, "reload") == 0) {
-			control_error(cl, id, PROTOCOL_E_FAILED, "reload is "
-			    "not implemented in this version of tunneld; "
-			    "restart the daemon to apply a new configuration");
+			json_object *r;
+
+			snprintf(why, sizeof why, "by uid %lu pid %ld",
+			    (unsigned long)cl->uid, (long)cl->pid);
+			r = reload_config(why);
+			if (id != NULL)
+				json_object_object_add(r, "id",
+				    json_object_get(id));
+			if (!json_object_get_boolean(json_object_object_get(r,
+			    "ok")))
+				json_object_object_add(r, "code",
+				    json_object_new_string(PROTOCOL_E_FAILED));
+			control_send(cl, r);
+			json_object_put(r);
 			goto out;
 		}
 		if (control_names(cl, req, id, &names) != 0)

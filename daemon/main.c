@@ -26,6 +26,8 @@
 struct event_base	*tunneld_base;
 struct evdns_base	*tunneld_dns;
 struct config		*tunneld_conf;
+int			 tunneld_log_level_fixed;	/* by the command line */
+const char		*tunneld_socket_path;		/* listening on */
 
 static void
 usage(FILE *f)
@@ -33,9 +35,11 @@ usage(FILE *f)
 	char *conf = paths_default_config();
 
 	fprintf(f,
-	    "usage: tunneld [-nvV] [-c FILE] [-S SOCKET] [--log-level LEVEL]\n"
+	    "usage: tunneld [-nvV] [-c FILE] [-S SOCKET] [--log-level LEVEL] "
+	    "[--print-config]\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -n, --check           validate the configuration and exit\n"
+	    "      --print-config    print the effective configuration and exit\n"
 	    "  -S, --socket PATH     control socket path\n"
 	    "  -v, --verbose         more logging (repeat for debug)\n"
 	    "      --log-level LEVEL error, warning, notice, info, debug\n"
@@ -81,8 +85,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(tunneld_base);
 		break;
 	case SIGHUP:
-		log_warnx("SIGHUP: reload is not implemented in this version; "
-		    "the running configuration stays in force");
+		json_object_put(reload_config("SIGHUP"));
 		break;
 	}
 }
@@ -93,6 +96,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'c' },
 		{ "check",	no_argument,		NULL, 'n' },
+		{ "print-config", no_argument,		NULL, 'P' },
 		{ "socket",	required_argument,	NULL, 'S' },
 		{ "verbose",	no_argument,		NULL, 'v' },
 		{ "log-level",	required_argument,	NULL, 'L' },
@@ -104,7 +108,7 @@ main(int argc, char **argv)
 	struct errlist errs = { NULL, 0 };
 	struct tunnel *t;
 	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
-	char *owned_config = NULL, *owned_socket = NULL;
+	char *owned_config = NULL, *owned_socket = NULL, *owned_path = NULL;
 	int ch, check = 0, verbose = 0, level = -1, rc = 0;
 	size_t i;
 
@@ -115,6 +119,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'P':
+			check = 2;
 			break;
 		case 'S':
 			socket_path = optarg;
@@ -155,6 +162,12 @@ main(int argc, char **argv)
 		free(owned_config);
 		return 1;
 	}
+	if (check == 2) {
+		config_print(stdout, tunneld_conf);
+		config_free(tunneld_conf);
+		free(owned_config);
+		return 0;
+	}
 	if (check) {
 		printf("%s: configuration OK (%zu tunnel%s)\n", config_path,
 		    tunneld_conf->ntunnels, tunneld_conf->ntunnels == 1 ?
@@ -163,6 +176,7 @@ main(int argc, char **argv)
 		free(owned_config);
 		return 0;
 	}
+	tunneld_log_level_fixed = level != -1 || verbose > 0;
 	if (level == -1)
 		level = tunneld_conf->log_level != -1 ?
 		    tunneld_conf->log_level : LOG_LVL_INFO;
@@ -196,6 +210,8 @@ main(int argc, char **argv)
 		socket_path = tunneld_conf->control_socket != NULL ?
 		    tunneld_conf->control_socket :
 		    (owned_socket = paths_default_socket());
+	/* a copy: the configuration that named it goes at the next reload */
+	tunneld_socket_path = owned_path = xstrdup(socket_path);
 	if (control_init(socket_path, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
@@ -227,6 +243,7 @@ main(int argc, char **argv)
 	libssh2_exit();
 	free(owned_config);
 	free(owned_socket);
+	free(owned_path);
 	log_notice("stopped");
 	return rc;
 }

@@ -54,6 +54,27 @@ session_is_established(struct session *s)
 	return s != NULL && s->phase == SP_ESTABLISHED;
 }
 
+/* reload: the same connection settings, a new configuration object */
+void
+session_set_conf(struct session *s, const struct tunnel_conf *tc)
+{
+	s->conf = tc;
+}
+
+/* reload: a forward goes; its connections go on without it */
+void
+session_forget_forward(struct session *s, struct forward *f)
+{
+	struct channel *c;
+
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->fwd == f) {
+			f->connections--;
+			c->fwd = NULL;
+		}
+	}
+}
+
 double
 session_connect_timeout(struct session *s)
 {

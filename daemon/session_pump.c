@@ -324,6 +324,26 @@ session_listen(struct session *s, struct forward *f, const char *host,
 	session_schedule(s);
 }
 
+/* A forward goes away: forget its request, release its listener. */
+void
+session_listen_cancel(struct session *s, struct forward *f)
+{
+	struct open_req *r;
+
+	TAILQ_FOREACH(r, &s->opens, entry) {
+		if (r->kind == REQ_LISTEN && r->f == f)
+			r->f = NULL;	/* its answer is cancelled on arrival */
+	}
+	if (f->listener != NULL && s->phase == SP_ESTABLISHED) {
+		r = xcalloc(1, sizeof *r);
+		r->kind = REQ_CANCEL;
+		r->l = f->listener;
+		TAILQ_INSERT_TAIL(&s->opens, r, entry);
+		session_schedule(s);
+	}
+	f->listener = NULL;
+}
+
 /*
  * What the server's GatewayPorts makes of a requested bind address cannot
  * be seen in its answer, so it is asked once per session, only when it

@@ -6,6 +6,8 @@
  *   log.c            leveled logging to stderr
  *   fwdspec.c        OpenSSH forward syntax (-L/-R/-D arguments)
  *   config.c         tunneld.conf: parse, validate, defaults
+ *   config_print.c   the effective configuration (--print-config)
+ *   reload.c         reload by difference (SIGHUP, tunnelctl reload)
  *   tunnel.c         the per-tunnel state machine (SPEC.md states)
  *   session.c        one libssh2 session on one event base: connect, handshake,
  *                    authentication, keepalives, teardown
@@ -32,6 +34,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -133,6 +136,12 @@ struct errlist {
 struct config	*config_load(const char *path, struct errlist *);
 void		 config_free(struct config *);
 struct tunnel_conf *config_find(struct config *, const char *);
+int		 tunnel_conf_same_session(const struct tunnel_conf *,
+		    const struct tunnel_conf *);
+int		 tunnel_conf_same_rest(const struct tunnel_conf *,
+		    const struct tunnel_conf *);
+int		 fwdspec_same(const struct fwdspec *, const struct fwdspec *);
+void		 config_print(FILE *, const struct config *);
 void		 errlist_add(struct errlist *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 errlist_clear(struct errlist *);
@@ -210,6 +219,9 @@ void		 session_listen(struct session *, struct forward *,
 enum gateway_ports session_gateway_ports(struct session *, int probe);
 struct evdns_base *session_dns(struct session *);
 double		 session_connect_timeout(struct session *);
+void		 session_set_conf(struct session *, const struct tunnel_conf *);
+void		 session_forget_forward(struct session *, struct forward *);
+void		 session_listen_cancel(struct session *, struct forward *);
 unsigned	 session_channel_window(struct session *);
 
 /* hostkey.c */
@@ -376,6 +388,9 @@ void		 forward_remote_accept(struct forward *, LIBSSH2_CHANNEL *);
 void		 forward_remote_dynamic_request(struct channel *);
 void		 forward_remote_session_lost(struct forward *);
 void		 forward_remote_gateway_known(struct tunnel *);
+
+/* reload.c */
+json_object	*reload_config(const char *by);
 
 /* status.c */
 json_object	*status_tunnel(struct tunnel *);

@@ -1,0 +1,219 @@
+/*
+ * reload.c - reload by difference, as bgpd's reconfigure does (SIGHUP and
+ * `tunnelctl reload`).  The file is parsed into a new configuration; if it
+ * has errors the running one stays in force and every error is returned.
+ * Otherwise only the difference is applied:
+ *
+ *   a new tunnel             is created, and started if autostart
+ *   a removed tunnel         is stopped and destroyed
+ *   host, port, user, keys   changed: the tunnel restarts (if it was wanted)
+ *   only forwards changed    forwards are added and removed on the live
+ *                            session; the others keep their listeners and
+ *                            connections
+ *   anything else changed    (timers, permit_remote_open, autostart) the
+ *                            new values apply from now on, nothing restarts
+ *   nothing changed          untouched
+ *
+ * Global settings: log_level and control_group apply at once (unless
+ * the command line set the level); a new control_socket path cannot be
+ * applied to a running daemon, and the answer says so.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tunneld.h"
+
+extern struct config	*tunneld_conf;
+extern int		 tunneld_log_level_fixed;
+extern const char	*tunneld_socket_path;
+
+/* Same forwards, same order: the run-time objects now point at tc. */
+static void
+reload_repoint(struct tunnel *t, struct tunnel_conf *tc)
+{
+	size_t i;
+
+	t->conf = tc;
+	for (i = 0; i < t->nfwds; i++)
+		t->fwds[i]->spec = &tc->fwds[i];
+	if (t->session != NULL)
+		session_set_conf(t->session, tc);
+}
+
+/* A forward leaves a live tunnel: its listeners close, the server's is
+ * cancelled; connections already made go on, unattached. */
+static void
+reload_forward_remove(struct tunnel *t, struct forward *f)
+{
+	log_notice("%s: %s forward \"%s\" removed", t->conf->name,
+	    fwdspec_kind_name(f->spec->kind), f->spec->spec);
+	if (t->session != NULL) {
+		if (forward_is_remote(f))
+			session_listen_cancel(t->session, f);
+		session_forget_forward(t->session, f);
+	}
+	forward_free(f);
+}
+
+/* Only the forwards changed: add and remove them on the live session. */
+static void
+reload_forwards(struct tunnel *t, struct tunnel_conf *tc)
+{
+	struct forward **nf, *f;
+	char *taken;
+	size_t i, j;
+	int wanted = t->state != TS_DOWN && t->state != TS_FAILED;
+
+	nf = xcalloc(tc->nfwds, sizeof *nf);
+	taken = xcalloc(t->nfwds + 1, 1);
+	for (j = 0; j < tc->nfwds; j++) {
+		for (i = 0; i < t->nfwds; i++) {
+			if (!taken[i] && fwdspec_same(t->fwds[i]->spec,
+			    &tc->fwds[j])) {
+				taken[i] = 1;
+				nf[j] = t->fwds[i];
+				nf[j]->spec = &tc->fwds[j];
+				break;
+			}
+		}
+	}
+	for (i = 0; i < t->nfwds; i++) {
+		if (!taken[i])
+			reload_forward_remove(t, t->fwds[i]);
+	}
+	free(taken);
+	free(t->fwds);
+	t->fwds = nf;
+	t->nfwds = tc->nfwds;
+	t->conf = tc;
+	if (t->session != NULL)
+		session_set_conf(t->session, tc);
+	for (j = 0; j < tc->nfwds; j++) {
+		if (nf[j] != NULL)
+			continue;
+		f = nf[j] = forward_new(t, &tc->fwds[j]);
+		log_notice("%s: %s forward \"%s\" added", tc->name,
+		    fwdspec_kind_name(f->spec->kind), f->spec->spec);
+		if (!wanted)
+			continue;
+		if (forward_start(f) == 0 && !forward_is_remote(f) &&
+		    session_is_established(t->session))
+			f->state = FS_UP;
+	}
+	tunnel_forward_changed(t);
+}
+
+/* The session's settings changed: a new tunnel object state, restarted. */
+static void
+reload_restart(struct tunnel *t, struct tunnel_conf *tc, const char *why)
+{
+	int wanted = t->state != TS_DOWN;
+	size_t i;
+
+	tunnel_stop(t, why);
+	for (i = 0; i < t->nfwds; i++)
+		forward_free(t->fwds[i]);
+	free(t->fwds);
+	t->conf = tc;
+	t->nfwds = tc->nfwds;
+	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
+	for (i = 0; i < tc->nfwds; i++)
+		t->fwds[i] = forward_new(t, &tc->fwds[i]);
+	if (wanted)
+		tunnel_start(t, why);
+}
+
+static void
+reload_add(json_object *o, const char *key, const char *name)
+{
+	json_object *a;
+
+	if (!json_object_object_get_ex(o, key, &a)) {
+		a = json_object_new_array();
+		json_object_object_add(o, key, a);
+	}
+	json_object_array_add(a, json_object_new_string(name));
+}
+
+/*
+ * Reload; by says who asked, for the log.  Returns the answer for the
+ * control protocol: {"ok":true, "added":[...], "removed":[...],
+ * "restarted":[...], "changed":[...], "unchanged":[...], "notes":[...]}
+ * or {"ok":false, "error":..., "errors":["file:line: ...", ...]}.
+ */
+json_object *
+reload_config(const char *by)
+{
+	struct errlist errs = { NULL, 0 };
+	struct config *nc, *old = tunneld_conf;
+	struct tunnel_conf *tc;
+	struct tunnel *t, *next;
+	json_object *o = json_object_new_object(), *a;
+	char why[256];
+	size_t i;
+
+	log_notice("reload of %s (%s)", old->file, by);
+	nc = config_load(old->file, &errs);
+	if (nc == NULL) {
+		a = json_object_new_array();
+		for (i = 0; i < errs.n; i++) {
+			log_warnx("reload: %s", errs.v[i]);
+			json_object_array_add(a, json_object_new_string(
+			    errs.v[i]));
+		}
+		log_warnx("reload: %zu error%s; the running configuration "
+		    "stays in force", errs.n, errs.n == 1 ? "" : "s");
+		errlist_clear(&errs);
+		json_object_object_add(o, "ok", json_object_new_boolean(0));
+		json_object_object_add(o, "error", json_object_new_string(
+		    "the configuration has errors; the running one stays in "
+		    "force"));
+		json_object_object_add(o, "errors", a);
+		return o;
+	}
+	snprintf(why, sizeof why, "reload (%s)", by);
+	/* removed tunnels first: their listeners may be reused below */
+	TAILQ_FOREACH_SAFE(t, &tunnels, entry, next) {
+		if (config_find(nc, t->conf->name) == NULL) {
+			reload_add(o, "removed", t->conf->name);
+			log_notice("%s: removed by %s", t->conf->name, why);
+			tunnel_destroy(t);
+		}
+	}
+	for (i = 0; i < nc->ntunnels; i++) {
+		tc = nc->tunnels[i];
+		if ((t = tunnel_find(tc->name)) == NULL) {
+			t = tunnel_create(tc);
+			reload_add(o, "added", tc->name);
+			if (tc->autostart)
+				tunnel_start(t, why);
+		} else if (!tunnel_conf_same_session(t->conf, tc)) {
+			reload_add(o, "restarted", tc->name);
+			reload_restart(t, tc, why);
+		} else if (tunnel_conf_same_rest(t->conf, tc)) {
+			reload_add(o, "unchanged", tc->name);
+			reload_repoint(t, tc);
+		} else {
+			reload_add(o, "changed", tc->name);
+			reload_forwards(t, tc);
+		}
+	}
+	if (!tunneld_log_level_fixed && nc->log_level != -1)
+		log_set_level(nc->log_level);
+	if (tunneld_socket_path != NULL && nc->control_socket != NULL &&
+	    strcmp(nc->control_socket, tunneld_socket_path) != 0) {
+		snprintf(why, sizeof why, "control_socket %s: a new socket "
+		    "path takes effect when tunneld restarts; it listens on "
+		    "%s until then", nc->control_socket, tunneld_socket_path);
+		log_warnx("reload: %s", why);
+		reload_add(o, "notes", why);
+	}
+	tunneld_conf = nc;
+	config_free(old);
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	log_notice("reload done: %s", json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+	return o;
+}
