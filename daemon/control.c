@@ -37,6 +37,7 @@ struct client {
 	gid_t			 gid;
 	int			 events;	/* subscribed to state events */
 	int			 closing;	/* close once output is flushed */
+	double			 active;	/* last complete request */
 };
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
@@ -346,6 +347,7 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		if (line == NULL)
 			break;
+		cl->active = mono_now();
 		if (len > 0)
 			control_request(cl, line, len);
 		free(line);
@@ -374,6 +376,29 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
 		control_client_free(arg);
 }
 
+/*
+ * Full: make room by dropping the client idle the longest (events
+ * subscribers are never idle), so that connections left open by someone
+ * cannot lock tunnelctl out.  0 if a client was dropped.
+ */
+static int
+control_evict(void)
+{
+	struct client *cl, *idle = NULL;
+
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (!cl->events && !cl->closing &&
+		    (idle == NULL || cl->active < idle->active))
+			idle = cl;
+	}
+	if (idle == NULL)
+		return -1;
+	log_info("control: %u clients connected; dropping pid %ld, idle for "
+	    "%.0fs", nclients, (long)idle->pid, mono_now() - idle->active);
+	control_client_free(idle);
+	return 0;
+}
+
 static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int len, void *arg)
@@ -382,7 +407,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	socklen_t clen = sizeof cred;
 	struct client *cl;
 
-	if (nclients >= CONTROL_MAX_CLIENTS) {
+	if (nclients >= CONTROL_MAX_CLIENTS && control_evict() != 0) {
 		log_warnx("control: %u clients connected, refusing another",
 		    nclients);
 		close(fd);
@@ -396,6 +421,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->pid = cred.pid;
 	cl->uid = cred.uid;
 	cl->gid = cred.gid;
+	cl->active = mono_now();
 	cl->bev = bufferevent_socket_new(tunneld_base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(cl->bev, control_read_cb, control_write_cb,
