@@ -24,8 +24,8 @@ output_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-static long long
-get_int(json_object *o, const char *key)
+long long
+output_int(json_object *o, const char *key)
 {
 	json_object *v;
 
@@ -107,13 +107,13 @@ output_table(json_object *tunnels, int color)
 			f = json_object_array_get_idx(fw, j);
 			if (strcmp(output_str(f, "state"), "up") == 0)
 				up++;
-			in += get_int(f, "bytes_in");
-			out += get_int(f, "bytes_out");
-			conns += get_int(f, "connections");
+			in += output_int(f, "bytes_in");
+			out += output_int(f, "bytes_out");
+			conns += output_int(f, "connections");
 		}
 		snprintf(fwd, sizeof fwd, "%zu/%zu", up, nf);
 		err = output_str(t, "last_error");
-		retry = get_int(t, "next_retry");
+		retry = output_int(t, "next_retry");
 		info[0] = '\0';
 		if (strcmp(st, "backoff") == 0 && retry > 0)
 			snprintf(info, sizeof info, "retry in %llds: %s",
@@ -123,7 +123,7 @@ output_table(json_object *tunnels, int color)
 		printf("%-*s  %s%-10s%s  %-7s  %-8s  %5lld  %8s  %8s  %s\n",
 		    (int)width, output_str(t, "name"), color ? state_color(st) : "",
 		    st, color ? C_RESET : "",
-		    output_duration(now - get_int(t, "since"), since,
+		    output_duration(now - output_int(t, "since"), since,
 		    sizeof since), fwd, conns,
 		    output_bytes(in, bin, sizeof bin),
 		    output_bytes(out, bout, sizeof bout), info);
@@ -141,15 +141,15 @@ output_detail(json_object *t, int color)
 
 	printf("%s: %s%s%s for %s\n", output_str(t, "name"),
 	    color ? state_color(st) : "", st, color ? C_RESET : "",
-	    output_duration(now - get_int(t, "since"), since, sizeof since));
+	    output_duration(now - output_int(t, "since"), since, sizeof since));
 	printf("  server:      %s@%s port %lld", output_str(t, "user"),
-	    output_str(t, "host"), get_int(t, "port"));
+	    output_str(t, "host"), output_int(t, "port"));
 	if (json_object_object_get_ex(t, "rtt_ms", &rtt) && rtt != NULL)
 		printf(" (rtt %.1f ms)", json_object_get_double(rtt));
-	printf("\n  reconnects:  %lld\n", get_int(t, "reconnects"));
+	printf("\n  reconnects:  %lld\n", output_int(t, "reconnects"));
 	if ((err = output_str(t, "last_error")) != NULL)
 		printf("  last error:  %s\n", err);
-	if ((retry = get_int(t, "next_retry")) > 0)
+	if ((retry = output_int(t, "next_retry")) > 0)
 		printf("  next retry:  in %llds\n", retry - now > 0 ?
 		    retry - now : 0);
 	json_object_object_get_ex(t, "forwards", &fw);
@@ -164,9 +164,9 @@ output_detail(json_object *t, int color)
 			    "remote", 6) == 0 ? "the server listens" :
 			    "listening", output_str(f, "listen_all"));
 		printf("; %lld open, %lld total; in %s, out %s\n",
-		    get_int(f, "connections"), get_int(f, "total_connections"),
-		    output_bytes(get_int(f, "bytes_in"), bin, sizeof bin),
-		    output_bytes(get_int(f, "bytes_out"), bout, sizeof bout));
+		    output_int(f, "connections"), output_int(f, "total_connections"),
+		    output_bytes(output_int(f, "bytes_in"), bin, sizeof bin),
+		    output_bytes(output_int(f, "bytes_out"), bout, sizeof bout));
 		if ((err = output_str(f, "last_error")) != NULL)
 			printf("           last error: %s\n", err);
 	}
@@ -176,7 +176,7 @@ void
 output_event(json_object *ev)
 {
 	char ts[32];
-	time_t t = (time_t)get_int(ev, "time");
+	time_t t = (time_t)output_int(ev, "time");
 	const char *reason = output_str(ev, "reason");
 
 	strftime(ts, sizeof ts, "%Y-%m-%d %H:%M:%S", localtime(&t));

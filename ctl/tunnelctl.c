@@ -228,8 +228,37 @@ out:
  * up: poll the named tunnels until each is up, or one failed, or the time
  * is out; a tunnel in backoff is still trying, so `up` keeps waiting.
  */
+/* On a terminal, each step of each tunnel as it happens. */
+static void
+show_progress(json_object *tunnels, char **shown, int n)
+{
+	json_object *t;
+	const char *st, *ph;
+	char now[64];
+	int i;
+
+	for (i = 0; i < (int)json_object_array_length(tunnels) && i < n; i++) {
+		t = json_object_array_get_idx(tunnels, i);
+		st = output_str(t, "state");
+		ph = output_str(t, "phase");
+		snprintf(now, sizeof now, "%s", ph != NULL ? ph : st);
+		if (shown[i] != NULL && strcmp(shown[i], now) == 0)
+			continue;
+		free(shown[i]);
+		shown[i] = xstrdup(now);
+		if (strcmp(st, "backoff") == 0 && output_int(t, "next_retry") > 0)
+			fprintf(stderr, "%s: %s (retry in %llds: %s)\n",
+			    output_str(t, "name"), now, output_int(t,
+			    "next_retry") - (long long)time(NULL),
+			    output_str(t, "last_error") ? output_str(t,
+			    "last_error") : "");
+		else
+			fprintf(stderr, "%s: %s\n", output_str(t, "name"), now);
+	}
+}
+
 static int
-wait_up(char **names, int n, json_object **last)
+wait_up_loop(char **names, int n, json_object **last, char **shown)
 {
 	struct timespec delay = { 0, 100 * 1000 * 1000 };
 	time_t deadline = time(NULL) + (time_t)opt_timeout;
@@ -244,6 +273,8 @@ wait_up(char **names, int n, json_object **last)
 			return rc;
 		}
 		json_object_object_get_ex(reply, "tunnels", &tunnels);
+		if (shown != NULL)
+			show_progress(tunnels, shown, n);
 		done = 1;
 		for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
 			t = json_object_array_get_idx(tunnels, i);
@@ -266,6 +297,20 @@ wait_up(char **names, int n, json_object **last)
 		}
 		nanosleep(&delay, NULL);
 	}
+}
+
+static int
+wait_up(char **names, int n, json_object **last)
+{
+	char **shown = xcalloc((size_t)n + 1, sizeof *shown);
+	int i, rc;
+
+	rc = wait_up_loop(names, n, last,
+	    !opt_json && isatty(STDERR_FILENO) ? shown : NULL);
+	for (i = 0; i < n; i++)
+		free(shown[i]);
+	free(shown);
+	return rc;
 }
 
 static int

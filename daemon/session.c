@@ -30,6 +30,17 @@
 static const char *phase_names[] = { "resolving", "connecting",
 	"handshake", "authenticating", "established", "dead" };
 
+/* What a tunnel in "connecting" is doing, for tunnelctl's progress. */
+const char *
+session_phase_name(struct session *s)
+{
+	if (s == NULL)
+		return NULL;
+	if (s->phase == SP_ESTABLISHED)
+		return "forwarding";	/* asking the server for its forwards */
+	return phase_names[s->phase];
+}
+
 const char *
 session_name(struct session *s)
 {

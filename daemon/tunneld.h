@@ -202,6 +202,7 @@ int		 session_is_established(struct session *);
 LIBSSH2_SESSION	*session_ssh(struct session *);
 struct event_base *session_base(struct session *);
 const char	*session_name(struct session *);
+const char	*session_phase_name(struct session *);
 void		 session_schedule(struct session *);
 void		 session_open(struct session *, enum session_open_kind,
 		    const char *host, int port, const char *orig_host,

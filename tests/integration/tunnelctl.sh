@@ -48,7 +48,18 @@ diag "$out"
 check "up on an unreachable server: exit 1 after the timeout" [ $rc -eq 1 ]
 check "... with the reason" says "$out" "cannot connect to 127.0.0.1 port $DEAD"
 check "... the tunnel keeps retrying (backoff or connecting)" sh -c "case \"\$1\" in backoff|connecting) true;; *) false;; esac" _ "$(json_get dead "t['state']")"
+out=$(script -qec "$TUNNELCTL -s $CTL up --timeout 2 dead" /dev/null 2>&1)
+diag "$out"
+check "up on a terminal shows each step (here: the backoff and its reason)" \
+	says "$out" "dead: backoff (retry in" "cannot connect to"
 tctl down dead >/dev/null
+tctl down b >/dev/null
+out=$(script -qec "$TUNNELCTL -s $CTL up b" /dev/null 2>&1)
+check "... and a tunnel coming up ends its progress with up" says "$out" "b: up"
+comp() { PATH=$top_builddir/ctl:$PATH bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _tunnelctl; echo "${COMPREPLY[*]}"' _ "$top_srcdir/ctl/bash-completion/tunnelctl" "$@"; }
+check "bash completion: commands" test "$(comp tunnelctl -s "$CTL" re)" = "restart reload"
+check "bash completion: tunnel names from the daemon" \
+	test "$(comp tunnelctl -s "$CTL" up "")" = "a b dead"
 check "--json status parses, one object" sh -c "$TUNNELCTL -s $CTL --json status | $PYTHON3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d[\"tunnels\"])==3'"
 check "--json up prints the tunnels" sh -c "$TUNNELCTL -s $CTL --json up a | $PYTHON3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"ok\"] and d[\"tunnels\"][0][\"state\"]==\"up\"'"
 

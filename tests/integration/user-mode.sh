@@ -1,0 +1,69 @@
+#!/bin/sh
+# user-mode.sh - any user runs tunneld with $XDG_CONFIG_HOME/tunneld/
+# tunneld.conf and $XDG_RUNTIME_DIR/tunneld.sock, and that user's tunnelctl
+# finds it without options.  A second tunneld on the same socket refuses to
+# start, saying why.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null 2>&1; then
+	echo "1..0 # SKIP needs root (to become another user) and setpriv"; exit 0
+fi
+start_sshd
+start_server echo
+ECHO=$SERVER_PORT
+L=$(free_port)
+U=$WORK/user
+mkdir -p "$U/cfg/tunneld" "$U/run"
+cp "$WORK/id_ed25519" "$WORK/known_hosts" "$U/cfg/tunneld/"
+cat > "$U/cfg/tunneld/tunneld.conf" <<EOF2
+tunnels = {
+  mine = {
+    host = "127.0.0.1"; port = $SSHD_PORT; user = "root";
+    identity_file = "id_ed25519"; known_hosts = "known_hosts";
+    local = [ "$L:127.0.0.1:$ECHO" ];
+  };
+};
+EOF2
+chown -R 65534:65534 "$U"
+chmod 700 "$U/run"
+chmod 755 "$WORK"
+CLEANUP_EXTRA='chmod 700 "$WORK"'
+asuser() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    env -i PATH="$PATH" HOME="$U" XDG_CONFIG_HOME="$U/cfg" \
+	    XDG_RUNTIME_DIR="$U/run" ${LSAN_OPTIONS:+LSAN_OPTIONS="$LSAN_OPTIONS"} \
+	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} "$@"
+}
+asuser "$TUNNELD" --log-level debug >> "$WORK/tunneld.user.log" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until asuser "$TUNNELCTL" status >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
+done
+UPID=$(pgrep -n -u 65534 -f "$TUNNELD --log-level debug")
+diag "tunneld as nobody: pid $UPID: $(ps -o pid,user,args -p $UPID | tail -1)"
+PIDS="$PIDS $UPID"
+check "tunneld as an ordinary user: its socket is in \$XDG_RUNTIME_DIR" \
+	test -S "$U/run/tunneld.sock"
+check "... its configuration from \$XDG_CONFIG_HOME (relative paths beside it)" \
+	grep -q "started with $U/cfg/tunneld/tunneld.conf" "$WORK/tunneld.user.log"
+check "tunnelctl finds it without options" \
+	sh -c "$(command -v setpriv) --reuid=65534 --regid=65534 --clear-groups env -i PATH=$PATH XDG_RUNTIME_DIR=$U/run $TUNNELCTL status mine >/dev/null"
+state() { asuser "$TUNNELCTL" --json status mine 2>/dev/null | $PYTHON3 -c 'import json,sys; print(json.load(sys.stdin)["tunnels"][0]["state"])'; }
+i=0; until [ "$(state)" = up ]; do
+	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1; done
+check "the user's tunnel comes up" test "$(state)" = up
+check "... and carries data" $NETIO roundtrip "$L" 500000
+downup() { asuser "$TUNNELCTL" down mine >/dev/null && asuser "$TUNNELCTL" up mine >/dev/null; }
+check "the daemon's own user may take it down and up" downup
+check "... and it is up" test "$(state)" = up
+out=$(asuser "$TUNNELD" 2>&1); rc=$?
+diag "$out"
+check "a second tunneld on the same socket refuses to start" test $rc -ne 0
+check "... saying why" says "$out" "another tunneld (pid $UPID) is listening on $U/run/tunneld.sock"
+check "... and the first one is untouched" $NETIO roundtrip "$L" 100000
+kill "$UPID"
+i=0; while kill -0 "$UPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+check "on SIGTERM it removes its socket" test ! -e "$U/run/tunneld.sock"
+check "no sanitizer report" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.user.log'"
+done_testing
