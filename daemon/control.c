@@ -444,7 +444,7 @@ control_accept_error_cb(struct evconnlistener *l, void *arg)
  * by its directory, what they may do by their credentials.
  */
 int
-control_init(const char *path, char **cause)
+control_init(const char *path, int activated, char **cause)
 {
 	struct sockaddr_un sun;
 	struct ucred cred;
@@ -460,6 +460,12 @@ control_init(const char *path, char **cause)
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
+	if (activated != -1) {	/* tunneld.socket made it: systemd owns it */
+		set_nonblock(activated);
+		fd = activated;
+		log_info("control socket %s, from systemd", path);
+		goto listen;
+	}
 
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
@@ -505,17 +511,21 @@ control_init(const char *path, char **cause)
 		return -1;
 	}
 	umask(old);
+	control_path = xstrdup(path);	/* ours: removed at exit */
+	log_info("control socket %s", path);
+listen:
 	control_listener = evconnlistener_new(tunneld_base, control_accept_cb,
 	    NULL, LEV_OPT_CLOSE_ON_FREE, 64, fd);
 	if (control_listener == NULL) {
 		xasprintf(cause, "cannot listen on %s", path);
 		close(fd);
-		unlink(path);
+		if (control_path != NULL)
+			unlink(control_path);
+		free(control_path);
+		control_path = NULL;
 		return -1;
 	}
 	evconnlistener_set_error_cb(control_listener, control_accept_error_cb);
-	control_path = xstrdup(path);
-	log_info("control socket %s", path);
 	return 0;
 }
 

@@ -17,9 +17,6 @@
 
 #include <event2/event.h>
 #include <libconfig.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "tunneld.h"
 
@@ -65,23 +62,13 @@ version(void)
 }
 
 static void
-notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
-
-static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	switch (sig) {
 	case SIGTERM:
 	case SIGINT:
 		log_notice("%s: shutting down", strsignal((int)sig));
-		notify("STOPPING=1");
+		notify_stopping();
 		event_base_loopbreak(tunneld_base);
 		break;
 	case SIGHUP:
@@ -212,7 +199,8 @@ main(int argc, char **argv)
 		    (owned_socket = paths_default_socket());
 	/* a copy: the configuration that named it goes at the next reload */
 	tunneld_socket_path = owned_path = xstrdup(socket_path);
-	if (control_init(socket_path, &cause) != 0) {
+	notify_init();
+	if (control_init(socket_path, notify_listen_fd(), &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		return 1;
@@ -225,7 +213,7 @@ main(int argc, char **argv)
 		if (t->conf->autostart)
 			tunnel_start(t, "autostart");
 	}
-	notify("READY=1");
+	notify_ready();
 
 	if (event_base_dispatch(tunneld_base) == -1) {
 		log_error("event loop failed");
@@ -235,6 +223,7 @@ main(int argc, char **argv)
 	while ((t = TAILQ_FIRST(&tunnels)) != NULL)
 		tunnel_destroy(t);
 	control_shutdown();
+	notify_shutdown();
 	for (i = 0; i < nitems(sigs); i++)
 		event_free(sigs[i]);
 	evdns_base_free(tunneld_dns, 0);

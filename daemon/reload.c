@@ -155,6 +155,7 @@ reload_config(const char *by)
 	size_t i;
 
 	log_notice("reload of %s (%s)", old->file, by);
+	notify_reloading();
 	nc = config_load(old->file, &errs);
 	if (nc == NULL) {
 		a = json_object_new_array();
@@ -171,6 +172,7 @@ reload_config(const char *by)
 		    "the configuration has errors; the running one stays in "
 		    "force"));
 		json_object_object_add(o, "errors", a);
+		notify_ready();
 		return o;
 	}
 	snprintf(why, sizeof why, "reload (%s)", by);
@@ -215,5 +217,6 @@ reload_config(const char *by)
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	log_notice("reload done: %s", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));
+	notify_ready();
 	return o;
 }

@@ -72,6 +72,7 @@ tunnel_set_state(struct tunnel *t, enum tunnel_state st, const char *reason)
 		    tunnel_state_name(old), tunnel_state_name(st),
 		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	control_notify_state(t, old, reason);
+	notify_status();
 }
 
 static void

@@ -27,6 +27,7 @@
  *   connect.c        non-blocking outbound connects (evdns, TCP, UNIX)
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
+ *   notify.c         systemd: readiness, status line, watchdog, activation
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H
@@ -393,12 +394,21 @@ void		 forward_remote_gateway_known(struct tunnel *);
 /* reload.c */
 json_object	*reload_config(const char *by);
 
+/* notify.c */
+void		 notify_init(void);
+void		 notify_ready(void);
+void		 notify_status(void);
+void		 notify_reloading(void);
+void		 notify_stopping(void);
+void		 notify_shutdown(void);
+int		 notify_listen_fd(void);
+
 /* status.c */
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
 
 /* control.c */
-int	 control_init(const char *path, char **cause);
+int	 control_init(const char *path, int activated, char **cause);
 void	 control_shutdown(void);
 void	 control_notify_state(struct tunnel *, enum tunnel_state old,
 	    const char *reason);
