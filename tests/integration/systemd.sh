@@ -1,0 +1,158 @@
+#!/bin/sh
+# systemd.sh - what tunneld tells systemd, against a datagram socket this
+# test listens on as NOTIFY_SOCKET: READY (only once the control socket
+# listens), STATUS kept current, RELOADING+MONOTONIC_USEC then READY around
+# reloads (also a refused one), WATCHDOG at half WatchdogSec, STOPPING.
+# Then socket activation with systemd-socket-activate, structured journal
+# fields on a journal socket this test provides, `systemd-analyze verify`
+# on the generated units, and what `make install DESTDIR=` puts where.
+. "$(dirname "$0")/lib.sh"
+
+if ! grep -q '^#define HAVE_SYSTEMD 1' "$top_builddir/config.h" 2>/dev/null; then
+	echo "1..0 # SKIP built without libsystemd"; exit 0
+fi
+start_sshd
+start_server echo
+ECHO=$SERVER_PORT
+DEAD=$($NETIO refuse)
+L=$(free_port)
+write_conf "
+  t = { host = \"127.0.0.1\"; local = [ \"$L:127.0.0.1:$ECHO\" ]; };
+  dead = { host = \"127.0.0.1\"; port = $DEAD; reconnect_min = 30;
+           reconnect_max = 60; };"
+
+# the systemd side of sd_notify: record every datagram with its time
+$PYTHON3 - "$WORK/notify.sock" "$CTL" > "$WORK/notify.log" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    d = s.recv(4096).decode()
+    for line in d.split("\n"):
+        ctl = "ctl" if os.path.exists(sys.argv[2]) else "noctl"
+        print("%.3f %s %s" % (time.monotonic(), ctl, line), flush=True)
+PY
+PIDS="$PIDS $!"
+i=0; while ! grep -q listening "$WORK/notify.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=1000000 start_tunneld
+got() { grep -q "$1" "$WORK/notify.log"; }
+wait_notify() {
+	i=0; while ! got "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; got "$1"
+}
+check "READY=1" wait_notify " READY=1"
+check "... only once the control socket listens" \
+	sh -c "! grep -q 'noctl READY=1' '$WORK/notify.log'"
+check "... without waiting for the servers (STATUS then said not all up)" \
+	sh -c "grep -B1 ' READY=1' '$WORK/notify.log' | head -1 | grep -q 'STATUS=0/2 up'"
+wait_state t up
+check "STATUS= kept current: 1/2 up; dead: backoff Ns" wait_notify "STATUS=1/2 up; dead: backoff [0-9]*s"
+tctl reload >/dev/null
+check "reload: RELOADING=1 with MONOTONIC_USEC" \
+	sh -c "grep -A1 ' RELOADING=1' '$WORK/notify.log' | grep -q 'MONOTONIC_USEC=[0-9]'"
+check "... then READY=1 again" \
+	sh -c "sed -n '/RELOADING=1/,\$p' '$WORK/notify.log' | grep -q ' READY=1'"
+n0=$(grep -c ' RELOADING=1' "$WORK/notify.log")
+echo "bogus = 1;" >> "$CONF"
+tctl reload >/dev/null 2>&1
+sed -i '$d' "$CONF"
+check "a refused reload is also bracketed: RELOADING=1 ... READY=1" \
+	sh -c "[ \$(grep -c ' RELOADING=1' '$WORK/notify.log') -gt $n0 ] && sed -n '/RELOADING=1/,\$p' '$WORK/notify.log' | tail -n +3 | grep -q ' READY=1'"
+w0=$(grep -c 'WATCHDOG=1' "$WORK/notify.log")
+sleep 3
+w1=$(grep -c 'WATCHDOG=1' "$WORK/notify.log")
+diag "WATCHDOG=1 $((w1 - w0)) times in 3 s (WatchdogSec 1 s)"
+check "WATCHDOG=1 at half of WatchdogSec (about 6 in 3 s)" \
+	sh -c "[ $((w1 - w0)) -ge 5 ] && [ $((w1 - w0)) -le 7 ]"
+stop_tunneld
+check "STOPPING=1 on SIGTERM" got " STOPPING=1"
+
+# socket activation: systemd holds the socket, tunneld takes it
+if command -v systemd-socket-activate >/dev/null 2>&1; then
+	ACT=$WORK/act.sock
+	systemd-socket-activate -l "$ACT" $TUNNELD -c "$CONF" --log-level debug \
+	    >> "$WORK/tunneld.act.log" 2>&1 &
+	PIDS="$PIDS $!"
+	i=0; while [ ! -S "$ACT" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	check "socket activation: tunnelctl reaches tunneld through systemd's socket" \
+		sh -c "$TUNNELCTL -s '$ACT' status t >/dev/null"
+	check "... tunneld used the socket it was given" \
+		grep -q "from systemd" "$WORK/tunneld.act.log"
+	pkill -f "$TUNNELD -c $CONF --log-level debug" 2>/dev/null
+	sleep 0.5
+	check "... and leaves it to systemd on exit" test -S "$ACT"
+else
+	skip "socket activation: no systemd-socket-activate"
+fi
+
+# structured journal fields, on a journal socket of our own
+JS=/run/systemd/journal/socket
+if [ "$(id -u)" -eq 0 ] && [ ! -e "$JS" ]; then
+	mkdir -p /run/systemd/journal
+	CLEANUP_EXTRA='rm -f /run/systemd/journal/socket'
+	$PYTHON3 - "$JS" > "$WORK/journal.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    d = s.recv(65536).decode(errors="replace")
+    print(" | ".join(d.strip().split("\n")), flush=True)
+PY
+	PIDS="$PIDS $!"
+	i=0; while ! grep -q listening "$WORK/journal.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+	: > "$WORK/tunneld.journal.err"
+	JOURNAL_STREAM=$(stat -c '%d:%i' "$WORK/tunneld.journal.err") \
+	    $TUNNELD -c "$CONF" 2>> "$WORK/tunneld.journal.err" &
+	JPID=$!
+	PIDS="$PIDS $JPID"
+	i=0; while ! grep -q "STATE=up" "$WORK/journal.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	kill "$JPID"; wait "$JPID" 2>/dev/null
+	check "journal: a transition carries TUNNEL= and STATE=" \
+		grep -q "TUNNEL=t | STATE=up | MESSAGE=t: connecting -> up" "$WORK/journal.log"
+	check "... with its priority" grep -q "PRIORITY=5 | TUNNEL=t" "$WORK/journal.log"
+	check "... messages about no tunnel carry no TUNNEL=" \
+		sh -c "grep 'MESSAGE=control socket' '$WORK/journal.log' | grep -vq TUNNEL="
+	check "... and nothing went to stderr" test ! -s "$WORK/tunneld.journal.err"
+	rm -f "$JS"
+else
+	skip "journal fields: needs root and no journald running here"
+fi
+
+# the units, verified by systemd itself (paths pointed at this build)
+if command -v systemd-analyze >/dev/null 2>&1; then
+	mkdir -p "$WORK/units"
+	for u in tunneld.service tunneld.socket; do
+		sed -e "s|^ExecStartPre=[^ ]*|ExecStartPre=$TUNNELD|" \
+		    -e "s|^ExecStart=[^ ]*|ExecStart=$TUNNELD|" \
+		    "$top_builddir/systemd/$u" > "$WORK/units/$u"
+	done
+	out=$(cd "$WORK/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify \
+	    --man=no ./tunneld.service ./tunneld.socket 2>&1); rc=$?
+	diag "$out"
+	check "systemd-analyze verify: tunneld.service and tunneld.socket" \
+		sh -c "[ $rc -eq 0 ] && ! echo '$out' | grep -qi -e 'unknown' -e 'invalid' -e 'failed'"
+	check "... hardened as promised" says "$(cat "$top_builddir/systemd/tunneld.service")" \
+		"Type=notify" "WatchdogSec=" "ExecReload=" "User=tunneld" "ProtectSystem=strict" \
+		"ProtectHome=yes" "PrivateTmp=yes" "PrivateDevices=yes" "NoNewPrivileges=yes" \
+		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "RestrictNamespaces=yes" \
+		"LockPersonality=yes" "MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native" \
+		"CapabilityBoundingSet=" "RuntimeDirectory=tunneld" "ConfigurationDirectory=tunneld" \
+		"StateDirectory=tunneld" "After=network-online.target"
+else
+	skip "systemd-analyze is not installed"
+fi
+
+# make install DESTDIR=...: what lands where
+make -C "$top_builddir" install DESTDIR="$WORK/dest" > "$WORK/install.log" 2>&1
+check "make install DESTDIR= succeeds" test $? -eq 0
+landed() { find "$WORK/dest" -path "*$1" | grep -q .; }
+for f in sbin/tunneld bin/tunnelctl man8/tunneld.8 man1/tunnelctl.1 man5/tunneld.conf.5 \
+    completions/tunnelctl system/tunneld.service system/tunneld.socket \
+    user/tunneld.service sysusers.d/tunneld.conf tmpfiles.d/tunneld.conf; do
+	check "... installs $f" landed "$f"
+done
+check "... nothing outside DESTDIR" sh -c "! grep -q 'Permission denied\|Read-only' '$WORK/install.log'"
+check "the installed unit runs the installed binary" \
+	sh -c "grep -q '^ExecStart=.*/sbin/tunneld -c .*/tunneld.conf' \$(find '$WORK/dest' -path '*system/tunneld.service')"
+done_testing
