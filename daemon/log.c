@@ -24,13 +24,16 @@
 
 static int log_level = LOG_LVL_INFO;
 static int log_tty;
+#ifdef HAVE_SYSTEMD
 static int log_journal;
+#endif
 
 static const char *level_names[] = { "error", "warning", "notice", "info",
 	"debug" };
 /* syslog priorities, understood by journald as a "<N>" line prefix */
 static const int level_prio[] = { 3, 4, 5, 6, 7 };
 
+#ifdef HAVE_SYSTEMD
 /* Is standard error the journal's stream?  (systemd.exec(5)) */
 static int
 log_stderr_is_journal(void)
@@ -45,6 +48,7 @@ log_stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev &&
 	    (unsigned long long)st.st_ino == ino;
 }
+#endif
 
 void
 log_init(int level)
