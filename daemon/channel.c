@@ -193,14 +193,11 @@ channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void
 channel_set_deadline(struct channel *c, double secs)
 {
-	struct timeval tv;
 
 	if (c->ev_deadline == NULL)
 		c->ev_deadline = evtimer_new(session_base(c->session),
 		    channel_deadline_cb, c);
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	evtimer_add(c->ev_deadline, &tv);
+	timer_add_secs(c->ev_deadline, secs);
 }
 
 /* The channel's open is queued: it has connect_timeout to happen. */

@@ -209,7 +209,6 @@ connector_start(struct event_base *base, struct evdns_base *dns,
 	struct connector *k = xcalloc(1, sizeof *k);
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
-	struct timeval tv;
 	char serv[16];
 
 	k->base = base;
@@ -218,9 +217,7 @@ connector_start(struct event_base *base, struct evdns_base *dns,
 	k->fd = -1;
 	k->ev_done = event_new(base, -1, 0, connector_done_cb, k);
 	k->ev_timeout = evtimer_new(base, connector_timeout_cb, k);
-	tv.tv_sec = (time_t)timeout;
-	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
-	event_add(k->ev_timeout, &tv);
+	timer_add_secs(k->ev_timeout, timeout);
 	if (path != NULL) {
 		k->path = xstrdup(path);
 		connector_unix(k);

@@ -44,7 +44,6 @@ static unsigned nclients;
 static struct evconnlistener *control_listener;
 static char *control_path;
 
-extern struct config *tunneld_conf;
 
 static void
 control_client_free(struct client *cl)

@@ -174,7 +174,6 @@ forward_wait(struct forward *f, int fd, const char *host, int port)
 {
 	struct tunnel *t = f->tunnel;
 	struct forward_waiter *w;
-	struct timeval tv;
 	double to = t->conf->connect_timeout;
 
 	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
@@ -192,9 +191,7 @@ forward_wait(struct forward *f, int fd, const char *host, int port)
 	snprintf(w->host, sizeof w->host, "%s", host);
 	w->port = port;
 	w->timer = evtimer_new(tunneld_base, forward_waiter_timeout_cb, w);
-	tv.tv_sec = (time_t)to;
-	tv.tv_usec = (suseconds_t)((to - (double)tv.tv_sec) * 1e6);
-	evtimer_add(w->timer, &tv);
+	timer_add_secs(w->timer, to);
 	TAILQ_INSERT_TAIL(&f->waiters, w, entry);
 	f->nwaiters++;
 	log_debug("%s: %s from %s:%d: waiting for the session",

@@ -115,7 +115,6 @@ static void
 forward_remote_retry(struct forward *f)
 {
 	double lo = f->tunnel->conf->reconnect_min, d;
-	struct timeval tv;
 
 	d = lo * (double)(1u << (f->retries < 16 ? f->retries : 16));
 	if (d > FORWARD_RETRY_MAX)
@@ -125,9 +124,7 @@ forward_remote_retry(struct forward *f)
 	if (f->retry_timer == NULL)
 		f->retry_timer = evtimer_new(tunneld_base,
 		    forward_remote_retry_cb, f);
-	tv.tv_sec = (time_t)d;
-	tv.tv_usec = (suseconds_t)((d - (double)tv.tv_sec) * 1e6);
-	evtimer_add(f->retry_timer, &tv);
+	timer_add_secs(f->retry_timer, d);
 }
 
 /*

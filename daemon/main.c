@@ -20,11 +20,6 @@
 
 #include "tunneld.h"
 
-struct event_base	*tunneld_base;
-struct evdns_base	*tunneld_dns;
-struct config		*tunneld_conf;
-int			 tunneld_log_level_fixed;	/* by the command line */
-const char		*tunneld_socket_path;		/* listening on */
 
 static void
 usage(FILE *f)

@@ -25,9 +25,9 @@
 
 #include "tunneld.h"
 
-extern struct config	*tunneld_conf;
-extern int		 tunneld_log_level_fixed;
-extern const char	*tunneld_socket_path;
+struct config		*tunneld_conf;			/* in force */
+int			 tunneld_log_level_fixed;	/* by the command line */
+const char		*tunneld_socket_path;		/* listening on */
 
 /* Same forwards, same order: the run-time objects now point at tc. */
 static void

@@ -445,7 +445,6 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	struct session *s = xcalloc(1, sizeof *s);
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
-	struct timeval tv;
 	char port[16], *cause = NULL;
 
 	s->tunnel = t;
@@ -465,10 +464,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	s->ev_alive = evtimer_new(base, session_alive_cb, s);
 	s->phase = SP_RESOLVING;
 
-	tv.tv_sec = (time_t)tc->connect_timeout;
-	tv.tv_usec = (suseconds_t)((tc->connect_timeout - (double)tv.tv_sec) *
-	    1e6);
-	event_add(s->ev_timeout, &tv);
+	timer_add_secs(s->ev_timeout, tc->connect_timeout);
 
 	/* Key problems are found before the network is touched. */
 	if (identity_load(tc, &s->id, &cause) != 0) {

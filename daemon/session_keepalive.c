@@ -103,18 +103,6 @@ session_ping_answered(struct session *s)
 	session_probe_done(s);
 }
 
-static void
-session_timer_add(struct event *ev, double secs)
-{
-	struct timeval tv;
-
-	if (secs < 0.001)
-		secs = 0.001;
-	tv.tv_sec = (time_t)secs;
-	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
-	event_add(ev, &tv);
-}
-
 /* Every keepalive_interval: a round trip, unless one is on its way. */
 void
 session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
@@ -144,12 +132,12 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 	limit = iv * s->conf->keepalive_count + ALIVE_GRACE;
 	quiet = mono_now() - s->last_rx;
 	if (quiet < limit) {
-		session_timer_add(s->ev_alive, limit - quiet);
+		timer_add_secs(s->ev_alive, limit - quiet + 0.001);
 		return;
 	}
 	if (!s->ping_pending) {		/* not asked yet: ask, then judge */
 		session_kick(s);
-		session_timer_add(s->ev_alive, iv);
+		timer_add_secs(s->ev_alive, iv);
 		return;
 	}
 	session_fail(s, SE_NETWORK, "no answer from %s for %.1fs (%d "
@@ -169,7 +157,7 @@ session_keepalive_start(struct session *s)
 	/* The first round trip waits for the first tick: right after
 	 * authentication sshd still has unacknowledged data out, and Nagle
 	 * against our delayed ACK would add 40 ms to what rtt_ms reports. */
-	session_timer_add(s->ev_keepalive, iv);
-	session_timer_add(s->ev_alive, iv * s->conf->keepalive_count +
+	timer_add_secs(s->ev_keepalive, iv);
+	timer_add_secs(s->ev_alive, iv * s->conf->keepalive_count +
 	    ALIVE_GRACE);
 }

@@ -24,6 +24,8 @@
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
 
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
+struct event_base *tunneld_base;	/* the daemon's one loop */
+struct evdns_base *tunneld_dns;
 
 static void	tunnel_connect(struct tunnel *, const char *);
 
@@ -78,11 +80,8 @@ tunnel_set_state(struct tunnel *t, enum tunnel_state st, const char *reason)
 static void
 tunnel_arm_retry(struct tunnel *t, double delay)
 {
-	struct timeval tv;
 
-	tv.tv_sec = (time_t)delay;
-	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
-	evtimer_add(t->retry_timer, &tv);
+	timer_add_secs(t->retry_timer, delay);
 	t->next_retry = time(NULL) + (time_t)ceil(delay);
 }
 

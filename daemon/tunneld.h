@@ -46,6 +46,19 @@
 
 #include "util.h"
 
+/* Arm a libevent timer (or re-arm a persistent one) for secs seconds. */
+static inline void
+timer_add_secs(struct event *ev, double secs)
+{
+	struct timeval tv;
+
+	if (secs < 0)
+		secs = 0;
+	tv.tv_sec = (time_t)secs;
+	tv.tv_usec = (suseconds_t)((secs - (double)tv.tv_sec) * 1e6);
+	event_add(ev, &tv);
+}
+
 struct tunnel;
 struct session;
 struct channel;
@@ -392,6 +405,9 @@ void		 forward_remote_session_lost(struct forward *);
 void		 forward_remote_gateway_known(struct tunnel *);
 
 /* reload.c */
+extern struct config	*tunneld_conf;
+extern int		 tunneld_log_level_fixed;
+extern const char	*tunneld_socket_path;
 json_object	*reload_config(const char *by);
 
 /* notify.c */
