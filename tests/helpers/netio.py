@@ -26,6 +26,7 @@ clients (exit 0 on success, print what went wrong otherwise):
   stalled PORT SECONDS          send nothing, expect to be dropped in time
 servers for benchmarks:
   count                read until EOF, answer the byte count
+  source               read a byte count (a line), send that many, close
 also:
   echo-unix PATH       the echo server on a UNIX socket
   http DIR             serve DIR over HTTP
@@ -287,6 +288,18 @@ def main():
                 pass
             c.close()
         serve(count)
+    elif mode == "source":
+        def source(c):
+            chunk = memoryview(os.urandom(1 << 20))
+            try:
+                left = int(c.makefile().readline())
+                while left > 0:
+                    left -= c.send(chunk[:min(left, len(chunk))])
+                c.shutdown(socket.SHUT_WR)
+            except (OSError, ValueError):
+                pass
+            c.close()
+        serve(source)
     elif mode == "blast":
         import time
         size = int(args[1])

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""bench.py - tunneld measured next to OpenSSH's client in the same run.
+
+Started by bench/run.sh, which provides a real sshd on loopback and the
+servers (environment: SSHD_PORT, WORK, TUNNELD, TUNNELCTL, SSH, SINK, ECHO,
+SOURCE, CIPHER, MAC, QUICK).  Every figure is tunneld against `ssh -N -L`
+through the same sshd with the same cipher and MAC, runs alternating,
+medians reported, with the ratio tunneld/ssh.  Nothing is asserted.
+Writes bench/out/*.csv and, with gnuplot, bench/out/bench.png.
+"""
+import json, os, socket, statistics, subprocess, sys, threading, time
+
+E = os.environ
+WORK, QUICK = E["WORK"], E.get("QUICK") == "1"
+SSHD_PORT = int(E["SSHD_PORT"])
+SINK, ECHO, SOURCE = int(E["SINK"]), int(E["ECHO"]), int(E["SOURCE"])
+OUT = E["OUT"]
+KEY, KH = os.path.join(WORK, "id_ed25519"), os.path.join(WORK, "known_hosts")
+ROWS = []          # (metric, unit, tunneld, ssh, better)
+
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
+    return p
+
+
+def wait_port(p, t=20):
+    end = time.time() + t
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", p), 1).close(); return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def rss_kib(pid):
+    try:
+        for l in open("/proc/%d/status" % pid):
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def cpu_s(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Tunneld:
+    """One tunneld with n tunnels, each forwarding local ports to targets."""
+    def __init__(self, tunnels):
+        self.conf = os.path.join(WORK, "bench-%d.conf" % id(self))
+        self.sock = os.path.join(WORK, "bench-%d.sock" % id(self))
+        lines = ['control_socket = "%s";' % self.sock, "log_level = \"warning\";",
+                 "defaults = { port = %d; user = \"%s\"; identity_file = \"%s\";"
+                 " known_hosts = \"%s\"; };" % (SSHD_PORT, os.getlogin() if False else
+                 os.environ.get("USER", "root"), KEY, KH), "tunnels = {"]
+        for i, fw in enumerate(tunnels):
+            lines.append('  t%d = { host = "127.0.0.1"; local = [ %s ]; };' %
+                         (i, ", ".join('"%d:127.0.0.1:%d"' % f for f in fw)))
+        lines.append("};")
+        open(self.conf, "w").write("\n".join(lines) + "\n")
+        self.n = len(tunnels)
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.p = subprocess.Popen([E["TUNNELD"], "-c", self.conf],
+                                  stderr=open(os.path.join(WORK, "bench.tunneld.log"), "a"))
+        return self
+
+    def wait_up(self, timeout=120):
+        end = time.time() + timeout
+        while time.time() < end:
+            r = subprocess.run([E["TUNNELCTL"], "-s", self.sock, "--json", "status"],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                ts = json.loads(r.stdout)["tunnels"]
+                if len(ts) == self.n and all(t["state"] == "up" for t in ts):
+                    return time.monotonic() - self.t0
+            time.sleep(0.05)
+        raise SystemExit("tunneld: not all %d tunnels up" % self.n)
+
+    def stop(self):
+        self.p.terminate(); self.p.wait()
+
+
+def ssh_forward(forwards):
+    cmd = [E["SSH"], "-N", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + KH,
+           "-o", "Ciphers=" + E["CIPHER"], "-o", "MACs=" + E["MAC"],
+           "-o", "ExitOnForwardFailure=yes", "-i", KEY, "-p", str(SSHD_PORT)]
+    for lp, tp in forwards:
+        cmd += ["-L", "%d:127.0.0.1:%d" % (lp, tp)]
+    return subprocess.Popen(cmd + ["127.0.0.1"], stderr=subprocess.DEVNULL)
+
+
+# --- the measurements --------------------------------------------------------
+
+def upload(port, nbytes):
+    c = socket.create_connection(("127.0.0.1", port))
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    chunk = memoryview(os.urandom(1 << 20)); left = nbytes
+    t0 = time.monotonic()
+    while left > 0:
+        left -= c.send(chunk[:min(left, len(chunk))])
+    c.shutdown(socket.SHUT_WR)
+    got = int(c.makefile().readline())
+    dt = time.monotonic() - t0
+    c.close()
+    assert got == nbytes, (got, nbytes)
+    return dt
+
+
+def download(port, nbytes):
+    c = socket.create_connection(("127.0.0.1", port))
+    t0 = time.monotonic()
+    c.sendall(b"%d\n" % nbytes)
+    buf = bytearray(1 << 20); n = 0
+    while True:
+        k = c.recv_into(buf)
+        if not k:
+            break
+        n += k
+    dt = time.monotonic() - t0
+    c.close()
+    assert n == nbytes, (n, nbytes)
+    return dt
+
+
+def parallel(fn, args_list):
+    res, ths = [None] * len(args_list), []
+    def run(i, a):
+        res[i] = fn(*a)
+    for i, a in enumerate(args_list):
+        ths.append(threading.Thread(target=run, args=(i, a)))
+    t0 = time.monotonic()
+    for t in ths: t.start()
+    for t in ths: t.join()
+    return time.monotonic() - t0
+
+
+def conns_per_s(port, secs, conc=8):
+    count = [0]; stop = time.monotonic() + secs; lock = threading.Lock()
+    def worker():
+        while time.monotonic() < stop:
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(b"x")
+            if c.recv(1) != b"x":
+                raise SystemExit("echo failed")
+            c.close()
+            with lock:
+                count[0] += 1
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=worker) for _ in range(conc)]
+    for t in ths: t.start()
+    for t in ths: t.join()
+    return count[0] / (time.monotonic() - t0)
+
+
+def rtts(port, n):
+    c = socket.create_connection(("127.0.0.1", port))
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg, out = os.urandom(64), []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        c.sendall(msg)
+        got = b""
+        while len(got) < 64:
+            got += c.recv(64 - len(got))
+        out.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.002)
+    c.close()
+    out.sort()
+    return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
+
+
+def row(metric, unit, t, s, better):
+    ROWS.append((metric, unit, t, s, better))
+    ratio = t / s if s else float("nan")
+    print("%-44s %10.2f %10.2f %7.2f  %s" % (metric + " (" + unit + ")", t, s, ratio, better), flush=True)
+
+
+def median_alternating(fn_t, fn_s, runs):
+    a, b = [], []
+    for _ in range(runs):
+        a.append(fn_t()); b.append(fn_s())
+    return statistics.median(a), statistics.median(b)
+
+
+def main():
+    size = (64 if QUICK else 512) << 20
+    runs = 1 if QUICK else 3
+    print("%-44s %10s %10s %7s  %s" % ("metric", "tunneld", "ssh", "ratio", "better"))
+
+    # one tunnel, one ssh: single stream, concurrency, latency, conns/s, CPU
+    lt_sink, lt_src, lt_echo = free_port(), free_port(), free_port()
+    ls_sink, ls_src, ls_echo = free_port(), free_port(), free_port()
+    td = Tunneld([[(lt_sink, SINK), (lt_src, SOURCE), (lt_echo, ECHO)]]).start()
+    td.wait_up()
+    sp = ssh_forward([(ls_sink, SINK), (ls_src, SOURCE), (ls_echo, ECHO)])
+    for p in (ls_sink, ls_src, ls_echo):
+        wait_port(p)
+    mb = size / 1048576
+    c0t, c0s = cpu_s(td.p.pid), cpu_s(sp.pid)
+    t, s = median_alternating(lambda: upload(lt_sink, size), lambda: upload(ls_sink, size), runs)
+    row("upload, one connection", "MB/s", mb / t, mb / s, "higher")
+    t, s = median_alternating(lambda: download(lt_src, size), lambda: download(ls_src, size), runs)
+    row("download, one connection", "MB/s", mb / t, mb / s, "higher")
+    gb = 2 * runs * size / (1 << 30)
+    row("client CPU per GB", "s/GB", (cpu_s(td.p.pid) - c0t) / gb,
+        (cpu_s(sp.pid) - c0s) / gb, "lower")
+    for n in (16, 256):
+        per = max(size // n, 1 << 20)
+        t, s = median_alternating(
+            lambda: parallel(upload, [(lt_sink, per)] * n),
+            lambda: parallel(upload, [(ls_sink, per)] * n), runs)
+        row("aggregate, %d connections on one tunnel" % n, "MB/s",
+            per * n / 1048576 / t, per * n / 1048576 / s, "higher")
+    secs = 2 if QUICK else 5
+    t, s = median_alternating(lambda: conns_per_s(lt_echo, secs),
+                              lambda: conns_per_s(ls_echo, secs), runs)
+    row("new forwarded connections", "conn/s", t, s, "higher")
+    n = 200 if QUICK else 1000
+    (tp50, tp99), (sp50, sp99) = rtts(lt_echo, n), rtts(ls_echo, n)
+    row("64-byte round trip p50, idle", "ms", tp50, sp50, "lower")
+    row("64-byte round trip p99, idle", "ms", tp99, sp99, "lower")
+    def loaded(echo, sink):
+        bulk = threading.Thread(target=upload, args=(sink, size))
+        bulk.start(); time.sleep(0.2)
+        r = rtts(echo, n // 2)
+        bulk.join()
+        return r
+    (tp50, tp99), (sp50, sp99) = loaded(lt_echo, lt_sink), loaded(ls_echo, ls_sink)
+    row("64-byte round trip p50, beside a bulk upload", "ms", tp50, sp50, "lower")
+    row("64-byte round trip p99, beside a bulk upload", "ms", tp99, sp99, "lower")
+    td.stop(); sp.terminate(); sp.wait()
+
+    # 8 busy tunnels against 8 ssh processes
+    k = 8
+    lt = [free_port() for _ in range(k)]; ls = [free_port() for _ in range(k)]
+    td = Tunneld([[(p, SINK)] for p in lt]).start(); td.wait_up()
+    sps = [ssh_forward([(p, SINK)]) for p in ls]
+    for p in ls:
+        wait_port(p)
+    per = size // k
+    t, s = median_alternating(lambda: parallel(upload, [(p, per) for p in lt]),
+                              lambda: parallel(upload, [(p, per) for p in ls]), runs)
+    row("aggregate, %d busy tunnels (%d ssh processes)" % (k, k), "MB/s",
+        per * k / 1048576 / t, per * k / 1048576 / s, "higher")
+    td.stop()
+    for p in sps:
+        p.terminate(); p.wait()
+
+    # idle tunnels: memory and bring-up
+    for n in ((1, 10) if QUICK else (1, 100, 1000)):
+        td = Tunneld([[(free_port(), ECHO)] for _ in range(n)]).start()
+        up = td.wait_up(300)
+        time.sleep(1)
+        tr = rss_kib(td.p.pid)
+        td.stop()
+        t0 = time.monotonic(); sps = []; ports = []
+        for i in range(n):
+            p = free_port(); ports.append(p); sps.append(ssh_forward([(p, ECHO)]))
+            if len(sps) % 50 == 0:
+                for q in ports[-50:]:
+                    wait_port(q, 60)
+        for q in ports:
+            wait_port(q, 60)
+        sup = time.monotonic() - t0
+        time.sleep(1)
+        sr = sum(rss_kib(p.pid) for p in sps)
+        for p in sps:
+            p.terminate()
+        for p in sps:
+            p.wait()
+        row("resident memory, %d idle tunnel%s" % (n, "s" if n > 1 else ""), "MiB",
+            tr / 1024, sr / 1024, "lower")
+        row("time to bring %d tunnel%s up" % (n, "s" if n > 1 else ""), "s", up, sup, "lower")
+
+    # the raw libssh2 ceiling: one blocking channel, no event loop
+    raw = E.get("RAW")
+    if raw and os.access(raw, os.X_OK):
+        r = subprocess.run([raw, "127.0.0.1", str(SSHD_PORT), E.get("USER", "root"), KEY,
+                            str(SINK), str(size)], capture_output=True, text=True)
+        if r.returncode == 0:
+            dt = float(r.stdout.split()[0])
+            t = [x for x in ROWS if x[0].startswith("upload, one")][0][2]
+            print("%-44s %10.2f %10s (tunneld reaches %.0f%% of it)" %
+                  ("raw libssh2 1.10, one blocking channel (MB/s)", mb / dt, "-",
+                   100 * t / (mb / dt)))
+            ROWS.append(("raw libssh2 upload", "MB/s", mb / dt, 0, "higher"))
+        else:
+            print("raw libssh2: " + r.stderr.strip())
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    csv = os.path.join(OUT, "bench.csv")
+    new = not os.path.exists(csv)
+    with open(csv, "a") as f:
+        if new:
+            f.write("date,metric,unit,tunneld,ssh,ratio,better\n")
+        for m, u, t, s, b in ROWS:
+            f.write('%s,"%s",%s,%.3f,%.3f,%.3f,%s\n' % (stamp, m, u, t, s, t / s if s else 0, b))
+    with open(os.path.join(OUT, "ratios.dat"), "w") as f:
+        for m, u, t, s, b in ROWS:
+            if s:
+                r = t / s if b == "higher" else s / t
+                f.write('"%s" %.3f\n' % (m, r))
+    print("# CSV: %s" % csv)
+
+
+if __name__ == "__main__":
+    main()
