@@ -9,4 +9,6 @@ set yrange [0:*]
 set xtics rotate by -40 left
 set grid ytics
 set key off
+set rmargin 14
+set bmargin 16
 plot datafile using 0:2:xtic(1) with boxes lc rgb "#3b7dd8", 1 with lines lc rgb "#c0392b" lw 2
