@@ -24,12 +24,14 @@ esac
 OUT=$top_builddir/bench/out
 mkdir -p "$OUT"
 
+# 1000 tunnels are 1000 connections to sshd at once: sshd, tunneld and the
+# ssh processes need more than 1024 descriptors
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 start_sshd "MaxStartups 1100
 MaxSessions 10"
 start_server count;  SINK=$SERVER_PORT
 start_server echo;   ECHO=$SERVER_PORT
 start_server source; SOURCE=$SERVER_PORT
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "# $(uname -m), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
     "tunneld $($TUNNELD -V | head -1 | cut -d' ' -f2), libssh2 $($TUNNELD -V | sed -n 's/.*libssh2 \([^ ]*\).*/\1/p'), $($SSH -V 2>&1 | cut -d, -f1)"
 echo "# aes128-ctr + hmac-sha2-256 on both sides; medians of alternating runs"
