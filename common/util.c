@@ -93,6 +93,19 @@ set_nonblock(int fd)
 	return 0;
 }
 
+/*
+ * The delay before retry n (1, 2, ...): a ceiling doubling from lo up to
+ * hi, and the delay drawn uniformly between lo and that ceiling (full
+ * jitter), so that things that failed together do not retry in step.
+ */
+double
+backoff_delay(double lo, double hi, unsigned n)
+{
+	double ceiling = lo * (double)(1u << (n > 1 ? (n < 31 ? n - 1 : 30) : 0));
+
+	return random_between(lo, ceiling < hi ? ceiling : hi);
+}
+
 /* A number uniformly in [lo, hi], for jitter (not for secrets). */
 double
 random_between(double lo, double hi)

@@ -22,6 +22,7 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 double	 mono_now(void);
 double	 random_between(double, double);
+double	 backoff_delay(double lo, double hi, unsigned n);
 int	 set_nonblock(int);
 
 /* paths.c */

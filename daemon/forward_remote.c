@@ -18,7 +18,6 @@
 
 #include "tunneld.h"
 
-#define FORWARD_RETRY_MAX	30	/* seconds between requests, at most */
 
 /* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
 static const char *
@@ -114,13 +113,10 @@ forward_remote_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 forward_remote_retry(struct forward *f)
 {
-	double lo = f->tunnel->conf->reconnect_min, d;
+	double d;
 
-	d = lo * (double)(1u << (f->retries < 16 ? f->retries : 16));
-	if (d > FORWARD_RETRY_MAX)
-		d = FORWARD_RETRY_MAX;
-	d = random_between(lo, d);
-	f->retries++;
+	d = backoff_delay(f->tunnel->conf->reconnect_min, FORWARD_RETRY_MAX,
+	    ++f->retries);
 	if (f->retry_timer == NULL)
 		f->retry_timer = evtimer_new(tunneld_base,
 		    forward_remote_retry_cb, f);

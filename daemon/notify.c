@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -103,6 +104,8 @@ notify_init(void)
 	tv.tv_sec = 5;
 	tv.tv_usec = 0;
 #endif
+	if (getenv("NOTIFY_SOCKET") == NULL)	/* nobody to tell */
+		return;
 	notify_status_ev = event_new(tunneld_base, -1, EV_PERSIST,
 	    notify_status_cb, NULL);
 	event_add(notify_status_ev, &tv);

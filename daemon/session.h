@@ -71,7 +71,6 @@ struct session {
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
-	int			 probe_sent;
 	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;

@@ -30,7 +30,6 @@ static void
 session_probe_done(struct session *s)
 {
 	s->ping_pending = 0;
-	s->probe_sent = 0;
 	s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
 	log_debug("%s: round trip %.2f ms", s->conf->name, s->rtt_ms);
 }
@@ -64,7 +63,6 @@ session_probe_step(struct session *s)
 	rc = libssh2_channel_setenv_ex(s->probe_ch, PROBE_VAR,
 	    sizeof PROBE_VAR - 1, "1", 1);
 	if (rc == LIBSSH2_ERROR_EAGAIN) {
-		s->probe_sent = 1;
 		return session_note_eagain(s, NULL, LATCH_PROBE) ? -1 : 0;
 	}
 	if (rc == 0 || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {

@@ -19,7 +19,6 @@
 
 #include "tunneld.h"
 
-#define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
 #define STABLE_PERIOD		10	/* seconds up that reset the backoff */
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
 
@@ -243,7 +242,12 @@ tunnel_forward_changed(struct tunnel *t)
 	}
 	tunnel_set_error(t, error);
 	tunnel_set_state(t, TS_DEGRADED, error);
-	if (!evtimer_pending(t->retry_timer, NULL))
+	for (i = 0; i < t->nfwds; i++) {	/* remote ones retry themselves */
+		if (t->fwds[i]->state == FS_FAILED &&
+		    !forward_is_remote(t->fwds[i]))
+			break;
+	}
+	if (i < t->nfwds && !evtimer_pending(t->retry_timer, NULL))
 		tunnel_arm_retry(t, t->conf->reconnect_max < FORWARD_RETRY_MAX ?
 		    t->conf->reconnect_max : FORWARD_RETRY_MAX);
 }
@@ -276,16 +280,13 @@ static double
 tunnel_backoff(const struct tunnel *t, enum session_error class)
 {
 	const struct tunnel_conf *tc = t->conf;
-	double lo = tc->reconnect_min, hi = tc->reconnect_max, ceiling;
+	double lo = tc->reconnect_min, hi = tc->reconnect_max;
 
 	if (class == SE_AUTH) {
 		lo = lo > AUTH_RETRY_MIN ? lo : AUTH_RETRY_MIN;
 		hi = hi > lo ? hi : lo;
 	}
-	ceiling = lo * pow(2, t->attempts > 30 ? 30 : t->attempts - 1);
-	if (ceiling > hi)
-		ceiling = hi;
-	return random_between(lo, ceiling);
+	return backoff_delay(lo, hi, t->attempts);
 }
 
 /*

@@ -357,6 +357,7 @@ void		 channel_connect(struct channel *, const char *host, int port,
 
 /* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
 enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
+#define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
 struct forward {
 	struct tunnel		*tunnel;
 	const struct fwdspec	*spec;
