@@ -12,6 +12,8 @@ import json, os, socket, statistics, subprocess, sys, threading, time
 
 E = os.environ
 WORK, QUICK = E["WORK"], E.get("QUICK") == "1"
+# bench/run.sh --only STAGE,...: a subset of single, tunnels, idle, raw
+STAGES = set((E.get("STAGES") or "single,tunnels,idle,raw").split(","))
 SSHD_PORT = int(E["SSHD_PORT"])
 SINK, ECHO, SOURCE = int(E["SINK"]), int(E["ECHO"]), int(E["SOURCE"])
 OUT = E["OUT"]
@@ -176,6 +178,12 @@ def rtts(port, n):
     return out[len(out) // 2], out[min(len(out) - 1, int(len(out) * 0.99))]
 
 
+def machine_busy_s():
+    """CPU seconds the whole machine has spent not idle (/proc/stat)"""
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def row(metric, unit, t, s, better):
     ROWS.append((metric, unit, t, s, better))
     ratio = t / s if s else float("nan")
@@ -194,7 +202,19 @@ def main():
     runs = 1 if QUICK else 3
     print("%-44s %10s %10s %7s  %s" % ("metric", "tunneld", "ssh", "ratio", "better"))
 
-    # one tunnel, one ssh: single stream, concurrency, latency, conns/s, CPU
+    if "single" in STAGES:
+        single(size, runs)
+    if "tunnels" in STAGES:
+        busy_tunnels(size, runs)
+    if "idle" in STAGES:
+        idle_tunnels()
+    if "raw" in STAGES:
+        raw_ceiling(size)
+    write_out()
+
+
+def single(size, runs):
+    """one tunnel, one ssh: single stream, concurrency, latency, conns/s, CPU"""
     lt_sink, lt_src, lt_echo = free_port(), free_port(), free_port()
     ls_sink, ls_src, ls_echo = free_port(), free_port(), free_port()
     td = Tunneld([[(lt_sink, SINK), (lt_src, SOURCE), (lt_echo, ECHO)]]).start()
@@ -232,12 +252,18 @@ def main():
         r = rtts(echo, n // 2)
         bulk.join()
         return r
-    (tp50, tp99), (sp50, sp99) = loaded(lt_echo, lt_sink), loaded(ls_echo, ls_sink)
+    lt_r, ls_r = [], []
+    for _ in range(runs):
+        lt_r.append(loaded(lt_echo, lt_sink)); ls_r.append(loaded(ls_echo, ls_sink))
+    tp50, tp99 = (statistics.median(x) for x in zip(*lt_r))
+    sp50, sp99 = (statistics.median(x) for x in zip(*ls_r))
     row("64-byte round trip p50, beside a bulk upload", "ms", tp50, sp50, "lower")
     row("64-byte round trip p99, beside a bulk upload", "ms", tp99, sp99, "lower")
     td.stop(); sp.terminate(); sp.wait()
 
-    # 8 busy tunnels against 8 ssh processes
+
+def busy_tunnels(size, runs):
+    """8 busy tunnels against 8 ssh processes"""
     k = 8
     lt = [free_port() for _ in range(k)]; ls = [free_port() for _ in range(k)]
     td = Tunneld([[(p, SINK)] for p in lt]).start(); td.wait_up()
@@ -245,15 +271,34 @@ def main():
     for p in ls:
         wait_port(p)
     per = size // k
-    t, s = median_alternating(lambda: parallel(upload, [(p, per) for p in lt]),
-                              lambda: parallel(upload, [(p, per) for p in ls]), runs)
+    # where the time goes: the client's CPU and the whole machine's, per GB
+    cpu = {"t": [0, 0, 0], "s": [0, 0, 0]}       # client s, machine s, wall s
+    def timed(key, ports, pids):
+        c0, m0 = sum(cpu_s(p) for p in pids), machine_busy_s()
+        dt = parallel(upload, [(p, per) for p in ports])
+        c = cpu[key]
+        c[0] += sum(cpu_s(p) for p in pids) - c0; c[1] += machine_busy_s() - m0; c[2] += dt
+        return dt
+    t, s = median_alternating(lambda: timed("t", lt, [td.p.pid]),
+                              lambda: timed("s", ls, [p.pid for p in sps]), runs)
     row("aggregate, %d busy tunnels (%d ssh processes)" % (k, k), "MB/s",
         per * k / 1048576 / t, per * k / 1048576 / s, "higher")
+    gb = runs * per * k / (1 << 30)
+    row("client CPU per GB, %d busy tunnels" % k, "s/GB",
+        cpu["t"][0] / gb, cpu["s"][0] / gb, "lower")
+    row("whole-machine CPU per GB, %d busy tunnels" % k, "s/GB",
+        cpu["t"][1] / gb, cpu["s"][1] / gb, "lower")
+    print("# %d busy tunnels: %.2f of %d cores busy with tunneld, %.2f with ssh;"
+          " tunneld itself used %.2f cores" % (k, cpu["t"][1] / cpu["t"][2], os.cpu_count(),
+          cpu["s"][1] / cpu["s"][2], cpu["t"][0] / cpu["t"][2]), flush=True)
     td.stop()
     for p in sps:
         p.terminate(); p.wait()
 
-    # idle tunnels: memory and bring-up
+
+
+def idle_tunnels():
+    """idle tunnels: memory and bring-up"""
     for n in ((1, 10) if QUICK else (1, 100, 1000)):
         td = Tunneld([[(free_port(), ECHO)] for _ in range(n)]).start()
         try:
@@ -284,21 +329,38 @@ def main():
             tr / 1024, sr / 1024, "lower")
         row("time to bring %d tunnel%s up" % (n, "s" if n > 1 else ""), "s", up, sup, "lower")
 
-    # the raw libssh2 ceiling: one blocking channel, no event loop
+
+
+def raw_ceiling(size):
+    """the raw libssh2 ceiling: one blocking channel, no event loop"""
+    mb = size / 1048576
     raw = E.get("RAW")
     if raw and os.access(raw, os.X_OK):
+        import resource
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run([raw, "127.0.0.1", str(SSHD_PORT), E.get("USER", "root"), KEY,
                             str(SINK), str(size)], capture_output=True, text=True)
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode == 0:
             dt = float(r.stdout.split()[0])
-            t = [x for x in ROWS if x[0].startswith("upload, one")][0][2]
-            print("%-44s %10.2f %10s (tunneld reaches %.0f%% of it)" %
+            cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (size / (1 << 30))
+            tc = [x for x in ROWS if x[0] == "client CPU per GB"]
+            print("%-44s %10.2f %10s%s" %
+                  ("raw libssh2 1.10, CPU per GB (s/GB)", cpu, "-",
+                   " (tunneld needs %.0f%% more)" % (100 * (tc[0][2] / cpu - 1))
+                   if tc else ""))
+            ROWS.append(("raw libssh2 CPU per GB", "s/GB", cpu, 0, "lower"))
+            up = [x for x in ROWS if x[0].startswith("upload, one")]
+            print("%-44s %10.2f %10s%s" %
                   ("raw libssh2 1.10, one blocking channel (MB/s)", mb / dt, "-",
-                   100 * t / (mb / dt)))
+                   " (tunneld reaches %.0f%% of it)" % (100 * up[0][2] / (mb / dt))
+                   if up else ""))
             ROWS.append(("raw libssh2 upload", "MB/s", mb / dt, 0, "higher"))
         else:
             print("raw libssh2: " + r.stderr.strip())
 
+
+def write_out():
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     csv = os.path.join(OUT, "bench.csv")
     new = not os.path.exists(csv)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/run.sh - tunneld measured next to OpenSSH in the same run, on the
 # same sshd, cipher and MAC, on loopback; reported as absolute figures and
-# tunneld/ssh ratios; nothing is asserted.  Usage: bench/run.sh [--quick]
+# tunneld/ssh ratios; nothing is asserted.
+# Usage: bench/run.sh [--quick] [--only single,tunnels,idle,raw]
 #
 # This script provides the sshd (tests/integration/lib.sh) and the servers;
 # bench/bench.py measures: one-connection upload and download, 16 and 256
@@ -15,12 +16,15 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/lib.sh"
 
-QUICK=0
-case ${1:-} in
---quick) QUICK=1 ;;
-"") ;;
-*) echo "usage: $0 [--quick]"; exit 2 ;;
-esac
+QUICK=0 STAGES=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--only) STAGES=${2:-}; shift ;;
+	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw]"; exit 2 ;;
+	esac
+	shift
+done
 OUT=$top_builddir/bench/out
 mkdir -p "$OUT"
 
@@ -37,7 +41,7 @@ echo "# $(uname -m), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 /
 echo "# aes128-ctr + hmac-sha2-256 on both sides; medians of alternating runs"
 WORK=$WORK SSHD_PORT=$SSHD_PORT TUNNELD=$TUNNELD TUNNELCTL=$TUNNELCTL \
     SSH=$SSH SINK=$SINK ECHO=$ECHO SOURCE=$SOURCE CIPHER=aes128-ctr \
-    MAC=hmac-sha2-256 QUICK=$QUICK OUT=$OUT USER=$(id -un) \
+    MAC=hmac-sha2-256 QUICK=$QUICK STAGES=$STAGES OUT=$OUT USER=$(id -un) \
     RAW=$top_builddir/bench/raw_libssh2 \
     $PYTHON3 "$top_srcdir/bench/bench.py" || T_FAILED=1
 if command -v gnuplot >/dev/null 2>&1 && [ -s "$OUT/ratios.dat" ]; then

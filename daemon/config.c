@@ -677,7 +677,7 @@ config_load(const char *path, struct errlist *errs)
 	const char *name, *v;
 	config_t cfg;
 	size_t before = errs->n;
-	int i, n;
+	int i, n, w;
 
 	if (cfg_read(&cfg, path, errs) != 0)
 		return NULL;
@@ -713,6 +713,9 @@ config_load(const char *path, struct errlist *errs)
 			    (conf->log_level = log_level_parse(v)) == -1)
 				CERR(s, "log_level: \"%s\": expected error, "
 				    "warning, notice, info or debug", v);
+		} else if (strcmp(name, "workers") == 0) {
+			if (cfg_int(s, path, errs, 0, WORKERS_MAX, &w) == 0)
+				conf->workers = (unsigned)w;
 		} else if (strcmp(name, "include_dir") == 0) {
 			if (cfg_string(s, path, errs, &v) == 0)
 				cfg_replace(&conf->include_dir,

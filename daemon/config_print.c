@@ -123,6 +123,8 @@ config_print(FILE *f, const struct config *conf)
 	print_setting(f, "", "control_group", conf->control_group);
 	if (conf->log_level >= 0 && conf->log_level < (int)nitems(levels))
 		print_setting(f, "", "log_level", levels[conf->log_level]);
+	fprintf(f, "workers = %u;%s\n", conf->workers, conf->workers == 0 ?
+	    "\t# one per CPU" : "");
 	fputs("tunnels = {\n", f);
 	for (i = 0; i < conf->ntunnels; i++)
 		print_tunnel(f, conf->tunnels[i]);

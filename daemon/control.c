@@ -303,11 +303,9 @@ control_request(struct client *cl, const char *line, size_t len)
 		for (i = 0; i < n; i++) {
 			t = tunnel_find(json_object_get_string(
 			    json_object_array_get_idx(names, i)));
-			log_info("%s: %s", t->conf->name, why);
-			if (cmd[0] != 'u')
-				tunnel_stop(t, why);
-			if (cmd[0] != 'd')
-				tunnel_start(t, why);
+			log_info("%s: %s", t->name, why);
+			tunnel_command(t, cmd[0] == 'u' ? TC_UP :
+			    cmd[0] == 'd' ? TC_DOWN : TC_RESTART, why);
 		}
 		control_reply_tunnels(cl, id, names);
 	} else
@@ -548,8 +546,8 @@ control_shutdown(void)
 
 /* Every state change goes to the subscribers, one JSON object per line. */
 void
-control_notify_state(struct tunnel *t, enum tunnel_state old,
-    const char *reason)
+control_notify_state(const char *tunnel, enum tunnel_state old,
+    enum tunnel_state new, const char *reason)
 {
 	struct client *cl, *next;
 	json_object *o;
@@ -559,12 +557,11 @@ control_notify_state(struct tunnel *t, enum tunnel_state old,
 	o = json_object_new_object();
 	json_object_object_add(o, "event", json_object_new_string("state"));
 	json_object_object_add(o, "time", json_object_new_int64(time(NULL)));
-	json_object_object_add(o, "tunnel", json_object_new_string(
-	    t->conf->name));
+	json_object_object_add(o, "tunnel", json_object_new_string(tunnel));
 	json_object_object_add(o, "old", json_object_new_string(
 	    tunnel_state_name(old)));
 	json_object_object_add(o, "new", json_object_new_string(
-	    tunnel_state_name(t->state)));
+	    tunnel_state_name(new)));
 	json_object_object_add(o, "reason", reason != NULL ?
 	    json_object_new_string(reason) : NULL);
 	TAILQ_FOREACH_SAFE(cl, &clients, entry, next) {

@@ -97,7 +97,8 @@ forward_pause(struct forward *f, int e)
 	for (i = 0; i < f->nlfds; i++)
 		event_del(f->levs[i]);
 	if (f->resume_timer == NULL)
-		f->resume_timer = evtimer_new(tunneld_base, forward_resume_cb, f);
+		f->resume_timer = evtimer_new(tunnel_base(f->tunnel),
+		    forward_resume_cb, f);
 	evtimer_add(f->resume_timer, &tv);
 }
 
@@ -190,7 +191,8 @@ forward_wait(struct forward *f, int fd, const char *host, int port)
 	w->fd = fd;
 	snprintf(w->host, sizeof w->host, "%s", host);
 	w->port = port;
-	w->timer = evtimer_new(tunneld_base, forward_waiter_timeout_cb, w);
+	w->timer = evtimer_new(tunnel_base(f->tunnel),
+	    forward_waiter_timeout_cb, w);
 	timer_add_secs(w->timer, to);
 	TAILQ_INSERT_TAIL(&f->waiters, w, entry);
 	f->nwaiters++;
@@ -247,7 +249,7 @@ forward_add_listener(struct forward *f, int fd)
 {
 	struct event *ev;
 
-	ev = event_new(tunneld_base, fd, EV_READ | EV_PERSIST,
+	ev = event_new(tunnel_base(f->tunnel), fd, EV_READ | EV_PERSIST,
 	    forward_accept_cb, f);
 	event_add(ev, NULL);
 	f->lfds = xreallocarray(f->lfds, f->nlfds + 1, sizeof *f->lfds);

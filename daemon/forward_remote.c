@@ -118,7 +118,7 @@ forward_remote_retry(struct forward *f)
 	d = backoff_delay(f->tunnel->conf->reconnect_min, FORWARD_RETRY_MAX,
 	    ++f->retries);
 	if (f->retry_timer == NULL)
-		f->retry_timer = evtimer_new(tunneld_base,
+		f->retry_timer = evtimer_new(tunnel_base(f->tunnel),
 		    forward_remote_retry_cb, f);
 	timer_add_secs(f->retry_timer, d);
 }

@@ -22,7 +22,7 @@
 
 #include "tunneld.h"
 
-static int log_level = LOG_LVL_INFO;
+static _Atomic int log_level = LOG_LVL_INFO;	/* any thread logs */
 static int log_tty;
 #ifdef HAVE_SYSTEMD
 static int log_journal;
@@ -81,7 +81,7 @@ log_journal_send(int level, const char *msg)
 	    strcspn(msg, " ") >= n) {
 		memcpy(tunnel, msg, n);
 		tunnel[n] = '\0';
-		if (tunnel_find(tunnel) == NULL)	/* "control: ..." */
+		if (!tunnel_known(tunnel))	/* "control: ..." */
 			tunnel[0] = '\0';
 		else if ((q = strstr(p, " -> ")) != NULL &&
 		    strspn(p + 2, "abcdefghijklmnopqrstuvwxyz") ==
@@ -157,6 +157,7 @@ void
 log_msg(int level, const char *fmt, ...)
 {
 	char buf[2048], ts[32];
+	struct tm tm;
 	va_list ap;
 	time_t now;
 
@@ -173,7 +174,7 @@ log_msg(int level, const char *fmt, ...)
 #endif
 	if (log_tty) {
 		now = time(NULL);
-		strftime(ts, sizeof ts, "%H:%M:%S", localtime(&now));
+		strftime(ts, sizeof ts, "%H:%M:%S", localtime_r(&now, &tm));
 		fprintf(stderr, "%s %s: %s\n", ts, level_names[level], buf);
 	} else
 		fprintf(stderr, "<%d>%s: %s\n", level_prio[level],

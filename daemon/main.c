@@ -172,16 +172,16 @@ main(int argc, char **argv)
 		log_error("libssh2_init failed");
 		return 1;
 	}
-	tunneld_base = event_base_new();
-	if (tunneld_base == NULL) {
+	if (worker_threads_enable() != 0 ||
+	    (tunneld_base = event_base_new()) == NULL) {
 		log_error("cannot create the event loop");
 		return 1;
 	}
-	tunneld_dns = evdns_base_new(tunneld_base,
-	    EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (tunneld_dns == NULL)	/* no resolv.conf: names from hosts */
-		tunneld_dns = evdns_base_new(tunneld_base, 0);
-	evdns_base_load_hosts(tunneld_dns, NULL);
+	if (worker_init(tunneld_base, tunneld_conf->workers, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return 1;
+	}
 	sigs[0] = evsignal_new(tunneld_base, SIGTERM, signal_cb, NULL);
 	sigs[1] = evsignal_new(tunneld_base, SIGINT, signal_cb, NULL);
 	sigs[2] = evsignal_new(tunneld_base, SIGHUP, signal_cb, NULL);
@@ -206,7 +206,7 @@ main(int argc, char **argv)
 	for (i = 0; i < tunneld_conf->ntunnels; i++) {
 		t = tunnel_create(tunneld_conf->tunnels[i]);
 		if (t->conf->autostart)
-			tunnel_start(t, "autostart");
+			tunnel_command(t, TC_UP, "autostart");
 	}
 	notify_ready();
 
@@ -217,11 +217,11 @@ main(int argc, char **argv)
 
 	while ((t = TAILQ_FIRST(&tunnels)) != NULL)
 		tunnel_destroy(t);
+	worker_shutdown();
 	control_shutdown();
 	notify_shutdown();
 	for (i = 0; i < nitems(sigs); i++)
 		event_free(sigs[i]);
-	evdns_base_free(tunneld_dns, 0);
 	event_base_free(tunneld_base);
 	config_free(tunneld_conf);
 	libssh2_exit();

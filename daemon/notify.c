@@ -33,9 +33,11 @@ static struct event	*notify_status_ev;
 static char		 notify_last[512];
 
 #ifdef HAVE_SYSTEMD
+/* Only when every worker thread answers: a stuck one stops the pings. */
 static void
 notify_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
+	worker_ping_all();
 	sd_notify(0, "WATCHDOG=1");
 }
 #endif
@@ -50,22 +52,24 @@ notify_status_cb(evutil_socket_t fd, short what, void *arg)
 	time_t now = time(NULL);
 
 	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (t->state == TS_DOWN)
+		if (t->pub_state == TS_DOWN)
 			continue;
 		n++;
-		if (t->state == TS_UP)
+		if (t->pub_state == TS_UP)
 			up++;
-		else if (worst == NULL || t->state == TS_FAILED ||
-		    (t->state == TS_BACKOFF && worst->state != TS_FAILED))
+		else if (worst == NULL || t->pub_state == TS_FAILED ||
+		    (t->pub_state == TS_BACKOFF &&
+		    worst->pub_state != TS_FAILED))
 			worst = t;
 	}
-	if (worst != NULL && worst->state == TS_BACKOFF && worst->next_retry)
+	if (worst != NULL && worst->pub_state == TS_BACKOFF &&
+	    worst->pub_next_retry)
 		snprintf(detail, sizeof detail, "; %s: backoff %llds",
-		    worst->conf->name, (long long)(worst->next_retry > now ?
-		    worst->next_retry - now : 0));
+		    worst->name, (long long)(worst->pub_next_retry > now ?
+		    worst->pub_next_retry - now : 0));
 	else if (worst != NULL)
-		snprintf(detail, sizeof detail, "; %s: %s", worst->conf->name,
-		    tunnel_state_name(worst->state));
+		snprintf(detail, sizeof detail, "; %s: %s", worst->name,
+		    tunnel_state_name(worst->pub_state));
 	snprintf(line, sizeof line, "STATUS=%u/%u up%s", up, n, detail);
 	if (strcmp(line, notify_last) == 0)
 		return;

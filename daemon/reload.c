@@ -15,8 +15,12 @@
  *   nothing changed          untouched
  *
  * Global settings: log_level and control_group apply at once (unless
- * the command line set the level); a new control_socket path cannot be
- * applied to a running daemon, and the answer says so.
+ * the command line set the level); a new control_socket path or number of
+ * workers cannot be applied to a running daemon, and the answer says so.
+ *
+ * Runs on the main thread; what it does to a tunnel runs on the tunnel's
+ * worker (reload_job), and the old configuration is freed only after
+ * every tunnel has been moved to the new one.
  */
 #include "config.h"
 
@@ -125,6 +129,41 @@ reload_restart(struct tunnel *t, struct tunnel_conf *tc, const char *why)
 		tunnel_start(t, why);
 }
 
+enum reload_kind { RK_REPOINT, RK_FORWARDS, RK_RESTART };
+struct reload_job {
+	enum reload_kind	 kind;
+	struct tunnel		*t;
+	struct tunnel_conf	*tc;
+	const char		*why;
+};
+
+static void
+reload_job(void *arg)
+{
+	struct reload_job *j = arg;
+
+	switch (j->kind) {
+	case RK_REPOINT:
+		reload_repoint(j->t, j->tc);
+		break;
+	case RK_FORWARDS:
+		reload_forwards(j->t, j->tc);
+		break;
+	case RK_RESTART:
+		reload_restart(j->t, j->tc, j->why);
+		break;
+	}
+}
+
+static void
+reload_tunnel(struct tunnel *t, enum reload_kind kind, struct tunnel_conf *tc,
+    const char *why)
+{
+	struct reload_job j = { kind, t, tc, why };
+
+	worker_call(t->worker, reload_job, &j);
+}
+
 static void
 reload_add(json_object *o, const char *key, const char *name)
 {
@@ -178,9 +217,9 @@ reload_config(const char *by)
 	snprintf(why, sizeof why, "reload (%s)", by);
 	/* removed tunnels first: their listeners may be reused below */
 	TAILQ_FOREACH_SAFE(t, &tunnels, entry, next) {
-		if (config_find(nc, t->conf->name) == NULL) {
-			reload_add(o, "removed", t->conf->name);
-			log_notice("%s: removed by %s", t->conf->name, why);
+		if (config_find(nc, t->name) == NULL) {
+			reload_add(o, "removed", t->name);
+			log_notice("%s: removed by %s", t->name, why);
 			tunnel_destroy(t);
 		}
 	}
@@ -190,16 +229,16 @@ reload_config(const char *by)
 			t = tunnel_create(tc);
 			reload_add(o, "added", tc->name);
 			if (tc->autostart)
-				tunnel_start(t, why);
+				tunnel_command(t, TC_UP, why);
 		} else if (!tunnel_conf_same_session(t->conf, tc)) {
 			reload_add(o, "restarted", tc->name);
-			reload_restart(t, tc, why);
+			reload_tunnel(t, RK_RESTART, tc, why);
 		} else if (tunnel_conf_same_rest(t->conf, tc)) {
 			reload_add(o, "unchanged", tc->name);
-			reload_repoint(t, tc);
+			reload_tunnel(t, RK_REPOINT, tc, why);
 		} else {
 			reload_add(o, "changed", tc->name);
-			reload_forwards(t, tc);
+			reload_tunnel(t, RK_FORWARDS, tc, why);
 		}
 	}
 	if (!tunneld_log_level_fixed && nc->log_level != -1)
@@ -209,6 +248,12 @@ reload_config(const char *by)
 		snprintf(why, sizeof why, "control_socket %s: a new socket "
 		    "path takes effect when tunneld restarts; it listens on "
 		    "%s until then", nc->control_socket, tunneld_socket_path);
+		log_warnx("reload: %s", why);
+		reload_add(o, "notes", why);
+	}
+	if (nc->workers != old->workers) {
+		snprintf(why, sizeof why, "workers %u: a new number of worker "
+		    "threads takes effect when tunneld restarts", nc->workers);
 		log_warnx("reload: %s", why);
 		reload_add(o, "notes", why);
 	}

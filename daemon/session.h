@@ -10,7 +10,7 @@
 
 #include "tunneld.h"
 
-#define PUMP_ROUNDS	64		/* then yield to the other events */
+#define PUMP_ROUNDS	8		/* then yield to the other events */
 #define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
 #define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
 #define WINDOW_MIN	(256 * 1024)

@@ -1,6 +1,7 @@
 /* status.c - tunnels and forwards as the JSON objects of SPEC.md. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tunneld.h"
@@ -44,8 +45,9 @@ status_forward(struct forward *f)
 	return o;
 }
 
-json_object *
-status_tunnel(struct tunnel *t)
+/* On the tunnel's worker. */
+static json_object *
+status_tunnel_build(struct tunnel *t)
 {
 	json_object *o = json_object_new_object(), *fw;
 	double rtt;
@@ -78,13 +80,58 @@ status_tunnel(struct tunnel *t)
 	return o;
 }
 
+struct status_job {
+	struct tunnel	**t;
+	json_object	**o;
+	size_t		  n;
+};
+
+/* On one worker: the tunnels that live there. */
+static void
+status_job(void *arg)
+{
+	struct status_job *j = arg;
+	struct worker *w = worker_self();
+	size_t i;
+
+	for (i = 0; i < j->n; i++) {
+		if (j->t[i]->worker == w)
+			j->o[i] = status_tunnel_build(j->t[i]);
+	}
+}
+
+/* Main thread: one tunnel, read on its worker. */
+json_object *
+status_tunnel(struct tunnel *t)
+{
+	struct status_job j = { &t, NULL, 1 };
+	json_object *o = NULL;
+
+	j.o = &o;
+	worker_call(t->worker, status_job, &j);
+	return o;
+}
+
+/* Main thread: every tunnel, in configuration order; one call per worker
+ * (each tunnel is read between two callbacks of its own thread). */
 json_object *
 status_all(void)
 {
 	json_object *a = json_object_new_array();
+	struct status_job j = { NULL, NULL, 0 };
 	struct tunnel *t;
+	size_t i = 0;
 
 	TAILQ_FOREACH(t, &tunnels, entry)
-		json_object_array_add(a, status_tunnel(t));
+		j.n++;
+	j.t = xcalloc(j.n + 1, sizeof *j.t);
+	j.o = xcalloc(j.n + 1, sizeof *j.o);
+	TAILQ_FOREACH(t, &tunnels, entry)
+		j.t[i++] = t;
+	worker_call_all(status_job, &j);
+	for (i = 0; i < j.n; i++)
+		json_object_array_add(a, j.o[i]);
+	free(j.t);
+	free(j.o);
 	return a;
 }

@@ -8,11 +8,17 @@
  *   any -> down          (tunnelctl down, shutdown)
  *
  * tunnel_set_state() is the one place that changes state: it logs the
- * transition by name with its reason and tells the control clients.
+ * transition by name with its reason and posts it to the main thread,
+ * which tells the control clients and systemd.
+ *
+ * A tunnel lives on one worker thread (worker.c).  The functions marked
+ * "main thread" below are the only ones the main thread calls; they reach
+ * the tunnel through worker_call().
  */
 #include "config.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -23,8 +29,9 @@
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
 
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
-struct event_base *tunneld_base;	/* the daemon's one loop */
-struct evdns_base *tunneld_dns;
+static pthread_rwlock_t tunnels_lock = PTHREAD_RWLOCK_INITIALIZER;
+struct event_base *tunneld_base;	/* the main thread's loop */
+static uint64_t tunnel_ids;
 
 static void	tunnel_connect(struct tunnel *, const char *);
 
@@ -55,10 +62,42 @@ tunnel_set_error(struct tunnel *t, const char *error)
 	t->last_error = error != NULL ? xstrdup(error) : NULL;
 }
 
+/* A state change, as posted to the main thread. */
+struct tunnel_change {
+	uint64_t		 id;
+	char			*name;
+	enum tunnel_state	 old, new;
+	time_t			 next_retry;
+	char			*reason;
+};
+
+/* Main thread: the view, the control clients, systemd. */
+static void
+tunnel_changed_job(void *arg)
+{
+	struct tunnel_change *ch = arg;
+	struct tunnel *t;
+
+	TAILQ_FOREACH(t, &tunnels, entry) {
+		if (t->id == ch->id) {
+			t->pub_state = ch->new;
+			t->pub_next_retry = ch->next_retry;
+			control_notify_state(ch->name, ch->old, ch->new,
+			    ch->reason);
+			notify_status();
+			break;
+		}
+	}
+	free(ch->name);
+	free(ch->reason);
+	free(ch);
+}
+
 static void
 tunnel_set_state(struct tunnel *t, enum tunnel_state st, const char *reason)
 {
 	enum tunnel_state old = t->state;
+	struct tunnel_change *ch;
 
 	if (old == st)
 		return;
@@ -72,8 +111,14 @@ tunnel_set_state(struct tunnel *t, enum tunnel_state st, const char *reason)
 		log_notice("%s: %s -> %s%s%s%s", t->conf->name,
 		    tunnel_state_name(old), tunnel_state_name(st),
 		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
-	control_notify_state(t, old, reason);
-	notify_status();
+	ch = xcalloc(1, sizeof *ch);
+	ch->id = t->id;
+	ch->name = xstrdup(t->name);
+	ch->old = old;
+	ch->new = st;
+	ch->next_retry = t->next_retry;
+	ch->reason = reason != NULL ? xstrdup(reason) : NULL;
+	worker_post(worker_main, tunnel_changed_job, ch);
 }
 
 static void
@@ -110,49 +155,132 @@ tunnel_retry_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-struct tunnel *
-tunnel_create(struct tunnel_conf *tc)
+struct event_base *
+tunnel_base(struct tunnel *t)
 {
-	struct tunnel *t = xcalloc(1, sizeof *t);
+	return worker_base(t->worker);
+}
+
+/* On the tunnel's worker: its timers and forwards are created there. */
+static void
+tunnel_init_job(void *arg)
+{
+	struct tunnel *t = arg;
+	struct tunnel_conf *tc = t->conf;
 	size_t i;
 
-	t->conf = tc;
-	t->state = TS_DOWN;
-	t->since = time(NULL);
-	t->retry_timer = evtimer_new(tunneld_base, tunnel_retry_cb, t);
+	t->retry_timer = evtimer_new(tunnel_base(t), tunnel_retry_cb, t);
 	t->nfwds = tc->nfwds;
 	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
 	for (i = 0; i < tc->nfwds; i++)
 		t->fwds[i] = forward_new(t, &tc->fwds[i]);
+}
+
+/* Main thread: a new tunnel, down, on the least loaded worker. */
+struct tunnel *
+tunnel_create(struct tunnel_conf *tc)
+{
+	struct tunnel *t = xcalloc(1, sizeof *t);
+
+	t->name = xstrdup(tc->name);
+	t->id = ++tunnel_ids;
+	t->worker = worker_pick();
+	t->conf = tc;
+	t->state = t->pub_state = TS_DOWN;
+	t->since = time(NULL);
+	worker_call(t->worker, tunnel_init_job, t);
+	pthread_rwlock_wrlock(&tunnels_lock);
 	TAILQ_INSERT_TAIL(&tunnels, t, entry);
+	pthread_rwlock_unlock(&tunnels_lock);
 	return t;
 }
 
-void
-tunnel_destroy(struct tunnel *t)
+static void
+tunnel_destroy_job(void *arg)
 {
+	struct tunnel *t = arg;
 	size_t i;
 
 	tunnel_stop(t, "shutdown");
-	TAILQ_REMOVE(&tunnels, t, entry);
 	for (i = 0; i < t->nfwds; i++)
 		forward_free(t->fwds[i]);
 	free(t->fwds);
 	event_free(t->retry_timer);
 	free(t->last_error);
+}
+
+/* Main thread. */
+void
+tunnel_destroy(struct tunnel *t)
+{
+	pthread_rwlock_wrlock(&tunnels_lock);
+	TAILQ_REMOVE(&tunnels, t, entry);
+	pthread_rwlock_unlock(&tunnels_lock);
+	worker_call(t->worker, tunnel_destroy_job, t);
+	worker_unpick(t->worker);
+	free(t->name);
 	free(t);
 }
 
+/* Main thread. */
 struct tunnel *
 tunnel_find(const char *name)
 {
 	struct tunnel *t;
 
 	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (strcmp(t->conf->name, name) == 0)
+		if (strcmp(t->name, name) == 0)
 			return t;
 	}
 	return NULL;
+}
+
+/* Any thread: is this a tunnel's name?  (the journal's TUNNEL= field) */
+int
+tunnel_known(const char *name)
+{
+	struct tunnel *t;
+	int found = 0;
+
+	pthread_rwlock_rdlock(&tunnels_lock);
+	TAILQ_FOREACH(t, &tunnels, entry) {
+		if (strcmp(t->name, name) == 0) {
+			found = 1;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&tunnels_lock);
+	return found;
+}
+
+struct tunnel_command_job {
+	struct tunnel		*t;
+	enum tunnel_command	 cmd;
+	const char		*why;
+	enum tunnel_state	 state;		/* after it */
+};
+
+static void
+tunnel_command_job(void *arg)
+{
+	struct tunnel_command_job *j = arg;
+
+	if (j->cmd != TC_UP)
+		tunnel_stop(j->t, j->why);
+	if (j->cmd != TC_DOWN)
+		tunnel_start(j->t, j->why);
+	j->state = j->t->state;
+}
+
+/* Main thread: tunnelctl up, down, restart; autostart. */
+void
+tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
+{
+	struct tunnel_command_job j = { t, cmd, why, TS_DOWN };
+
+	worker_call(t->worker, tunnel_command_job, &j);
+	/* at once, not when the posted change arrives: READY's STATUS= */
+	t->pub_state = j.state;
 }
 
 static void
@@ -167,7 +295,8 @@ tunnel_connect(struct tunnel *t, const char *why)
 			forward_start(t->fwds[i]);
 	}
 	tunnel_set_state(t, TS_CONNECTING, why);
-	t->session = session_new(tunneld_base, tunneld_dns, t->conf, t);
+	t->session = session_new(tunnel_base(t), worker_dns(t->worker), t->conf,
+	    t);
 }
 
 /* Wanted: connect now (also cuts a backoff short). */

@@ -8,6 +8,8 @@
  *   config.c         tunneld.conf: parse, validate, defaults
  *   config_print.c   the effective configuration (--print-config)
  *   reload.c         reload by difference (SIGHUP, tunnelctl reload)
+ *   worker.c         the threads that carry the tunnels; calls between
+ *                    them and the main thread
  *   tunnel.c         the per-tunnel state machine (SPEC.md states)
  *   session.c        one libssh2 session on one event base: connect, handshake,
  *                    authentication, keepalives, teardown
@@ -60,6 +62,7 @@ timer_add_secs(struct event *ev, double secs)
 }
 
 struct tunnel;
+struct worker;
 struct session;
 struct channel;
 struct forward;
@@ -140,6 +143,7 @@ struct config {
 	char			*control_group;
 	int			 log_level;
 	char			*include_dir;
+	unsigned		 workers;	/* threads; 0: one per CPU */
 	struct tunnel_conf	**tunnels;
 	size_t			 ntunnels;
 };
@@ -160,11 +164,41 @@ void		 errlist_add(struct errlist *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 errlist_clear(struct errlist *);
 
+/* worker.c */
+#define WORKERS_MAX	64
+extern struct worker	*worker_main;
+int		 worker_threads_enable(void);
+int		 worker_init(struct event_base *, unsigned, char **cause);
+void		 worker_shutdown(void);
+void		 worker_call(struct worker *, void (*)(void *), void *);
+void		 worker_call_all(void (*)(void *), void *);
+void		 worker_post(struct worker *, void (*)(void *), void *);
+void		 worker_ping_all(void);
+struct worker	*worker_pick(void);
+void		 worker_unpick(struct worker *);
+struct worker	*worker_self(void);
+struct event_base *worker_base(struct worker *);
+struct evdns_base *worker_dns(struct worker *);
+unsigned	 worker_id(struct worker *);
+
 /* tunnel.c */
 enum tunnel_state { TS_DOWN, TS_CONNECTING, TS_UP, TS_DEGRADED, TS_BACKOFF,
 	TS_FAILED };
+enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
+/*
+ * Threads: the list, name, id and worker belong to the main thread (set
+ * at creation; the list changes under tunnels_lock).  conf changes only in
+ * a job the main thread waits for, so the main thread may read it.  pub_*
+ * is the main thread's view of the state, from what the worker posted.
+ * Everything else belongs to the tunnel's worker.
+ */
 struct tunnel {
 	TAILQ_ENTRY(tunnel)	 entry;
+	char			*name;
+	uint64_t		 id;
+	struct worker		*worker;
+	enum tunnel_state	 pub_state;
+	time_t			 pub_next_retry;
 	struct tunnel_conf	*conf;
 	enum tunnel_state	 state;
 	time_t			 since;
@@ -180,12 +214,18 @@ struct tunnel {
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
-extern struct event_base *tunneld_base;
-extern struct evdns_base *tunneld_dns;
+extern struct event_base *tunneld_base;		/* the main thread's */
 const char	*tunnel_state_name(enum tunnel_state);
+/* main thread */
 struct tunnel	*tunnel_create(struct tunnel_conf *);
 void		 tunnel_destroy(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
+void		 tunnel_command(struct tunnel *, enum tunnel_command,
+		    const char *why);
+/* any thread */
+int		 tunnel_known(const char *);
+/* the tunnel's worker */
+struct event_base *tunnel_base(struct tunnel *);
 void		 tunnel_start(struct tunnel *, const char *why);
 void		 tunnel_stop(struct tunnel *, const char *why);
 void		 tunnel_forward_changed(struct tunnel *);
@@ -420,14 +460,14 @@ void		 notify_stopping(void);
 void		 notify_shutdown(void);
 int		 notify_listen_fd(void);
 
-/* status.c */
+/* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
 
 /* control.c */
 int	 control_init(const char *path, int activated, char **cause);
 void	 control_shutdown(void);
-void	 control_notify_state(struct tunnel *, enum tunnel_state old,
-	    const char *reason);
+void	 control_notify_state(const char *tunnel, enum tunnel_state old,
+	    enum tunnel_state new, const char *reason);
 
 #endif
