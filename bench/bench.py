@@ -21,9 +21,19 @@ KEY, KH = os.path.join(WORK, "id_ed25519"), os.path.join(WORK, "known_hosts")
 ROWS = []          # (metric, unit, tunneld, ssh, better)
 
 
+def free_ports(n):
+    """n distinct ports: held open together, or the kernel repeats itself"""
+    socks = []
+    for _ in range(n):
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close()
-    return p
+    return free_ports(1)[0]
 
 
 def wait_port(p, t=20):
@@ -76,6 +86,9 @@ class Tunneld:
     def wait_up(self, timeout=120):
         end = time.time() + timeout
         while time.time() < end:
+            if self.p.poll() is not None:
+                raise SystemExit("tunneld exited with status %d (see %s)" % (
+                    self.p.returncode, os.path.join(WORK, "bench.tunneld.log")))
             r = subprocess.run([E["TUNNELCTL"], "-s", self.sock, "--json", "status"],
                                capture_output=True, text=True)
             if r.returncode == 0:
@@ -83,7 +96,15 @@ class Tunneld:
                 if len(ts) == self.n and all(t["state"] == "up" for t in ts):
                     return time.monotonic() - self.t0
             time.sleep(0.05)
-        raise SystemExit("tunneld: not all %d tunnels up" % self.n)
+        states = {}
+        if r.returncode == 0:
+            for t in json.loads(r.stdout)["tunnels"]:
+                k = t["state"] + ("/" + t["phase"] if t.get("phase") else "")
+                states[k] = states.get(k, 0) + 1
+        raise SystemExit("tunneld: not all %d tunnels up after %ds (%s)" %
+                         (self.n, timeout, ", ".join("%d %s" % (v, k) for k, v in
+                                                     sorted(states.items())) or
+                         "status: " + r.stderr.strip()))
 
     def stop(self):
         self.p.terminate(); self.p.wait()
@@ -300,7 +321,7 @@ def busy_tunnels(size, runs):
 def idle_tunnels():
     """idle tunnels: memory and bring-up"""
     for n in ((1, 10) if QUICK else (1, 100, 1000)):
-        td = Tunneld([[(free_port(), ECHO)] for _ in range(n)]).start()
+        td = Tunneld([[(p, ECHO)] for p in free_ports(n)]).start()
         try:
             up = td.wait_up(300)
         except SystemExit as e:       # say so, keep the other figures
@@ -311,8 +332,8 @@ def idle_tunnels():
         tr = rss_kib(td.p.pid)
         td.stop()
         t0 = time.monotonic(); sps = []; ports = []
-        for i in range(n):
-            p = free_port(); ports.append(p); sps.append(ssh_forward([(p, ECHO)]))
+        for p in free_ports(n):
+            ports.append(p); sps.append(ssh_forward([(p, ECHO)]))
             if len(sps) % 50 == 0:
                 for q in ports[-50:]:
                     wait_port(q, 60)

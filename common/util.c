@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -118,4 +120,20 @@ random_between(double lo, double hi)
 	u = random() / (double)RAND_MAX;
 #endif
 	return hi > lo ? lo + u * (hi - lo) : lo;
+}
+
+/* $HOME, else the password database's (thread-safe); to be freed. */
+char *
+home_dir(void)
+{
+	struct passwd pw, *res = NULL;
+	const char *home;
+	char buf[4096];
+
+	if ((home = getenv("HOME")) != NULL && *home != '\0')
+		return xstrdup(home);
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 &&
+	    res != NULL)
+		return xstrdup(pw.pw_dir);
+	return xstrdup("/");
 }

@@ -21,6 +21,7 @@ char	*xstrdup(const char *);
 int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 double	 mono_now(void);
+char	*home_dir(void);
 double	 random_between(double, double);
 double	 backoff_delay(double lo, double hi, unsigned n);
 int	 set_nonblock(int);

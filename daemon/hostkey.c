@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,16 +127,15 @@ struct known_hosts {
 static void
 known_hosts_files(const struct tunnel_conf *tc, struct known_hosts *k)
 {
-	struct passwd *pw;
-	const char *home;
+	char *home;
 
 	if (tc->known_hosts != NULL) {
 		k->files[k->nfiles++] = tc->known_hosts;
 		return;
 	}
-	if ((home = getenv("HOME")) == NULL)
-		home = (pw = getpwuid(geteuid())) ? pw->pw_dir : "/";
+	home = home_dir();
 	xasprintf(&k->home_file, "%s/.ssh/known_hosts", home);
+	free(home);
 	k->files[k->nfiles++] = k->home_file;
 	k->files[k->nfiles++] = SYSTEM_KNOWN_HOSTS;
 }
@@ -147,7 +145,7 @@ static void
 known_hosts_read(LIBSSH2_SESSION *ssh, const struct tunnel_conf *tc,
     struct known_hosts *k)
 {
-	char line[16384], *p, *key;
+	char line[16384], *p, *key, *save;
 	size_t i, n;
 	FILE *f;
 	int lineno;
@@ -170,10 +168,11 @@ known_hosts_read(LIBSSH2_SESSION *ssh, const struct tunnel_conf *tc,
 				continue;
 			if (strncmp(p, "@revoked", 8) == 0) {
 				/* @revoked host keytype base64 */
-				strtok(p, " \t\n");
-				strtok(NULL, " \t\n");
-				strtok(NULL, " \t\n");
-				if ((key = strtok(NULL, " \t\n")) != NULL) {
+				strtok_r(p, " \t\n", &save);
+				strtok_r(NULL, " \t\n", &save);
+				strtok_r(NULL, " \t\n", &save);
+				if ((key = strtok_r(NULL, " \t\n", &save)) !=
+				    NULL) {
 					k->revoked = xreallocarray(k->revoked,
 					    k->nrevoked + 1,
 					    sizeof *k->revoked);

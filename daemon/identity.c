@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,8 +181,7 @@ int
 identity_load(const struct tunnel_conf *tc, struct identity *id,
     char **cause)
 {
-	struct passwd *pw;
-	const char *home;
+	char *home;
 	int encrypted;
 	size_t i;
 
@@ -191,8 +189,7 @@ identity_load(const struct tunnel_conf *tc, struct identity *id,
 	if (tc->identity_file != NULL)
 		id->path = xstrdup(tc->identity_file);
 	else {
-		if ((home = getenv("HOME")) == NULL)
-			home = (pw = getpwuid(geteuid())) ? pw->pw_dir : "/";
+		home = home_dir();
 		for (i = 0; i < nitems(default_identities); i++) {
 			free(id->path);
 			xasprintf(&id->path, "%s/.ssh/%s", home,
@@ -200,11 +197,12 @@ identity_load(const struct tunnel_conf *tc, struct identity *id,
 			if (access(id->path, F_OK) == 0)
 				break;
 		}
-		if (i == nitems(default_identities)) {
+		if (i == nitems(default_identities))
 			xasprintf(cause, "no identity_file set and neither "
 			    "%s/.ssh/id_ed25519 nor id_ecdsa exists", home);
+		free(home);
+		if (i == nitems(default_identities))
 			goto fail;
-		}
 	}
 	if (identity_read(id, cause) != 0 ||
 	    identity_inspect(id, &encrypted, cause) != 0)

@@ -57,8 +57,11 @@ status_tunnel_build(struct tunnel *t)
 	json_object_object_add(o, "state", json_object_new_string(
 	    tunnel_state_name(t->state)));
 	json_object_object_add(o, "since", json_object_new_int64(t->since));
-	json_object_object_add(o, "phase", t->state == TS_CONNECTING ?
-	    status_string(session_phase_name(t->session)) : NULL);
+	json_object_object_add(o, "phase", t->state != TS_CONNECTING ? NULL :
+	    status_string(t->queued ? "queued" :
+	    session_phase_name(t->session)));
+	json_object_object_add(o, "worker",
+	    json_object_new_int((int)worker_id(t->worker)));
 	json_object_object_add(o, "reconnects",
 	    json_object_new_int64(t->reconnects));
 	json_object_object_add(o, "last_error", status_string(t->last_error));

@@ -27,6 +27,9 @@
 
 #define STABLE_PERIOD		10	/* seconds up that reset the backoff */
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
+#define SETUP_MAX		32	/* sessions being set up at once, per
+					   worker: 1000 tunnels must not storm
+					   sshd's MaxStartups */
 
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
 static pthread_rwlock_t tunnels_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -34,6 +37,10 @@ struct event_base *tunneld_base;	/* the main thread's loop */
 static uint64_t tunnel_ids;
 
 static void	tunnel_connect(struct tunnel *, const char *);
+
+/* Per worker thread: the sessions being set up, and who waits for a slot. */
+static _Thread_local unsigned setups;
+static _Thread_local TAILQ_HEAD(setup_queue, tunnel) setup_queue;
 
 const char *
 tunnel_state_name(enum tunnel_state st)
@@ -283,6 +290,31 @@ tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
 	t->pub_state = j.state;
 }
 
+/* A session of this worker is set up (or gone): the next one may start. */
+static void
+tunnel_setup_done(struct tunnel *t)
+{
+	struct tunnel *next;
+
+	if (t->queued) {
+		TAILQ_REMOVE(&setup_queue, t, setup_entry);
+		t->queued = 0;
+	}
+	if (!t->in_setup)
+		return;
+	t->in_setup = 0;
+	setups--;
+	while (setups < SETUP_MAX &&
+	    (next = TAILQ_FIRST(&setup_queue)) != NULL) {
+		TAILQ_REMOVE(&setup_queue, next, setup_entry);
+		next->queued = 0;
+		next->in_setup = 1;
+		setups++;
+		next->session = session_new(tunnel_base(next),
+		    worker_dns(next->worker), next->conf, next);
+	}
+}
+
 static void
 tunnel_connect(struct tunnel *t, const char *why)
 {
@@ -295,8 +327,19 @@ tunnel_connect(struct tunnel *t, const char *why)
 			forward_start(t->fwds[i]);
 	}
 	tunnel_set_state(t, TS_CONNECTING, why);
-	t->session = session_new(tunnel_base(t), worker_dns(t->worker), t->conf,
-	    t);
+	if (setup_queue.tqh_last == NULL)
+		TAILQ_INIT(&setup_queue);
+	if (setups >= SETUP_MAX) {	/* connecting, phase "queued" */
+		log_debug("%s: queued: %u sessions of this worker are being "
+		    "set up", t->name, setups);
+		TAILQ_INSERT_TAIL(&setup_queue, t, setup_entry);
+		t->queued = 1;
+		return;
+	}
+	t->in_setup = 1;
+	setups++;
+	t->session = session_new(tunnel_base(t), worker_dns(t->worker),
+	    t->conf, t);
 }
 
 /* Wanted: connect now (also cuts a backoff short). */
@@ -331,6 +374,7 @@ tunnel_stop(struct tunnel *t, const char *why)
 		session_free(t->session);
 		t->session = NULL;
 	}
+	tunnel_setup_done(t);
 	for (i = 0; i < t->nfwds; i++) {
 		forward_stop(t->fwds[i]);
 		t->fwds[i]->state = FS_PENDING;
@@ -387,6 +431,7 @@ tunnel_session_up(struct tunnel *t)
 	size_t i;
 
 	t->up_at = mono_now();
+	tunnel_setup_done(t);
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))
 			forward_remote_request(t->fwds[i]);
@@ -434,6 +479,7 @@ tunnel_session_lost(struct tunnel *t, enum session_error class,
 	reason = reason_copy;
 	session_free(t->session);
 	t->session = NULL;
+	tunnel_setup_done(t);
 	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD)
 		t->attempts = 0;
 	t->up_at = 0;

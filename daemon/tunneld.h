@@ -208,6 +208,9 @@ struct tunnel {
 	char			*last_error;
 	time_t			 next_retry;
 	struct session		*session;
+	int			 in_setup;	/* counted in the worker's setups */
+	int			 queued;	/* waiting for a setup slot */
+	TAILQ_ENTRY(tunnel)	 setup_entry;
 	struct event		*retry_timer;
 	struct forward		**fwds;
 	size_t			 nfwds;

@@ -70,6 +70,7 @@ expect_error(const char *text, int line, const char *what)
 static const char full[] =
     "control_socket = \"/run/tunneld/tunneld.sock\";\n"
     "log_level = \"debug\";\n"
+    "workers = 3;\n"
     "defaults = {\n"
     "  port = 2222;\n"
     "  user = \"tunnel\";\n"
@@ -110,6 +111,7 @@ test_full(void **state)
 		fail_msg("%s", e.v[0]);
 	assert_int_equal(c->ntunnels, 2);
 	assert_int_equal(c->log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c->workers, 3);
 	a = config_find(c, "campus-bbs");
 	b = config_find(c, "db_2");
 	assert_non_null(a);
@@ -178,6 +180,9 @@ test_types(void **state)
 	expect_error("tunnels = { a = {\n host = \"x\";\n local = ( \"9143:h:1\","
 	    "\n 5 );\n};};\n", 4, "entry 2 is not a string");
 	expect_error("log_level = \"loud\";\n", 1, "log_level");
+	expect_error("\nworkers = 65;\n", 2,
+	    "workers: 65 is out of range (0-64)");
+	expect_error("workers = \"4\";\n", 1, "workers: expected an integer");
 	expect_error("tunnels = { a = {\n host = \"x\";\n strict_host_key_checking"
 	    " = \"no\";\n};};\n", 3, "expected \"yes\" or \"accept-new\"");
 	expect_error("tunnels = { a = {\n host = \"x\";\n host_key = \"MD5:aa\";"

@@ -1,0 +1,101 @@
+#!/bin/sh
+# Worker threads: tunnels spread over them, data through tunnels on every
+# worker at once, commands and status reaching each, the per-worker cap on
+# sessions being set up (more tunnels than the cap all come up), and the
+# "workers" setting.
+. "$(dirname "$0")/lib.sh"
+
+start_sshd
+start_server echo; ECHO=$SERVER_PORT
+
+# all_up N: every one of N tunnels is up
+all_up() {
+	deadline=$(( $(date +%s) + ${2:-30} ))
+	while [ "$(date +%s)" -le "$deadline" ]; do
+		n=$(tctl --json status 2>/dev/null | $PYTHON3 -c "
+import json,sys
+print(sum(t['state'] == 'up' for t in json.load(sys.stdin)['tunnels']))")
+		[ "$n" = "$1" ] && return 0
+		sleep 0.2
+	done
+	diag "$n of $1 tunnels up"
+	return 1
+}
+workers_used() {
+	tctl --json status | $PYTHON3 -c "
+import json,sys
+print(' '.join(sorted(set(str(t['worker']) for t in json.load(sys.stdin)['tunnels']))))"
+}
+
+# --- two workers, four tunnels ---------------------------------------------
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
+write_conf "  a = { host = \"127.0.0.1\"; local = [ \"$P1:127.0.0.1:$ECHO\" ]; };
+  b = { host = \"127.0.0.1\"; local = [ \"$P2:127.0.0.1:$ECHO\" ]; };
+  c = { host = \"127.0.0.1\"; local = [ \"$P3:127.0.0.1:$ECHO\" ]; };
+  d = { host = \"127.0.0.1\"; local = [ \"$P4:127.0.0.1:$ECHO\" ]; };"
+sed -i '1i workers = 2;' "$CONF"
+start_tunneld
+check "four tunnels on two workers come up" all_up 4
+check "the log names the worker threads" wait_log "2 worker threads"
+check "status: the tunnels are spread over workers 1 and 2" \
+    [ "$(workers_used)" = "1 2" ]
+check "--print-config shows workers" sh -c \
+    "$TUNNELD -c '$CONF' --print-config | grep -q '^workers = 2;'"
+
+# every worker moves data at once, and each stream arrives intact
+pids=""
+for p in $P1 $P2 $P3 $P4; do
+	$NETIO roundtrip "$p" 16000000 > "$WORK/rt.$p" 2>&1 & pids="$pids $!"
+done
+ok_all=1
+for pid in $pids; do wait "$pid" || ok_all=0; done
+check "16 MB both ways through four tunnels on two workers at once" [ $ok_all -eq 1 ]
+
+# commands and status reach a tunnel on either worker
+b_down_others_up() {
+	[ "$(json_get b "t['state']")" = down ] &&
+	    $NETIO roundtrip "$P1" 100000 && $NETIO roundtrip "$P3" 100000
+}
+check "down b (on worker $(json_get b "t['worker']"))" tctl down b
+check "... b is down, the others carry data" b_down_others_up
+check "up b" tctl up b
+check "... and b carries data again" $NETIO roundtrip "$P2" 1000000
+check "restart a" tctl restart a
+check "... a is up again" wait_state a up 15
+
+# a reload repoints tunnels on both workers without touching them
+$NETIO chat "$P4" 3 > "$WORK/chat.out" 2>&1 &
+CHAT=$!
+sleep 0.5
+check "reload" tctl reload
+wait "$CHAT"; chat_rc=$?
+check "... a connection through a tunnel on either worker lives through it" \
+    [ $chat_rc -eq 0 ]
+stop_tunneld
+
+# --- more tunnels than one worker sets up at once ----------------------------
+# 80 distinct ports: held open together while they are chosen
+ports=$($PYTHON3 -c 'import socket
+ss = [socket.socket() for _ in range(80)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+tl=""
+i=0
+for p in $ports; do
+	tl="$tl  t$i = { host = \"127.0.0.1\"; local = [ \"$p:127.0.0.1:$ECHO\" ]; };
+"
+	i=$((i + 1))
+done
+write_conf "$tl"
+sed -i '1i workers = 1;' "$CONF"
+: > "$WORK/tunneld.log"
+start_tunneld
+check "80 tunnels on one worker (32 set up at a time) all come up" all_up 80 60
+check "... with no handshake timeouts" sh -c \
+    "! grep -qi 'timed out' '$WORK/tunneld.log'"
+check "... all on worker 1" [ "$(workers_used)" = "1" ]
+check "... and some waited for a slot (phase queued)" \
+    grep -q "queued" "$WORK/tunneld.log"
+stop_tunneld
+
+done_testing
