@@ -69,8 +69,7 @@ expect_error(const char *text, int line, const char *what)
 
 static const char full[] =
     "control_socket = \"/run/tunneld/tunneld.sock\";\n"
-    "log_level = \"debug\";\n"
-    "workers = 3;\n"
+    "log_level = \"debug\"; workers = 3;\n"
     "defaults = {\n"
     "  port = 2222;\n"
     "  user = \"tunnel\";\n"
