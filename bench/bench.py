@@ -8,7 +8,7 @@ through the same sshd with the same cipher and MAC, runs alternating,
 medians reported, with the ratio tunneld/ssh.  Nothing is asserted.
 Writes bench/out/*.csv and, with gnuplot, bench/out/bench.png.
 """
-import json, os, socket, statistics, subprocess, sys, threading, time
+import json, os, resource, socket, statistics, subprocess, sys, threading, time
 
 E = os.environ
 WORK, QUICK = E["WORK"], E.get("QUICK") == "1"
@@ -357,7 +357,6 @@ def raw_ceiling(size):
     mb = size / 1048576
     raw = E.get("RAW")
     if raw and os.access(raw, os.X_OK):
-        import resource
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r = subprocess.run([raw, "127.0.0.1", str(SSHD_PORT), E.get("USER", "root"), KEY,
                             str(SINK), str(size)], capture_output=True, text=True)

@@ -27,9 +27,10 @@
 
 #define STABLE_PERIOD		10	/* seconds up that reset the backoff */
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
-#define SETUP_MAX		32	/* sessions being set up at once, per
-					   worker: 1000 tunnels must not storm
-					   sshd's MaxStartups */
+#define SETUP_PER_SERVER	8	/* sessions in set-up to one server at
+					   once: sshd's default MaxStartups
+					   refuses beyond 10, and it counts a
+					   session a little longer than we do */
 
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
 static pthread_rwlock_t tunnels_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -38,9 +39,19 @@ static uint64_t tunnel_ids;
 
 static void	tunnel_connect(struct tunnel *, const char *);
 
-/* Per worker thread: the sessions being set up, and who waits for a slot. */
-static _Thread_local unsigned setups;
-static _Thread_local TAILQ_HEAD(setup_queue, tunnel) setup_queue;
+/*
+ * Per worker thread and server (host, port): the sessions being set up and
+ * the tunnels waiting for one of its SETUP_PER_SERVER slots, shared out
+ * over the workers.  Thread-local: no worker waits for another.
+ */
+struct setup_slot {
+	TAILQ_ENTRY(setup_slot)	 entry;
+	char			*host;
+	int			 port;
+	unsigned		 n;
+	TAILQ_HEAD(, tunnel)	 queue;
+};
+static _Thread_local TAILQ_HEAD(setup_slots, setup_slot) setup_slots;
 
 const char *
 tunnel_state_name(enum tunnel_state st)
@@ -290,34 +301,58 @@ tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
 	t->pub_state = j.state;
 }
 
-/* A session of this worker is set up (or gone): the next one may start. */
+static unsigned
+tunnel_setup_max(void)
+{
+	unsigned n = SETUP_PER_SERVER / worker_count();
+
+	return n > 0 ? n : 1;
+}
+
+static void
+tunnel_session_begin(struct tunnel *t)
+{
+	t->slot->n++;
+	t->in_setup = 1;
+	t->session = session_new(tunnel_base(t), worker_dns(t->worker), t->conf,
+	    t);
+}
+
+/* A session is set up (or gone): the next one to that server may start. */
 static void
 tunnel_setup_done(struct tunnel *t)
 {
+	struct setup_slot *sl = t->slot;
 	struct tunnel *next;
 
+	if (sl == NULL)
+		return;
 	if (t->queued) {
-		TAILQ_REMOVE(&setup_queue, t, setup_entry);
+		TAILQ_REMOVE(&sl->queue, t, setup_entry);
 		t->queued = 0;
 	}
-	if (!t->in_setup)
-		return;
-	t->in_setup = 0;
-	setups--;
-	while (setups < SETUP_MAX &&
-	    (next = TAILQ_FIRST(&setup_queue)) != NULL) {
-		TAILQ_REMOVE(&setup_queue, next, setup_entry);
+	if (t->in_setup) {
+		t->in_setup = 0;
+		sl->n--;
+	}
+	t->slot = NULL;
+	while (sl->n < tunnel_setup_max() &&
+	    (next = TAILQ_FIRST(&sl->queue)) != NULL) {
+		TAILQ_REMOVE(&sl->queue, next, setup_entry);
 		next->queued = 0;
-		next->in_setup = 1;
-		setups++;
-		next->session = session_new(tunnel_base(next),
-		    worker_dns(next->worker), next->conf, next);
+		tunnel_session_begin(next);
+	}
+	if (sl->n == 0 && TAILQ_EMPTY(&sl->queue)) {
+		TAILQ_REMOVE(&setup_slots, sl, entry);
+		free(sl->host);
+		free(sl);
 	}
 }
 
 static void
 tunnel_connect(struct tunnel *t, const char *why)
 {
+	struct setup_slot *sl;
 	size_t i;
 
 	evtimer_del(t->retry_timer);
@@ -327,19 +362,29 @@ tunnel_connect(struct tunnel *t, const char *why)
 			forward_start(t->fwds[i]);
 	}
 	tunnel_set_state(t, TS_CONNECTING, why);
-	if (setup_queue.tqh_last == NULL)
-		TAILQ_INIT(&setup_queue);
-	if (setups >= SETUP_MAX) {	/* connecting, phase "queued" */
-		log_debug("%s: queued: %u sessions of this worker are being "
-		    "set up", t->name, setups);
-		TAILQ_INSERT_TAIL(&setup_queue, t, setup_entry);
+	if (setup_slots.tqh_last == NULL)
+		TAILQ_INIT(&setup_slots);
+	TAILQ_FOREACH(sl, &setup_slots, entry) {
+		if (sl->port == t->conf->port &&
+		    strcmp(sl->host, t->conf->host) == 0)
+			break;
+	}
+	if (sl == NULL) {
+		sl = xcalloc(1, sizeof *sl);
+		sl->host = xstrdup(t->conf->host);
+		sl->port = t->conf->port;
+		TAILQ_INIT(&sl->queue);
+		TAILQ_INSERT_TAIL(&setup_slots, sl, entry);
+	}
+	t->slot = sl;
+	if (sl->n >= tunnel_setup_max()) {	/* connecting, phase "queued" */
+		log_debug("%s: queued: %u sessions to %s port %d are being "
+		    "set up", t->name, sl->n, sl->host, sl->port);
+		TAILQ_INSERT_TAIL(&sl->queue, t, setup_entry);
 		t->queued = 1;
 		return;
 	}
-	t->in_setup = 1;
-	setups++;
-	t->session = session_new(tunnel_base(t), worker_dns(t->worker),
-	    t->conf, t);
+	tunnel_session_begin(t);
 }
 
 /* Wanted: connect now (also cuts a backoff short). */

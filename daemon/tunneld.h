@@ -62,6 +62,7 @@ timer_add_secs(struct event *ev, double secs)
 }
 
 struct tunnel;
+struct setup_slot;
 struct worker;
 struct session;
 struct channel;
@@ -180,6 +181,7 @@ struct worker	*worker_self(void);
 struct event_base *worker_base(struct worker *);
 struct evdns_base *worker_dns(struct worker *);
 unsigned	 worker_id(struct worker *);
+unsigned	 worker_count(void);
 
 /* tunnel.c */
 enum tunnel_state { TS_DOWN, TS_CONNECTING, TS_UP, TS_DEGRADED, TS_BACKOFF,
@@ -208,8 +210,9 @@ struct tunnel {
 	char			*last_error;
 	time_t			 next_retry;
 	struct session		*session;
-	int			 in_setup;	/* counted in the worker's setups */
-	int			 queued;	/* waiting for a setup slot */
+	struct setup_slot	*slot;		/* its server's, while connecting */
+	int			 in_setup;	/* counted in slot->n */
+	int			 queued;	/* in slot->queue */
 	TAILQ_ENTRY(tunnel)	 setup_entry;
 	struct event		*retry_timer;
 	struct forward		**fwds;

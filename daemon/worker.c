@@ -137,6 +137,12 @@ worker_id(struct worker *w)
 	return w->id;
 }
 
+unsigned
+worker_count(void)
+{
+	return nworkers;
+}
+
 static struct worker *
 worker_new(unsigned id, struct event_base *base)
 {
@@ -200,8 +206,9 @@ worker_init(struct event_base *base, unsigned n, char **cause)
 		workers[i] = worker_new(i + 1, event_base_new());
 		if ((rc = pthread_create(&workers[i]->thread, NULL,
 		    worker_main_loop, workers[i])) != 0) {
-			xasprintf(cause, "cannot start worker thread %u: %s",
-			    i + 1, strerror(rc));
+			xasprintf(cause, "cannot start worker thread %u of %u: "
+			    "%s; set workers in tunneld.conf to fewer", i + 1,
+			    n, strerror(rc));
 			break;
 		}
 		workers[i]->running = 1;
@@ -244,10 +251,7 @@ worker_nop(void *arg)
 void
 worker_ping_all(void)
 {
-	unsigned i;
-
-	for (i = 0; i < nworkers; i++)
-		worker_call(workers[i], worker_nop, NULL);
+	worker_call_all(worker_nop, NULL);
 }
 
 /* Run fn(arg) on every worker in turn, waiting for each; fn finds out

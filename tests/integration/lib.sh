@@ -89,7 +89,7 @@ PubkeyAuthentication yes
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
 AllowStreamLocalForwarding yes
-MaxStartups 200
+MaxStartups ${SSHD_MAXSTARTUPS:-200}
 MaxSessions 1000
 LogLevel VERBOSE
 ${1:-}
