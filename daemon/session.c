@@ -349,6 +349,8 @@ session_handshake(struct session *s)
 		libssh2_session_set_blocking(s->ssh, 0);
 		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_RECV,
 		    (void *)session_recv_cb);
+		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
+		    (void *)session_send_cb);
 		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_DEBUG,
 		    (void *)session_debug_cb);
 		hostkey_plan(s->ssh, s->conf, &plan, &cause);

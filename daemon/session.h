@@ -67,7 +67,7 @@ struct session {
 	char			*rxq;
 	size_t			 rxq_off, rxq_len;
 	int			 rx_drained, rx_eof, rx_paused;
-	int			 sock_errno;	/* what recv() failed with */
+	int			 sock_errno;	/* what recv() or send() failed with */
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
@@ -101,6 +101,8 @@ void	session_ping_answered(struct session *);
 
 /* session_pump.c */
 ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);
+ssize_t	session_send_cb(libssh2_socket_t, const void *, size_t, int,
+	    void **);
 void	session_kick(struct session *);
 void	session_arm(struct session *);
 void	session_read_cb(evutil_socket_t, short, void *);

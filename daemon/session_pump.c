@@ -70,6 +70,22 @@ session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
 	return -errno;
 }
 
+/* Our send callback: as libssh2's own, but the errno is kept, so that a
+ * failed send is reported as itself ("Broken pipe"), not "Unable to send". */
+ssize_t
+session_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
+    void **abstract)
+{
+	struct session *s = *abstract;
+	ssize_t n;
+
+	if ((n = send(fd, buf, len, flags)) >= 0)
+		return n;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		s->sock_errno = errno;
+	return -errno;
+}
+
 /*
  * The pump left input in the socket (nothing inside libssh2 wanted it):
  * take it into rxq so the socket stops waking us, then pull it through.
