@@ -153,14 +153,17 @@ control_in_group(uid_t uid, gid_t gid)
 {
 	struct passwd *pw;
 	gid_t *groups = NULL;
-	int n = 64, i, found = 0;
+	int n = 64, size, i, found = 0;
 
 	if ((pw = getpwuid(uid)) == NULL)
 		return 0;
 	for (;;) {
-		groups = xreallocarray(groups, n, sizeof *groups);
+		size = n;
+		groups = xreallocarray(groups, size, sizeof *groups);
 		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) != -1)
 			break;
+		if (n <= size)		/* glibc says how many; others may not */
+			n = size * 2;
 		if (n > 65536) {	/* NGROUPS_MAX is 65536 on Linux */
 			free(groups);
 			return 0;

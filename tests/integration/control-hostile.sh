@@ -168,9 +168,12 @@ os.setgroups([]); os.setgid(nobody.pw_gid); os.setuid(nobody.pw_uid)
 held, ok, refused, other = [], 0, [], []
 for i in range(300):
     s = socket.socket(socket.AF_UNIX); s.settimeout(20)
-    try:
-        s.connect(sys.argv[1])
+    s.connect(sys.argv[1])
+    try:                                 # a refusal may come first
         s.sendall(b'{"cmd":"events"}\n')
+    except OSError:
+        pass
+    try:
         r = s.recv(65536)
     except OSError as e:
         r = repr(e).encode()
@@ -249,6 +252,52 @@ check "root gets in all the same" sh -c "$TUNNELCTL -s $CTL status t >/dev/null"
 check "... in the place of a subscriber of an unprivileged uid" \
 	wait_log "control: 256 clients connected; dropping uid 200[0-9][0-9] pid [0-9]* (events)"
 kill "$FILL"; wait "$FILL" 2>/dev/null
+
+# --- control_group membership however many groups (issue 19) -------------
+# A second tunneld, in a mount namespace of its own, sees an /etc/group where
+# user "many" (uid 30000) is in 300 groups, the last of them control_group,
+# and "few" (uid 30001) in the 299 others.
+chmod 711 "$WORK"
+cp /etc/passwd "$WORK/passwd"
+cp /etc/group "$WORK/group"
+echo "many:x:30000:30000::/nonexistent:/usr/sbin/nologin" >> "$WORK/passwd"
+echo "few:x:30001:30001::/nonexistent:/usr/sbin/nologin" >> "$WORK/passwd"
+i=1
+while [ $i -le 300 ]; do
+	if [ $i -lt 300 ]; then echo "many$i:x:$((30000 + i)):many,few"
+	else echo "many$i:x:$((30000 + i)):many"; fi
+	i=$((i + 1))
+done >> "$WORK/group"
+printf 'control_socket = "%s";\ncontrol_group = "many300";\ntunnels = { };\n' \
+	"$WORK/many.sock" > "$WORK/many.conf"
+unshare -m sh -c "mount --bind '$WORK/passwd' /etc/passwd &&
+	mount --bind '$WORK/group' /etc/group &&
+	exec '$TUNNELD' -c '$WORK/many.conf'" >> "$WORK/tunneld-many.log" 2>&1 &
+MANY=$!
+PIDS="$PIDS $MANY"
+i=0
+while ! $TUNNELCTL -s "$WORK/many.sock" status >/dev/null 2>&1 && [ $i -lt 200 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+# as_uid UID REQUEST: the reply to REQUEST from a process of uid UID
+as_uid() {
+	$PYTHON3 - "$WORK/many.sock" "$1" "$2" <<'PY'
+import os, socket, sys
+uid = int(sys.argv[2])
+os.setgroups([]); os.setgid(uid); os.setuid(uid)
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(20)
+s.sendall(sys.argv[3].encode() + b"\n")
+print(s.recv(65536).decode())
+PY
+}
+r=$(as_uid 30000 '{"cmd":"reload"}')
+check "a member of control_group through its 300th group may reload" \
+	says "$r" '"ok":true'
+diag "$r"
+r=$(as_uid 30001 '{"cmd":"reload"}')
+check "... one in 299 groups but not that one may not" \
+	says "$r" '"code":"permission"'
+kill "$MANY"; wait "$MANY" 2>/dev/null
 
 check "tunnelctl works" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
 done_testing
