@@ -298,6 +298,7 @@ r=$(as_uid 30001 '{"cmd":"reload"}')
 check "... one in 299 groups but not that one may not" \
 	says "$r" '"code":"permission"'
 kill "$MANY"; wait "$MANY" 2>/dev/null
+check "... and that tunneld exits cleanly" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld-many.log'"
 
 check "tunnelctl works" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
 done_testing
