@@ -34,9 +34,9 @@
 #include "tunneld.h"
 
 #define CONTROL_MAX_CLIENTS	256
-#define CONTROL_MAX_PER_UID	16	/* for a peer that is not privileged */
-#define CONTROL_QUOTE_MAX	64	/* bytes of a request quoted in a reply */
-#define CONTROL_LOG_EVERY	10.0	/* seconds between two refusal logs */
+#define CONTROL_MAX_PER_UID	16	/* of a peer not privileged */
+#define CONTROL_QUOTE_MAX	64	/* request bytes quoted in a reply */
+#define CONTROL_LOG_EVERY	10.0	/* seconds between refusal logs */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -52,7 +52,7 @@ static unsigned nclients;
 static struct evconnlistener *control_listener;
 static char *control_path;
 
-/* --- the protocol: one request line, one reply ---------------------------- */
+/* --- the protocol: one request line, one reply ------------------------- */
 
 /*
  * Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629:
@@ -162,7 +162,7 @@ control_in_group(uid_t uid, gid_t gid)
 		groups = xreallocarray(groups, size, sizeof *groups);
 		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) != -1)
 			break;
-		if (n <= size)		/* glibc says how many; others may not */
+		if (n <= size)	/* glibc says how many; others may not */
 			n = size * 2;
 		if (n > 65536) {	/* NGROUPS_MAX is 65536 on Linux */
 			free(groups);
@@ -215,13 +215,15 @@ control_names(json_object *req, json_object *id, json_object **names)
 		if (!json_object_is_type(e, json_type_string))
 			return control_fail(id, PROTOCOL_E_USAGE,
 			    "\"tunnels\"[%zu] must be a name (a string), not "
-			    "%s", i, json_type_to_name(json_object_get_type(e)));
+			    "%s", i,
+			    json_type_to_name(json_object_get_type(e)));
 		s = json_object_get_string(e);
 		len = (size_t)json_object_get_string_len(e);
 		if (strlen(s) != len) {
 			q = control_quote(s, len);
-			r = control_fail(id, PROTOCOL_E_USAGE, "\"tunnels\"[%zu] "
-			    "\"%s\" contains a NUL character", i, q);
+			r = control_fail(id, PROTOCOL_E_USAGE,
+			    "\"tunnels\"[%zu] \"%s\" contains a NUL character",
+			    i, q);
 			free(q);
 			return r;
 		}
@@ -367,7 +369,8 @@ control_command(json_object *req, json_object *id, json_object **reply)
 			return control_cmds[i];
 	}
 	q = control_quote(s, len);
-	*reply = control_fail(id, PROTOCOL_E_USAGE, "unknown command \"%s\"", q);
+	*reply = control_fail(id, PROTOCOL_E_USAGE, "unknown command \"%s\"",
+	    q);
 	free(q);
 	return NULL;
 }
@@ -479,7 +482,7 @@ control_handle(const struct control_peer *p, const char *line, size_t len,
 	return r;
 }
 
-/* --- the clients ------------------------------------------------------------ */
+/* --- the clients --------------------------------------------------------- */
 
 static void
 control_client_free(struct client *cl)

@@ -10,13 +10,14 @@
 
 #include <json-c/json.h>
 
-struct control_peer {		/* as told by SO_PEERCRED, never by the message */
+/* the peer as SO_PEERCRED tells it, never as its messages say */
+struct control_peer {
 	pid_t	pid;
 	uid_t	uid;
 	gid_t	gid;
 };
 
-#define CONTROL_CLOSE		0x1	/* drop the client after this reply */
+#define CONTROL_CLOSE		0x1	/* drop the client after the reply */
 #define CONTROL_SUBSCRIBE	0x2	/* the client now receives events */
 
 json_object	*control_handle(const struct control_peer *, const char *,

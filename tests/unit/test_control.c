@@ -23,7 +23,7 @@ test_utf8(void **state)
 {
 	static const struct {
 		const char	*s;
-		size_t		 bad;	/* offset of the first bad byte */
+		size_t		 bad;	/* where the first bad byte is */
 	} v[] = {
 		{ "status", 6 },
 		{ "st\xc3\xa4tus", 7 },			/* U+00E4 */
@@ -35,19 +35,19 @@ test_utf8(void **state)
 		{ "\xc1\xbf", 0 },			/* overlong */
 		{ "\xe0\x80\xaf", 0 },			/* overlong '/' */
 		{ "\xf0\x80\x80\xaf", 0 },		/* overlong '/' */
-		{ "a\xed\xa0\x80", 1 },			/* surrogate U+D800 */
+		{ "a\xed\xa0\x80", 1 },		/* surrogate U+D800 */
 		{ "\xed\x9f\xbf", 3 },			/* U+D7FF */
 		{ "\xf4\x90\x80\x80", 0 },		/* above U+10FFFF */
 		{ "\xf5\x80\x80\x80", 0 },
 		{ "ab\xe2\x82", 2 },			/* cut short */
-		{ "\x80", 0 },				/* lone continuation */
+		{ "\x80", 0 },				/* continuation */
 	};
 	size_t i;
 
 	for (i = 0; i < nitems(v); i++) {
 		if (control_utf8_check((const unsigned char *)v[i].s,
 		    strlen(v[i].s)) != v[i].bad)
-			fail_msg("\"%s\": bad byte at %zu, expected %zu", v[i].s,
+			fail_msg("\"%s\": bad byte at %zu, not %zu", v[i].s,
 			    control_utf8_check((const unsigned char *)v[i].s,
 			    strlen(v[i].s)), v[i].bad);
 	}
@@ -101,7 +101,8 @@ test_types(void **state)
 	REFUSED("{\"cmd\":\"status\",\"protocol\":4294967297}", "usage",
 	    "protocol version 4294967297 is not spoken");
 	REFUSED("{\"protocol\":1}", "usage", "request without a \"cmd\"");
-	REFUSED("{\"cmd\":null}", "usage", "\"cmd\" must be a string, not null");
+	REFUSED("{\"cmd\":null}", "usage",
+	    "\"cmd\" must be a string, not null");
 	REFUSED("{\"cmd\":\"status\",\"tunnels\":{\"t\":1}}", "usage",
 	    "\"tunnels\" must be an array of names, not object");
 	REFUSED("{\"cmd\":\"up\",\"tunnels\":[[]]}", "usage",
@@ -126,9 +127,11 @@ test_exact(void **state)
 	    "\"tunnels\"[0] \"t\\x00junk\" contains a NUL character");
 	REFUSED("{\"cmd\":\"st\xc3\xa4tus\"}", "usage",
 	    "unknown command \"st\\xc3\\xa4tus\"");
-	REFUSED("{\"cmd\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", "usage",
-	    "aaaa...\"");
+	/* at most 64 bytes quoted */
+	REFUSED("{\"cmd\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	    "usage", "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaa...\"");
 }
 
 static void
