@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,6 +293,8 @@ control_parse(const char *line, size_t len, json_object **reply)
 		return NULL;
 	}
 	tok = json_tokener_new();
+	/* JSON, not json-c's extensions: comments, trailing commas, 07 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	req = json_tokener_parse_ex(tok, line, (int)len);
 	e = json_tokener_get_error(tok);
 	if (req == NULL || e != json_tokener_success ||
@@ -461,6 +464,43 @@ control_dispatch(const struct control_peer *p, json_object *req,
 }
 
 /*
+ * The "id" is echoed: it must be JSON that can be written back.  json-c
+ * takes NaN, Infinity and 1e999 (infinite) and would write back a number as
+ * it was written ("1."): each number is written anew, if finite.
+ */
+static int
+control_check_id(json_object *o)
+{
+	struct json_object_iterator it, end;
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		if (!isfinite(json_object_get_double(o)))
+			return -1;
+		json_object_set_serializer(o, NULL, NULL, NULL);
+		return 0;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++) {
+			if (control_check_id(json_object_array_get_idx(o, i)))
+				return -1;
+		}
+		return 0;
+	case json_type_object:
+		it = json_object_iter_begin(o);
+		end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it)) {
+			if (control_check_id(json_object_iter_peek_value(&it)))
+				return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
  * One request line (without its newline) from peer p: the reply, always one
  * JSON object.  *flags says whether the client is to be dropped after it
  * (CONTROL_CLOSE: the line was not a JSON object) or now receives events.
@@ -476,8 +516,12 @@ control_handle(const struct control_peer *p, const char *line, size_t len,
 		*flags |= CONTROL_CLOSE;
 		return r;
 	}
-	json_object_object_get_ex(req, "id", &id);
-	r = control_dispatch(p, req, id, flags);
+	if (json_object_object_get_ex(req, "id", &id) &&
+	    control_check_id(id) != 0)
+		r = control_fail(NULL, PROTOCOL_E_USAGE, "\"id\" holds a "
+		    "number that is not finite (NaN, Infinity or too large)");
+	else
+		r = control_dispatch(p, req, id, flags);
 	json_object_put(req);
 	return r;
 }

@@ -4,8 +4,8 @@
  * peer that is not privileged (no configuration is loaded, no tunnel
  * exists, no worker runs; privileged commands are refused after their
  * fields are checked, as for any such peer).  Each input is one line, as
- * control.c cuts them.  The reply must be one JSON object in UTF-8 that a
- * strict parser takes back whole, with "ok".
+ * control.c cuts them.  The reply must be one JSON object (RFC 8259, checked
+ * here, not by json-c) in UTF-8, with "ok".
  */
 #include "config.h"
 
@@ -29,12 +29,94 @@ fail(const char *what, const char *reply)
 	abort();
 }
 
+/*
+ * JSON as RFC 8259 has it, nothing more: json-c's own parser, even strict,
+ * takes NaN, Infinity and "1.", so it cannot be the judge.  p advances
+ * past one value; -1 if there is none.
+ */
+static int
+json_value(const char **p, int depth)
+{
+	const char *s = *p;
+	int first;
+
+	if (depth > 64)
+		return -1;
+	if (*s == '{' || *s == '[') {
+		char close = *s == '{' ? '}' : ']';
+
+		s++;
+		for (first = 1; *s != close; first = 0) {
+			if (!first && *s++ != ',')
+				return -1;
+			if (close == '}') {
+				if (*s != '"' || json_value(&s, depth + 1) ||
+				    *s++ != ':')
+					return -1;
+			}
+			if (json_value(&s, depth + 1) != 0)
+				return -1;
+		}
+		*p = s + 1;
+		return 0;
+	}
+	if (*s == '"') {
+		for (s++; *s != '"'; s++) {
+			if ((unsigned char)*s < 0x20)
+				return -1;
+			if (*s != '\\')
+				continue;
+			s++;
+			if (*s == 'u') {
+				if (strspn(s + 1, "0123456789abcdefABCDEF") < 4)
+					return -1;
+				s += 4;
+			} else if (strchr("\"\\/bfnrt", *s) == NULL ||
+			    *s == '\0')
+				return -1;
+		}
+		*p = s + 1;
+		return 0;
+	}
+	if (strncmp(s, "true", 4) == 0 || strncmp(s, "null", 4) == 0) {
+		*p = s + 4;
+		return 0;
+	}
+	if (strncmp(s, "false", 5) == 0) {
+		*p = s + 5;
+		return 0;
+	}
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		s += strspn(s, "0123456789");
+	else
+		return -1;
+	if (*s == '.') {
+		if (strspn(++s, "0123456789") == 0)
+			return -1;
+		s += strspn(s, "0123456789");
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (strspn(s, "0123456789") == 0)
+			return -1;
+		s += strspn(s, "0123456789");
+	}
+	*p = s;
+	return 0;
+}
+
 static void
 check_reply(json_object *r)
 {
 	struct json_tokener *tok;
 	json_object *back, *ok;
-	const char *s;
+	const char *s, *end;
 	size_t len;
 
 	if (r == NULL || !json_object_is_type(r, json_type_object) ||
@@ -47,11 +129,13 @@ check_reply(json_object *r)
 		fail("a reply of more than one line", s);
 	if (control_utf8_check((const unsigned char *)s, len) != len)
 		fail("a reply that is not UTF-8", s);
+	end = s;
+	if (*s != '{' || json_value(&end, 0) != 0 || *end != '\0')
+		fail("a reply that is not JSON", s);
 	tok = json_tokener_new();
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	back = json_tokener_parse_ex(tok, s, (int)len);
 	if (back == NULL || json_tokener_get_parse_end(tok) != len)
-		fail("a reply that is not JSON", s);
+		fail("a reply that json-c does not read back", s);
 	json_object_put(back);
 	json_tokener_free(tok);
 }

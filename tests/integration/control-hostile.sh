@@ -151,9 +151,13 @@ check "\"tunnels\":[1] says which element" \
 	refused '{"cmd":"status","tunnels":["t",1]}' '\"tunnels\"[1] must be a name (a string), not int'
 check "\"tunnels\" where the command takes none" \
 	refused '{"cmd":"reload","tunnels":["t"]}' '\"reload\" takes no \"tunnels\"'
-r=$(ask '{"cmd":"status","tunnels":["t"],"protocol":1,"id":{"n":[1e999,-0,"\ud800"]}}')
-check "a request that is right in every field is answered, id echoed" \
-	says "$r" '"ok": true' '"name": "t"' '"id": {"n": ['
+check "an id that JSON cannot carry is refused, not echoed" \
+	refused '{"cmd":"status","id":[NaN,1e999]}' '\"id\" holds a number that is not finite'
+check "json-c's extensions are not JSON: refused" \
+	refused '{"cmd":"status","id":07}' 'not one JSON object'
+r=$(ask '{"cmd":"status","tunnels":["t"],"protocol":1,"id":{"n":[1.,-0,"\ud800",1.5e300]}}')
+check "a request that is right in every field is answered, id echoed as JSON" \
+	says "$r" '"ok": true' '"name": "t"' '"id": {"n": [1.0, 0, "\ufffd", 1.5'
 
 # --- no lock-out through the control socket (issue 18) ----------------------
 # Other users' processes (setuid) and a mount namespace need root.

@@ -145,6 +145,21 @@ test_malformed(void **state)
 	    "malformed request: invalid UTF-8 at byte 11");
 	REFUSED("{\"cmd\":\"status\"} x", "usage", "not one JSON object");
 	REFUSED("[1]", "usage", "expected a JSON object, not array");
+	/* JSON, not json-c's extensions */
+	REFUSED("{\"cmd\":\"status\",\"id\":07}", "usage",
+	    "not one JSON object");
+	REFUSED("{\"cmd\":\"status\",\"id\":[1,]}", "usage",
+	    "not one JSON object");
+	REFUSED("{\"cmd\":\"status\",\"id\":1e}", "usage",
+	    "not one JSON object");
+	REFUSED("{\"cmd\":\"status\"/*x*/}", "usage", "not one JSON object");
+	/* an id that could not be written back */
+	REFUSED("{\"cmd\":\"status\",\"id\":NaN}", "usage",
+	    "\"id\" holds a number that is not finite");
+	REFUSED("{\"cmd\":\"status\",\"id\":{\"a\":[-Infinity]}}", "usage",
+	    "\"id\" holds a number that is not finite");
+	REFUSED("{\"cmd\":\"status\",\"id\":[1e999]}", "usage",
+	    "\"id\" holds a number that is not finite");
 	refused(nul, sizeof nul - 1, "usage", "not one JSON object");
 	r = ask("{\"cmd\":", 7, &flags);
 	assert_int_equal(flags & CONTROL_CLOSE, CONTROL_CLOSE);
@@ -155,7 +170,7 @@ static void
 test_good(void **state)
 {
 	static const char line[] = "{\"cmd\":\"events\",\"protocol\":1,"
-	    "\"id\":{\"n\":[1e999,\"\\ud800\"]}}";
+	    "\"id\":{\"n\":[1.,-0,\"\\ud800\",1.5e300]}}";
 	json_object *r, *o;
 	const char *s;
 	int flags;
@@ -167,7 +182,8 @@ test_good(void **state)
 	s = json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN);
 	assert_int_equal(control_utf8_check((const unsigned char *)s,
 	    strlen(s)), strlen(s));
-	assert_non_null(strstr(s, "\"id\":{\"n\":[1e999,"));
+	/* a number is written anew: "1." is not JSON */
+	assert_non_null(strstr(s, "\"id\":{\"n\":[1.0,0,\""));
 	json_object_put(r);
 	r = ask("{\"cmd\":\"status\"}", 16, &flags);
 	assert_true(json_object_object_get_ex(r, "tunnels", &o));
