@@ -5,11 +5,17 @@
  * Who may change state is decided from the peer's credentials (SO_PEERCRED),
  * never from the message.  A client that sends an oversized line or bad JSON,
  * or that never reads its replies, loses its own connection and nothing else.
+ * One unprivileged uid holds at most CONTROL_MAX_PER_UID connections, and a
+ * privileged peer (root, the daemon's user, control_group) always gets in.
+ *
+ * control_handle() is the protocol: one line in, one reply out, no socket;
+ * the rest of this file is the socket and its clients.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <grp.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +30,20 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "control.h"
 #include "protocol.h"
 #include "tunneld.h"
 
 #define CONTROL_MAX_CLIENTS	256
+#define CONTROL_MAX_PER_UID	16	/* of a peer not privileged */
+#define CONTROL_QUOTE_MAX	64	/* request bytes quoted in a reply */
+#define CONTROL_LOG_EVERY	10.0	/* seconds between refusal logs */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
 	struct bufferevent	*bev;
-	pid_t			 pid;
-	uid_t			 uid;
-	gid_t			 gid;
+	struct control_peer	 peer;
+	int			 privileged;	/* when it connected */
 	int			 events;	/* subscribed to state events */
 	int			 closing;	/* close once output is flushed */
 	double			 active;	/* last complete request */
@@ -44,47 +53,82 @@ static unsigned nclients;
 static struct evconnlistener *control_listener;
 static char *control_path;
 
+/* --- the protocol: one request line, one reply ------------------------- */
 
-static void
-control_client_free(struct client *cl)
+/*
+ * Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF); len if none.
+ */
+size_t
+control_utf8_check(const unsigned char *s, size_t len)
 {
-	TAILQ_REMOVE(&clients, cl, entry);
-	nclients--;
-	bufferevent_free(cl->bev);
-	free(cl);
-}
+	size_t i = 0, n, k;
+	unsigned c, lo, hi;
 
-static void
-control_send(struct client *cl, json_object *o)
-{
-	struct evbuffer *out = bufferevent_get_output(cl->bev);
-	const char *s;
-
-	if (cl->closing)
-		return;
-	if (evbuffer_get_length(out) > PROTOCOL_MAX_OUTPUT) {
-		/* it does not read: it loses its connection, nobody else */
-		log_info("control: client pid %ld does not read its replies, "
-		    "dropped", (long)cl->pid);
-		cl->closing = 1;
-		evbuffer_drain(out, evbuffer_get_length(out));
-		bufferevent_disable(cl->bev, EV_READ);
-		bufferevent_trigger(cl->bev, EV_WRITE,
-		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-		return;
+	while (i < len) {
+		c = s[i];
+		lo = 0x80;
+		hi = 0xbf;
+		if (c < 0x80)
+			n = 0;
+		else if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return i;
+		if (n > len - i - 1)
+			return i;
+		for (k = 1; k <= n; k++) {
+			if (s[i + k] < lo || s[i + k] > hi)
+				return i;
+			lo = 0x80;
+			hi = 0xbf;
+		}
+		i += n + 1;
 	}
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	evbuffer_add(out, s, strlen(s));
-	evbuffer_add(out, "\n", 1);
+	return len;
 }
 
-static void
-control_error(struct client *cl, json_object *id, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Up to CONTROL_QUOTE_MAX bytes of what a client sent, for a message: printable
+ * ASCII as it is, anything else as \xNN, so that a reply or a log line never
+ * carries the client's raw bytes.
+ */
+static char *
+control_quote(const char *s, size_t len)
+{
+	char *q, *p;
+	size_t i, n = len < CONTROL_QUOTE_MAX ? len : CONTROL_QUOTE_MAX;
 
-static void
-control_error(struct client *cl, json_object *id, const char *code,
-    const char *fmt, ...)
+	p = q = xcalloc(1, n * 4 + 4);
+	for (i = 0; i < n; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\')
+			*p++ = s[i];
+		else
+			p += sprintf(p, "\\x%02x", (unsigned char)s[i]);
+	}
+	if (n < len)
+		strcpy(p, "...");
+	return q;
+}
+
+static json_object *
+control_fail(json_object *id, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static json_object *
+control_fail(json_object *id, const char *code, const char *fmt, ...)
 {
 	json_object *o = json_object_new_object();
 	va_list ap;
@@ -100,75 +144,104 @@ control_error(struct client *cl, json_object *id, const char *code,
 	    msg != NULL ? msg : "error"));
 	if (id != NULL)
 		json_object_object_add(o, "id", json_object_get(id));
-	control_send(cl, o);
-	json_object_put(o);
 	free(msg);
+	return o;
 }
 
-/* root, the daemon's own user, or a member of control_group */
+/* Is gid among uid's groups?  However many groups uid is in. */
 static int
-control_may_change(struct client *cl)
+control_in_group(uid_t uid, gid_t gid)
+{
+	struct passwd *pw;
+	gid_t *groups = NULL;
+	int n = 64, size, i, found = 0;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return 0;
+	for (;;) {
+		size = n;
+		groups = xreallocarray(groups, size, sizeof *groups);
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) != -1)
+			break;
+		if (n <= size)	/* glibc says how many; others may not */
+			n = size * 2;
+		if (n > 65536) {	/* NGROUPS_MAX is 65536 on Linux */
+			free(groups);
+			return 0;
+		}
+	}
+	for (i = 0; i < n && !found; i++)
+		found = groups[i] == gid;
+	free(groups);
+	return found;
+}
+
+/* Root, the daemon's own user, or a member of control_group. */
+int
+control_privileged(const struct control_peer *p)
 {
 	struct group *gr;
-	struct passwd *pw;
-	gid_t groups[256];
-	int n = (int)nitems(groups), i;
 
-	if (cl->uid == 0 || cl->uid == geteuid())
+	if (p->uid == 0 || p->uid == geteuid())
 		return 1;
 	if (tunneld_conf == NULL || tunneld_conf->control_group == NULL ||
 	    (gr = getgrnam(tunneld_conf->control_group)) == NULL)
 		return 0;
-	if (cl->gid == gr->gr_gid)
-		return 1;
-	if ((pw = getpwuid(cl->uid)) == NULL)
-		return 0;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (groups[i] == gr->gr_gid)
-			return 1;
-	}
-	return 0;
+	return p->gid == gr->gr_gid || control_in_group(p->uid, gr->gr_gid);
 }
 
-/* The "tunnels" array of names; NULL array means all tunnels. */
-static int
-control_names(struct client *cl, json_object *req, json_object *id,
-    json_object **names)
+/*
+ * The "tunnels" array: names, each of which must be a tunnel's name exactly
+ * (json-c strings carry a length: an embedded NUL is not a shorter name).
+ * *names is NULL when the array is absent (all tunnels, for status).
+ */
+static json_object *
+control_names(json_object *req, json_object *id, json_object **names)
 {
-	json_object *a, *e;
-	size_t i, n;
+	json_object *a, *e, *r;
+	const char *s;
+	size_t i, n, len;
+	char *q;
 
 	*names = NULL;
 	if (!json_object_object_get_ex(req, "tunnels", &a))
-		return 0;
-	if (!json_object_is_type(a, json_type_array)) {
-		control_error(cl, id, PROTOCOL_E_USAGE,
-		    "\"tunnels\" must be an array of names");
-		return -1;
-	}
+		return NULL;
+	if (!json_object_is_type(a, json_type_array))
+		return control_fail(id, PROTOCOL_E_USAGE,
+		    "\"tunnels\" must be an array of names, not %s",
+		    json_type_to_name(json_object_get_type(a)));
 	n = json_object_array_length(a);
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(a, i);
-		if (!json_object_is_type(e, json_type_string)) {
-			control_error(cl, id, PROTOCOL_E_USAGE,
-			    "\"tunnels\" must be an array of names");
-			return -1;
+		if (!json_object_is_type(e, json_type_string))
+			return control_fail(id, PROTOCOL_E_USAGE,
+			    "\"tunnels\"[%zu] must be a name (a string), not "
+			    "%s", i,
+			    json_type_to_name(json_object_get_type(e)));
+		s = json_object_get_string(e);
+		len = (size_t)json_object_get_string_len(e);
+		if (strlen(s) != len) {
+			q = control_quote(s, len);
+			r = control_fail(id, PROTOCOL_E_USAGE,
+			    "\"tunnels\"[%zu] \"%s\" contains a NUL character",
+			    i, q);
+			free(q);
+			return r;
 		}
-		if (tunnel_find(json_object_get_string(e)) == NULL) {
-			control_error(cl, id, PROTOCOL_E_FAILED,
-			    "no tunnel named \"%s\"",
-			    json_object_get_string(e));
-			return -1;
+		if (tunnel_find(s) == NULL) {
+			q = control_quote(s, len);
+			r = control_fail(id, PROTOCOL_E_FAILED,
+			    "no tunnel named \"%s\"", q);
+			free(q);
+			return r;
 		}
 	}
 	*names = a;
-	return 0;
+	return NULL;
 }
 
-static void
-control_reply_tunnels(struct client *cl, json_object *id, json_object *names)
+static json_object *
+control_reply_tunnels(json_object *id, json_object *names)
 {
 	json_object *o = json_object_new_object(), *a;
 	size_t i;
@@ -186,12 +259,11 @@ control_reply_tunnels(struct client *cl, json_object *id, json_object *names)
 	json_object_object_add(o, "tunnels", a);
 	if (id != NULL)
 		json_object_object_add(o, "id", json_object_get(id));
-	control_send(cl, o);
-	json_object_put(o);
+	return o;
 }
 
-static void
-control_ok(struct client *cl, json_object *id)
+static json_object *
+control_ok(json_object *id)
 {
 	json_object *o = json_object_new_object();
 
@@ -201,118 +273,342 @@ control_ok(struct client *cl, json_object *id)
 	json_object_object_add(o, "version", json_object_new_string(VERSION));
 	if (id != NULL)
 		json_object_object_add(o, "id", json_object_get(id));
+	return o;
+}
+
+/* One JSON object, all of the line, in UTF-8; NULL with *reply if not. */
+static json_object *
+control_parse(const char *line, size_t len, json_object **reply)
+{
+	struct json_tokener *tok;
+	enum json_tokener_error e;
+	json_object *req;
+	size_t bad;
+
+	*reply = NULL;
+	if ((bad = control_utf8_check((const unsigned char *)line, len)) !=
+	    len) {
+		*reply = control_fail(NULL, PROTOCOL_E_USAGE, "malformed "
+		    "request: invalid UTF-8 at byte %zu", bad + 1);
+		return NULL;
+	}
+	tok = json_tokener_new();
+	/* JSON, not json-c's extensions: comments, trailing commas, 07 */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	req = json_tokener_parse_ex(tok, line, (int)len);
+	e = json_tokener_get_error(tok);
+	if (req == NULL || e != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != len) {
+		*reply = control_fail(NULL, PROTOCOL_E_USAGE, "malformed "
+		    "request: not one JSON object on a line (%s at byte %zu)",
+		    e != json_tokener_success ? json_tokener_error_desc(e) :
+		    req == NULL ? "unexpected end" : "more after the object",
+		    json_tokener_get_parse_end(tok) + 1);
+		json_tokener_free(tok);
+		json_object_put(req);
+		return NULL;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(req, json_type_object)) {
+		*reply = control_fail(NULL, PROTOCOL_E_USAGE, "malformed "
+		    "request: expected a JSON object, not %s",
+		    json_type_to_name(json_object_get_type(req)));
+		json_object_put(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* "protocol", if present, is the integer PROTOCOL_VERSION. */
+static json_object *
+control_check_protocol(json_object *req, json_object *id)
+{
+	json_object *pv;
+
+	if (!json_object_object_get_ex(req, "protocol", &pv))
+		return NULL;
+	if (!json_object_is_type(pv, json_type_int))
+		return control_fail(id, PROTOCOL_E_USAGE, "\"protocol\" must "
+		    "be an integer, not %s (this tunneld speaks %d)",
+		    json_type_to_name(json_object_get_type(pv)),
+		    PROTOCOL_VERSION);
+	if (json_object_get_int64(pv) != PROTOCOL_VERSION)
+		return control_fail(id, PROTOCOL_E_USAGE, "protocol version "
+		    "%lld is not spoken here; this tunneld speaks %d",
+		    (long long)json_object_get_int64(pv), PROTOCOL_VERSION);
+	return NULL;
+}
+
+static const char *const control_cmds[] = {
+	"hello", "status", "events", "up", "down", "restart", "reload"
+};
+
+/* The command, one of control_cmds exactly; NULL with *reply if not. */
+static const char *
+control_command(json_object *req, json_object *id, json_object **reply)
+{
+	json_object *o;
+	const char *s;
+	size_t i, len;
+	char *q;
+
+	*reply = NULL;
+	if (!json_object_object_get_ex(req, "cmd", &o)) {
+		*reply = control_fail(id, PROTOCOL_E_USAGE,
+		    "request without a \"cmd\"");
+		return NULL;
+	}
+	if (!json_object_is_type(o, json_type_string)) {
+		*reply = control_fail(id, PROTOCOL_E_USAGE, "\"cmd\" must be "
+		    "a string, not %s", json_type_to_name(
+		    json_object_get_type(o)));
+		return NULL;
+	}
+	s = json_object_get_string(o);
+	len = (size_t)json_object_get_string_len(o);
+	for (i = 0; i < nitems(control_cmds); i++) {
+		if (strlen(control_cmds[i]) == len &&
+		    memcmp(control_cmds[i], s, len) == 0)
+			return control_cmds[i];
+	}
+	q = control_quote(s, len);
+	*reply = control_fail(id, PROTOCOL_E_USAGE, "unknown command \"%s\"",
+	    q);
+	free(q);
+	return NULL;
+}
+
+static json_object *
+control_reload(const struct control_peer *p, json_object *id)
+{
+	json_object *r;
+	char why[128];
+
+	snprintf(why, sizeof why, "by uid %lu pid %ld", (unsigned long)p->uid,
+	    (long)p->pid);
+	r = reload_config(why);
+	if (id != NULL)
+		json_object_object_add(r, "id", json_object_get(id));
+	if (!json_object_get_boolean(json_object_object_get(r, "ok")))
+		json_object_object_add(r, "code",
+		    json_object_new_string(PROTOCOL_E_FAILED));
+	return r;
+}
+
+static json_object *
+control_change(const struct control_peer *p, const char *cmd, json_object *id,
+    json_object *names)
+{
+	struct tunnel *t;
+	char why[128];
+	size_t i, n;
+
+	if (names == NULL)
+		return control_fail(id, PROTOCOL_E_USAGE,
+		    "\"%s\" needs \"tunnels\": [names]", cmd);
+	snprintf(why, sizeof why, "%s by uid %lu pid %ld", cmd,
+	    (unsigned long)p->uid, (long)p->pid);
+	n = json_object_array_length(names);
+	for (i = 0; i < n; i++) {
+		t = tunnel_find(json_object_get_string(
+		    json_object_array_get_idx(names, i)));
+		log_info("%s: %s", t->name, why);
+		tunnel_command(t, cmd[0] == 'u' ? TC_UP :
+		    cmd[0] == 'd' ? TC_DOWN : TC_RESTART, why);
+	}
+	return control_reply_tunnels(id, names);
+}
+
+static json_object *
+control_dispatch(const struct control_peer *p, json_object *req,
+    json_object *id, int *flags)
+{
+	json_object *r, *names = NULL, *o;
+	const char *cmd;
+	int change;
+
+	if ((r = control_check_protocol(req, id)) != NULL)
+		return r;
+	if ((cmd = control_command(req, id, &r)) == NULL)
+		return r;
+	change = strcmp(cmd, "up") == 0 || strcmp(cmd, "down") == 0 ||
+	    strcmp(cmd, "restart") == 0;
+	if (change || strcmp(cmd, "status") == 0) {
+		if ((r = control_names(req, id, &names)) != NULL)
+			return r;
+	} else if (json_object_object_get_ex(req, "tunnels", &o))
+		return control_fail(id, PROTOCOL_E_USAGE,
+		    "\"%s\" takes no \"tunnels\"", cmd);
+
+	if ((change || strcmp(cmd, "reload") == 0) && !control_privileged(p)) {
+		log_notice("control: %s refused to uid %lu pid %ld", cmd,
+		    (unsigned long)p->uid, (long)p->pid);
+		return control_fail(id, PROTOCOL_E_PERM, "permission denied: "
+		    "\"%s\" needs root, the tunneld user or membership of "
+		    "control_group%s%s", cmd,
+		    tunneld_conf && tunneld_conf->control_group ? " " : "",
+		    tunneld_conf && tunneld_conf->control_group ?
+		    tunneld_conf->control_group : "");
+	}
+	if (strcmp(cmd, "hello") == 0)
+		return control_ok(id);
+	if (strcmp(cmd, "events") == 0) {
+		*flags |= CONTROL_SUBSCRIBE;
+		return control_ok(id);
+	}
+	if (strcmp(cmd, "status") == 0)
+		return control_reply_tunnels(id, names);
+	if (strcmp(cmd, "reload") == 0)
+		return control_reload(p, id);
+	return control_change(p, cmd, id, names);
+}
+
+/*
+ * The "id" is echoed: it must be JSON that can be written back.  json-c
+ * takes NaN, Infinity and 1e999 (infinite) and would write back a number as
+ * it was written ("1."): each number is written anew, if finite.
+ */
+static int
+control_check_id(json_object *o)
+{
+	struct json_object_iterator it, end;
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		if (!isfinite(json_object_get_double(o)))
+			return -1;
+		json_object_set_serializer(o, NULL, NULL, NULL);
+		return 0;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++) {
+			if (control_check_id(json_object_array_get_idx(o, i)))
+				return -1;
+		}
+		return 0;
+	case json_type_object:
+		it = json_object_iter_begin(o);
+		end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it)) {
+			if (control_check_id(json_object_iter_peek_value(&it)))
+				return -1;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * One request line (without its newline) from peer p: the reply, always one
+ * JSON object.  *flags says whether the client is to be dropped after it
+ * (CONTROL_CLOSE: the line was not a JSON object) or now receives events.
+ */
+json_object *
+control_handle(const struct control_peer *p, const char *line, size_t len,
+    int *flags)
+{
+	json_object *req, *id = NULL, *r;
+
+	*flags = 0;
+	if ((req = control_parse(line, len, &r)) == NULL) {
+		*flags |= CONTROL_CLOSE;
+		return r;
+	}
+	if (json_object_object_get_ex(req, "id", &id) &&
+	    control_check_id(id) != 0)
+		r = control_fail(NULL, PROTOCOL_E_USAGE, "\"id\" holds a "
+		    "number that is not finite (NaN, Infinity or too large)");
+	else
+		r = control_dispatch(p, req, id, flags);
+	json_object_put(req);
+	return r;
+}
+
+/* --- the clients --------------------------------------------------------- */
+
+static void
+control_client_free(struct client *cl)
+{
+	TAILQ_REMOVE(&clients, cl, entry);
+	nclients--;
+	bufferevent_free(cl->bev);
+	free(cl);
+}
+
+/*
+ * Replies are JSON in UTF-8 whatever went into them (a server's error
+ * message, a file name): a byte that is not part of UTF-8 becomes '?'.
+ */
+static void
+control_add_line(struct evbuffer *out, const char *s)
+{
+	size_t len = strlen(s), bad;
+	char *copy;
+
+	if ((bad = control_utf8_check((const unsigned char *)s, len)) == len) {
+		evbuffer_add(out, s, len);
+		evbuffer_add(out, "\n", 1);
+		return;
+	}
+	copy = xstrdup(s);
+	do {
+		copy[bad] = '?';
+		bad += control_utf8_check((unsigned char *)copy + bad,
+		    len - bad);
+	} while (bad < len);
+	evbuffer_add(out, copy, len);
+	evbuffer_add(out, "\n", 1);
+	free(copy);
+}
+
+static void
+control_send(struct client *cl, json_object *o)
+{
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+
+	if (cl->closing)
+		return;
+	if (evbuffer_get_length(out) > PROTOCOL_MAX_OUTPUT) {
+		/* it does not read: it loses its connection, nobody else */
+		log_info("control: client pid %ld does not read its replies, "
+		    "dropped", (long)cl->peer.pid);
+		cl->closing = 1;
+		evbuffer_drain(out, evbuffer_get_length(out));
+		bufferevent_disable(cl->bev, EV_READ);
+		bufferevent_trigger(cl->bev, EV_WRITE,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	}
+	control_add_line(out, json_object_to_json_string_ext(o,
+	    JSON_C_TO_STRING_PLAIN));
+}
+
+static void
+control_too_long(struct client *cl)
+{
+	json_object *o = control_fail(NULL, PROTOCOL_E_USAGE,
+	    "request longer than %d bytes", PROTOCOL_MAX_LINE);
+
 	control_send(cl, o);
 	json_object_put(o);
+	cl->closing = 1;
 }
 
 static void
 control_request(struct client *cl, const char *line, size_t len)
 {
-	json_object *req, *cmdo, *id = NULL, *pv, *names;
-	struct json_tokener *tok;
-	struct tunnel *t;
-	const char *cmd;
-	char why[128];
-	size_t i, n;
+	json_object *r;
+	int flags;
 
-	tok = json_tokener_new();
-	req = json_tokener_parse_ex(tok, line, (int)len);
-	if (req == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
-		json_tokener_free(tok);
-		json_object_put(req);
-		control_error(cl, NULL, PROTOCOL_E_USAGE,
-		    "malformed request: not one JSON object on a line");
-		cl->closing = 1;
-		return;
-	}
-	json_tokener_free(tok);
-	if (!json_object_is_type(req, json_type_object)) {
-		control_error(cl, NULL, PROTOCOL_E_USAGE,
-		    "malformed request: expected a JSON object");
-		json_object_put(req);
-		cl->closing = 1;
-		return;
-	}
-	json_object_object_get_ex(req, "id", &id);
-	if (json_object_object_get_ex(req, "protocol", &pv) &&
-	    (!json_object_is_type(pv, json_type_int) ||
-	    json_object_get_int(pv) != PROTOCOL_VERSION)) {
-		control_error(cl, id, PROTOCOL_E_USAGE, "protocol version %s "
-		    "is not spoken here; this tunneld speaks %d",
-		    json_object_to_json_string(pv), PROTOCOL_VERSION);
-		goto out;
-	}
-	if (!json_object_object_get_ex(req, "cmd", &cmdo) ||
-	    !json_object_is_type(cmdo, json_type_string)) {
-		control_error(cl, id, PROTOCOL_E_USAGE,
-		    "request without a \"cmd\" string");
-		goto out;
-	}
-	cmd = json_object_get_string(cmdo);
-
-	if (strcmp(cmd, "hello") == 0) {
-		control_ok(cl, id);
-	} else if (strcmp(cmd, "status") == 0) {
-		if (control_names(cl, req, id, &names) == 0)
-			control_reply_tunnels(cl, id, names);
-	} else if (strcmp(cmd, "events") == 0) {
+	r = control_handle(&cl->peer, line, len, &flags);
+	control_send(cl, r);
+	json_object_put(r);
+	if (flags & CONTROL_SUBSCRIBE)
 		cl->events = 1;
-		control_ok(cl, id);
-	} else if (strcmp(cmd, "up") == 0 || strcmp(cmd, "down") == 0 ||
-	    strcmp(cmd, "restart") == 0 || strcmp(cmd, "reload") == 0) {
-		if (!control_may_change(cl)) {
-			log_notice("control: %s refused to uid %lu pid %ld",
-			    cmd, (unsigned long)cl->uid, (long)cl->pid);
-			control_error(cl, id, PROTOCOL_E_PERM, "permission "
-			    "denied: \"%s\" needs root, the tunneld user or "
-			    "membership of control_group%s%s", cmd,
-			    tunneld_conf && tunneld_conf->control_group ?
-			    " " : "", tunneld_conf &&
-			    tunneld_conf->control_group ?
-			    tunneld_conf->control_group : "");
-			goto out;
-		}
-		if (strcmp(cmd, "reload") == 0) {
-			json_object *r;
-
-			snprintf(why, sizeof why, "by uid %lu pid %ld",
-			    (unsigned long)cl->uid, (long)cl->pid);
-			r = reload_config(why);
-			if (id != NULL)
-				json_object_object_add(r, "id",
-				    json_object_get(id));
-			if (!json_object_get_boolean(json_object_object_get(r,
-			    "ok")))
-				json_object_object_add(r, "code",
-				    json_object_new_string(PROTOCOL_E_FAILED));
-			control_send(cl, r);
-			json_object_put(r);
-			goto out;
-		}
-		if (control_names(cl, req, id, &names) != 0)
-			goto out;
-		if (names == NULL) {
-			control_error(cl, id, PROTOCOL_E_USAGE,
-			    "\"%s\" needs \"tunnels\": [names]", cmd);
-			goto out;
-		}
-		snprintf(why, sizeof why, "%s by uid %lu pid %ld", cmd,
-		    (unsigned long)cl->uid, (long)cl->pid);
-		n = json_object_array_length(names);
-		for (i = 0; i < n; i++) {
-			t = tunnel_find(json_object_get_string(
-			    json_object_array_get_idx(names, i)));
-			log_info("%s: %s", t->name, why);
-			tunnel_command(t, cmd[0] == 'u' ? TC_UP :
-			    cmd[0] == 'd' ? TC_DOWN : TC_RESTART, why);
-		}
-		control_reply_tunnels(cl, id, names);
-	} else
-		control_error(cl, id, PROTOCOL_E_USAGE, "unknown command "
-		    "\"%.64s\"", cmd);
-out:
-	json_object_put(req);
+	if (flags & CONTROL_CLOSE)
+		cl->closing = 1;
 }
 
 static void
@@ -326,21 +622,13 @@ control_read_cb(struct bufferevent *bev, void *arg)
 
 	while (!cl->closing) {
 		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
-		if (p.pos == -1) {
-			if (evbuffer_get_length(in) > PROTOCOL_MAX_LINE) {
-				control_error(cl, NULL, PROTOCOL_E_USAGE,
-				    "request longer than %d bytes",
-				    PROTOCOL_MAX_LINE);
-				cl->closing = 1;
-			}
+		if (p.pos == -1 ? evbuffer_get_length(in) > PROTOCOL_MAX_LINE :
+		    (size_t)p.pos > PROTOCOL_MAX_LINE) {
+			control_too_long(cl);
 			break;
 		}
-		if ((size_t)p.pos > PROTOCOL_MAX_LINE) {
-			control_error(cl, NULL, PROTOCOL_E_USAGE,
-			    "request longer than %d bytes", PROTOCOL_MAX_LINE);
-			cl->closing = 1;
+		if (p.pos == -1)
 			break;
-		}
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		if (line == NULL)
 			break;
@@ -374,26 +662,81 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Full: make room by dropping the client idle the longest (events
- * subscribers are never idle), so that connections left open by someone
- * cannot lock tunnelctl out.  0 if a client was dropped.
+ * Full: make room by dropping one client.  An unprivileged newcomer may only
+ * take the place of an unprivileged client that is idle (not subscribed to
+ * events), the one idle longest.  A privileged one always gets in: it
+ * takes the place of an unprivileged client, subscribed or not, before that
+ * of a privileged one.  0 if a client was dropped.
  */
 static int
-control_evict(void)
+control_evict(int privileged)
 {
-	struct client *cl, *idle = NULL;
+	struct client *cl, *victim = NULL;
+	int rank, best = 0;
 
 	TAILQ_FOREACH(cl, &clients, entry) {
-		if (!cl->events && !cl->closing &&
-		    (idle == NULL || cl->active < idle->active))
-			idle = cl;
+		if (cl->closing)
+			continue;
+		rank = cl->privileged * 2 + cl->events;
+		if (!privileged && rank > 0)
+			continue;
+		if (victim == NULL || rank < best ||
+		    (rank == best && cl->active < victim->active)) {
+			victim = cl;
+			best = rank;
+		}
 	}
-	if (idle == NULL)
+	if (victim == NULL)
 		return -1;
-	log_info("control: %u clients connected; dropping pid %ld, idle for "
-	    "%.0fs", nclients, (long)idle->pid, mono_now() - idle->active);
-	control_client_free(idle);
+	log_info("control: %u clients connected; dropping uid %lu pid %ld%s, "
+	    "idle for %.0fs", nclients, (unsigned long)victim->peer.uid,
+	    (long)victim->peer.pid, victim->events ? " (events)" : "",
+	    mono_now() - victim->active);
+	control_client_free(victim);
 	return 0;
+}
+
+/* Connections held by uid. */
+static unsigned
+control_count_uid(uid_t uid)
+{
+	struct client *cl;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (cl->peer.uid == uid && !cl->closing)
+			n++;
+	}
+	return n;
+}
+
+/* Tell the peer why, in one line it can read before the close, and close. */
+static void
+control_refuse(int fd, const struct control_peer *p, const char *msg)
+{
+	static double last;
+	static unsigned suppressed;
+	json_object *o;
+	const char *s;
+	ssize_t n;
+
+	o = control_fail(NULL, PROTOCOL_E_FAILED, "%s", msg);
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	/* a new socket's buffer is empty: this short line fits */
+	n = write(fd, s, strlen(s));
+	if (n != -1)
+		n = write(fd, "\n", 1);
+	json_object_put(o);
+	close(fd);
+	if (mono_now() - last < CONTROL_LOG_EVERY) {
+		suppressed++;
+		return;
+	}
+	log_notice("control: uid %lu pid %ld refused: %s (%u more refused "
+	    "since the last message)", (unsigned long)p->uid, (long)p->pid,
+	    msg, suppressed);
+	last = mono_now();
+	suppressed = 0;
 }
 
 static void
@@ -402,25 +745,47 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct ucred cred;
 	socklen_t clen = sizeof cred;
+	struct control_peer p;
 	struct client *cl;
+	struct bufferevent *bev;
+	int privileged;
+	char msg[256];
 
-	if (nclients >= CONTROL_MAX_CLIENTS && control_evict() != 0) {
-		log_warnx("control: %u clients connected, refusing another",
-		    nclients);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+		log_warnx("control: SO_PEERCRED: %s", strerror(errno));
 		close(fd);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == -1) {
+	p.pid = cred.pid;
+	p.uid = cred.uid;
+	p.gid = cred.gid;
+	privileged = control_privileged(&p);
+	if (!privileged && control_count_uid(p.uid) >= CONTROL_MAX_PER_UID) {
+		snprintf(msg, sizeof msg, "too many connections from uid %lu "
+		    "(%d at most for a user that is not root, the tunneld "
+		    "user or in control_group)", (unsigned long)p.uid,
+		    CONTROL_MAX_PER_UID);
+		control_refuse(fd, &p, msg);
+		return;
+	}
+	if (nclients >= CONTROL_MAX_CLIENTS && control_evict(privileged) != 0) {
+		snprintf(msg, sizeof msg, "%u clients connected, the most "
+		    "tunneld accepts", nclients);
+		control_refuse(fd, &p, msg);
+		return;
+	}
+	bev = bufferevent_socket_new(tunneld_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warnx("control: no memory for a client of uid %lu pid %ld",
+		    (unsigned long)p.uid, (long)p.pid);
 		close(fd);
 		return;
 	}
 	cl = xcalloc(1, sizeof *cl);
-	cl->pid = cred.pid;
-	cl->uid = cred.uid;
-	cl->gid = cred.gid;
+	cl->peer = p;
+	cl->privileged = privileged;
 	cl->active = mono_now();
-	cl->bev = bufferevent_socket_new(tunneld_base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	cl->bev = bev;
 	bufferevent_setcb(cl->bev, control_read_cb, control_write_cb,
 	    control_event_cb, cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, PROTOCOL_MAX_LINE + 2);
@@ -428,6 +793,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&clients, cl, entry);
 	nclients++;
 }
+
 
 static void
 control_accept_error_cb(struct evconnlistener *l, void *arg)

@@ -401,6 +401,13 @@ permit_parse(const char *spec, struct permit *p, char **cause)
 	cp = copy = xstrdup(spec);
 	for (n = 0; n < 3 && fwdspec_field(&cp, &a[n]) == 0; n++)
 		;
+	/* every byte is in one of the two fields: nothing follows the port */
+	if (n == 2 && ((cp != NULL && *cp != '\0') ||
+	    spec[strlen(spec) - 1] == ':')) {
+		xasprintf(cause, "\"%s\": junk after the port (expected "
+		    "host:port or [IPv6]:port)", spec);
+		goto fail;
+	}
 	if (n != 2 || *a[0].arg == '\0' || *a[1].arg == '\0') {
 		xasprintf(cause, "\"%s\": expected host:port, [IPv6]:port, "
 		    "\"any\" or \"none\" (\"*\" allows any host or port)",

@@ -236,6 +236,70 @@ test_listen_string(void **state)
 	free(s);
 }
 
+static void
+test_permit_good(void **state)
+{
+	static const struct {
+		const char	*spec, *host;
+		int		 port;
+	} v[] = {
+		{ "db.example.org:5432", "db.example.org", 5432 },
+		{ "127.0.0.1:80", "127.0.0.1", 80 },
+		{ "[::1]:443", "::1", 443 },
+		{ "*:22", "*", 22 },
+		{ "localhost:*", "localhost", -1 },
+		{ "[fe80::1]:*", "fe80::1", -1 },
+	};
+	struct permit p;
+	char *cause;
+	size_t i;
+
+	for (i = 0; i < nitems(v); i++) {
+		cause = NULL;
+		if (permit_parse(v[i].spec, &p, &cause) != 0)
+			fail_msg("\"%s\" refused: %s", v[i].spec, cause);
+		assert_string_equal(p.host, v[i].host);
+		assert_int_equal(p.port, v[i].port);
+		free(p.host);
+	}
+}
+
+/* Nothing may follow the port: every entry is host:port, all of it. */
+static void
+test_permit_bad(void **state)
+{
+	static const struct {
+		const char	*spec, *expect;
+	} v[] = {
+		{ "host:80:[junk", "junk after the port" },
+		{ "[::1]:80:[x", "junk after the port" },
+		{ "host:80:", "junk after the port" },
+		{ "host:80:90", "expected host:port" },
+		{ "host", "expected host:port" },
+		{ "", "expected host:port" },
+		{ ":80", "expected host:port" },
+		{ "host:", "expected host:port" },
+		{ "[::1]x:80", "expected host:port" },
+		{ "host:80x", "bad permit_remote_open port" },
+		{ "ho st:80", "space or control character" },
+	};
+	struct permit p;
+	char *cause;
+	size_t i;
+
+	for (i = 0; i < nitems(v); i++) {
+		cause = NULL;
+		if (permit_parse(v[i].spec, &p, &cause) == 0)
+			fail_msg("\"%s\" was accepted as %s port %d",
+			    v[i].spec, p.host, p.port);
+		assert_non_null(cause);
+		if (strstr(cause, v[i].expect) == NULL)
+			fail_msg("\"%s\": \"%s\" does not say \"%s\"",
+			    v[i].spec, cause, v[i].expect);
+		free(cause);
+	}
+}
+
 int
 main(void)
 {
@@ -245,6 +309,8 @@ main(void)
 		cmocka_unit_test(test_service_name),
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_listen_string),
+		cmocka_unit_test(test_permit_good),
+		cmocka_unit_test(test_permit_bad),
 	};
 
 	return cmocka_run_group_tests_name("fwdspec", tests, NULL, NULL);
