@@ -94,13 +94,17 @@ mkroot_fail() {
 if [ ! -d "$root" ]; then
 	base=$cache/base-$suite.tar
 	if [ ! -f "$base" ]; then
-		curl -fsS -o /dev/null "$mirror/dists/$suite/Release" 2>/dev/null ||
-		    [ "${mirror#file:}" != "$mirror" ] ||
-		    skip "cannot reach $mirror/dists/$suite/Release"
+		if command -v curl >/dev/null && [ "${mirror#file:}" = "$mirror" ] &&
+		    ! curl -fsS -o /dev/null "$mirror/dists/$suite/Release" 2>/dev/null; then
+			skip "cannot reach $mirror/dists/$suite/Release"
+		fi
 		echo "mkroot: debootstrap $suite from $mirror" >&2
 		tmp=$cache/.tmp-$$-base
-		debootstrap --variant=minbase --keyring="$keyring" \
-		    "$suite" "$tmp" "$mirror" >"$log" 2>&1 ||
+		# in its own mount namespace: what it mounts (/proc) goes
+		# with it, also when it is killed
+		unshare -m -- sh -c 'mount --make-rprivate / &&
+		    exec debootstrap "$@"' debootstrap --variant=minbase \
+		    --keyring="$keyring" "$suite" "$tmp" "$mirror" >"$log" 2>&1 ||
 			mkroot_fail "debootstrap $suite failed (log above)"
 		rm -rf "$tmp"/var/cache/apt/archives/*.deb
 		tar -C "$tmp" -cf "$cache/.tmp-$$-base.tar" . ||
