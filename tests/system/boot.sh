@@ -60,7 +60,9 @@ cleanup() {
 			tail -n 40 "$f" | sed 's/^/# /'
 		done
 	fi
-	# the overlay is in this process's private mount namespace: gone
+	# the overlay is in this process's private mount namespace: off it
+	# before removing the directories, never through it
+	umount -R "$WORK/merged" 2>/dev/null
 	rm -rf "$WORK" "/run/systemd/nspawn/propagate/$MACHINE" 2>/dev/null
 	return 0
 }
