@@ -27,7 +27,15 @@ double	 backoff_delay(double lo, double hi, unsigned n);
 int	 set_nonblock(int);
 
 /* paths.c */
-char	*paths_default_socket(void);
-char	*paths_default_config(void);
+#define PATHS_SYSTEM_SOCKET	"/run/tunneld/tunneld.sock"
+enum paths_mode {
+	PATHS_AUTO,		/* root: system; anyone else: user */
+	PATHS_SYSTEM,		/* tunneld --system (the system unit) */
+	PATHS_USER		/* tunneld --user */
+};
+int	 paths_is_system(enum paths_mode);
+char	*paths_user_socket(void);
+char	*paths_default_socket(enum paths_mode);
+char	*paths_default_config(enum paths_mode);
 
 #endif

@@ -49,31 +49,80 @@ usage(FILE *f)
 	    "  events             print state changes until interrupted\n");
 }
 
+/* Connect ctl_fd to path; 0, or the errno. */
 static int
-ctl_connect(void)
+ctl_connect_to(const char *path)
 {
 	struct sockaddr_un sun;
+	int e;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (strlen(ctl_socket) >= sizeof sun.sun_path) {
-		fprintf(stderr, "tunnelctl: socket path too long: %s\n",
-		    ctl_socket);
-		return EXIT_USAGE;
-	}
-	strcpy(sun.sun_path, ctl_socket);
+	if (strlen(path) >= sizeof sun.sun_path)
+		return ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
 	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctl_fd == -1 ||
-	    connect(ctl_fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		int e = errno;
+	if (ctl_fd == -1)
+		return errno;
+	if (connect(ctl_fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		e = errno;
+		close(ctl_fd);
+		ctl_fd = -1;
+		return e;
+	}
+	return 0;
+}
 
+static int
+ctl_connect_rc(int e)
+{
+	if (e == ENAMETOOLONG)
+		return EXIT_USAGE;
+	if (e == EACCES || e == EPERM)
+		return EXIT_PERM;
+	return EXIT_UNREACHABLE;
+}
+
+/*
+ * Find the daemon (SPEC.md, "Default paths"): -s or $TUNNELD_SOCKET if
+ * given; root talks to the system daemon; any other user to a daemon of
+ * their own if one answers at $XDG_RUNTIME_DIR/tunneld.sock, else to the
+ * system daemon, so a member of control_group never needs -s.
+ */
+static int
+ctl_connect(void)
+{
+	const char *env = getenv("TUNNELD_SOCKET");
+	char *user;
+	int e, e_user;
+
+	if (ctl_socket == NULL && env != NULL && *env != '\0')
+		ctl_socket = xstrdup(env);
+	if (ctl_socket == NULL && geteuid() == 0)
+		ctl_socket = xstrdup(PATHS_SYSTEM_SOCKET);
+	if (ctl_socket != NULL) {
+		if ((e = ctl_connect_to(ctl_socket)) == 0)
+			return EXIT_OK;
 		fprintf(stderr, "tunnelctl: cannot reach tunneld at %s: %s\n",
 		    ctl_socket, strerror(e));
-		if (e == EACCES || e == EPERM)
-			return EXIT_PERM;
-		return EXIT_UNREACHABLE;
+		return ctl_connect_rc(e);
 	}
-	return EXIT_OK;
+
+	user = paths_user_socket();
+	if ((e_user = ctl_connect_to(user)) == 0) {
+		ctl_socket = user;
+		return EXIT_OK;
+	}
+	ctl_socket = xstrdup(PATHS_SYSTEM_SOCKET);
+	if ((e = ctl_connect_to(ctl_socket)) == 0) {
+		free(user);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "tunnelctl: cannot reach tunneld: not at %s (yours: "
+	    "%s), nor at %s (the system's: %s)\n", user, strerror(e_user),
+	    ctl_socket, strerror(e));
+	free(user);
+	return ctl_connect_rc(e);
 }
 
 static int
@@ -496,8 +545,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "tunnelctl: %s takes no arguments\n", cmd);
 		return EXIT_USAGE;
 	}
-	if (ctl_socket == NULL)
-		ctl_socket = paths_default_socket();
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = ctl_connect()) != EXIT_OK)
 		return rc;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <event2/event.h>
 #include <libconfig.h>
@@ -21,21 +23,29 @@
 #include "tunneld.h"
 
 
+static enum paths_mode	mode = PATHS_AUTO;
+
 static void
 usage(FILE *f)
 {
-	char *conf = paths_default_config();
+	char *conf = paths_default_config(mode);
 
 	fprintf(f,
-	    "usage: tunneld [-nvV] [-c FILE] [-S SOCKET] [--log-level LEVEL] "
-	    "[--print-config]\n"
+	    "usage: tunneld [-nvV] [--system|--user] [-c FILE] [-S SOCKET] "
+	    "[--log-level LEVEL] [--print-config]\n"
+	    "      --system          the system daemon: %s and %s\n"
+	    "                        (the default for root; the system unit "
+	    "passes it)\n"
+	    "      --user            a user's own daemon: XDG paths (the "
+	    "default for others)\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -n, --check           validate the configuration and exit\n"
 	    "      --print-config    print the effective configuration and exit\n"
 	    "  -S, --socket PATH     control socket path\n"
 	    "  -v, --verbose         more logging (repeat for debug)\n"
 	    "      --log-level LEVEL error, warning, notice, info, debug\n"
-	    "  -V, --version         print versions and exit\n", conf);
+	    "  -V, --version         print versions and exit\n",
+	    SYSCONFDIR "/tunneld.conf", PATHS_SYSTEM_SOCKET, conf);
 	free(conf);
 }
 
@@ -54,6 +64,24 @@ version(void)
 #else
 	printf("  systemd notify: no\n");
 #endif
+}
+
+/*
+ * The path of the socket systemd passed (tunneld.socket's ListenStream=),
+ * which is the one to name in the log whatever the configuration says.
+ */
+static char *
+activated_path(int fd)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof sun;
+
+	memset(&sun, 0, sizeof sun);
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_family != AF_UNIX || sun.sun_path[0] == '\0')
+		return NULL;
+	sun.sun_path[sizeof sun.sun_path - 1] = '\0';
+	return xstrdup(sun.sun_path);
 }
 
 static void
@@ -77,6 +105,8 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "config",	required_argument,	NULL, 'c' },
+		{ "system",	no_argument,		NULL, 'Y' },
+		{ "user",	no_argument,		NULL, 'U' },
 		{ "check",	no_argument,		NULL, 'n' },
 		{ "print-config", no_argument,		NULL, 'P' },
 		{ "socket",	required_argument,	NULL, 'S' },
@@ -91,7 +121,8 @@ main(int argc, char **argv)
 	struct tunnel *t;
 	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
 	char *owned_config = NULL, *owned_socket = NULL, *owned_path = NULL;
-	int ch, check = 0, verbose = 0, level = -1, rc = 0;
+	char *passed = NULL;
+	int ch, check = 0, verbose = 0, level = -1, rc = 0, activated;
 	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "c:nS:vVh", longopts, NULL)) != -1) {
@@ -101,6 +132,12 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'Y':
+			mode = PATHS_SYSTEM;
+			break;
+		case 'U':
+			mode = PATHS_USER;
 			break;
 		case 'P':
 			check = 2;
@@ -134,7 +171,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (config_path == NULL)
-		config_path = owned_config = paths_default_config();
+		config_path = owned_config = paths_default_config(mode);
 
 	tunneld_conf = config_load(config_path, &errs);
 	if (tunneld_conf == NULL) {
@@ -191,11 +228,18 @@ main(int argc, char **argv)
 	if (socket_path == NULL)
 		socket_path = tunneld_conf->control_socket != NULL ?
 		    tunneld_conf->control_socket :
-		    (owned_socket = paths_default_socket());
+		    (owned_socket = paths_default_socket(mode));
+	activated = notify_listen_fd();
+	if (activated != -1 && (passed = activated_path(activated)) != NULL) {
+		if (strcmp(passed, socket_path) != 0)
+			log_warnx("control socket: systemd passed %s, which "
+			    "is used instead of %s", passed, socket_path);
+		socket_path = passed;
+	}
 	/* a copy: the configuration that named it goes at the next reload */
 	tunneld_socket_path = owned_path = xstrdup(socket_path);
 	notify_init();
-	if (control_init(socket_path, notify_listen_fd(), &cause) != 0) {
+	if (control_init(socket_path, activated, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		return 1;
@@ -228,6 +272,7 @@ main(int argc, char **argv)
 	free(owned_config);
 	free(owned_socket);
 	free(owned_path);
+	free(passed);
 	log_notice("stopped");
 	return rc;
 }

@@ -125,6 +125,7 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	for u in tunneld.service tunneld.socket; do
 		sed -e "s|^ExecStartPre=[^ ]*|ExecStartPre=$TUNNELD|" \
 		    -e "s|^ExecStart=[^ ]*|ExecStart=$TUNNELD|" \
+		    -e "s|^ExecReload=[^ ]*|ExecReload=$TUNNELCTL|" \
 		    "$top_builddir/systemd/$u" > "$WORK/units/$u"
 	done
 	out=$(cd "$WORK/units" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify \
@@ -138,7 +139,9 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "RestrictNamespaces=yes" \
 		"LockPersonality=yes" "MemoryDenyWriteExecute=yes" "SystemCallArchitectures=native" \
 		"CapabilityBoundingSet=" "RuntimeDirectory=tunneld" "ConfigurationDirectory=tunneld" \
-		"StateDirectory=tunneld" "After=network-online.target"
+		"StateDirectory=tunneld" "After=network-online.target" \
+		"RuntimeDirectoryPreserve=yes" "ConfigurationDirectoryMode=0750" \
+		"tunneld --system -c" "tunnelctl -s /run/tunneld/tunneld.sock reload"
 else
 	skip "systemd-analyze is not installed"
 fi
@@ -154,5 +157,5 @@ for f in sbin/tunneld bin/tunnelctl man8/tunneld.8 man1/tunnelctl.1 man5/tunneld
 done
 check "... nothing outside DESTDIR" sh -c "! grep -q 'Permission denied\|Read-only' '$WORK/install.log'"
 check "the installed unit runs the installed binary" \
-	sh -c "grep -q '^ExecStart=.*/sbin/tunneld -c .*/tunneld.conf' \$(find '$WORK/dest' -path '*system/tunneld.service')"
+	sh -c "grep -q '^ExecStart=.*/sbin/tunneld --system -c /etc/tunneld.conf' \$(find '$WORK/dest' -path '*system/tunneld.service')"
 done_testing

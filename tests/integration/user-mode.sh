@@ -65,5 +65,51 @@ check "... and the first one is untouched" $NETIO roundtrip "$L" 100000
 kill "$UPID"
 i=0; while kill -0 "$UPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 check "on SIGTERM it removes its socket" test ! -e "$U/run/tunneld.sock"
+
+# --system / --user pick the paths, whatever the uid (SPEC.md "Default paths")
+out=$(asuser "$TUNNELD" --system -n 2>&1)
+check "--system as an ordinary user reads $(printf '%s' /etc/tunneld.conf)" \
+	says "$out" "/etc/tunneld.conf"
+out=$(env XDG_CONFIG_HOME="$U/cfg" "$TUNNELD" --user -n 2>&1)
+check "--user as root reads \$XDG_CONFIG_HOME/tunneld/tunneld.conf" \
+	says "$out" "$U/cfg/tunneld/tunneld.conf: configuration OK"
+
+# A user without a daemon of their own reaches the system daemon with
+# plain tunnelctl.  /run is a tmpfs of a private mount namespace here, so
+# the host's /run/tunneld is never touched.
+cat > "$WORK/system.conf" <<EOF2
+control_group = "$(id -gn 65534)";
+tunnels = {
+  sys = { host = "127.0.0.1"; port = $SSHD_PORT; user = "root";
+    identity_file = "$WORK/id_ed25519"; known_hosts = "$WORK/known_hosts";
+    autostart = false; local = [ "$(free_port):127.0.0.1:$ECHO" ]; };
+};
+EOF2
+cat > "$WORK/system.sh" <<'EOF2'
+mount -t tmpfs -o mode=755 tmpfs /run || exit 1
+"$TUNNELD" --system -c "$WORK/system.conf" >>"$WORK/tunneld.system.log" 2>&1 &
+pid=$!
+i=0
+until [ -S /run/tunneld/tunneld.sock ] || [ $i -ge 100 ]; do
+	i=$((i + 1)); sleep 0.1
+done
+echo "== status"
+setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH="$PATH" \
+    XDG_RUNTIME_DIR="$U/run" "$TUNNELCTL" status 2>&1
+echo "== reload: $(setpriv --reuid=65534 --regid=65534 --init-groups env -i \
+    PATH="$PATH" XDG_RUNTIME_DIR="$U/run" "$TUNNELCTL" reload 2>&1; echo rc=$?)"
+kill $pid; wait $pid
+echo "== none: $(setpriv --reuid=65534 --regid=65534 --clear-groups env -i \
+    PATH="$PATH" XDG_RUNTIME_DIR="$U/run" "$TUNNELCTL" status 2>&1; echo rc=$?)"
+EOF2
+out=$(WORK=$WORK U=$U TUNNELD=$TUNNELD TUNNELCTL=$TUNNELCTL \
+    unshare -m --propagation private sh "$WORK/system.sh" 2>&1)
+diag "$out"
+check "a user with no daemon of their own gets the system daemon, no -s" \
+	sh -c "printf '%s\n' \"\$1\" | grep -q '^sys  *down'" - "$out"
+check "... and, in control_group, may reload it" says "$out" "reload: " "rc=0"
+check "with no daemon at all, the error names both paths tried" \
+	says "$out" "none: tunnelctl: cannot reach tunneld: not at $U/run/tunneld.sock" \
+	"nor at /run/tunneld/tunneld.sock"
 check "no sanitizer report" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.user.log'"
 done_testing
