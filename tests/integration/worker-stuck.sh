@@ -40,6 +40,7 @@ while True:
 	grep -q mounted "$WORK/hangfs.out"
 }
 CLEANUP_EXTRA='kill "$HANG_PID" 2>/dev/null; umount -l "$WORK/hung" 2>/dev/null'
+trap 'exit 1' INT TERM		# the mount goes also when the test is killed
 
 hang_fs "$WORK/hung" || bail "cannot mount a FUSE file system: $(cat "$WORK/hangfs.out")"
 # the mount really hangs: a reader is still waiting after a second
