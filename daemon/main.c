@@ -261,7 +261,14 @@ main(int argc, char **argv)
 
 	while ((t = TAILQ_FIRST(&tunnels)) != NULL)
 		tunnel_destroy(t);
-	worker_shutdown();
+	if (worker_shutdown() != 0) {
+		/* a worker stuck in a blocking call may still use what would
+		 * be freed below: exit without it (worker.c) */
+		control_shutdown();
+		notify_shutdown();
+		log_notice("stopped, leaving a stuck worker thread behind");
+		_exit(rc);
+	}
 	control_shutdown();
 	notify_shutdown();
 	for (i = 0; i < nitems(sigs); i++)

@@ -37,8 +37,8 @@ static char		 notify_last[512];
 static void
 notify_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
-	worker_ping_all();
-	sd_notify(0, "WATCHDOG=1");
+	if (worker_ping_all() == 0)
+		sd_notify(0, "WATCHDOG=1");
 }
 #endif
 

@@ -155,13 +155,14 @@ reload_job(void *arg)
 	}
 }
 
-static void
+/* -1 when the tunnel's worker is busy: the tunnel keeps its old settings */
+static int
 reload_tunnel(struct tunnel *t, enum reload_kind kind, struct tunnel_conf *tc,
     const char *why)
 {
 	struct reload_job j = { kind, t, tc, why };
 
-	worker_call(t->worker, reload_job, &j);
+	return worker_call(t->worker, reload_job, &j);
 }
 
 static void
@@ -192,6 +193,7 @@ reload_config(const char *by)
 	json_object *o = json_object_new_object(), *a;
 	char why[256];
 	size_t i;
+	int busy = 0;		/* tunnels that may still use the old one */
 
 	log_notice("reload of %s (%s)", old->file, by);
 	notify_reloading();
@@ -220,7 +222,7 @@ reload_config(const char *by)
 		if (config_find(nc, t->name) == NULL) {
 			reload_add(o, "removed", t->name);
 			log_notice("%s: removed by %s", t->name, why);
-			tunnel_destroy(t);
+			busy |= tunnel_destroy(t) != 0;
 		}
 	}
 	for (i = 0; i < nc->ntunnels; i++) {
@@ -232,13 +234,13 @@ reload_config(const char *by)
 				tunnel_command(t, TC_UP, why);
 		} else if (!tunnel_conf_same_session(t->conf, tc)) {
 			reload_add(o, "restarted", tc->name);
-			reload_tunnel(t, RK_RESTART, tc, why);
+			busy |= reload_tunnel(t, RK_RESTART, tc, why) != 0;
 		} else if (tunnel_conf_same_rest(t->conf, tc)) {
 			reload_add(o, "unchanged", tc->name);
-			reload_tunnel(t, RK_REPOINT, tc, why);
+			busy |= reload_tunnel(t, RK_REPOINT, tc, why) != 0;
 		} else {
 			reload_add(o, "changed", tc->name);
-			reload_tunnel(t, RK_FORWARDS, tc, why);
+			busy |= reload_tunnel(t, RK_FORWARDS, tc, why) != 0;
 		}
 	}
 	if (!tunneld_log_level_fixed && nc->log_level != -1)
@@ -258,7 +260,14 @@ reload_config(const char *by)
 		reload_add(o, "notes", why);
 	}
 	tunneld_conf = nc;
-	config_free(old);
+	if (busy) {	/* worker.c: the old one stays, as they may use it */
+		snprintf(why, sizeof why, "a worker thread is busy (stuck in "
+		    "a blocking call?): its tunnels keep their previous "
+		    "settings until the next reload");
+		log_warnx("reload: %s", why);
+		reload_add(o, "notes", why);
+	} else
+		config_free(old);
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	log_notice("reload done: %s", json_object_to_json_string_ext(o,
 	    JSON_C_TO_STRING_PLAIN));

@@ -1,4 +1,12 @@
-/* status.c - tunnels and forwards as the JSON objects of SPEC.md. */
+/*
+ * status.c - tunnels and forwards as the JSON objects of SPEC.md.
+ *
+ * A tunnel is read on its worker, between two of its callbacks.  When the
+ * worker does not answer within WORKER_WAIT (it is stuck in a blocking
+ * call), the main thread answers from its own copy instead: the last
+ * status read, with the state, since, reconnects, last_error and
+ * next_retry the worker posted after it, and "worker_busy": true.
+ */
 #include "config.h"
 
 #include <stdlib.h>
@@ -58,7 +66,8 @@ status_tunnel_build(struct tunnel *t)
 	    tunnel_state_name(t->state)));
 	json_object_object_add(o, "since", json_object_new_int64(t->since));
 	json_object_object_add(o, "phase", t->state != TS_CONNECTING ? NULL :
-	    status_string(t->queued ? "queued" :
+	    status_string(tunnel_setup_queued(t) ? "queued" :
+	    t->session == NULL ? "resolving" :
 	    session_phase_name(t->session)));
 	json_object_object_add(o, "worker",
 	    json_object_new_int((int)worker_id(t->worker)));
@@ -80,6 +89,88 @@ status_tunnel_build(struct tunnel *t)
 	for (i = 0; i < t->nfwds; i++)
 		json_object_array_add(fw, status_forward(t->fwds[i]));
 	json_object_object_add(o, "forwards", fw);
+	json_object_object_add(o, "worker_busy", json_object_new_boolean(0));
+	return o;
+}
+
+/* Main thread: a forward as configured, before its worker ever answered. */
+static json_object *
+status_forward_conf(const struct fwdspec *sp)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kind", json_object_new_string(
+	    fwdspec_kind_name(sp->kind)));
+	json_object_object_add(o, "spec", json_object_new_string(sp->spec));
+	json_object_object_add(o, "state", json_object_new_string(
+	    forward_state_name(FS_PENDING)));
+	json_object_object_add(o, "listen", NULL);
+	json_object_object_add(o, "listen_all", NULL);
+	json_object_object_add(o, "connections", json_object_new_int64(0));
+	json_object_object_add(o, "total_connections",
+	    json_object_new_int64(0));
+	json_object_object_add(o, "bytes_in", json_object_new_int64(0));
+	json_object_object_add(o, "bytes_out", json_object_new_int64(0));
+	json_object_object_add(o, "last_error", NULL);
+	return o;
+}
+
+/*
+ * Main thread: the tunnel as its busy worker last told: the last status
+ * read (or its configuration), with what was posted since.
+ */
+static json_object *
+status_tunnel_posted(struct tunnel *t)
+{
+	const struct tunnel_conf *tc = t->conf;
+	json_object *o, *fw;
+	size_t i;
+
+	if (t->pub_status != NULL)
+		json_object_deep_copy(t->pub_status, &o, NULL);
+	else {
+		o = json_object_new_object();
+		json_object_object_add(o, "name",
+		    json_object_new_string(t->name));
+		json_object_object_add(o, "worker",
+		    json_object_new_int((int)worker_id(t->worker)));
+		json_object_object_add(o, "host",
+		    json_object_new_string(tc->host));
+		json_object_object_add(o, "port", json_object_new_int(tc->port));
+		json_object_object_add(o, "user",
+		    json_object_new_string(tc->user));
+		json_object_object_add(o, "autostart",
+		    json_object_new_boolean(tc->autostart));
+		fw = json_object_new_array();
+		for (i = 0; i < tc->nfwds; i++)
+			json_object_array_add(fw,
+			    status_forward_conf(&tc->fwds[i]));
+		json_object_object_add(o, "forwards", fw);
+	}
+	json_object_object_add(o, "state", json_object_new_string(
+	    tunnel_state_name(t->pub_state)));
+	json_object_object_add(o, "since", json_object_new_int64(t->pub_since));
+	json_object_object_add(o, "phase", NULL);
+	json_object_object_add(o, "reconnects",
+	    json_object_new_int64(t->pub_reconnects));
+	json_object_object_add(o, "last_error",
+	    status_string(t->pub_last_error));
+	json_object_object_add(o, "next_retry", t->pub_state == TS_BACKOFF &&
+	    t->pub_next_retry ? json_object_new_int64(t->pub_next_retry) :
+	    NULL);
+	json_object_object_add(o, "rtt_ms", NULL);
+	json_object_object_add(o, "worker_busy", json_object_new_boolean(1));
+	return o;
+}
+
+/* Main thread: o was read on t's worker; keep it for when it is busy. */
+static json_object *
+status_keep(struct tunnel *t, json_object *o)
+{
+	if (o == NULL)
+		return status_tunnel_posted(t);
+	json_object_put(t->pub_status);
+	t->pub_status = json_object_get(o);
 	return o;
 }
 
@@ -112,7 +203,7 @@ status_tunnel(struct tunnel *t)
 
 	j.o = &o;
 	worker_call(t->worker, status_job, &j);
-	return o;
+	return status_keep(t, o);
 }
 
 /* Main thread: every tunnel, in configuration order; one call per worker
@@ -133,7 +224,7 @@ status_all(void)
 		j.t[i++] = t;
 	worker_call_all(status_job, &j);
 	for (i = 0; i < j.n; i++)
-		json_object_array_add(a, j.o[i]);
+		json_object_array_add(a, status_keep(j.t[i], j.o[i]));
 	free(j.t);
 	free(j.o);
 	return a;

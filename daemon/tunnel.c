@@ -1,57 +1,49 @@
 /*
- * tunnel.c - the per-tunnel state machine of SPEC.md.
+ * tunnel.c - the per-tunnel state machine of SPEC.md, written as one.
  *
- *   down -> connecting -> up | degraded
- *   connecting | up | degraded -> backoff -> connecting   (session lost;
- *                                  exponential backoff with full jitter)
- *   any -> failed        (retrying cannot help: host key, key file)
- *   any -> down          (tunnelctl down, shutdown)
+ * Events (enum tunnel_event) come from the control socket through the main
+ * thread (up, down, restart), from the session (up, lost with the class of
+ * its error), from the forwards (every one up, answers awaited, one
+ * failed), from the set-up limit (a slot, tunnel_setup.c) and from the
+ * retry timer.  tunnel_fsm_next() is the transition table, pure (the unit
+ * tests check every pair); tunnel_fsm() looks an event up, runs its own
+ * action and changes state with tunnel_change_state(), the one function
+ * that runs entry actions: the session freed, the set-up slot given back,
+ * the retry timer armed and cancelled, the forwards started and stopped.
+ * It logs "old -> new" by name and posts the change to the main thread.
+ * An event the table does not allow is a bug: logged ("BUG: ..."), never
+ * acted on, never a crash.  The functions other files call
+ * (tunnel_start, tunnel_stop, tunnel_session_up, tunnel_session_lost,
+ * tunnel_forward_changed, tunnel_command) only feed events.
  *
- * tunnel_set_state() is the one place that changes state: it logs the
- * transition by name with its reason and posts it to the main thread,
- * which tells the control clients and systemd.
+ *   down ----up----> connecting --session up, forwards--> up | degraded
+ *   connecting | up | degraded --lost--> backoff --retry--> connecting
+ *   connecting | up | degraded --lost, fatal--> failed --up--> connecting
+ *   up <--forwards--> degraded (--retry: the failed listeners again)
+ *   any --down--> down;  any --restart--> down --> connecting
  *
  * A tunnel lives on one worker thread (worker.c).  The functions marked
  * "main thread" below are the only ones the main thread calls; they reach
- * the tunnel through worker_call().
+ * the tunnel through worker_send() and worker_call(), which never wait for
+ * long: a job that may block (a key file on a hung file system) runs from
+ * the tunnel's own event (ev_begin), not inside a job the main thread
+ * waits for.
  */
 #include "config.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tunneld.h"
 
-#define STABLE_PERIOD		10	/* seconds up that reset the backoff */
-#define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried slowly */
-#define SETUP_PER_SERVER	8	/* sessions in set-up to one server at
-					   once: sshd's default MaxStartups
-					   refuses beyond 10, and it counts a
-					   session a little longer than we do */
-
 struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
 static pthread_rwlock_t tunnels_lock = PTHREAD_RWLOCK_INITIALIZER;
 struct event_base *tunneld_base;	/* the main thread's loop */
 static uint64_t tunnel_ids;
-
-static void	tunnel_connect(struct tunnel *, const char *);
-
-/*
- * Per worker thread and server (host, port): the sessions being set up and
- * the tunnels waiting for one of its SETUP_PER_SERVER slots, shared out
- * over the workers.  Thread-local: no worker waits for another.
- */
-struct setup_slot {
-	TAILQ_ENTRY(setup_slot)	 entry;
-	char			*host;
-	int			 port;
-	unsigned		 n;
-	TAILQ_HEAD(, tunnel)	 queue;
-};
-static _Thread_local TAILQ_HEAD(setup_slots, setup_slot) setup_slots;
 
 const char *
 tunnel_state_name(enum tunnel_state st)
@@ -73,11 +65,127 @@ tunnel_state_name(enum tunnel_state st)
 	return "unknown";
 }
 
+const char *
+tunnel_event_name(enum tunnel_event ev)
+{
+	switch (ev) {
+	case TE_UP:
+		return "up requested";
+	case TE_DOWN:
+		return "down requested";
+	case TE_RESTART:
+		return "restart requested";
+	case TE_SLOT:
+		return "set-up slot";
+	case TE_SESSION_UP:
+		return "session up";
+	case TE_LOST:
+		return "session lost";
+	case TE_LOST_AUTH:
+		return "session lost (authentication)";
+	case TE_LOST_FATAL:
+		return "session lost (fatal)";
+	case TE_FWD_UP:
+		return "forwards up";
+	case TE_FWD_PENDING:
+		return "forwards pending";
+	case TE_FWD_FAILED:
+		return "forward failed";
+	case TE_RETRY:
+		return "retry timer";
+	}
+	return "unknown event";
+}
+
+/* --- the transition table ------------------------------------------------ */
+
+/* A session is being set up or is established. */
+static int
+tunnel_state_live(enum tunnel_state st)
+{
+	return st == TS_CONNECTING || st == TS_UP || st == TS_DEGRADED;
+}
+
+/*
+ * The state that event ev leads to from st: 0 and *next, or -1 when ev
+ * cannot happen in st (a bug).  An event that changes nothing leads back
+ * to st.  The forward events come only while a session is established
+ * (tunnel_forward_changed() sees to it); in connecting that is the forward
+ * set-up, where pending answers keep it connecting.
+ */
+int
+tunnel_fsm_next(enum tunnel_state st, enum tunnel_event ev,
+    enum tunnel_state *next)
+{
+	*next = st;
+	switch (ev) {
+	case TE_UP:
+		if (!tunnel_state_live(st))
+			*next = TS_CONNECTING;
+		return 0;
+	case TE_DOWN:
+		*next = TS_DOWN;
+		return 0;
+	case TE_RESTART:
+		*next = TS_CONNECTING;
+		return 0;
+	case TE_SLOT:
+	case TE_SESSION_UP:
+		return st == TS_CONNECTING ? 0 : -1;
+	case TE_LOST:
+	case TE_LOST_AUTH:
+		*next = TS_BACKOFF;
+		return tunnel_state_live(st) ? 0 : -1;
+	case TE_LOST_FATAL:
+		*next = TS_FAILED;
+		return tunnel_state_live(st) ? 0 : -1;
+	case TE_FWD_UP:
+		*next = TS_UP;
+		return tunnel_state_live(st) ? 0 : -1;
+	case TE_FWD_PENDING:
+		if (st == TS_UP || st == TS_DEGRADED)
+			*next = TS_UP;	/* a forward added, or asked again */
+		return tunnel_state_live(st) ? 0 : -1;
+	case TE_FWD_FAILED:
+		*next = TS_DEGRADED;
+		return tunnel_state_live(st) ? 0 : -1;
+	case TE_RETRY:
+		if (st == TS_BACKOFF)
+			*next = TS_CONNECTING;
+		return st == TS_BACKOFF || st == TS_DEGRADED ? 0 : -1;
+	}
+	return -1;
+}
+
+/*
+ * The delay before attempt n+1 after n failures in a row: exponential from
+ * reconnect_min up to reconnect_max, with full jitter between reconnect_min
+ * and that ceiling, so that tunnels that fell together do not come back in
+ * step.  Authentication failures start at AUTH_RETRY_MIN instead: sshd
+ * counts them against the source address (PerSourcePenalties, MaxStartups).
+ */
+double
+tunnel_backoff(const struct tunnel_conf *tc, unsigned attempts,
+    enum session_error class)
+{
+	double lo = tc->reconnect_min, hi = tc->reconnect_max;
+
+	if (class == SE_AUTH) {
+		lo = lo > AUTH_RETRY_MIN ? lo : AUTH_RETRY_MIN;
+		hi = hi > lo ? hi : lo;
+	}
+	return backoff_delay(lo, hi, attempts);
+}
+
+/* --- the state change and its entry actions ------------------------------ */
+
 static void
 tunnel_set_error(struct tunnel *t, const char *error)
 {
-	free(t->last_error);
+	char *old = t->last_error;
+
 	t->last_error = error != NULL ? xstrdup(error) : NULL;
+	free(old);
 }
 
 /* A state change, as posted to the main thread. */
@@ -85,11 +193,14 @@ struct tunnel_change {
 	uint64_t		 id;
 	char			*name;
 	enum tunnel_state	 old, new;
+	time_t			 since;
 	time_t			 next_retry;
+	unsigned		 reconnects;
+	char			*last_error;
 	char			*reason;
 };
 
-/* Main thread: the view, the control clients, systemd. */
+/* Main thread: its copy, the control clients, systemd. */
 static void
 tunnel_changed_job(void *arg)
 {
@@ -99,7 +210,12 @@ tunnel_changed_job(void *arg)
 	TAILQ_FOREACH(t, &tunnels, entry) {
 		if (t->id == ch->id) {
 			t->pub_state = ch->new;
+			t->pub_since = ch->since;
 			t->pub_next_retry = ch->next_retry;
+			t->pub_reconnects = ch->reconnects;
+			free(t->pub_last_error);
+			t->pub_last_error = ch->last_error;
+			ch->last_error = NULL;
 			control_notify_state(ch->name, ch->old, ch->new,
 			    ch->reason);
 			notify_status();
@@ -107,70 +223,307 @@ tunnel_changed_job(void *arg)
 		}
 	}
 	free(ch->name);
+	free(ch->last_error);
 	free(ch->reason);
 	free(ch);
 }
 
 static void
-tunnel_set_state(struct tunnel *t, enum tunnel_state st, const char *reason)
+tunnel_post_change(struct tunnel *t, enum tunnel_state old,
+    const char *reason)
 {
-	enum tunnel_state old = t->state;
-	struct tunnel_change *ch;
+	struct tunnel_change *ch = xcalloc(1, sizeof *ch);
 
-	if (old == st)
-		return;
-	t->state = st;
-	t->since = time(NULL);
-	if (st == TS_FAILED || st == TS_BACKOFF || st == TS_DEGRADED)
-		log_warnx("%s: %s -> %s%s%s%s", t->conf->name,
-		    tunnel_state_name(old), tunnel_state_name(st),
-		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
-	else
-		log_notice("%s: %s -> %s%s%s%s", t->conf->name,
-		    tunnel_state_name(old), tunnel_state_name(st),
-		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
-	ch = xcalloc(1, sizeof *ch);
 	ch->id = t->id;
 	ch->name = xstrdup(t->name);
 	ch->old = old;
-	ch->new = st;
+	ch->new = t->state;
+	ch->since = t->since;
 	ch->next_retry = t->next_retry;
+	ch->reconnects = t->reconnects;
+	ch->last_error = t->last_error != NULL ? xstrdup(t->last_error) : NULL;
 	ch->reason = reason != NULL ? xstrdup(reason) : NULL;
 	worker_post(worker_main, tunnel_changed_job, ch);
+}
+
+/* The session and the server's side of the forwards are gone. */
+static void
+tunnel_session_end(struct tunnel *t)
+{
+	size_t i;
+
+	if (t->session != NULL) {
+		session_free(t->session);
+		t->session = NULL;
+	}
+	t->up_at = 0;
+	for (i = 0; i < t->nfwds; i++) {
+		if (forward_is_remote(t->fwds[i]))
+			forward_remote_session_lost(t->fwds[i]);
+		if (t->fwds[i]->state == FS_UP)
+			t->fwds[i]->state = FS_PENDING;
+	}
+}
+
+/* Entering connecting: listeners first, then a set-up slot; the session
+ * starts from ev_begin, in the worker's loop. */
+static void
+tunnel_connect(struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++) {
+		if (t->fwds[i]->nlfds == 0)
+			forward_start(t->fwds[i]);
+	}
+	if (tunnel_setup_enter(t))
+		event_active(t->ev_begin, EV_TIMEOUT, 0);
 }
 
 static void
 tunnel_arm_retry(struct tunnel *t, double delay)
 {
-
 	timer_add_secs(t->retry_timer, delay);
 	t->next_retry = time(NULL) + (time_t)ceil(delay);
 }
 
+/* In degraded: a listener here that failed is tried again (the remote
+ * kinds keep their own schedule). */
+static void
+tunnel_arm_forward_retry(struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++) {
+		if (t->fwds[i]->state == FS_FAILED &&
+		    !forward_is_remote(t->fwds[i]))
+			break;
+	}
+	if (i < t->nfwds && !evtimer_pending(t->retry_timer, NULL))
+		tunnel_arm_retry(t, t->conf->reconnect_max < FORWARD_RETRY_MAX ?
+		    t->conf->reconnect_max : FORWARD_RETRY_MAX);
+}
+
+/*
+ * The one place that changes state.  What the new state may not keep is
+ * let go (the set-up slot outside connecting, the session outside the
+ * live states, the retry timer outside backoff and degraded), then the
+ * new state's entry actions run, then the change is logged by name and
+ * posted to the main thread.  Called with new == old, it runs the actions
+ * of staying (degraded arms its retry again, down closes what is open).
+ */
+static void
+tunnel_change_state(struct tunnel *t, enum tunnel_state new,
+    const char *reason)
+{
+	enum tunnel_state old = t->state;
+	size_t i;
+
+	t->state = new;
+	if (new != TS_CONNECTING) {
+		tunnel_setup_leave(t);
+		event_del(t->ev_begin);
+	}
+	if (!tunnel_state_live(new))
+		tunnel_session_end(t);
+	if (new != TS_BACKOFF && new != TS_DEGRADED) {
+		evtimer_del(t->retry_timer);
+		t->next_retry = 0;
+	}
+	switch (new) {
+	case TS_DOWN:
+		for (i = 0; i < t->nfwds; i++) {
+			forward_stop(t->fwds[i]);
+			t->fwds[i]->state = FS_PENDING;
+		}
+		break;
+	case TS_FAILED:
+		for (i = 0; i < t->nfwds; i++)
+			forward_stop(t->fwds[i]);
+		break;
+	case TS_CONNECTING:
+		if (old != TS_CONNECTING)
+			tunnel_connect(t);
+		break;
+	case TS_BACKOFF:
+		tunnel_arm_retry(t, t->retry_delay);
+		break;
+	case TS_DEGRADED:
+		tunnel_arm_forward_retry(t);
+		break;
+	case TS_UP:
+		break;
+	}
+	if (old == new)
+		return;
+	t->since = time(NULL);
+	if (new == TS_FAILED || new == TS_BACKOFF || new == TS_DEGRADED)
+		log_warnx("%s: %s -> %s%s%s%s", t->name, tunnel_state_name(old),
+		    tunnel_state_name(new), reason ? " (" : "",
+		    reason ? reason : "", reason ? ")" : "");
+	else
+		log_notice("%s: %s -> %s%s%s%s", t->name,
+		    tunnel_state_name(old), tunnel_state_name(new),
+		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	tunnel_post_change(t, old, reason);
+}
+
+/* --- the events' own actions --------------------------------------------- */
+
+/* TE_SLOT: the session starts (it reads the key files: from the loop). */
+static void
+tunnel_session_begin(struct tunnel *t)
+{
+	if (t->session != NULL) {
+		log_error("BUG: %s: a second session", t->name);
+		return;
+	}
+	t->session = session_new(tunnel_base(t), worker_dns(t->worker),
+	    t->conf, t);
+}
+
+/* TE_SESSION_UP: the slot goes to the next tunnel; the forwards start. */
+static void
+tunnel_forwards_session_up(struct tunnel *t)
+{
+	size_t i;
+
+	t->up_at = mono_now();
+	tunnel_setup_leave(t);
+	for (i = 0; i < t->nfwds; i++) {
+		if (forward_is_remote(t->fwds[i]))
+			forward_remote_request(t->fwds[i]);
+		else if (t->fwds[i]->nlfds > 0) {
+			t->fwds[i]->state = FS_UP;
+			forward_session_up(t->fwds[i]);
+		}
+	}
+}
+
+/* TE_RETRY in degraded: the listeners here that failed, again. */
+static void
+tunnel_retry_listeners(struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++) {
+		if (t->fwds[i]->state == FS_FAILED &&
+		    !forward_is_remote(t->fwds[i]))
+			forward_start(t->fwds[i]);
+	}
+}
+
+/*
+ * TE_LOST, TE_LOST_AUTH: the next attempt's delay.  A session that stayed
+ * up for STABLE_PERIOD was not a flap: the schedule starts again from the
+ * bottom.  Returns the reason to show, to be freed.
+ */
+static char *
+tunnel_schedule_retry(struct tunnel *t, enum session_error class,
+    const char *reason)
+{
+	char *why;
+
+	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD)
+		t->attempts = 0;
+	t->attempts++;
+	t->retry_delay = tunnel_backoff(t->conf, t->attempts, class);
+	if (class == SE_AUTH)
+		xasprintf(&why, "%s; retrying slowly (in %.0fs), as repeated "
+		    "failures make sshd penalise this address", reason,
+		    t->retry_delay);
+	else
+		why = xstrdup(reason);
+	return why;
+}
+
+/*
+ * Feed event ev to the tunnel's state machine; reason is for the log, the
+ * events and last_error.  The tunnel's worker only.
+ */
+void
+tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
+{
+	enum tunnel_state next;
+	char *why;
+
+	if (tunnel_fsm_next(t->state, ev, &next) != 0) {
+		log_error("BUG: %s: event \"%s\" in state %s%s%s, ignored",
+		    t->name, tunnel_event_name(ev), tunnel_state_name(t->state),
+		    reason != NULL ? ": " : "", reason != NULL ? reason : "");
+		return;
+	}
+	log_debug("%s: %s in state %s", t->name, tunnel_event_name(ev),
+	    tunnel_state_name(t->state));
+	switch (ev) {
+	case TE_UP:
+		if (next == t->state)
+			return;			/* wanted already */
+		if (t->state == TS_BACKOFF)
+			t->reconnects++;	/* cut short */
+		else
+			t->attempts = 0;
+		break;
+	case TE_DOWN:
+		break;
+	case TE_RESTART:
+		tunnel_change_state(t, TS_DOWN, reason);
+		t->attempts = 0;
+		break;
+	case TE_SLOT:
+		tunnel_session_begin(t);
+		return;
+	case TE_SESSION_UP:
+		tunnel_forwards_session_up(t);
+		tunnel_forward_changed(t);
+		return;
+	case TE_LOST:
+	case TE_LOST_AUTH:
+		why = tunnel_schedule_retry(t, ev == TE_LOST_AUTH ? SE_AUTH :
+		    SE_NETWORK, reason);
+		tunnel_set_error(t, why);
+		tunnel_change_state(t, next, why);
+		free(why);
+		return;
+	case TE_LOST_FATAL:
+		tunnel_set_error(t, reason);
+		log_error("%s: %s", t->name, reason);
+		break;
+	case TE_FWD_UP:
+	case TE_FWD_PENDING:
+		if (next == TS_UP)
+			tunnel_set_error(t, NULL);
+		reason = NULL;
+		break;
+	case TE_FWD_FAILED:
+		tunnel_set_error(t, reason);
+		break;
+	case TE_RETRY:
+		t->next_retry = 0;
+		if (t->state == TS_DEGRADED) {
+			tunnel_retry_listeners(t);
+			tunnel_forward_changed(t);
+			return;
+		}
+		t->reconnects++;
+		reason = "retry";
+		break;
+	}
+	tunnel_change_state(t, next, reason);
+}
+
+/* --- the timer and the start of a session -------------------------------- */
+
 static void
 tunnel_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct tunnel *t = arg;
-	size_t i;
+	tunnel_fsm(arg, TE_RETRY, NULL);
+}
 
-	t->next_retry = 0;
-	switch (t->state) {
-	case TS_BACKOFF:
-		t->reconnects++;
-		tunnel_connect(t, "retry");
-		break;
-	case TS_DEGRADED:	/* try the failed listeners here again (the
-				   remote kinds keep their own schedule) */
-		for (i = 0; i < t->nfwds; i++) {
-			if (t->fwds[i]->state == FS_FAILED &&
-			    !forward_is_remote(t->fwds[i]))
-				forward_start(t->fwds[i]);
-		}
-		tunnel_forward_changed(t);
-		break;
-	default:
-		break;
-	}
+static void
+tunnel_begin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tunnel_fsm(arg, TE_SLOT, NULL);
 }
 
 struct event_base *
@@ -179,7 +532,73 @@ tunnel_base(struct tunnel *t)
 	return worker_base(t->worker);
 }
 
-/* On the tunnel's worker: its timers and forwards are created there. */
+/* --- the entry points: thin wrappers that feed events -------------------- */
+
+/* Wanted: connect now (also cuts a backoff short). */
+void
+tunnel_start(struct tunnel *t, const char *why)
+{
+	tunnel_fsm(t, TE_UP, why);
+}
+
+/* Not wanted: close everything and stay down until started again. */
+void
+tunnel_stop(struct tunnel *t, const char *why)
+{
+	tunnel_fsm(t, TE_DOWN, why);
+}
+
+void
+tunnel_session_up(struct tunnel *t)
+{
+	tunnel_fsm(t, TE_SESSION_UP, NULL);
+}
+
+/* The session ended; it is freed here, so reason is copied first. */
+void
+tunnel_session_lost(struct tunnel *t, enum session_error class,
+    const char *reason)
+{
+	char *copy = xstrdup(reason);
+
+	tunnel_fsm(t, class == SE_FATAL ? TE_LOST_FATAL : class == SE_AUTH ?
+	    TE_LOST_AUTH : TE_LOST, copy);
+	free(copy);
+}
+
+/*
+ * A forward changed: every one up, or answers to remote forwards still
+ * awaited, or one failed (a pending forward with an error was refused and
+ * is asked for again: that counts as failed).  Only while a session is
+ * established: otherwise the forwards are not the question.
+ */
+void
+tunnel_forward_changed(struct tunnel *t)
+{
+	const char *error = NULL;
+	struct forward *f;
+	int pending = 0;
+	size_t i;
+
+	if (!session_is_established(t->session))
+		return;
+	for (i = 0; i < t->nfwds; i++) {
+		f = t->fwds[i];
+		if ((f->state == FS_FAILED || (f->state == FS_PENDING &&
+		    f->last_error != NULL)) && error == NULL)
+			error = f->last_error;
+		else if (f->state == FS_PENDING && f->last_error == NULL)
+			pending = 1;
+	}
+	if (error != NULL)
+		tunnel_fsm(t, TE_FWD_FAILED, error);
+	else
+		tunnel_fsm(t, pending ? TE_FWD_PENDING : TE_FWD_UP, NULL);
+}
+
+/* --- the main thread's side ---------------------------------------------- */
+
+/* On the tunnel's worker: its events and forwards are created there. */
 static void
 tunnel_init_job(void *arg)
 {
@@ -188,6 +607,7 @@ tunnel_init_job(void *arg)
 	size_t i;
 
 	t->retry_timer = evtimer_new(tunnel_base(t), tunnel_retry_cb, t);
+	t->ev_begin = event_new(tunnel_base(t), -1, 0, tunnel_begin_cb, t);
 	t->nfwds = tc->nfwds;
 	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
 	for (i = 0; i < tc->nfwds; i++)
@@ -205,39 +625,59 @@ tunnel_create(struct tunnel_conf *tc)
 	t->worker = worker_pick();
 	t->conf = tc;
 	t->state = t->pub_state = TS_DOWN;
-	t->since = time(NULL);
-	worker_call(t->worker, tunnel_init_job, t);
+	t->since = t->pub_since = time(NULL);
+	if (worker_send(t->worker, tunnel_init_job, t) != 0)
+		log_warnx("%s: worker %u is busy; the tunnel is set up there "
+		    "when it is free", t->name, worker_id(t->worker));
 	pthread_rwlock_wrlock(&tunnels_lock);
 	TAILQ_INSERT_TAIL(&tunnels, t, entry);
 	pthread_rwlock_unlock(&tunnels_lock);
 	return t;
 }
 
+/* On the tunnel's worker: down, and freed. */
 static void
 tunnel_destroy_job(void *arg)
 {
 	struct tunnel *t = arg;
 	size_t i;
 
-	tunnel_stop(t, "shutdown");
+	tunnel_fsm(t, TE_DOWN, "shutdown");
 	for (i = 0; i < t->nfwds; i++)
 		forward_free(t->fwds[i]);
 	free(t->fwds);
 	event_free(t->retry_timer);
+	event_free(t->ev_begin);
 	free(t->last_error);
+	free(t->pub_last_error);
+	json_object_put(t->pub_status);
+	free(t->name);
+	free(t);
 }
 
-/* Main thread. */
-void
+/*
+ * Main thread: the tunnel leaves the list at once and is stopped and freed
+ * on its worker.  0 when that is done; -1 when the worker is busy: it is
+ * done when the worker is free, and until then the tunnel may still use
+ * its configuration.  The caller never touches t again.
+ */
+int
 tunnel_destroy(struct tunnel *t)
 {
+	struct worker *w = t->worker;
+	char *name;
+	int rc;
+
 	pthread_rwlock_wrlock(&tunnels_lock);
 	TAILQ_REMOVE(&tunnels, t, entry);
 	pthread_rwlock_unlock(&tunnels_lock);
-	worker_call(t->worker, tunnel_destroy_job, t);
-	worker_unpick(t->worker);
-	free(t->name);
-	free(t);
+	worker_unpick(w);
+	name = xstrdup(t->name);
+	if ((rc = worker_send(w, tunnel_destroy_job, t)) != 0)
+		log_warnx("%s: worker %u is busy; the tunnel is closed when "
+		    "it is free", name, worker_id(w));
+	free(name);
+	return rc;
 }
 
 /* Main thread. */
@@ -271,288 +711,53 @@ tunnel_known(const char *name)
 	return found;
 }
 
+/* A command, shared by the main thread and the worker: the last one to
+ * let go frees it (the main thread may stop waiting before it runs). */
 struct tunnel_command_job {
 	struct tunnel		*t;
 	enum tunnel_command	 cmd;
-	const char		*why;
+	char			*why;
 	enum tunnel_state	 state;		/* after it */
+	atomic_int		 refs;
 };
+
+static void
+tunnel_command_unref(struct tunnel_command_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1) {
+		free(j->why);
+		free(j);
+	}
+}
 
 static void
 tunnel_command_job(void *arg)
 {
 	struct tunnel_command_job *j = arg;
+	static const enum tunnel_event ev[] = {
+		[TC_UP] = TE_UP, [TC_DOWN] = TE_DOWN, [TC_RESTART] = TE_RESTART
+	};
 
-	if (j->cmd != TC_UP)
-		tunnel_stop(j->t, j->why);
-	if (j->cmd != TC_DOWN)
-		tunnel_start(j->t, j->why);
+	tunnel_fsm(j->t, ev[j->cmd], j->why);
 	j->state = j->t->state;
+	tunnel_command_unref(j);
 }
 
 /* Main thread: tunnelctl up, down, restart; autostart. */
 void
 tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
 {
-	struct tunnel_command_job j = { t, cmd, why, TS_DOWN };
+	struct tunnel_command_job *j = xcalloc(1, sizeof *j);
 
-	worker_call(t->worker, tunnel_command_job, &j);
+	j->t = t;
+	j->cmd = cmd;
+	j->why = xstrdup(why);
+	atomic_init(&j->refs, 2);
 	/* at once, not when the posted change arrives: READY's STATUS= */
-	t->pub_state = j.state;
-}
-
-static unsigned
-tunnel_setup_max(void)
-{
-	unsigned n = SETUP_PER_SERVER / worker_count();
-
-	return n > 0 ? n : 1;
-}
-
-static void
-tunnel_session_begin(struct tunnel *t)
-{
-	t->slot->n++;
-	t->in_setup = 1;
-	t->session = session_new(tunnel_base(t), worker_dns(t->worker), t->conf,
-	    t);
-}
-
-/* A session is set up (or gone): the next one to that server may start. */
-static void
-tunnel_setup_done(struct tunnel *t)
-{
-	struct setup_slot *sl = t->slot;
-	struct tunnel *next;
-
-	if (sl == NULL)
-		return;
-	if (t->queued) {
-		TAILQ_REMOVE(&sl->queue, t, setup_entry);
-		t->queued = 0;
-	}
-	if (t->in_setup) {
-		t->in_setup = 0;
-		sl->n--;
-	}
-	t->slot = NULL;
-	while (sl->n < tunnel_setup_max() &&
-	    (next = TAILQ_FIRST(&sl->queue)) != NULL) {
-		TAILQ_REMOVE(&sl->queue, next, setup_entry);
-		next->queued = 0;
-		tunnel_session_begin(next);
-	}
-	if (sl->n == 0 && TAILQ_EMPTY(&sl->queue)) {
-		TAILQ_REMOVE(&setup_slots, sl, entry);
-		free(sl->host);
-		free(sl);
-	}
-}
-
-static void
-tunnel_connect(struct tunnel *t, const char *why)
-{
-	struct setup_slot *sl;
-	size_t i;
-
-	evtimer_del(t->retry_timer);
-	t->next_retry = 0;
-	for (i = 0; i < t->nfwds; i++) {	/* listeners first */
-		if (t->fwds[i]->nlfds == 0)
-			forward_start(t->fwds[i]);
-	}
-	tunnel_set_state(t, TS_CONNECTING, why);
-	if (setup_slots.tqh_last == NULL)
-		TAILQ_INIT(&setup_slots);
-	TAILQ_FOREACH(sl, &setup_slots, entry) {
-		if (sl->port == t->conf->port &&
-		    strcmp(sl->host, t->conf->host) == 0)
-			break;
-	}
-	if (sl == NULL) {
-		sl = xcalloc(1, sizeof *sl);
-		sl->host = xstrdup(t->conf->host);
-		sl->port = t->conf->port;
-		TAILQ_INIT(&sl->queue);
-		TAILQ_INSERT_TAIL(&setup_slots, sl, entry);
-	}
-	t->slot = sl;
-	if (sl->n >= tunnel_setup_max()) {	/* connecting, phase "queued" */
-		log_debug("%s: queued: %u sessions to %s port %d are being "
-		    "set up", t->name, sl->n, sl->host, sl->port);
-		TAILQ_INSERT_TAIL(&sl->queue, t, setup_entry);
-		t->queued = 1;
-		return;
-	}
-	tunnel_session_begin(t);
-}
-
-/* Wanted: connect now (also cuts a backoff short). */
-void
-tunnel_start(struct tunnel *t, const char *why)
-{
-	switch (t->state) {
-	case TS_CONNECTING:
-	case TS_UP:
-	case TS_DEGRADED:
-		return;
-	case TS_BACKOFF:
-		t->reconnects++;
-		break;
-	case TS_DOWN:
-	case TS_FAILED:
-		t->attempts = 0;
-		break;
-	}
-	tunnel_connect(t, why);
-}
-
-/* Not wanted: close everything and stay down until started again. */
-void
-tunnel_stop(struct tunnel *t, const char *why)
-{
-	size_t i;
-
-	evtimer_del(t->retry_timer);
-	t->next_retry = 0;
-	if (t->session != NULL) {
-		session_free(t->session);
-		t->session = NULL;
-	}
-	tunnel_setup_done(t);
-	for (i = 0; i < t->nfwds; i++) {
-		forward_stop(t->fwds[i]);
-		t->fwds[i]->state = FS_PENDING;
-	}
-	tunnel_set_state(t, TS_DOWN, why);
-}
-
-/*
- * up or degraded, from the forwards' states; while the first answers to
- * remote forward requests are awaited, still connecting (forward set-up).
- */
-void
-tunnel_forward_changed(struct tunnel *t)
-{
-	const char *error = NULL;
-	struct forward *f;
-	int pending = 0;
-	size_t i;
-
-	if (!session_is_established(t->session))
-		return;
-	for (i = 0; i < t->nfwds; i++) {
-		f = t->fwds[i];
-		/* a pending forward with an error was refused and is asked
-		 * for again; one without is waiting for its first answer */
-		if ((f->state == FS_FAILED || (f->state == FS_PENDING &&
-		    f->last_error != NULL)) && error == NULL)
-			error = f->last_error;
-		else if (f->state == FS_PENDING && f->last_error == NULL)
-			pending = 1;
-	}
-	if (pending && t->state == TS_CONNECTING)
-		return;
-	if (error == NULL) {
-		tunnel_set_error(t, NULL);
-		tunnel_set_state(t, TS_UP, NULL);
-		return;
-	}
-	tunnel_set_error(t, error);
-	tunnel_set_state(t, TS_DEGRADED, error);
-	for (i = 0; i < t->nfwds; i++) {	/* remote ones retry themselves */
-		if (t->fwds[i]->state == FS_FAILED &&
-		    !forward_is_remote(t->fwds[i]))
-			break;
-	}
-	if (i < t->nfwds && !evtimer_pending(t->retry_timer, NULL))
-		tunnel_arm_retry(t, t->conf->reconnect_max < FORWARD_RETRY_MAX ?
-		    t->conf->reconnect_max : FORWARD_RETRY_MAX);
-}
-
-void
-tunnel_session_up(struct tunnel *t)
-{
-	size_t i;
-
-	t->up_at = mono_now();
-	tunnel_setup_done(t);
-	for (i = 0; i < t->nfwds; i++) {
-		if (forward_is_remote(t->fwds[i]))
-			forward_remote_request(t->fwds[i]);
-		else if (t->fwds[i]->nlfds > 0) {
-			t->fwds[i]->state = FS_UP;
-			forward_session_up(t->fwds[i]);
-		}
-	}
-	tunnel_forward_changed(t);
-}
-
-/*
- * The delay before attempt n+1 after n failures in a row: exponential from
- * reconnect_min up to reconnect_max, with full jitter between reconnect_min
- * and that ceiling, so that tunnels that fell together do not come back in
- * step.  Authentication failures start at AUTH_RETRY_MIN instead: sshd
- * counts them against the source address (PerSourcePenalties, MaxStartups).
- */
-static double
-tunnel_backoff(const struct tunnel *t, enum session_error class)
-{
-	const struct tunnel_conf *tc = t->conf;
-	double lo = tc->reconnect_min, hi = tc->reconnect_max;
-
-	if (class == SE_AUTH) {
-		lo = lo > AUTH_RETRY_MIN ? lo : AUTH_RETRY_MIN;
-		hi = hi > lo ? hi : lo;
-	}
-	return backoff_delay(lo, hi, t->attempts);
-}
-
-/*
- * The session ended.  Retrying cannot fix a fatal error (host key, key
- * file): failed.  Anything else: backoff.  A session that stayed up for
- * STABLE_PERIOD was not a flap: the schedule starts again from the bottom.
- */
-void
-tunnel_session_lost(struct tunnel *t, enum session_error class,
-    const char *reason)
-{
-	char *reason_copy = xstrdup(reason), *why;	/* the session owns it */
-	double delay;
-	size_t i;
-
-	reason = reason_copy;
-	session_free(t->session);
-	t->session = NULL;
-	tunnel_setup_done(t);
-	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD)
-		t->attempts = 0;
-	t->up_at = 0;
-	for (i = 0; i < t->nfwds; i++) {
-		if (forward_is_remote(t->fwds[i]))
-			forward_remote_session_lost(t->fwds[i]);
-		if (t->fwds[i]->state == FS_UP)
-			t->fwds[i]->state = FS_PENDING;
-	}
-	if (class == SE_FATAL) {
-		tunnel_set_error(t, reason);
-		for (i = 0; i < t->nfwds; i++)
-			forward_stop(t->fwds[i]);
-		log_error("%s: %s", t->conf->name, reason);
-		tunnel_set_state(t, TS_FAILED, reason);
-		free(reason_copy);
-		return;
-	}
-	t->attempts++;
-	delay = tunnel_backoff(t, class);
-	if (class == SE_AUTH)
-		xasprintf(&why, "%s; retrying slowly (in %.0fs), as repeated "
-		    "failures make sshd penalise this address", reason, delay);
+	if (worker_send(t->worker, tunnel_command_job, j) == 0)
+		t->pub_state = j->state;
 	else
-		why = xstrdup(reason);
-	tunnel_set_error(t, why);
-	tunnel_arm_retry(t, delay);
-	tunnel_set_state(t, TS_BACKOFF, why);
-	free(why);
-	free(reason_copy);
+		log_warnx("%s: worker %u is busy; \"%s\" is carried out when "
+		    "it is free", t->name, worker_id(t->worker), why);
+	tunnel_command_unref(j);
 }

@@ -62,7 +62,7 @@ timer_add_secs(struct event *ev, double secs)
 }
 
 struct tunnel;
-struct setup_slot;
+struct setup_server;
 struct worker;
 struct session;
 struct channel;
@@ -167,14 +167,17 @@ void		 errlist_clear(struct errlist *);
 
 /* worker.c */
 #define WORKERS_MAX	64
+#define WORKER_WAIT	1.5	/* seconds the main thread waits for a worker */
 extern struct worker	*worker_main;
 int		 worker_threads_enable(void);
 int		 worker_init(struct event_base *, unsigned, char **cause);
-void		 worker_shutdown(void);
-void		 worker_call(struct worker *, void (*)(void *), void *);
-void		 worker_call_all(void (*)(void *), void *);
+unsigned	 worker_shutdown(void);
+int		 worker_call(struct worker *, void (*)(void *), void *);
+int		 worker_send(struct worker *, void (*)(void *), void *);
+unsigned	 worker_call_all(void (*)(void *), void *);
 void		 worker_post(struct worker *, void (*)(void *), void *);
-void		 worker_ping_all(void);
+int		 worker_ping_all(void);
+int		 worker_busy(struct worker *);
 struct worker	*worker_pick(void);
 void		 worker_unpick(struct worker *);
 struct worker	*worker_self(void);
@@ -183,16 +186,45 @@ struct evdns_base *worker_dns(struct worker *);
 unsigned	 worker_id(struct worker *);
 unsigned	 worker_count(void);
 
-/* tunnel.c */
+/* tunnel.c, tunnel_setup.c */
 enum tunnel_state { TS_DOWN, TS_CONNECTING, TS_UP, TS_DEGRADED, TS_BACKOFF,
 	TS_FAILED };
+enum tunnel_event {
+	TE_UP,		/* wanted: tunnelctl up, autostart, reload */
+	TE_DOWN,	/* not wanted: tunnelctl down, reload, shutdown */
+	TE_RESTART,	/* restart needed: tunnelctl restart (down, then up) */
+	TE_SLOT,	/* a set-up slot for its server: the session starts */
+	TE_SESSION_UP,	/* authenticated: the forwards are set up */
+	TE_LOST,	/* session lost, retrying may help: backoff */
+	TE_LOST_AUTH,	/* ... the server refused us: backoff, slowly */
+	TE_LOST_FATAL,	/* ... retrying cannot help (host key, key file) */
+	TE_FWD_UP,	/* a forward changed: every one is up */
+	TE_FWD_PENDING,	/* ... answers to remote forwards still awaited */
+	TE_FWD_FAILED,	/* ... at least one could not be established */
+	TE_RETRY	/* the retry timer fired */
+};
 enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
+enum session_error {
+	SE_NETWORK,	/* anything that retrying may fix: the schedule */
+	SE_FATAL,	/* retrying cannot help (host key, key file): failed */
+	SE_AUTH		/* the server refused us: retried, slowly */
+};
+#define STABLE_PERIOD		10	/* seconds up that reset the backoff */
+#define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried
+					   slowly */
+#define SETUP_PER_SERVER	8	/* sessions in set-up to one server at
+					   once, over all workers: sshd's
+					   default MaxStartups refuses beyond
+					   10, and it counts a session a
+					   little longer than we do */
 /*
  * Threads: the list, name, id and worker belong to the main thread (set
  * at creation; the list changes under tunnels_lock).  conf changes only in
  * a job the main thread waits for, so the main thread may read it.  pub_*
- * is the main thread's view of the state, from what the worker posted.
- * Everything else belongs to the tunnel's worker.
+ * is the main thread's copy of what the worker last posted, so that it
+ * can answer for a tunnel whose worker is busy.  setup_state changes
+ * under tunnel_setup.c's lock.  Everything else belongs to the tunnel's
+ * worker.
  */
 struct tunnel {
 	TAILQ_ENTRY(tunnel)	 entry;
@@ -200,7 +232,11 @@ struct tunnel {
 	uint64_t		 id;
 	struct worker		*worker;
 	enum tunnel_state	 pub_state;
+	time_t			 pub_since;
 	time_t			 pub_next_retry;
+	unsigned		 pub_reconnects;
+	char			*pub_last_error;
+	json_object		*pub_status;	/* the last status read */
 	struct tunnel_conf	*conf;
 	enum tunnel_state	 state;
 	time_t			 since;
@@ -209,11 +245,12 @@ struct tunnel {
 	double			 up_at;		/* when the session came up */
 	char			*last_error;
 	time_t			 next_retry;
+	double			 retry_delay;	/* armed on entering backoff */
 	struct session		*session;
-	struct setup_slot	*slot;		/* its server's, while connecting */
-	int			 in_setup;	/* counted in slot->n */
-	int			 queued;	/* in slot->queue */
+	struct setup_server	*setup;		/* its server's, while connecting */
+	int			 setup_state;	/* SETUP_* in tunnel_setup.c */
 	TAILQ_ENTRY(tunnel)	 setup_entry;
+	struct event		*ev_begin;	/* the session starts from here */
 	struct event		*retry_timer;
 	struct forward		**fwds;
 	size_t			 nfwds;
@@ -222,27 +259,31 @@ TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
 extern struct event_base *tunneld_base;		/* the main thread's */
 const char	*tunnel_state_name(enum tunnel_state);
+const char	*tunnel_event_name(enum tunnel_event);
+int		 tunnel_fsm_next(enum tunnel_state, enum tunnel_event,
+		    enum tunnel_state *);
+double		 tunnel_backoff(const struct tunnel_conf *, unsigned attempts,
+		    enum session_error);
 /* main thread */
 struct tunnel	*tunnel_create(struct tunnel_conf *);
-void		 tunnel_destroy(struct tunnel *);
+int		 tunnel_destroy(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 void		 tunnel_command(struct tunnel *, enum tunnel_command,
 		    const char *why);
 /* any thread */
 int		 tunnel_known(const char *);
 /* the tunnel's worker */
+void		 tunnel_fsm(struct tunnel *, enum tunnel_event, const char *);
 struct event_base *tunnel_base(struct tunnel *);
 void		 tunnel_start(struct tunnel *, const char *why);
 void		 tunnel_stop(struct tunnel *, const char *why);
 void		 tunnel_forward_changed(struct tunnel *);
 void		 tunnel_session_up(struct tunnel *);
-enum session_error {
-	SE_NETWORK,	/* anything that retrying may fix: the schedule */
-	SE_FATAL,	/* retrying cannot help (host key, key file): failed */
-	SE_AUTH		/* the server refused us: retried, slowly */
-};
 void		 tunnel_session_lost(struct tunnel *, enum session_error,
 		    const char *);
+int		 tunnel_setup_enter(struct tunnel *);
+void		 tunnel_setup_leave(struct tunnel *);
+int		 tunnel_setup_queued(struct tunnel *);
 
 /* session.c */
 enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING,

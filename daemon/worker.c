@@ -9,33 +9,54 @@
  * thread keeps the control socket, signals, reload and systemd.
  *
  *   main -> worker   worker_call(): run a function on the worker's thread,
- *                    between two of its callbacks, and wait for it; this is
- *                    how the main thread starts, stops, reloads and reads a
- *                    tunnel, so it always sees a consistent tunnel
+ *                    between two of its callbacks, and wait for it - but
+ *                    never for longer than WORKER_WAIT: a worker that has
+ *                    not started the job by then is stuck in something
+ *                    else (a blocking system call: a file on a hung
+ *                    network file system), the job is withdrawn and the
+ *                    caller answers without it (status.c from the state
+ *                    the worker last posted).
+ *                    worker_send(): the same for a job that must run even
+ *                    late (its argument belongs to it): the caller waits
+ *                    at most WORKER_WAIT, the job runs when the worker can.
  *   worker -> main   worker_post(worker_main, ...): queued, not waited for
  *                    (state changes for the control clients and systemd)
+ *   worker -> worker worker_post(): queued (a set-up slot freed for a
+ *                    tunnel on another worker, tunnel_setup.c)
  *
- * A worker never waits for the main thread, so the two cannot deadlock.
+ * A worker never waits for another thread, and the main thread waits for
+ * a worker only within a bound, so nothing a worker does can hang the
+ * control socket, reload or SIGTERM.  Once a worker has missed the bound
+ * it is "busy": calls to it do not wait at all until it runs its queue
+ * again.  At shutdown a worker that does not stop within the bound is left
+ * behind (worker_shutdown() says which) and tunneld exits without it.
  * The main thread's own queue is worker_main, which has no thread of its
  * own: its jobs run in the main loop.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/thread.h>
 
 #include "tunneld.h"
 
+/*
+ * A job is shared by the queue (until the worker has run it) and by a
+ * caller that waits for it; the last one lets go frees it.
+ */
 struct job {
 	TAILQ_ENTRY(job)	 entry;
 	void			(*fn)(void *);
 	void			*arg;
-	int			 wait;		/* worker_call: the caller waits */
+	int			 refs;
+	int			 started;
 	int			 done;
 };
 
@@ -43,11 +64,14 @@ struct worker {
 	unsigned		 id;		/* 0: the main thread */
 	pthread_t		 thread;
 	int			 running;	/* a thread of its own */
+	int			 stopped;	/* ... which has left its loop */
+	int			 busy;		/* missed WORKER_WAIT, has not
+						   run its queue since */
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	struct event		*ev_jobs;
 	pthread_mutex_t		 lock;
-	pthread_cond_t		 done;
+	pthread_cond_t		 done;		/* CLOCK_MONOTONIC */
 	TAILQ_HEAD(, job)	 jobs;
 	unsigned		 ntunnels;	/* placed here (main thread) */
 };
@@ -55,8 +79,16 @@ struct worker {
 struct worker		 *worker_main;
 static struct worker	**workers;
 static unsigned		  nworkers;
+static pthread_t	  worker_main_thread;
 
-/* Run what is queued, in order; waiting callers are woken one by one. */
+static void
+worker_job_unref(struct job *j)
+{
+	if (--j->refs == 0)
+		free(j);
+}
+
+/* Run what is queued, in order; waiting callers are woken. */
 static void
 worker_jobs_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -64,59 +96,168 @@ worker_jobs_cb(evutil_socket_t fd, short what, void *arg)
 	struct job *j;
 
 	pthread_mutex_lock(&w->lock);
+	if (w->busy)
+		log_notice("worker %u answers again", w->id);
+	w->busy = 0;
 	while ((j = TAILQ_FIRST(&w->jobs)) != NULL) {
 		TAILQ_REMOVE(&w->jobs, j, entry);
+		j->started = 1;
 		pthread_mutex_unlock(&w->lock);
 		j->fn(j->arg);
 		pthread_mutex_lock(&w->lock);
-		if (j->wait) {
-			j->done = 1;
-			pthread_cond_broadcast(&w->done);
-		} else
-			free(j);
+		j->done = 1;
+		pthread_cond_broadcast(&w->done);
+		worker_job_unref(j);
 	}
 	pthread_mutex_unlock(&w->lock);
 }
 
-static void
-worker_enqueue(struct worker *w, struct job *j)
+/* With w->lock held. */
+static struct job *
+worker_enqueue(struct worker *w, void (*fn)(void *), void *arg, int refs)
 {
+	struct job *j = xcalloc(1, sizeof *j);
+
+	j->fn = fn;
+	j->arg = arg;
+	j->refs = refs;
 	TAILQ_INSERT_TAIL(&w->jobs, j, entry);
 	event_active(w->ev_jobs, EV_READ, 0);	/* thread-safe: evthread */
+	return j;
 }
 
-/* Run fn(arg) on w's thread and wait for it to finish. */
-void
+/*
+ * Only the main thread waits, and only for a worker with a thread: a
+ * worker that waited could deadlock, and a job for a worker without a
+ * thread would never run.  Either is a bug in the caller; it is refused.
+ */
+static int
+worker_may_wait(struct worker *w, const char *what)
+{
+	if (!pthread_equal(pthread_self(), worker_main_thread)) {
+		log_error("BUG: %s to worker %u from a worker thread", what,
+		    w->id);
+		return 0;
+	}
+	if (!w->running || w->stopped) {
+		log_error("BUG: %s to worker %u, which has no thread", what,
+		    w->id);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * With w->lock held: wait until j is done, for at most WORKER_WAIT (not
+ * at all if w is busy).  Returns whether it is done.
+ */
+static int
+worker_wait(struct worker *w, struct job *j)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)WORKER_WAIT;
+	ts.tv_nsec += (long)((WORKER_WAIT - (time_t)WORKER_WAIT) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!j->done && !w->busy) {
+		if (pthread_cond_timedwait(&w->done, &w->lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	}
+	if (j->done)
+		return 1;
+	if (!w->busy)
+		log_error("worker %u has not answered for %.1fs: it is stuck "
+		    "in a blocking call (a file on a hung file system?); the "
+		    "tunnels on it are reported as it last posted them",
+		    w->id, WORKER_WAIT);
+	w->busy = 1;
+	return 0;
+}
+
+/*
+ * Run fn(arg) on w's thread and wait for it, at most WORKER_WAIT: 0 when
+ * it ran.  -1 when w did not get to it in time (or is busy): the job is
+ * withdrawn and never runs.  A job that has started is waited for to its
+ * end, so arg may live on the caller's stack: jobs run in memory and on
+ * non-blocking descriptors only (tunnel.c starts sessions, which read key
+ * files, from the worker's own events), and one that runs for longer than
+ * the bound is logged as a bug.  Main thread only.
+ */
+int
 worker_call(struct worker *w, void (*fn)(void *), void *arg)
 {
-	struct job j;
+	struct job *j;
+	int done;
 
-	if (!w->running || pthread_equal(pthread_self(), w->thread)) {
-		fn(arg);
-		return;
-	}
-	memset(&j, 0, sizeof j);
-	j.fn = fn;
-	j.arg = arg;
-	j.wait = 1;
+	if (!worker_may_wait(w, "worker_call"))
+		return -1;
 	pthread_mutex_lock(&w->lock);
-	worker_enqueue(w, &j);
-	while (!j.done)
-		pthread_cond_wait(&w->done, &w->lock);
+	j = worker_enqueue(w, fn, arg, 2);
+	if (!(done = worker_wait(w, j)) && !j->started) {
+		TAILQ_REMOVE(&w->jobs, j, entry);	/* withdrawn */
+		j->refs--;				/* the queue's */
+	} else if (!done) {
+		/* started late: it ends soon, unless it blocks (a bug) */
+		w->busy = 0;
+		if (!worker_wait(w, j))
+			log_error("BUG: worker %u: a job has run for more than "
+			    "%.1fs", w->id, WORKER_WAIT);
+		while (!j->done)
+			pthread_cond_wait(&w->done, &w->lock);
+		w->busy = 0;
+		done = 1;
+	}
+	worker_job_unref(j);
 	pthread_mutex_unlock(&w->lock);
+	return done ? 0 : -1;
+}
+
+/*
+ * Queue fn(arg) on w's thread and wait for it, at most WORKER_WAIT: 0
+ * when it ran, -1 when it has not yet (it runs when w gets to it, or not
+ * at all if tunneld exits first).  arg must stay valid until fn has run;
+ * after -1 the caller must not read it.  Main thread only.
+ */
+int
+worker_send(struct worker *w, void (*fn)(void *), void *arg)
+{
+	struct job *j;
+	int done;
+
+	if (!worker_may_wait(w, "worker_send"))
+		return -1;
+	pthread_mutex_lock(&w->lock);
+	j = worker_enqueue(w, fn, arg, 2);
+	done = worker_wait(w, j);
+	worker_job_unref(j);
+	pthread_mutex_unlock(&w->lock);
+	return done ? 0 : -1;
 }
 
 /* Queue fn(arg) on w's thread; do not wait.  arg belongs to fn. */
 void
 worker_post(struct worker *w, void (*fn)(void *), void *arg)
 {
-	struct job *j = xcalloc(1, sizeof *j);
-
-	j->fn = fn;
-	j->arg = arg;
 	pthread_mutex_lock(&w->lock);
-	worker_enqueue(w, j);
+	worker_enqueue(w, fn, arg, 1);
 	pthread_mutex_unlock(&w->lock);
+}
+
+/* Has w missed the bound and not run its queue since?  (status.c) */
+int
+worker_busy(struct worker *w)
+{
+	int busy;
+
+	pthread_mutex_lock(&w->lock);
+	busy = w->busy;
+	pthread_mutex_unlock(&w->lock);
+	return busy;
 }
 
 struct event_base *
@@ -147,11 +288,15 @@ static struct worker *
 worker_new(unsigned id, struct event_base *base)
 {
 	struct worker *w = xcalloc(1, sizeof *w);
+	pthread_condattr_t ca;
 
 	w->id = id;
 	w->base = base;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->done, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->done, &ca);
+	pthread_condattr_destroy(&ca);
 	TAILQ_INIT(&w->jobs);
 	w->ev_jobs = event_new(base, -1, 0, worker_jobs_cb, w);
 	if (id == 0)
@@ -170,6 +315,10 @@ worker_main_loop(void *arg)
 	struct worker *w = arg;
 
 	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	pthread_mutex_lock(&w->lock);
+	w->stopped = 1;
+	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
@@ -192,6 +341,7 @@ worker_init(struct event_base *base, unsigned n, char **cause)
 	long cpus;
 	int rc;
 
+	worker_main_thread = pthread_self();
 	worker_main = worker_new(0, base);
 	if (n == 0) {
 		cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -221,16 +371,22 @@ worker_init(struct event_base *base, unsigned n, char **cause)
 	return 0;
 }
 
-/* The worker with the fewest tunnels takes the next one. */
+/* The worker with the fewest tunnels takes the next one; a busy one
+ * only if all are. */
 struct worker *
 worker_pick(void)
 {
 	struct worker *best = workers[0];
+	int best_busy = worker_busy(best), busy;
 	unsigned i;
 
 	for (i = 1; i < nworkers; i++) {
-		if (workers[i]->ntunnels < best->ntunnels)
+		busy = worker_busy(workers[i]);
+		if ((!busy && best_busy) || (busy == best_busy &&
+		    workers[i]->ntunnels < best->ntunnels)) {
 			best = workers[i];
+			best_busy = busy;
+		}
 	}
 	best->ntunnels++;
 	return best;
@@ -247,22 +403,26 @@ worker_nop(void *arg)
 {
 }
 
-/* Every worker answers (the systemd watchdog: a stuck thread stops it). */
-void
+/* Does every worker answer?  0 if so (the systemd watchdog is fed only
+ * then: a stuck thread stops it). */
+int
 worker_ping_all(void)
 {
-	worker_call_all(worker_nop, NULL);
+	return worker_call_all(worker_nop, NULL) == 0 ? 0 : -1;
 }
 
-/* Run fn(arg) on every worker in turn, waiting for each; fn finds out
- * where it runs with worker_self(). */
-void
+/* worker_call(fn, arg) on every worker in turn; fn finds out where it
+ * runs with worker_self().  Returns how many did not run it. */
+unsigned
 worker_call_all(void (*fn)(void *), void *arg)
 {
-	unsigned i;
+	unsigned i, missed = 0;
 
-	for (i = 0; i < nworkers; i++)
-		worker_call(workers[i], fn, arg);
+	for (i = 0; i < nworkers; i++) {
+		if (worker_call(workers[i], fn, arg) != 0)
+			missed++;
+	}
+	return missed;
 }
 
 struct worker *
@@ -298,18 +458,54 @@ worker_free(struct worker *w)
 	free(w);
 }
 
-/* After the tunnels are gone: stop and free the workers. */
-void
+/*
+ * With w->lock held: wait until w's thread has left its loop, at most
+ * until the deadline ts.
+ */
+static int
+worker_wait_stopped(struct worker *w, const struct timespec *ts)
+{
+	while (!w->stopped) {
+		if (pthread_cond_timedwait(&w->done, &w->lock, ts) == ETIMEDOUT)
+			break;
+	}
+	return w->stopped;
+}
+
+/*
+ * After the tunnels are gone: stop and free the workers, waiting for them
+ * all together at most WORKER_WAIT.  Returns how many did not stop (stuck
+ * in a blocking call): those are left running and not freed, and the
+ * caller must exit without freeing what they may still use.
+ */
+unsigned
 worker_shutdown(void)
 {
-	unsigned i;
+	struct timespec ts;
+	unsigned i, stuck = 0;
+	int stopped;
 
-	for (i = 0; i < nworkers; i++) {
+	for (i = 0; i < nworkers; i++)
 		worker_post(workers[i], worker_stop_job, workers[i]);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)WORKER_WAIT + 1;
+	for (i = 0; i < nworkers; i++) {
+		pthread_mutex_lock(&workers[i]->lock);
+		stopped = worker_wait_stopped(workers[i], &ts);
+		pthread_mutex_unlock(&workers[i]->lock);
+		if (!stopped) {
+			log_error("worker %u did not stop: it is stuck in a "
+			    "blocking call; exiting without it", workers[i]->id);
+			stuck++;
+			continue;
+		}
 		pthread_join(workers[i]->thread, NULL);
 		workers[i]->running = 0;
 		worker_free(workers[i]);
+		workers[i] = NULL;
 	}
+	if (stuck > 0)
+		return stuck;
 	free(workers);
 	workers = NULL;
 	nworkers = 0;
@@ -318,4 +514,5 @@ worker_shutdown(void)
 		worker_free(worker_main);
 		worker_main = NULL;
 	}
+	return 0;
 }
