@@ -73,4 +73,33 @@ check "... [::1]:$P too" six "$P"
 st=$(json_get half "t['forwards'][0]['state']")
 check "... the forward is up ($st)" [ "$st" = up ]
 check "the daemon is still running" kill -0 "$TUNNELD_PID"
+stop_tunneld
+
+# A host without IPv6: "localhost" is 127.0.0.1 alone, not a failure.  A
+# second daemon in a network namespace whose loopback has IPv6 disabled
+# (its control socket is a file, reachable from here).
+if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null 2>&1 &&
+    ip netns add "tunneld-test-$$" 2>/dev/null; then
+	NS=tunneld-test-$$
+	CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$NS" 2>/dev/null'
+	ip netns exec "$NS" ip link set lo up
+	ip netns exec "$NS" sysctl -qw net.ipv6.conf.lo.disable_ipv6=1
+	write_conf "  v4 = { host = \"127.0.0.1\"; local = [ \"$P:127.0.0.1:$ECHO\" ]; };"
+	ip netns exec "$NS" $TUNNELD -c "$CONF" --log-level debug >> "$WORK/tunneld.log" 2>&1 &
+	TUNNELD_PID=$!
+	PIDS="$PIDS $TUNNELD_PID"
+	i=0
+	while ! tctl status >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	# the server is out of reach from there: the session does not come
+	# up, but the listener is set up before it is tried
+	wait_log 'v4: \(listening on\|local forward\)' 10
+	l=$(json_get v4 "t['forwards'][0]['listen']")
+	check "no IPv6: listening on 127.0.0.1:$P alone ($l)" [ "$l" = "127.0.0.1:$P" ]
+	st=$(json_get v4 "t['forwards'][0]['state']")
+	err=$(json_get v4 "t['forwards'][0]['last_error']")
+	check "... the forward is not failed ($st: $err)" [ "$st" != failed ]
+else
+	skip "needs root and ip(8): no IPv6-less namespace"
+	skip "needs root and ip(8)"
+fi
 done_testing
