@@ -551,14 +551,14 @@ known_hosts_same(const char *path, const struct stat *st)
 }
 
 static void
-known_hosts_sync_dir(const char *dir)
+known_hosts_sync_dir(const char *tunnel, const char *dir)
 {
 	int fd;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(fd) == -1)
-		log_warnx("known_hosts: fsync of directory %s: %s", dir,
-		    strerror(errno));
+		log_warnx("%s: known_hosts: fsync of directory %s: %s", tunnel,
+		    dir, strerror(errno));
 	if (fd != -1)
 		close(fd);
 }
@@ -568,8 +568,8 @@ known_hosts_sync_dir(const char *dir)
  * program changed the file meanwhile (the caller tries again).
  */
 static int
-known_hosts_rewrite(const char *path, int mkdir_ok, const char *entry,
-    size_t elen, char **cause)
+known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
+    const char *entry, size_t elen, char **cause)
 {
 	struct stat lst, st, *old_st = NULL;
 	char *old = NULL, *dir, *slash, *tmp;
@@ -599,7 +599,8 @@ known_hosts_rewrite(const char *path, int mkdir_ok, const char *entry,
 	} else
 		slash[slash == dir ? 1 : 0] = '\0';
 	if (old_st == NULL && mkdir_ok && mkdir(dir, 0700) == 0)
-		log_notice("created %s for known_hosts, as ssh does", dir);
+		log_notice("%s: created %s for known_hosts, as ssh does",
+		    tunnel, dir);
 	xasprintf(&tmp, "%s.tunneld-XXXXXX", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		xasprintf(cause, "cannot create a file beside known_hosts %s: "
@@ -628,7 +629,7 @@ known_hosts_rewrite(const char *path, int mkdir_ok, const char *entry,
 		unlink(tmp);
 		goto out;
 	}
-	known_hosts_sync_dir(dir);
+	known_hosts_sync_dir(tunnel, dir);
 	rc = 0;
 out:
 	free(tmp);
@@ -647,14 +648,14 @@ out:
  * regular file.
  */
 static int
-known_hosts_append(const char *path, int mkdir_ok, const char *entry,
-    size_t elen, char **cause)
+known_hosts_append(const char *tunnel, const char *path, int mkdir_ok,
+    const char *entry, size_t elen, char **cause)
 {
 	int i, rc;
 
 	for (i = 0; i < KNOWN_HOSTS_TRIES; i++) {
-		if ((rc = known_hosts_rewrite(path, mkdir_ok, entry, elen,
-		    cause)) <= 0)
+		if ((rc = known_hosts_rewrite(tunnel, path, mkdir_ok, entry,
+		    elen, cause)) <= 0)
 			return rc;
 		free(*cause);
 		*cause = NULL;
@@ -692,8 +693,8 @@ hostkey_learn(struct known_hosts *k, const char *key, size_t len,
 		    "error %d)", rc);
 		return -1;
 	}
-	return known_hosts_append(f->path, f->path == k->home_file, line,
-	    outlen, cause);
+	return known_hosts_append(k->tc->name, f->path,
+	    f->path == k->home_file, line, outlen, cause);
 }
 
 /* Another key, of the same type or of another, is known for this host. */

@@ -51,7 +51,8 @@ $(t link "known_hosts = \"$WORK/kh/link\"; $an")
 $(t plaingood "known_hosts = \"$WORK/kh/plain_good\";")
 $(t plainother "known_hosts = \"$WORK/kh/plain_other\";")
 $(t plainothernew "known_hosts = \"$WORK/kh/plain_other_new\"; $an")
-$(t system "" localhost)"
+$(t system "" localhost)
+$(t home "$an")"
 sed -i "s|^  known_hosts = .*||" "$CONF"
 
 # The daemon sees $WORK/etc-ssh as /etc/ssh and $WORK/home as its home.
@@ -100,6 +101,10 @@ diag "$err"
 check "... unknown for [host]:port, not changed (as ssh)" sh -c "says() { t=\$1; shift; for w; do case \$t in *\"\$w\"*) ;; *) return 1;; esac; done; }; says \"\$1\" 'is unknown' '$HP' && ! says \"\$1\" 'CHANGED'" _ "$err"
 check "... with accept-new: learnt for [host]:port, up" wait_state plainothernew up 10
 check "... the plain entry kept" grep -qxF "127.0.0.1 $OTHER" "$WORK/kh/plain_other_new"
+
+check "accept-new, default files, no ~/.ssh: up" wait_state home up 10
+check "... ~/.ssh created 0700, as ssh does" [ "$(stat -c %a "$WORK/home/.ssh")" = 700 ]
+check "... ~/.ssh/known_hosts 0644 with the entry" sh -c "[ \$(stat -c %a '$WORK/home/.ssh/known_hosts') = 644 ] && $SSH_KEYGEN -F '$HP' -f '$WORK/home/.ssh/known_hosts' | grep -qF '$ED'"
 
 if [ -n "$SYSTEM" ]; then
 	check "a changed key in the system-wide file: failed" wait_state system failed 10
