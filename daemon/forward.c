@@ -349,9 +349,13 @@ forward_bind_unix(struct forward *f, const char *path, char **cause)
 			    "not a socket is in the way", path);
 			return -1;
 		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
-		    sizeof sun) == 0) {
+		/* non-blocking: a listener that never accepts, its backlog
+		 * full, must not block the worker (EAGAIN: it is alive) */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (probe != -1 && (connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0 || errno == EAGAIN ||
+		    errno == EINPROGRESS)) {
 			close(probe);
 			xasprintf(cause, "cannot listen on %s: another "
 			    "program is listening there", path);
