@@ -273,6 +273,15 @@ forward_listen_str_add(struct forward *f, const char *s)
 	f->listen_str = n;
 }
 
+/* "127.0.0.1:9107", "[::1]:9107" */
+static void
+forward_addr_str(int family, const char *addr, int port, char *buf,
+    size_t len)
+{
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%d" : "%s:%d", addr,
+	    port);
+}
+
 /* Bind one TCP address; 0 or -1 with errno. */
 static int
 forward_bind_tcp(struct forward *f, int family, const char *addr, int port)
@@ -285,20 +294,19 @@ forward_bind_tcp(struct forward *f, int family, const char *addr, int port)
 	int fd, one = 1, e;
 
 	memset(&ss, 0, sizeof ss);
+	forward_addr_str(family, addr, port, buf, sizeof buf);
 	if (family == AF_INET) {
 		sin->sin_family = AF_INET;
 		sin->sin_port = htons((uint16_t)port);
 		if (inet_pton(AF_INET, addr, &sin->sin_addr) != 1)
 			return errno = EINVAL, -1;
 		len = sizeof *sin;
-		snprintf(buf, sizeof buf, "%s:%d", addr, port);
 	} else {
 		sin6->sin6_family = AF_INET6;
 		sin6->sin6_port = htons((uint16_t)port);
 		if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) != 1)
 			return errno = EINVAL, -1;
 		len = sizeof *sin6;
-		snprintf(buf, sizeof buf, "[%s]:%d", addr, port);
 	}
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -341,9 +349,13 @@ forward_bind_unix(struct forward *f, const char *path, char **cause)
 			    "not a socket is in the way", path);
 			return -1;
 		}
-		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe != -1 && connect(probe, (struct sockaddr *)&sun,
-		    sizeof sun) == 0) {
+		/* non-blocking: a listener that never accepts, its backlog
+		 * full, must not block the worker (EAGAIN: it is alive) */
+		probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (probe != -1 && (connect(probe, (struct sockaddr *)&sun,
+		    sizeof sun) == 0 || errno == EAGAIN ||
+		    errno == EINPROGRESS)) {
 			close(probe);
 			xasprintf(cause, "cannot listen on %s: another "
 			    "program is listening there", path);
@@ -375,37 +387,83 @@ fail:
 	return -1;
 }
 
+/* Close the listening sockets (not the connections they accepted). */
+static void
+forward_unlisten(struct forward *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlfds; i++) {
+		event_free(f->levs[i]);
+		close(f->lfds[i]);
+		if (f->spec->listen.path != NULL && i == 0)
+			unlink(f->spec->listen.path);
+	}
+	free(f->lfds);
+	free(f->levs);
+	f->lfds = NULL;
+	f->levs = NULL;
+	f->nlfds = 0;
+}
+
+/*
+ * Every address of the listen name, or none: a forward that listens on
+ * [::1]:P while another program holds 127.0.0.1:P would send the clients of
+ * 127.0.0.1 to that program, and must not be called up (ssh only warns).
+ * The one exception is an address family the host does not have (IPv6
+ * disabled): "localhost" and "*" then mean the IPv4 address alone.
+ */
 static int
 forward_bind(struct forward *f, char **cause)
 {
 	const struct fwd_addr *a = &f->spec->listen;
-	const char *h = a->host;
-	int ok = 0, e = 0, port = a->port;
+	const char *h = a->host, *addrs[2];
+	char where[INET6_ADDRSTRLEN + 16];
+	int families[2], e = 0, failed = -1, bound = 0, port = a->port;
+	size_t i, n = 2;
 
 	if (a->path != NULL)
 		return forward_bind_unix(f, a->path, cause);
+	families[0] = AF_INET;
+	families[1] = AF_INET6;
 	if (h == NULL || strcmp(h, "localhost") == 0) {
-		ok |= forward_bind_tcp(f, AF_INET, "127.0.0.1", port) == 0;
-		e = ok ? 0 : errno;
-		ok |= forward_bind_tcp(f, AF_INET6, "::1", port) == 0;
+		addrs[0] = "127.0.0.1";
+		addrs[1] = "::1";
 	} else if (fwdspec_bind_is_wildcard(h)) {
-		ok |= forward_bind_tcp(f, AF_INET, "0.0.0.0", port) == 0;
-		e = ok ? 0 : errno;
-		ok |= forward_bind_tcp(f, AF_INET6, "::", port) == 0;
+		addrs[0] = "0.0.0.0";
+		addrs[1] = "::";
 	} else {
-		ok = forward_bind_tcp(f, strchr(h, ':') ? AF_INET6 : AF_INET,
-		    h, port) == 0;
-		e = errno;
+		addrs[0] = h;
+		families[0] = strchr(h, ':') != NULL ? AF_INET6 : AF_INET;
+		n = 1;
 	}
-	if (!ok) {
-		char *where = fwdspec_listen_string(a);
-
-		xasprintf(cause, "cannot listen on %s: %s", where,
-		    strerror(e ? e : errno));
-		free(where);
-		return -1;
+	for (i = 0; i < n && failed == -1; i++) {
+		if (forward_bind_tcp(f, families[i], addrs[i], port) == 0)
+			bound++;
+		else if (n > 1 && (errno == EAFNOSUPPORT ||
+		    errno == EADDRNOTAVAIL) && families[i] == AF_INET6)
+			log_debug("%s: no IPv6 here: not listening on [%s]:%d",
+			    f->tunnel->conf->name, addrs[i], port);
+		else {
+			e = errno;
+			failed = (int)i;
+		}
 	}
-	return 0;
+	if (failed == -1 && bound > 0)
+		return 0;
+	if (failed == -1) {		/* no address of any family */
+		failed = 0;
+		e = EADDRNOTAVAIL;
+	}
+	forward_unlisten(f);
+	free(f->listen_str);
+	f->listen_str = NULL;
+	forward_addr_str(families[failed], addrs[failed], port, where,
+	    sizeof where);
+	xasprintf(cause, "cannot listen on %s: %s%s", where, strerror(e),
+	    n > 1 ? " (a forward listens on every address of its name or on "
+	    "none; tried again later)" : "");
+	return -1;
 }
 
 /*
@@ -441,21 +499,9 @@ forward_start(struct forward *f)
 void
 forward_stop(struct forward *f)
 {
-	size_t i;
-
 	while (!TAILQ_EMPTY(&f->waiters))
 		forward_waiter_free(TAILQ_FIRST(&f->waiters), 1);
-	for (i = 0; i < f->nlfds; i++) {
-		event_free(f->levs[i]);
-		close(f->lfds[i]);
-		if (f->spec->listen.path != NULL && i == 0)
-			unlink(f->spec->listen.path);
-	}
-	free(f->lfds);
-	free(f->levs);
-	f->lfds = NULL;
-	f->levs = NULL;
-	f->nlfds = 0;
+	forward_unlisten(f);
 	if (f->resume_timer != NULL) {
 		event_free(f->resume_timer);
 		f->resume_timer = NULL;

@@ -120,28 +120,26 @@ identity_inspect(struct identity *id, int *encrypted, char **cause)
 	free(raw);
 	return 0;
 bad:
+	explicit_bzero(raw, (size_t)(e - b));	/* may hold half a key */
 	free(raw);
 	xasprintf(cause, "%s: damaged OpenSSH private key", id->path);
 	return -1;
 }
 
+/*
+ * The key file, as ssh(1) would accept it: a regular file (never a FIFO or a
+ * device, which could block the worker: file.c), ours or root's, readable by
+ * no one else, of a plausible size.  The bytes are wiped on every path.
+ */
 static int
 identity_read(struct identity *id, char **cause)
 {
 	struct stat st;
-	ssize_t n;
 	int fd;
 
-	if ((fd = open(id->path, O_RDONLY | O_NOCTTY | O_CLOEXEC)) == -1) {
-		xasprintf(cause, "identity_file %s: %s", id->path,
-		    strerror(errno));
+	if ((fd = file_open(id->path, "identity_file", IDENTITY_MAX, 0, &st,
+	    cause)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		xasprintf(cause, "identity_file %s: not a regular file",
-		    id->path);
-		goto fail;
-	}
 	/* As ssh(1) does: refuse a key others may read, or not ours. */
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		xasprintf(cause, "identity_file %s is owned by uid %lu, not "
@@ -157,19 +155,17 @@ identity_read(struct identity *id, char **cause)
 		    id->path, (unsigned)(st.st_mode & 07777), id->path);
 		goto fail;
 	}
-	if (st.st_size <= 0 || st.st_size > IDENTITY_MAX) {
-		xasprintf(cause, "identity_file %s: implausible size %lld",
-		    id->path, (long long)st.st_size);
+	if (st.st_size == 0) {
+		xasprintf(cause, "identity_file %s is empty", id->path);
 		goto fail;
 	}
-	id->data = xmalloc((size_t)st.st_size + 1);
-	n = read(fd, id->data, (size_t)st.st_size);
-	if (n != st.st_size) {
-		xasprintf(cause, "identity_file %s: short read", id->path);
+	/* id->len first: identity_clear() wipes that much if the read fails */
+	id->len = (size_t)st.st_size;
+	id->data = xmalloc(id->len + 1);
+	if (file_read_fd(fd, id->path, "identity_file", id->data, id->len,
+	    cause) != 0)
 		goto fail;
-	}
-	id->data[n] = '\0';
-	id->len = (size_t)n;
+	id->data[id->len] = '\0';
 	close(fd);
 	return 0;
 fail:
@@ -237,7 +233,7 @@ void
 identity_clear(struct identity *id)
 {
 	if (id->data != NULL) {
-		explicit_bzero(id->data, id->len);
+		explicit_bzero(id->data, id->len + 1);
 		free(id->data);
 	}
 	free(id->path);

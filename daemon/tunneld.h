@@ -19,6 +19,8 @@
  *                    dead one
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
  *   identity.c       private key loading and checks
+ *   file.c           reading the files a configuration names without
+ *                    blocking a worker (regular files of bounded size)
  *   channel.c        one forwarded connection: a socket bridged to an SSH channel
  *   forward.c        a forward's run-time state and its local listeners
  *   forward_local.c  local (-L) forwards: accept, open direct-tcpip
@@ -337,6 +339,17 @@ int	 hostkey_verify(LIBSSH2_SESSION *, const struct tunnel_conf *,
 char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
 ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
+
+/* file.c */
+struct stat;
+#define FILE_NOFOLLOW	0x1	/* a symbolic link is refused */
+const char	*file_kind(mode_t);
+int	 file_open(const char *, const char *, off_t, int, struct stat *,
+	    char **cause);
+int	 file_read_fd(int, const char *, const char *, char *, size_t,
+	    char **cause);
+int	 file_read(const char *, const char *, off_t, int, char **, size_t *,
+	    struct stat *, char **cause);
 
 /* identity.c */
 struct identity {

@@ -1,0 +1,166 @@
+/*
+ * file.c - the files a configuration names (identity_file, known_hosts),
+ * opened by a worker thread without ever blocking it.
+ *
+ * Only a regular file of bounded size is read.  open() of a FIFO waits for
+ * a writer, a device may never end or act on being opened, a directory is no
+ * file, and a huge file would stall the worker while it is read: each is
+ * refused with an error that names the path and what it is.  The type is
+ * checked before open() (so that no device is ever opened) and again on the
+ * descriptor (opened O_NONBLOCK, so that a file swapped for a FIFO in between
+ * cannot block either).  What this cannot prevent: a file on a network mount
+ * that stops answering blocks stat() and read() like any other program.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tunneld.h"
+
+/* "a FIFO (named pipe)", for "PATH is a FIFO (named pipe), not ...". */
+const char *
+file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO (named pipe)";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return "not a file";
+}
+
+static int
+file_check(const char *path, const char *what, const struct stat *st,
+    off_t max, char **cause)
+{
+	if (!S_ISREG(st->st_mode)) {
+		xasprintf(cause, "%s %s is %s, not a regular file: refused",
+		    what, path, file_kind(st->st_mode));
+		errno = EINVAL;
+		return -1;
+	}
+	if (st->st_size > max) {
+		xasprintf(cause, "%s %s is too large (%lld bytes; at most %lld "
+		    "are read): refused", what, path, (long long)st->st_size,
+		    (long long)max);
+		errno = EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Open PATH for reading if it is a regular file of at most MAX bytes; its
+ * fstat in *st.  FILE_NOFOLLOW: a symbolic link is refused too.  The
+ * descriptor, or -1 with *cause and errno (ENOENT: the file does not exist).
+ */
+int
+file_open(const char *path, const char *what, off_t max, int flags,
+    struct stat *st, char **cause)
+{
+	struct stat pre;
+	int fd, oflags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, e;
+
+	if (flags & FILE_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
+	if (((flags & FILE_NOFOLLOW) ? lstat(path, &pre) : stat(path, &pre)) ==
+	    -1) {
+		e = errno;
+		xasprintf(cause, "%s %s: %s", what, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (file_check(path, what, &pre, max, cause) != 0)
+		return -1;
+	if ((fd = open(path, oflags)) == -1) {
+		e = errno;
+		xasprintf(cause, "%s %s: %s", what, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, st) == -1) {
+		e = errno;
+		xasprintf(cause, "%s %s: %s", what, path, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (file_check(path, what, st, max, cause) != 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Exactly LEN bytes from FD into BUF (the size fstat gave); 0 or -1. */
+int
+file_read_fd(int fd, const char *path, const char *what, char *buf,
+    size_t len, char **cause)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = read(fd, buf + done, len - done);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			xasprintf(cause, "%s %s: %s", what, path,
+			    strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			xasprintf(cause, "%s %s: the file shrank while it was "
+			    "read (%zu of %zu bytes)", what, path, done, len);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * The whole of PATH (see file_open) in *data, NUL-terminated, *len bytes.
+ * 0, or -1 with *cause and errno as file_open leaves it.
+ */
+int
+file_read(const char *path, const char *what, off_t max, int flags,
+    char **data, size_t *len, struct stat *st, char **cause)
+{
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = file_open(path, what, max, flags, st, cause)) == -1)
+		return -1;
+	*len = (size_t)st->st_size;
+	*data = xmalloc(*len + 1);
+	if (file_read_fd(fd, path, what, *data, *len, cause) != 0) {
+		close(fd);
+		free(*data);
+		*data = NULL;
+		*len = 0;
+		errno = EIO;
+		return -1;
+	}
+	(*data)[*len] = '\0';
+	close(fd);
+	return 0;
+}
