@@ -99,8 +99,11 @@ if [ ! -d "$root" ]; then
 		    skip "cannot reach $mirror/dists/$suite/Release"
 		echo "mkroot: debootstrap $suite from $mirror" >&2
 		tmp=$cache/.tmp-$$-base
-		debootstrap --variant=minbase --keyring="$keyring" \
-		    "$suite" "$tmp" "$mirror" >"$log" 2>&1 ||
+		# in its own mount namespace: what it mounts (/proc) goes
+		# with it, also when it is killed
+		unshare -m -- sh -c 'mount --make-rprivate / &&
+		    exec debootstrap "$@"' debootstrap --variant=minbase \
+		    --keyring="$keyring" "$suite" "$tmp" "$mirror" >"$log" 2>&1 ||
 			mkroot_fail "debootstrap $suite failed (log above)"
 		rm -rf "$tmp"/var/cache/apt/archives/*.deb
 		tar -C "$tmp" -cf "$cache/.tmp-$$-base.tar" . ||
