@@ -590,10 +590,11 @@ session_schedule(struct session *s)
 
 /*
  * A round made no progress, but may libssh2 have stopped with input at hand?
- * (LIBSSH2.md's rule 2 as it holds on 1.11.)
+ * (Rule 2 of doc/libssh2.md as it holds on 1.11.)
  *
- * libssh2 1.10 returns EAGAIN for input only once our recv callback has
- * said EAGAIN: then the socket is drained and its read event wakes us.
+ * libssh2 1.10 returns EAGAIN for input (all but never) only once our recv
+ * callback has said EAGAIN: then the socket is drained and its read event
+ * wakes us.
  * 1.11's full-packet ciphers (chacha20-poly1305, its default, and AES-GCM)
  * break that: _libssh2_transport_read(), needing a whole packet before it
  * can decrypt, returns EAGAIN as soon as its buffer holds less than the
