@@ -94,9 +94,10 @@ mkroot_fail() {
 if [ ! -d "$root" ]; then
 	base=$cache/base-$suite.tar
 	if [ ! -f "$base" ]; then
-		curl -fsS -o /dev/null "$mirror/dists/$suite/Release" 2>/dev/null ||
-		    [ "${mirror#file:}" != "$mirror" ] ||
-		    skip "cannot reach $mirror/dists/$suite/Release"
+		if command -v curl >/dev/null && [ "${mirror#file:}" = "$mirror" ] &&
+		    ! curl -fsS -o /dev/null "$mirror/dists/$suite/Release" 2>/dev/null; then
+			skip "cannot reach $mirror/dists/$suite/Release"
+		fi
 		echo "mkroot: debootstrap $suite from $mirror" >&2
 		tmp=$cache/.tmp-$$-base
 		# in its own mount namespace: what it mounts (/proc) goes
