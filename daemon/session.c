@@ -27,6 +27,16 @@
 
 #include "session.h"
 
+/* libssh2 1.11.1 deprecates callback_set for callback_set2, which takes a
+ * function pointer (configure: HAVE_LIBSSH2_SESSION_CALLBACK_SET2). */
+#ifdef HAVE_LIBSSH2_SESSION_CALLBACK_SET2
+#define SESSION_CALLBACK(ssh, type, fn) \
+	libssh2_session_callback_set2((ssh), (type), (libssh2_cb_generic *)(fn))
+#else
+#define SESSION_CALLBACK(ssh, type, fn) \
+	libssh2_session_callback_set((ssh), (type), (void *)(fn))
+#endif
+
 static const char *phase_names[] = { "resolving", "connecting",
 	"handshake", "authenticating", "established", "dead" };
 
@@ -347,12 +357,12 @@ session_handshake(struct session *s)
 			return -1;
 		}
 		libssh2_session_set_blocking(s->ssh, 0);
-		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_RECV,
-		    (void *)session_recv_cb);
-		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
-		    (void *)session_send_cb);
-		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_DEBUG,
-		    (void *)session_debug_cb);
+		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV,
+		    session_recv_cb);
+		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND,
+		    session_send_cb);
+		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG,
+		    session_debug_cb);
 		hostkey_plan(s->ssh, s->conf, &plan, &cause);
 		if (plan.method_pref != NULL) {
 			log_debug("%s: host key algorithms %s", s->conf->name,
@@ -512,8 +522,8 @@ session_free(struct session *s)
 		/* Whatever libssh2 sends while freeing (CLOSE, and the cancel
 		 * of each remote listener, which it retries for ever if the
 		 * send fails) is dropped, and it reads an end of file. */
-		libssh2_session_callback_set(s->ssh, LIBSSH2_CALLBACK_SEND,
-		    (void *)session_discard_cb);
+		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND,
+		    session_discard_cb);
 		s->rx_eof = 1;
 		s->rxq_len = 0;
 		/* with the socket shut, nothing inside can wait for long */

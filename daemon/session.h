@@ -67,6 +67,8 @@ struct session {
 	char			*rxq;
 	size_t			 rxq_off, rxq_len;
 	int			 rx_drained, rx_eof, rx_paused;
+	int			 rx_starved;	/* recv_cb's last answer: none */
+	unsigned long		 rx_fed;	/* bytes recv_cb handed libssh2 */
 	int			 sock_errno;	/* what recv() or send() failed with */
 	double			 last_rx;
 

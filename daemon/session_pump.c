@@ -29,11 +29,28 @@
 
 /* --- input: our recv callback and the overflow queue --------------------- */
 
+static ssize_t	session_recv(struct session *, libssh2_socket_t, void *,
+		    size_t, int);
+
 ssize_t
 session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
     void **abstract)
 {
 	struct session *s = *abstract;
+	ssize_t n;
+
+	n = session_recv(s, fd, buf, len, flags);
+	/* for the pump: has libssh2 been told that the input ran out? */
+	s->rx_starved = n <= 0;
+	if (n > 0)
+		s->rx_fed += (unsigned long)n;
+	return n;
+}
+
+static ssize_t
+session_recv(struct session *s, libssh2_socket_t fd, void *buf, size_t len,
+    int flags)
+{
 	ssize_t n;
 
 	if (s->rxq_len > 0) {
@@ -571,6 +588,43 @@ session_schedule(struct session *s)
 		event_active(s->ev_pump, 0, 0);
 }
 
+/*
+ * A round made no progress, but may libssh2 have stopped with input at hand?
+ * (Rule 2 of doc/libssh2.md as it holds on 1.11.)
+ *
+ * libssh2 1.10 returns EAGAIN for input (all but never) only once our recv
+ * callback has said EAGAIN: then the socket is drained and its read event
+ * wakes us.
+ * 1.11's full-packet ciphers (chacha20-poly1305, its default, and AES-GCM)
+ * break that: _libssh2_transport_read(), needing a whole packet before it
+ * can decrypt, returns EAGAIN as soon as its buffer holds less than the
+ * packet - after one recv that returned only part (rxq's rest, or what the
+ * socket had), or with no recv at all (the length was read from what the
+ * previous packet left over; only the next call reads).  The rest of the
+ * packet then waits in rxq or in the socket.  If the pump stopped there,
+ * nothing would call libssh2 again: the socket event fires once, its
+ * bytes go to rxq (session_rx_buffer), the server waits for a window
+ * adjust that never comes, rxq fills, reading stops and the keepalive
+ * verdict ends the session while data was flowing.
+ *
+ * So the pump goes on while libssh2 takes bytes from us (they are real
+ * progress: packets being completed), and once more when libssh2 stopped
+ * for input without our recv callback having said EAGAIN since its last
+ * bytes (that one more call reads).  Only an EAGAIN from the callback
+ * ends the pump for want of input, as on 1.10.
+ */
+static int
+session_input_at_hand(struct session *s, unsigned long fed, int *retried)
+{
+	if (s->rx_fed != fed)
+		return 1;
+	if (s->rx_starved || *retried || !(libssh2_session_block_directions(
+	    s->ssh) & LIBSSH2_SESSION_BLOCK_INBOUND))
+		return 0;
+	*retried = 1;
+	return 1;
+}
+
 /* Retry the latched call; 0 once it went through, -1 while still latched. */
 static int
 session_unlatch(struct session *s)
@@ -595,11 +649,13 @@ static void
 session_pump(struct session *s)
 {
 	struct channel *c, *next;
-	int progress, rounds, r;
+	int progress, rounds, r, retried = 0;
+	unsigned long fed;
 
 	if (s->phase != SP_ESTABLISHED)
 		return;
 	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
+		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
 			goto out;
 		progress = session_open_step(s);
@@ -619,6 +675,8 @@ session_pump(struct session *s)
 		if ((r = session_accept(s)) < 0)
 			goto out;
 		progress |= r;
+		if (!progress && session_input_at_hand(s, fed, &retried))
+			progress = 1;
 		if (!progress)
 			break;
 	}
