@@ -13,7 +13,8 @@ clients (exit 0 on success, print what went wrong otherwise):
   halfclose PORT BYTES          send, shut down writing, read the answer
   closed PORT                   expect the connection to be closed at once
   push PORT SECONDS             send into a stalled peer; print bytes taken
-  idle PORT SECONDS             connect to a flood, read nothing, then close
+  idle PORT SECONDS             connect to a flood ("# connected"), read
+                                nothing, then close
   rss PID                       print the resident set size in KiB
   blast PORT BYTES              send to a count server; print seconds taken
   socks PORT VER HOST DPORT [CMD]
@@ -362,6 +363,7 @@ def main():
         import time
         c = connect(args[0])
         c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        print("# connected", flush=True)
         time.sleep(float(args[1]))
         c.close()
     elif mode == "rss":

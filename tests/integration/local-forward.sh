@@ -8,7 +8,7 @@ start_server echo;      ECHO=$SERVER_PORT
 start_server halfclose; HALF=$SERVER_PORT
 start_server stall;     STALL=$SERVER_PORT
 start_server flood;     FLOOD=$SERVER_PORT
-REFUSE=$($NETIO refuse)
+REFUSE=$(free_port)	# reserved, and nothing listens on it
 L1=$(free_port); L2=$(free_port); L3=$(free_port); L4=$(free_port); L5=$(free_port)
 write_conf "  fwd = {
     host = \"127.0.0.1\";
@@ -38,9 +38,11 @@ rss1=$($NETIO rss "$TUNNELD_PID")
 diag "client -> stalled server: $sent bytes taken, tunneld RSS $rss0 -> $rss1 KiB"
 check "a stalled target: the client is held back (< 24 MB taken)" [ "$sent" -lt 24000000 ]
 check "a stalled target: tunneld grows < 16 MB" [ $((rss1 - rss0)) -lt 16384 ]
-$NETIO idle "$L5" 3 &
+$NETIO idle "$L5" 5 > "$WORK/idle.out" &
 idle=$!
-sleep 2.5
+check "a client that does not read is connected to a flood" \
+	wait_file "$WORK/idle.out"
+sleep 2		# the window in which the flood meets the idle client
 rss2=$($NETIO rss "$TUNNELD_PID")
 wait $idle
 diag "flooding server -> idle client: tunneld RSS $rss1 -> $rss2 KiB"
@@ -65,13 +67,7 @@ assert f["total_connections"] >= 203, f["total_connections"]
 assert f["bytes_in"] >= 8000000 + 64000000 and f["bytes_out"] >= 72000000, f
 assert isinstance(t["since"], int)
 PY
-all_closed() {
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		[ "$(json_get fwd "t['forwards'][0]['connections']")" = 0 ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
-check "connections are counted down when they close" all_closed
+all_closed() { test "$(json_get fwd "t['forwards'][0]['connections']")" = 0; }
+check "connections are counted down when they close" wait_until 15 all_closed
 check "the daemon is still running" kill -0 "$TUNNELD_PID"
 done_testing
