@@ -2,6 +2,9 @@
 # Local forwards (ssh -L) through a real sshd: data both ways by hash, many
 # connections at once, half-close, a refusing target, bounded memory.
 . "$(dirname "$0")/lib.sh"
+# connect_timeout 30: channels open one at a time (libssh2 1.10), so the
+# last of 200 connections at once waits for 199 opens; on a busy machine
+# that takes longer than the default 5 s allowed for its own open.
 
 start_sshd
 start_server echo;      ECHO=$SERVER_PORT
@@ -12,6 +15,7 @@ REFUSE=$(free_port)	# reserved, and nothing listens on it
 L1=$(free_port); L2=$(free_port); L3=$(free_port); L4=$(free_port); L5=$(free_port)
 write_conf "  fwd = {
     host = \"127.0.0.1\";
+    connect_timeout = 30;
     local = [ \"$L1:127.0.0.1:$ECHO\", \"127.0.0.1:$L2:127.0.0.1:$HALF\",
               \"$L3:127.0.0.1:$REFUSE\", \"$L4:127.0.0.1:$STALL\",
               \"$L5:127.0.0.1:$FLOOD\" ];

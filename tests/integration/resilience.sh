@@ -66,6 +66,8 @@ diag "noticed after $dt s (interval 0.5 s x 2 + 1 s): $EV_REASON"
 check "... saying why" says "$EV_REASON" "no answer from" "keepalives unanswered"
 check "... after interval x count + 1 s, not an interval sooner, nor 1.5 s later" \
 	between "$dt" 1.45 3.5
+check "... and the silence it reports is interval x count + 1 s (+1 s)" \
+	between "$(echo "$EV_REASON" | sed -n 's/.* for \([0-9.]*\)s .*/\1/p')" 2 3
 kill -CONT $frozen; kill $frozen 2>/dev/null
 check "... and x reconnects to the live listener" wait_state x up 15
 check "y never noticed any of it" sh -c "[ \"\$1\" = up ] && [ \"\$2\" = 0 ]" _ "$(json_get y "t['state']")" "$(json_get y "t['reconnects']")"
