@@ -48,8 +48,10 @@ only_loopback() {
 }
 check "... and only loopback" only_loopback
 kill "$HOLDER"
+# the forward is asked for again after a delay that grows, while the port
+# is held, up to FORWARD_RETRY_MAX (30 s; tunneld.h), with jitter
 check "the port is free again: the forward is re-requested, the tunnel up" \
-	wait_state gw up 20
+	wait_state gw up 35
 check "... and bytes flow through it" $NETIO roundtrip "$P2" 100000
 
 # GatewayPorts clientspecified: "*" means every address
