@@ -25,12 +25,15 @@ check "x up" wait_state x up
 
 # 1. sshd killed and restarted, five times.  Each time the daemon retries
 # while the server is away until its delay has grown to reconnect_max
-# (failed retries after up to 0.2, 0.4, 0.8 s); once sshd is back, the
-# next retry must start within reconnect_max (1 s; 1 s more for a busy
-# machine).  The handshake after it takes what it takes (reported only).
-worst=0
+# (failed retries after up to 0.2, 0.4, 0.8 s), then comes back once sshd
+# is back.  Every wait between a failure and the next retry must be at
+# most reconnect_max (1 s; 1 s more for a busy machine), measured between
+# the two events; the handshake takes what it takes (reported only).
+# (Timing from sshd's return is no good: a busy machine takes seconds to
+# see sshd listening, which hides a retry that came late.)
 for cycle in 1 2 3 4 5; do
 	events_mark
+	m0=$EV_MARK
 	stop_sshd
 	lost() {
 		wait_event x up backoff 10 &&
@@ -40,15 +43,22 @@ for cycle in 1 2 3 4 5; do
 	}
 	check "outage $cycle: noticed, and retried three times while sshd is away" lost
 	start_sshd
-	t_back=$(now)
 	if wait_event x connecting up 20; then
-		t_retry=$(awk -v l="$EV_LINE" -v x=x 'NR < l && $2 == x &&
-		    $3 == "backoff" && $4 == "connecting" { t = $1 } END { print t }' \
-		    "$WORK/events")
-		delay=$(elapsed "$t_back" "$t_retry")
-		diag "outage $cycle: retried $delay s after sshd returned, up $(elapsed "$t_retry" "$EV_TIME") s later"
-		check "... the retry came within reconnect_max (+1 s)" \
-			between "$delay" -30 2
+		gaps=$(awk -v m="$m0" -v l="$EV_LINE" 'NR > m && NR <= l && $2 == "x" {
+			if ($4 == "backoff") a = $1
+			else if ($3 == "backoff" && $4 == "connecting" && a != "") {
+				g = $1 - a; n++
+				if (g > max) max = g
+				if (n == 1 || g < min) min = g
+				a = ""
+			}
+			if ($4 == "up") up = $1 - last
+			last = $1
+		} END { printf "%d %.2f %.2f %.2f", n, min, max, up }' "$WORK/events")
+		set -- $gaps
+		diag "outage $cycle: $1 retries, waits $2 to $3 s; the last handshake $4 s"
+		check "... every retry came within reconnect_max (+1 s)" \
+			between "$3" 0 2
 	else
 		not_ok "outage $cycle: x up again"
 	fi
