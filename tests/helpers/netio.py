@@ -269,6 +269,7 @@ def follow_events(ctl, ready):
             continue
         print("%.3f %s %s %s %s" % (t, e["tunnel"], e["old"], e["new"],
                                     e.get("reason") or ""), flush=True)
+    print("events: tunneld closed the connection", file=sys.stderr)
 
 def main():
     mode, args = sys.argv[1], sys.argv[2:]

@@ -310,6 +310,8 @@ wait_event() {
 	until find_event "$1" "$2" "$3"; do
 		if [ "$(date +%s)" -gt "$deadline" ]; then
 			diag "no event $1: $2 -> $3 within ${4:-15} s; since the mark:"
+			mine "${EVENTS_PID:-0}" ||
+			    diag "(the events follower is gone: $(tail -n 1 "$WORK/netio.log" 2>/dev/null))"
 			tail -n +"$((EV_MARK + 1))" "$WORK/events" | diag
 			return 1
 		fi
