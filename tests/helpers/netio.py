@@ -13,7 +13,8 @@ clients (exit 0 on success, print what went wrong otherwise):
   halfclose PORT BYTES          send, shut down writing, read the answer
   closed PORT                   expect the connection to be closed at once
   push PORT SECONDS             send into a stalled peer; print bytes taken
-  idle PORT SECONDS             connect to a flood, read nothing, then close
+  idle PORT SECONDS             connect to a flood ("# connected"), read
+                                nothing, then close
   rss PID                       print the resident set size in KiB
   blast PORT BYTES              send to a count server; print seconds taken
   socks PORT VER HOST DPORT [CMD]
@@ -21,7 +22,8 @@ clients (exit 0 on success, print what went wrong otherwise):
                                 bind or udp): print the reply code in hex
   socks-roundtrip PORT VER HOST DPORT BYTES
                                 a roundtrip to an echo server through SOCKS
-  chat PORT SECONDS             one connection: a small echo every 0.2 s
+  chat PORT SECONDS             one connection: a small echo every 0.2 s;
+                                "# connected" once the first came back
   garbage PORT SECONDS          send junk, expect to be dropped in time
   stalled PORT SECONDS          send nothing, expect to be dropped in time
 servers for benchmarks:
@@ -30,6 +32,15 @@ servers for benchmarks:
 also:
   echo-unix PATH       the echo server on a UNIX socket
   http DIR             serve DIR over HTTP
+  events CTL READY     follow tunneld's state changes on control socket CTL:
+                       write READY once subscribed, then print one line per
+                       change, "TIME TUNNEL OLD NEW REASON" (TIME on arrival)
+  reserve port|subnet LOCKDIR PID
+                       reserve a TCP port below the ephemeral range, free on
+                       every address (or a number for 10.199.N.0/30) for
+                       process PID, against every other test on this machine
+                       (LOCKDIR/port-N/pid; a dead owner's entry is taken
+                       over); print "port-N" or "subnet-N"
 A PORT that contains a '/' is a UNIX socket path.
 """
 import hashlib, os, socket, sys, threading
@@ -176,6 +187,90 @@ def roundtrip(port, size, c=None):
         return "echo mismatch: sent %d bytes, got %d back" % (size, n)
     return None
 
+def port_is_free(p):
+    """Free on every IPv4 and IPv6 address (no SO_REUSEADDR: TIME_WAIT too)."""
+    for fam, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        try:
+            s = socket.socket(fam, socket.SOCK_STREAM)
+        except OSError:
+            continue                # no IPv6 here
+        try:
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((addr, p))
+        except OSError as e:
+            if fam == socket.AF_INET6 and e.errno == 99:   # EADDRNOTAVAIL
+                continue
+            return False
+        finally:
+            s.close()
+    return True
+
+def reserve(kind, lockdir, owner):
+    """mkdir is the lock: atomic, shared by every suite on the machine."""
+    import random
+    os.makedirs(lockdir, exist_ok=True)
+    if kind == "port":
+        lo, hi = 20000, int(open("/proc/sys/net/ipv4/ip_local_port_range")
+                            .read().split()[0]) - 1
+    else:
+        lo, hi = 1, 250
+    for _ in range(4 * (hi - lo + 1)):
+        n = random.randint(lo, hi)
+        path = os.path.join(lockdir, "%s-%d" % (kind, n))
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            try:
+                pid = int(open(os.path.join(path, "pid")).read())
+                os.kill(pid, 0)
+                continue            # held
+            except ProcessLookupError:
+                pass                # its owner is gone: take it over
+            except (OSError, ValueError):
+                continue            # being created, or not ours to judge
+            stale = "%s.stale.%d" % (path, os.getpid())
+            try:
+                os.rename(path, stale)      # only one taker wins
+            except OSError:
+                continue
+            import shutil
+            shutil.rmtree(stale, ignore_errors=True)
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+        if kind == "port" and not port_is_free(n):
+            os.rmdir(path)
+            continue
+        with open(os.path.join(path, "pid.tmp"), "w") as f:
+            f.write(owner)
+        os.rename(os.path.join(path, "pid.tmp"), os.path.join(path, "pid"))
+        print("%s-%d" % (kind, n))
+        return
+    print("nothing free in %d..%d" % (lo, hi), file=sys.stderr)
+    sys.exit(1)
+
+def follow_events(ctl, ready):
+    import json, time
+    c = connect(ctl, timeout=None)
+    f = c.makefile("rb")
+    c.sendall(b'{"cmd":"events"}\n')
+    r = json.loads(f.readline())
+    if not r.get("ok"):
+        print("events refused: %r" % r, file=sys.stderr)
+        sys.exit(1)
+    with open(ready, "w") as w:
+        w.write("ready\n")
+    for line in f:
+        t = time.time()
+        e = json.loads(line)
+        if e.get("event") != "state":
+            continue
+        print("%.3f %s %s %s %s" % (t, e["tunnel"], e["old"], e["new"],
+                                    e.get("reason") or ""), flush=True)
+    print("events: tunneld closed the connection", file=sys.stderr)
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "echo":
@@ -221,14 +316,16 @@ def main():
             sys.exit(1)
     elif mode == "chat":
         import time
-        c = connect(args[0], timeout=5)
+        c = connect(args[0], timeout=30)
         end, n = time.time() + float(args[1]), 0
-        while time.time() < end:
+        while time.time() < end or n == 0:
             d = os.urandom(1000)
             c.sendall(d)
             if recv_exact(c, 1000) != d:
                 print("echo mismatch")
                 sys.exit(1)
+            if n == 0:
+                print("# connected", flush=True)
             n += 1
             time.sleep(0.2)
         print("# %d exchanges" % n)
@@ -267,6 +364,7 @@ def main():
         import time
         c = connect(args[0])
         c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        print("# connected", flush=True)
         time.sleep(float(args[1]))
         c.close()
     elif mode == "rss":
@@ -360,7 +458,9 @@ def main():
             print("answer %r, wanted %r" % (reply, want))
             sys.exit(1)
     elif mode == "closed":
+        import time
         c = connect(args[0], timeout=15)
+        t0 = time.monotonic()
         try:
             d = c.recv(1)
         except ConnectionResetError:
@@ -368,6 +468,11 @@ def main():
         if d:
             print("got data on a connection that should close")
             sys.exit(1)
+        print("# closed after %.2f s" % (time.monotonic() - t0))
+    elif mode == "events":
+        follow_events(args[0], args[1])
+    elif mode == "reserve":
+        reserve(args[0], args[1], args[2])
     else:
         print(__doc__)
         sys.exit(2)

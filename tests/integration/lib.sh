@@ -1,6 +1,11 @@
 # lib.sh - shared by the integration tests, in the manner of OpenSSH's
 # regress/test-exec.sh: a real sshd on 127.0.0.1 with keys generated in a
-# temporary directory, on a port the kernel assigns; TAP output.
+# temporary directory, on a port reserved for this test; TAP output.
+#
+# Rules (HACKING.md, Tests): every check goes through check(), so it is
+# counted and can fail; order by events (wait_event, wait_state, wait_log),
+# never by sleep; bound times by the configured deadlines plus a margin, and
+# measure them from event timestamps (events_start), not from polling.
 set -u
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -19,14 +24,25 @@ CONF=$WORK/tunneld.conf
 T_N=0
 T_FAILED=0
 PIDS=""
+# ports and subnets reserved by free_port/reserve, shared by every suite
+# running on this machine at once (lock directories; see netio.py reserve)
+: "${TUNNELD_TEST_LOCKS:=/tmp/tunneld-test-locks}"
+
+# mine PID: PID is still a child of this shell.  A PID in $PIDS whose
+# process ended (sshd stopped, a server killed) may since have been given
+# to any process on the machine - another suite's tunneld, say: never
+# signal it blindly.
+mine() { [ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]; }
 
 cleanup() {
 	[ -z "${CLEANUP_EXTRA:-}" ] || eval "$CLEANUP_EXTRA"
 	for p in $PIDS; do
+		mine "$p" || continue
 		kill -CONT "$p" 2>/dev/null
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	release_reserved
 	if [ "$T_FAILED" -ne 0 ] || [ -n "${KEEP_WORK:-}" ]; then
 		for f in "$WORK"/*.log; do
 			[ -f "$f" ] || continue
@@ -54,13 +70,47 @@ done_testing() {
 		check "tunneld exits cleanly on SIGTERM" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.log'"
 	fi
 	echo "1..$T_N"
+	# the TAP lines count the failures; the status is for runs by hand
+	# (the harness is told --ignore-exit, so a failure is not also an ERROR)
 	[ "$T_FAILED" -eq 0 ]
 }
 bail()    { echo "Bail out! $*"; exit 1; }
 
-# a port the kernel gives out, free at the time of asking
+# free_port: a TCP port reserved for this test until it ends.  It is free
+# on every address, below the kernel's ephemeral range (so no port-0 bind
+# and no outgoing connection can take it meanwhile), and locked against
+# every other test of every suite running at the same time.  Nothing
+# listens on it until the test makes something listen: it doubles as a
+# port that refuses connections.
 free_port() {
-	$PYTHON3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	$NETIO reserve port "$TUNNELD_TEST_LOCKS" $$ >> "$WORK/reserved" ||
+	    bail "no free port to reserve"
+	tail -n 1 "$WORK/reserved" | sed 's/.*-//'
+}
+
+# free_subnet: a number 1..250 for 10.199.N.0/30, reserved like a port
+free_subnet() {
+	$NETIO reserve subnet "$TUNNELD_TEST_LOCKS" $$ >> "$WORK/reserved" ||
+	    bail "no free subnet to reserve"
+	tail -n 1 "$WORK/reserved" | sed 's/.*-//'
+}
+
+release_reserved() {
+	[ -f "$WORK/reserved" ] || return 0
+	while read -r r; do
+		[ "$(cat "$TUNNELD_TEST_LOCKS/$r/pid" 2>/dev/null)" = $$ ] &&
+		    rm -rf "$TUNNELD_TEST_LOCKS/$r"
+	done < "$WORK/reserved"
+}
+
+# now: the time in seconds with fractions, for intervals
+now() { date +%s.%N; }
+# elapsed T0 [T1]: seconds from T0 to T1 (or now), to 0.01 s
+elapsed() { awk -v a="$1" -v b="${2:-$(now)}" 'BEGIN { printf "%.2f", b - a }'; }
+# between X LO HI: LO <= X <= HI (decimal numbers)
+between() {
+	awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }' ||
+	    { diag "$1 is not within [$2, $3]"; return 1; }
 }
 
 # start_sshd [extra sshd_config lines]: keys, config, sshd -D on $SSHD_PORT
@@ -129,13 +179,23 @@ wait_port() {
 	return 1
 }
 
+# wait_file FILE [SECONDS]: until FILE is not empty
+wait_file() {
+	deadline=$(( $(date +%s) + ${2:-30} ))
+	while [ ! -s "$1" ]; do
+		[ "$(date +%s)" -le "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
 # start_server MODE: a netio server in the background; its port in SERVER_PORT
+# (the kernel picks it, and the server holds it from the start)
 start_server() {
 	$NETIO "$1" > "$WORK/server.$1.port" 2>>"$WORK/netio.log" &
-	PIDS="$PIDS $!"
-	i=0
-	while [ ! -s "$WORK/server.$1.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
-	SERVER_PORT=$(cat "$WORK/server.$1.port")
+	SERVER_PID=$!
+	PIDS="$PIDS $SERVER_PID"
+	wait_file "$WORK/server.$1.port" || bail "netio $1 did not start"
+	SERVER_PORT=$(head -n 1 "$WORK/server.$1.port")
 }
 
 # write_conf: the global part; tunnels follow through add_tunnel
@@ -162,16 +222,17 @@ start_tunneld() {
 	$TUNNELD -c "$CONF" --log-level debug "$@" >> "$WORK/tunneld.log" 2>&1 &
 	TUNNELD_PID=$!
 	PIDS="$PIDS $TUNNELD_PID"
-	i=0	# until it answers: a stale socket file may be there already
+	# until it answers: a stale socket file may be there already
+	deadline=$(( $(date +%s) + 30 ))
 	while ! $TUNNELCTL -s "$CTL" status >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || bail "tunneld did not start: $(tail -5 "$WORK/tunneld.log")"
+		kill -0 "$TUNNELD_PID" 2>/dev/null && [ "$(date +%s)" -le "$deadline" ] ||
+		    bail "tunneld did not start: $(tail -5 "$WORK/tunneld.log")"
 		sleep 0.05
 	done
 }
 
 stop_tunneld() {
-	kill "$TUNNELD_PID" 2>/dev/null
+	mine "$TUNNELD_PID" && kill "$TUNNELD_PID" 2>/dev/null
 	wait "$TUNNELD_PID" 2>/dev/null
 	TUNNELD_PID=
 }
@@ -207,3 +268,76 @@ wait_state() {
 	diag "tunnel $1: wanted $2, is $(json_get "$1" "t['state']"): $(json_get "$1" "t['last_error']")"
 	return 1
 }
+
+# events_start: follow tunneld's state changes in the background, one line
+# per change in $WORK/events: "TIME TUNNEL OLD NEW REASON", TIME taken by
+# the follower as the event arrives (seconds, 1 ms), so intervals measured
+# from it do not include the test's polling.  Again after start_tunneld.
+events_start() {
+	events_stop
+	: > "$WORK/events.ready"
+	$NETIO events "$CTL" "$WORK/events.ready" >> "$WORK/events" 2>>"$WORK/netio.log" &
+	EVENTS_PID=$!
+	PIDS="$PIDS $EVENTS_PID"
+	wait_file "$WORK/events.ready" || bail "cannot follow tunneld's events"
+	events_mark
+}
+events_stop() {
+	[ -n "${EVENTS_PID:-}" ] || return 0
+	kill "$EVENTS_PID" 2>/dev/null
+	wait "$EVENTS_PID" 2>/dev/null
+	EVENTS_PID=
+}
+# events_mark: later waits look only at events from now on
+events_mark() { EV_MARK=$(wc -l < "$WORK/events"); }
+
+# find_event TUNNEL OLD NEW: the first line after the mark (OLD or NEW may
+# be '*'); its number in EV_LINE, time in EV_TIME, reason in EV_REASON
+find_event() {
+	l=$(awk -v m="$EV_MARK" -v t="$1" -v o="$2" -v n="$3" '
+	    NR > m && $2 == t && (o == "*" || $3 == o) && (n == "*" || $4 == n) {
+		print NR " " $0; exit }' "$WORK/events")
+	[ -n "$l" ] || return 1
+	EV_LINE=${l%% *}
+	EV_TIME=$(echo "$l" | awk '{ print $2 }')
+	EV_REASON=$(echo "$l" | cut -d' ' -f6-)
+}
+
+# wait_event TUNNEL OLD NEW [SECONDS]: wait for that change after the mark,
+# then move the mark past it (so the next wait_event finds the next one)
+wait_event() {
+	deadline=$(( $(date +%s) + ${4:-15} ))
+	until find_event "$1" "$2" "$3"; do
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			diag "no event $1: $2 -> $3 within ${4:-15} s; since the mark:"
+			mine "${EVENTS_PID:-0}" ||
+			    diag "(the events follower is gone: $(tail -n 1 "$WORK/netio.log" 2>/dev/null))"
+			tail -n +"$((EV_MARK + 1))" "$WORK/events" | diag
+			return 1
+		fi
+		sleep 0.05
+	done
+	EV_MARK=$EV_LINE
+}
+
+# no_event TUNNEL OLD NEW: no such change since the mark
+no_event() {
+	! find_event "$1" "$2" "$3" ||
+	    { diag "unexpected event: $(sed -n "${EV_LINE}p" "$WORK/events")"; return 1; }
+}
+
+# wait_until SECONDS COMMAND...: poll COMMAND until it succeeds, at most
+# SECONDS (a deadline for something that happens by itself, not a delay)
+wait_until() {
+	deadline=$(( $(date +%s) + $1 )); shift
+	until "$@"; do
+		if [ "$(date +%s)" -gt "$deadline" ]; then
+			diag "still not true after the deadline: $*"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# refused PORT: nothing accepts a connection on PORT (any more)
+refused() { ! $NETIO roundtrip "$1" 10 >/dev/null 2>&1; }

@@ -13,60 +13,88 @@ write_conf "
   x = {
     host = \"127.0.0.1\";
     keepalive_interval = 1;
+    connect_timeout = 10;
     reconnect_min = 0.2;
     reconnect_max = 1;
     local = [ \"$L:127.0.0.1:$ECHO\" ];
     remote = [ \"$R:127.0.0.1:$ECHO\" ];
   };"
 start_tunneld
+events_start
 check "x up" wait_state x up
 
-# ms since the epoch, for recovery times
-now_ms() { $PYTHON3 -c 'import time; print(int(time.time()*1000))'; }
-
-# 1. sshd killed and restarted, five times
-worst=0
+# 1. sshd killed and restarted, five times.  Each time the daemon retries
+# while the server is away until its delay has grown to reconnect_max
+# (failed retries after up to 0.2, 0.4, 0.8 s), then comes back once sshd
+# is back.  Every wait between a failure and the next retry must be at
+# most reconnect_max (1 s; 1 s more for a busy machine), measured between
+# the two events; the handshake takes what it takes (reported only).
+# (Timing from sshd's return is no good: a busy machine takes seconds to
+# see sshd listening, which hides a retry that came late.)
 for cycle in 1 2 3 4 5; do
+	events_mark
+	m0=$EV_MARK
 	stop_sshd
-	wait_state x backoff 10 >/dev/null || true
-	sleep 0.5
+	lost() {
+		wait_event x up backoff 10 &&
+		wait_event x connecting backoff 10 &&
+		wait_event x connecting backoff 10 &&
+		wait_event x connecting backoff 10
+	}
+	check "outage $cycle: noticed, and retried three times while sshd is away" lost
 	start_sshd
-	t0=$(now_ms)
-	i=0
-	until $NETIO roundtrip "$L" 1000 >/dev/null 2>&1 && \
-	    $NETIO roundtrip "$R" 1000 >/dev/null 2>&1; do
-		i=$((i + 1)); [ $i -lt 200 ] || break
-		sleep 0.05
-	done
-	t=$(( $(now_ms) - t0 ))
-	[ $t -gt $worst ] && worst=$t
-	check "outage $cycle: -L and -R carry data again ($t ms after sshd returned)" \
+	if wait_event x connecting up 20; then
+		gaps=$(awk -v m="$m0" -v l="$EV_LINE" 'NR > m && NR <= l && $2 == "x" {
+			if ($4 == "backoff") a = $1
+			else if ($3 == "backoff" && $4 == "connecting" && a != "") {
+				g = $1 - a; n++
+				if (g > max) max = g
+				if (n == 1 || g < min) min = g
+				a = ""
+			}
+			if ($4 == "up") up = $1 - last
+			last = $1
+		} END { printf "%d %.2f %.2f %.2f", n, min, max, up }' "$WORK/events")
+		set -- $gaps
+		diag "outage $cycle: $1 retries, waits $2 to $3 s; the last handshake $4 s"
+		check "... every retry came within reconnect_max (+1 s)" \
+			between "$3" 0 2
+	else
+		not_ok "outage $cycle: x up again"
+	fi
+	check "... -L and -R carry data again" \
 		sh -c "$NETIO roundtrip $L 300000 && $NETIO roundtrip $R 300000"
 done
-diag "slowest recovery: $worst ms (reconnect_min 0.2 s, reconnect_max 1 s)"
-check "recovery is bounded by reconnect_max + a handshake (< 2 s)" test "$worst" -lt 2000
-check "reconnects are counted" test "$(json_get x "t['reconnects']")" -ge 5
+check "reconnects are counted" test "$(json_get x "t['reconnects'] >= 5")" = True
 
 # 2. a connection that arrives while the session is down waits for it
+events_mark
 stop_sshd
-wait_state x backoff 10
+check "sshd stopped again: backoff" wait_event x up backoff 10
+a0=$(grep -c "x: $L:.*: waiting for the session" "$WORK/tunneld.log")
 $NETIO roundtrip "$L" 200000 > "$WORK/waited.out" 2>&1 &
 WAITER=$!
-sleep 1
+held() { test "$(grep -c "x: $L:.*: waiting for the session" "$WORK/tunneld.log")" -gt "$a0"; }
+# (it waits connect_timeout, 10 s: long enough for a busy machine to
+# notice it and start sshd)
+check "a connection made during the outage is taken, to wait for the session" \
+	wait_until 8 held
 start_sshd
 wait "$WAITER"
-check "a connection made during the outage is served once the session is back" \
-	test $? -eq 0
+check "... and served once the session is back" test $? -eq 0
+events_mark
 stop_sshd
-wait_state x backoff 10
-t0=$(now_ms)
-check "... and closed cleanly if it does not come back within connect_timeout" \
-	$NETIO closed "$L"
-t=$(( $(now_ms) - t0 ))
-diag "closed after $t ms (connect_timeout 5 s)"
-check "... after connect_timeout, not before" sh -c "[ $t -ge 4500 ] && [ $t -lt 9000 ]"
+check "sshd stopped again: backoff" wait_event x up backoff 10
+$NETIO closed "$L" > "$WORK/closed.out" 2>&1
+check "... a connection is closed cleanly if the session does not come back" \
+	test $? -eq 0
+t=$(sed -n 's/^# closed after \([0-9.]*\) s$/\1/p' "$WORK/closed.out")
+diag "closed after $t s (connect_timeout 10 s)"
+check "... after connect_timeout, not before (2 s for a busy machine)" \
+	between "$t" 9.9 12
 start_sshd
 check "x up again" wait_state x up
+events_mark
 
 # 3. a key the server refuses: slow retries, not a storm
 $SSH_KEYGEN -q -t ed25519 -N '' -f "$WORK/stranger" -C stranger
@@ -87,39 +115,43 @@ write_conf "
   };"
 before=$(grep -c 'Failed publickey' "$WORK/sshd.log")
 start_tunneld
+events_start
 check "refused key: backoff" wait_state refused backoff
 check "... saying so, and that it retries slowly" \
 	says "$(json_get refused "t['last_error']")" "authentication failed" "retrying slowly"
-check "... the next attempt is at least a minute away (reconnect_max is 1 s)" \
-	$PYTHON3 -c "import sys,time; sys.exit(not ($(json_get refused "t['next_retry']") - time.time() >= 55))"
+check "... the next attempt is a minute after the failure (reconnect_max is 1 s)" \
+	test "$(json_get refused "t['next_retry'] - t['since'] >= 55")" = True
 sleep 3
 after=$(grep -c 'Failed publickey' "$WORK/sshd.log")
 check "... and the server saw one attempt in 3 s, not a storm" test $((after - before)) -le 1
-check "tunnelctl up on a tunnel in backoff retries at once" \
-	sh -c "tctl() { $TUNNELCTL -s $CTL \"\$@\"; }; r0=\$(grep -c 'Failed publickey' $WORK/sshd.log); tctl up --timeout 3 refused >/dev/null 2>&1; sleep 0.5; r1=\$(grep -c 'Failed publickey' $WORK/sshd.log); [ \$r1 -gt \$r0 ]"
+r0=$(grep -c 'Failed publickey' "$WORK/sshd.log")
+tried() { test "$(grep -c 'Failed publickey' "$WORK/sshd.log")" -gt "$r0"; }
+check "tunnelctl up on a tunnel in backoff: accepted" \
+	sh -c "$TUNNELCTL -s $CTL up --no-wait refused >/dev/null"
+check "... and it retries at once (within 10 s, not the minute)" wait_until 10 tried
 check "x was never disturbed" wait_state x up
 
 # 4. 200 outages: nothing left behind
 count_fds() { ls "/proc/$TUNNELD_PID/fd" | wc -l; }
 kill_session() { kill $(descendants "$SSHD_PID") 2>/dev/null; }
+# quiet: the forwarded connections are gone (their descriptors closed)
+quiet() { test "$(json_get x "t['forwards'][0]['connections']")" = 0; }
 cycles() {
 	n=0
 	while [ $n -lt "$1" ]; do
-		r0=$(json_get x "t['reconnects']")
 		kill_session
-		i=0
-		while [ "$(json_get x "str(t['reconnects']) + t['state']")" != "$((r0 + 1))up" ]; do
-			i=$((i + 1)); [ $i -lt 100 ] || return 1
-			sleep 0.05
-		done
+		wait_event x up backoff 20 && wait_event x connecting up 20 ||
+		    return 1
 		n=$((n + 1))
 	done
 }
-cycles 20 || diag "warm-up cycles did not complete"
-$NETIO roundtrip "$L" 100000 >/dev/null
+check "20 outages to warm up, each noticed and recovered" cycles 20
+check "... x carries data" $NETIO roundtrip "$L" 100000
+wait_until 10 quiet
 fd0=$(count_fds); rss0=$($NETIO rss "$TUNNELD_PID")
 check "200 outages, each noticed and recovered" cycles 200
-$NETIO roundtrip "$L" 100000 >/dev/null
+check "... x carries data" $NETIO roundtrip "$L" 100000
+wait_until 10 quiet
 fd1=$(count_fds); rss1=$($NETIO rss "$TUNNELD_PID")
 diag "descriptors $fd0 -> $fd1, RSS $rss0 -> $rss1 KiB"
 check "... no descriptor left behind" test "$fd1" -le "$fd0"

@@ -29,7 +29,13 @@ $NETIO chat "$LA" 6 > "$WORK/chat.a" 2>&1 &
 CHAT_A=$!
 $NETIO chat "$LB" 6 > "$WORK/chat.b" 2>&1 &
 CHAT_B=$!
-sleep 1
+# (chat says "# connected" once its first echo came back)
+chats_open() {
+	for f in "$@"; do
+		wait_file "$f" && grep -q '^# connected' "$f" || return 1
+	done
+}
+check "connections open through a and b" chats_open "$WORK/chat.a" "$WORK/chat.b"
 session_a=$(grep -c 'a: authenticated' "$WORK/tunneld.log")
 
 write_conf "
@@ -59,10 +65,9 @@ check "... a's session was kept (no new authentication)" \
 	test "$(grep -c 'a: authenticated' "$WORK/tunneld.log")" -eq "$session_a"
 check "b: the added local forward works on the live session" \
 	$NETIO roundtrip "$LB2" 100000
-check "b: the added remote forward too" wait_state b up && \
-	$NETIO roundtrip "$RB" 100000
-check "c: removed, its listener closed" \
-	sh -c "! $NETIO roundtrip $LC 10 >/dev/null 2>&1"
+b_remote() { wait_state b up && $NETIO roundtrip "$RB" 100000; }
+check "b: the added remote forward too" b_remote
+check "c: removed, its listener closed" refused "$LC"
 check "c: gone from status" sh -c "! $TUNNELCTL -s $CTL status c >/dev/null 2>&1"
 check "d: added and started" wait_state d up
 check "d: carries data" $NETIO roundtrip "$LD" 100000
@@ -77,12 +82,10 @@ write_conf "
   d = { host = \"127.0.0.1\"; local = [ \"$LD:127.0.0.1:$ECHO\" ]; };
   e = { host = \"localhost\"; local = [ \"$LE:127.0.0.1:$ECHO\" ]; };"
 echo "include_dir = \"$WORK/conf.d\";" >> "$CONF"
-tctl reload >/dev/null 2>&1
+check "reload with forwards removed: exit 0" sh -c "$TUNNELCTL -s $CTL reload >/dev/null"
 check "b: forwards removed from a live session: the listener is closed" \
-	sh -c "! $NETIO roundtrip $LB 10 >/dev/null 2>&1"
-i=0; while $NETIO roundtrip "$RB" 10 >/dev/null 2>&1 && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-check "... and the server's listener cancelled" \
-	sh -c "! $NETIO roundtrip $RB 10 >/dev/null 2>&1"
+	refused "$LB"
+check "... and the server's listener cancelled" wait_until 15 refused "$RB"
 check "... the remaining forward works" $NETIO roundtrip "$LB2" 100000
 
 # a broken file: refused with file:line, nothing changes

@@ -8,7 +8,7 @@
 start_sshd "Subsystem sftp internal-sftp"
 start_server echo
 ECHO=$SERVER_PORT
-CLOSED=$($NETIO refuse)
+CLOSED=$(free_port)	# reserved, and nothing listens on it
 R1=$(free_port); R3=$(free_port); R4=$(free_port)
 write_conf "
   rev = {

@@ -41,9 +41,9 @@ check "... the log says it too, once (not at every request)" \
 	test "$(grep -c 'remote forward .* still holds' "$WORK/tunneld.log")" -eq 1
 check "... the local forward of the same tunnel works meanwhile" \
 	$NETIO roundtrip "$L" 100000
-sleep 2
+asked_again() { test "$(grep -c "cannot listen to port: $R" "$WORK/sshd.log")" -ge 2; }
 check "... it keeps asking (the server has seen more than one request)" \
-	test "$(grep -c "cannot listen to port: $R" "$WORK/sshd.log")" -ge 2
+	wait_until 15 asked_again
 
 kill -CONT $old	# it reads the end of its connection and exits
 check "the old process lets go: the forward comes back, the tunnel up" \

@@ -10,7 +10,7 @@ start_server echo
 ECHO=$SERVER_PORT
 $NETIO echo-unix "$WORK/echo.sock" > "$WORK/echo-unix.out" 2>>"$WORK/netio.log" &
 PIDS="$PIDS $!"
-i=0; while [ ! -S "$WORK/echo.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
 # a stale socket where tunneld will listen: bound, then left by its owner
 $PYTHON3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('$WORK/l.sock')"
 L2=$(free_port); R1=$(free_port)
