@@ -696,61 +696,100 @@ test_keywords_table(void **state)
 	}
 }
 
+/* The keywords on a .B or .BR line of the man page, in seen[]. */
+static void
+man_words(char *line, int where, int class, char *seen, size_t lineno)
+{
+	const struct keyword *kw;
+	char *w, *save;
+
+	for (w = strtok_r(line, " \",;.()", &save); w != NULL;
+	    w = strtok_r(NULL, " \",;.()", &save)) {
+		if (where == KW_GLOBAL || where == KW_TUNNEL) {
+			if ((kw = keyword_find(w, (enum kw_where)where)) ==
+			    NULL)
+				fail_msg("tunneld.conf.5:%zu documents \"%s\" "
+				    "(%s), which is not in the table", lineno,
+				    w, where == KW_GLOBAL ? "global" :
+				    "tunnel");
+			seen[kw - keywords] |= 1;
+			continue;
+		}
+		/* RELOAD: each keyword under the class of the table */
+		if ((kw = keyword_find(w, KW_GLOBAL)) == NULL &&
+		    (kw = keyword_find(w, KW_TUNNEL)) == NULL)
+			continue;
+		if (kw->reload != (enum kw_reload)class)
+			fail_msg("tunneld.conf.5:%zu: %s under RELOAD %s, the "
+			    "table says %s", lineno, w, keyword_reload_name(
+			    (enum kw_reload)class), keyword_reload_name(
+			    kw->reload));
+		seen[kw - keywords] |= 2;
+	}
+}
+
 /*
  * tunneld.conf(5) documents exactly the keywords of the table, each in
- * its section: the .TP tags under GLOBAL SETTINGS and TUNNEL SETTINGS.
+ * its section (the .TP tags under GLOBAL SETTINGS and TUNNEL SETTINGS),
+ * and lists each under the class of RELOAD the table gives it.
  */
 static void
 test_man_page(void **state)
 {
-	char line[512], *p, *w, *save;
-	int where = -1, in_rs = 0, tag = 0;
+	char line[512], *p;
+	int where = -1, class = -1, in_rs = 0, tag = 0;
 	char seen[64] = { 0 };
-	const struct keyword *kw;
+	size_t i, lineno = 0;
 	FILE *f;
-	size_t i;
 
 	assert_true(nkeywords <= sizeof seen);
 	f = fopen(TEST_DATA "/../../../doc/tunneld.conf.5", "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof line, f) != NULL) {
+		lineno++;
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, ".SH ", 4) == 0) {
-			where = strcmp(line, ".SH GLOBAL SETTINGS") == 0 ?
-			    KW_GLOBAL : strcmp(line, ".SH TUNNEL SETTINGS") ==
-			    0 ? KW_TUNNEL : -1;
+			where = strcmp(line + 4, "GLOBAL SETTINGS") == 0 ?
+			    KW_GLOBAL : strcmp(line + 4, "TUNNEL SETTINGS") ==
+			    0 ? KW_TUNNEL : strcmp(line + 4, "RELOAD") == 0 ?
+			    2 : -1;
+			class = -1;
 			continue;
 		}
 		if (strcmp(line, ".RS") == 0 || strcmp(line, ".RE") == 0) {
 			in_rs = line[2] == 'S';
 			continue;
 		}
-		if (strcmp(line, ".TP") == 0) {
-			tag = !in_rs && where != -1;
+		if (strcmp(line, ".TP") == 0 || strcmp(line, ".PP") == 0) {
+			tag = line[1] == 'T' && !in_rs && where != -1;
+			class = -1;
 			continue;
 		}
-		if (!tag)
+		if ((p = strchr(line, ' ')) == NULL ||
+		    (strncmp(line, ".B ", 3) != 0 &&
+		    strncmp(line, ".BR ", 4) != 0))
 			continue;
+		if (where == 2 && tag) {	/* a RELOAD class */
+			for (class = 0; class <= KR_DAEMON; class++) {
+				if (strcmp(p + 1, keyword_reload_name(
+				    (enum kw_reload)class)) == 0)
+					break;
+			}
+			if (class > KR_DAEMON)
+				fail_msg("tunneld.conf.5:%zu: no reload class "
+				    "\"%s\"", lineno, p + 1);
+		} else if (tag || (where == 2 && class != -1))
+			man_words(p, where, class, seen, lineno);
 		tag = 0;
-		/* .B name  or  .BR a ", " b */
-		if ((p = strchr(line, ' ')) == NULL)
-			fail_msg("tunneld.conf.5: a tag without a keyword: %s",
-			    line);
-		for (w = strtok_r(p, " \",", &save); w != NULL;
-		    w = strtok_r(NULL, " \",", &save)) {
-			if ((kw = keyword_find(w, (enum kw_where)where)) ==
-			    NULL)
-				fail_msg("tunneld.conf.5 documents \"%s\" (%s), "
-				    "which is not in the table", w, where ==
-				    KW_GLOBAL ? "global" : "tunnel");
-			seen[kw - keywords] = 1;
-		}
 	}
 	fclose(f);
 	for (i = 0; i < nkeywords; i++) {
-		if (!seen[i])
+		if (!(seen[i] & 1))
 			fail_msg("tunneld.conf.5 does not document \"%s\"",
 			    keywords[i].name);
+		if (!(seen[i] & 2) && keywords[i].type != KW_SECTION)
+			fail_msg("tunneld.conf.5 does not say under RELOAD what "
+			    "\"%s\" needs", keywords[i].name);
 	}
 }
 
