@@ -109,16 +109,6 @@ keyword_reload_name(enum kw_reload r)
 	return names[r];
 }
 
-const char *
-keyword_type_name(enum kw_type t)
-{
-	static const char *names[] = { "string", "host", "path", "absolute "
-	    "path", "group", "fingerprint", "bool", "integer", "duration",
-	    "word", "forwards", "permits", "group of settings" };
-
-	return names[t];
-}
-
 static void
 keyword_apply_log_level(const struct config *conf)
 {

@@ -73,7 +73,6 @@ struct kw_ctx {
 
 const struct keyword *keyword_find(const char *, enum kw_where);
 const char	*keyword_reload_name(enum kw_reload);
-const char	*keyword_type_name(enum kw_type);
 int		 keyword_parse(const struct keyword *, config_setting_t *,
 		    struct kw_ctx *, void *obj);
 void		 keyword_default(const struct keyword *, void *obj);
