@@ -36,47 +36,56 @@ static const struct kw_enum level_values[] = {
 
 static void	keyword_apply_log_level(const struct config *);
 
-#define G(f)	KW_GLOBAL, offsetof(struct config, f)
-#define T(f)	KW_TUNNEL, offsetof(struct tunnel_conf, f)
-#define NA	0, 0, 0, NULL	/* no range, no default */
-#define R(r)	r, NULL, NULL	/* no words, no apply() */
+#define G(f)		KW_GLOBAL, offsetof(struct config, f)
+#define T(f)		KW_TUNNEL, offsetof(struct tunnel_conf, f)
+#define NA		0, 0, 0, NULL	/* no range, no default */
+#define N(lo, hi, def)	lo, hi, def, NULL	/* range and default */
+#define R(r)		r, NULL, NULL	/* on reload; no words, no apply() */
 
 const struct keyword keywords[] = {
-/*	  name		type		where, field	min, max, default	on reload */
-	{ "control_socket", KW_ABSPATH,	G(control_socket), NA,		R(KR_DAEMON) },
-	{ "control_group", KW_GROUP,	G(control_group), NA,		R(KR_NONE) },
-	{ "log_level",	KW_ENUM,	G(log_level),	0, 0, LOG_LVL_INFO, NULL, KR_APPLY,
+	/* name, type, where and field, range and default, on reload */
+	{ "control_socket", KW_ABSPATH, G(control_socket), NA, R(KR_DAEMON) },
+	{ "control_group", KW_GROUP, G(control_group), NA, R(KR_NONE) },
+	{ "log_level", KW_ENUM, G(log_level), N(0, 0, LOG_LVL_INFO), KR_APPLY,
 	    level_values, keyword_apply_log_level },
-	{ "workers",	KW_INT,		G(workers),	0, WORKERS_MAX, 0, NULL, R(KR_DAEMON) },
-	{ "include_dir", KW_PATH,	G(include_dir),	NA,		R(KR_NONE) },
-	{ "defaults",	KW_SECTION,	KW_GLOBAL, 0,	NA,		R(KR_NONE) },
-	{ "tunnels",	KW_SECTION,	KW_GLOBAL, 0,	NA,		R(KR_NONE) },
+	{ "workers", KW_INT, G(workers), N(0, WORKERS_MAX, 0), R(KR_DAEMON) },
+	{ "include_dir", KW_PATH, G(include_dir), NA, R(KR_NONE) },
+	{ "defaults", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
+	{ "tunnels", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
 
-	{ "host",	KW_HOST,	T(host),	NA,		R(KR_SESSION) },
-	{ "port",	KW_INT,		T(port),	1, 65535, 22, NULL, R(KR_SESSION) },
-	{ "user",	KW_STRING,	T(user),	NA,		R(KR_SESSION) },
-	{ "identity_file", KW_PATH,	T(identity_file), NA,		R(KR_SESSION) },
-	{ "known_hosts", KW_PATH,	T(known_hosts),	NA,		R(KR_SESSION) },
-	{ "host_key",	KW_FINGERPRINT,	T(host_key),	NA,		R(KR_SESSION) },
-	{ "strict_host_key_checking", KW_ENUM, T(strict), 0, 0, HKC_YES, NULL, KR_SESSION,
-	    strict_values, NULL },
-	{ "autostart",	KW_BOOL,	T(autostart),	0, 1, 1, NULL,	R(KR_NONE) },
-	{ "keepalive_interval", KW_DURATION, T(keepalive_interval), 0, 86400, 15, NULL, R(KR_REARM) },
-	{ "keepalive_count", KW_INT,	T(keepalive_count), 1, 1000, 3, NULL, R(KR_REARM) },
-	{ "connect_timeout", KW_DURATION, T(connect_timeout), 0.1, 3600, 10, NULL, R(KR_NONE) },
+	{ "host", KW_HOST, T(host), NA, R(KR_SESSION) },
+	{ "port", KW_INT, T(port), N(1, 65535, 22), R(KR_SESSION) },
+	{ "user", KW_STRING, T(user), NA, R(KR_SESSION) },
+	{ "identity_file", KW_PATH, T(identity_file), NA, R(KR_SESSION) },
+	{ "known_hosts", KW_PATH, T(known_hosts), NA, R(KR_SESSION) },
+	{ "host_key", KW_FINGERPRINT, T(host_key), NA, R(KR_SESSION) },
+	{ "strict_host_key_checking", KW_ENUM, T(strict), N(0, 0, HKC_YES),
+	    KR_SESSION, strict_values, NULL },
+	{ "autostart", KW_BOOL, T(autostart), N(0, 1, 1), R(KR_NONE) },
+	{ "keepalive_interval", KW_DURATION, T(keepalive_interval),
+	    N(0, 86400, 15), R(KR_REARM) },
+	{ "keepalive_count", KW_INT, T(keepalive_count), N(1, 1000, 3),
+	    R(KR_REARM) },
+	{ "connect_timeout", KW_DURATION, T(connect_timeout),
+	    N(0.1, 3600, 10), R(KR_NONE) },
 	/* the next delay drawn; a retry already scheduled keeps its time */
-	{ "reconnect_min", KW_DURATION,	T(reconnect_min), 0.1, 86400, 1, NULL, R(KR_NONE) },
-	{ "reconnect_max", KW_DURATION,	T(reconnect_max), 0.1, 86400, 300, NULL, R(KR_NONE) },
-	{ "local",	KW_FORWARDS,	T(fwds),	NA,		R(KR_FORWARDS) },
-	{ "remote",	KW_FORWARDS,	T(fwds),	NA,		R(KR_FORWARDS) },
-	{ "dynamic",	KW_FORWARDS,	T(fwds),	NA,		R(KR_FORWARDS) },
-	{ "permit_remote_open", KW_PERMITS, T(permit_any), 0, 0, 1, NULL, R(KR_NONE) },
+	{ "reconnect_min", KW_DURATION, T(reconnect_min), N(0.1, 86400, 1),
+	    R(KR_NONE) },
+	{ "reconnect_max", KW_DURATION, T(reconnect_max), N(0.1, 86400, 300),
+	    R(KR_NONE) },
+	{ "local", KW_FORWARDS, T(fwds), NA, R(KR_FORWARDS) },
+	{ "remote", KW_FORWARDS, T(fwds), NA, R(KR_FORWARDS) },
+	{ "dynamic", KW_FORWARDS, T(fwds), NA, R(KR_FORWARDS) },
+	/* its field is permit_any; the list is beside it */
+	{ "permit_remote_open", KW_PERMITS, T(permit_any), N(0, 0, 1),
+	    R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 
 #undef G
 #undef T
 #undef NA
+#undef N
 #undef R
 
 /* The field a keyword fills in obj (a struct config or tunnel_conf). */
@@ -646,7 +655,8 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
-		return kw_str_eq(*CFIELD(kw, a, char *), *CFIELD(kw, b, char *));
+		return kw_str_eq(*CFIELD(kw, a, char *),
+		    *CFIELD(kw, b, char *));
 	case KW_BOOL:
 	case KW_INT:
 	case KW_ENUM:

@@ -182,7 +182,7 @@ struct reload_job {
 	struct tunnel_conf	*tc;
 	unsigned		 needs;		/* tunnel_conf_reload_needs() */
 	int			 acquire;	/* the second step */
-	int			 wanted;	/* a restarted one: was not down */
+	int			 wanted;	/* restarted: it was not down */
 	int			 busy;		/* its worker could not run it */
 	const char		*why;
 };

@@ -788,8 +788,8 @@ test_man_page(void **state)
 			fail_msg("tunneld.conf.5 does not document \"%s\"",
 			    keywords[i].name);
 		if (!(seen[i] & 2) && keywords[i].type != KW_SECTION)
-			fail_msg("tunneld.conf.5 does not say under RELOAD what "
-			    "\"%s\" needs", keywords[i].name);
+			fail_msg("tunneld.conf.5 does not say under RELOAD "
+			    "what \"%s\" needs", keywords[i].name);
 	}
 }
 
