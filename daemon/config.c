@@ -4,30 +4,26 @@
  * Every error is reported as FILE:LINE: message and parsing goes on to find
  * the rest, as OpenBSD's parse.y and sshd's servconf.c do.  libconfig itself
  * stops at the first syntax error of a file; that one is reported alone.
+ * What each keyword is, and how it is checked, is in config_keywords.c.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <dirent.h>
+#include <sys/wait.h>
+
 #include <errno.h>
-#include <grp.h>
+#include <fcntl.h>
 #include <libconfig.h>
-#include <math.h>
-#include <pwd.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "tunneld.h"
-
-#define DEFAULT_PORT			22
-#define DEFAULT_KEEPALIVE_INTERVAL	15
-#define DEFAULT_KEEPALIVE_COUNT		3
-#define DEFAULT_CONNECT_TIMEOUT		10
-#define DEFAULT_RECONNECT_MIN		1
-#define DEFAULT_RECONNECT_MAX		300
+#include "config_keywords.h"
 
 void
 errlist_add(struct errlist *e, const char *file, int line, const char *fmt, ...)
@@ -65,7 +61,7 @@ errlist_clear(struct errlist *e)
 }
 
 /* Where a setting was written; libconfig knows the file of @include'd ones. */
-static const char *
+const char *
 cfg_file(const config_setting_t *s, const char *fallback)
 {
 	const char *f = config_setting_source_file(s);
@@ -76,380 +72,28 @@ cfg_file(const config_setting_t *s, const char *fallback)
 #define CERR(s, ...) errlist_add(errs, cfg_file((s), path), \
 	config_setting_source_line(s), __VA_ARGS__)
 
-/* A path as written, made absolute relative to the file it appears in. */
-static char *
-cfg_path(const char *value, const char *file)
-{
-	const char *home, *slash;
-	char *p;
-
-	if (value[0] == '~' && value[1] == '/') {
-		if ((home = getenv("HOME")) == NULL) {
-			struct passwd *pw = getpwuid(geteuid());
-
-			home = pw != NULL ? pw->pw_dir : "/";
-		}
-		xasprintf(&p, "%s%s", home, value + 1);
-		return p;
-	}
-	if (value[0] == '/' || (slash = strrchr(file, '/')) == NULL)
-		return xstrdup(value);
-	xasprintf(&p, "%.*s/%s", (int)(slash - file), file, value);
-	return p;
-}
-
-static int
-cfg_string(config_setting_t *s, const char *path, struct errlist *errs,
-    const char **out)
-{
-	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		CERR(s, "%s: expected a string", config_setting_name(s));
-		return -1;
-	}
-	*out = config_setting_get_string(s);
-	return 0;
-}
-
-static int
-cfg_number(config_setting_t *s, const char *path, struct errlist *errs,
-    double *out)
-{
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		*out = config_setting_get_int(s);
-		return 0;
-	case CONFIG_TYPE_INT64:
-		*out = (double)config_setting_get_int64(s);
-		return 0;
-	case CONFIG_TYPE_FLOAT:
-		*out = config_setting_get_float(s);
-		if (isfinite(*out))
-			return 0;
-		/* FALLTHROUGH */
-	default:
-		CERR(s, "%s: expected a number", config_setting_name(s));
-		return -1;
-	}
-}
-
-static int
-cfg_int(config_setting_t *s, const char *path, struct errlist *errs,
-    long min, long max, int *out)
-{
-	long long v;
-
-	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		v = config_setting_get_int(s);
-		break;
-	case CONFIG_TYPE_INT64:
-		v = config_setting_get_int64(s);
-		break;
-	default:
-		CERR(s, "%s: expected an integer", config_setting_name(s));
-		return -1;
-	}
-	if (v < min || v > max) {
-		CERR(s, "%s: %lld is out of range (%ld-%ld)",
-		    config_setting_name(s), v, min, max);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-static int
-cfg_duration(config_setting_t *s, const char *path, struct errlist *errs,
-    double min, double max, double *out)
-{
-	double v;
-
-	if (cfg_number(s, path, errs, &v) != 0)
-		return -1;
-	if (v < min || v > max) {
-		CERR(s, "%s: %g is out of range (%g-%g seconds)",
-		    config_setting_name(s), v, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-cfg_host_key(const char *v)
-{
-	size_t i, n;
-
-	if (strncmp(v, "SHA256:", 7) != 0)
-		return -1;
-	v += 7;
-	n = strlen(v);
-	while (n > 0 && v[n - 1] == '=')
-		n--;
-	if (n != 43)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (!isalnum((unsigned char)v[i]) && v[i] != '+' && v[i] != '/')
-			return -1;
-	}
-	return 0;
-}
-
 /*
- * The line of a list entry.  libconfig numbers a scalar inside an array by
- * its look-ahead token, one line late when the array spans lines, so the
- * entry's text is looked for from the line of the list onward.
+ * The settings of one group into obj: the global ones of the file (the
+ * sections defaults and tunnels are left to the caller) or those of
+ * defaults or a tunnel.  Every keyword comes from the table.
  */
-static int
-cfg_elem_line(config_setting_t *list, config_setting_t *e, const char *path)
-{
-	const char *file = cfg_file(list, path), *v;
-	int line = 0, from = (int)config_setting_source_line(list);
-	int late = (int)config_setting_source_line(e);
-	char buf[4096], *want;
-	FILE *f;
-
-	if (config_setting_type(e) != CONFIG_TYPE_STRING ||
-	    (f = fopen(file, "re")) == NULL)
-		return late;
-	v = config_setting_get_string(e);
-	xasprintf(&want, "\"%s\"", v);
-	while (fgets(buf, sizeof buf, f) != NULL) {
-		if (++line >= from && strstr(buf, want) != NULL)
-			break;
-		if (line > late) {
-			line = late;
-			break;
-		}
-	}
-	fclose(f);
-	free(want);
-	return line;
-}
-
-/* A setting that is one string or a list of them: how many (-1: neither,
- * reported with what was expected). */
-static int
-cfg_strings(config_setting_t *s, const char *path, struct errlist *errs,
-    const char *expected)
-{
-	if (config_setting_type(s) == CONFIG_TYPE_STRING)
-		return 1;
-	if (config_setting_is_aggregate(s) &&
-	    config_setting_type(s) != CONFIG_TYPE_GROUP)
-		return config_setting_length(s);
-	CERR(s, "%s: expected %s", config_setting_name(s), expected);
-	return -1;
-}
-
-/* Entry i of such a setting and its line; NULL (reported) if no string. */
-static const char *
-cfg_strings_elem(config_setting_t *s, int i, const char *path,
-    struct errlist *errs, int *line)
-{
-	config_setting_t *e;
-
-	e = config_setting_type(s) == CONFIG_TYPE_STRING ? s :
-	    config_setting_get_elem(s, i);
-	*line = cfg_elem_line(s, e, path);
-	if (config_setting_type(e) != CONFIG_TYPE_STRING) {
-		errlist_add(errs, cfg_file(s, path), *line,
-		    "%s: entry %d is not a string", config_setting_name(s),
-		    i + 1);
-		return NULL;
-	}
-	return config_setting_get_string(e);
-}
-
 static void
-cfg_forwards(config_setting_t *s, const char *path, struct errlist *errs,
-    struct tunnel_conf *tc)
+cfg_settings(config_setting_t *g, enum kw_where where, const char *path,
+    struct errlist *errs, void *obj)
 {
-	const char *list = config_setting_name(s), *v;
-	struct fwdspec f;
-	char *cause;
-	int i, n, keep, line;
-	size_t j, w;
-
-	/* A list given here replaces the same list inherited from defaults. */
-	for (j = w = 0; j < tc->nfwds; j++) {
-		keep = strcmp(fwdspec_kind_name(tc->fwds[j].kind), list) == 0 ||
-		    (strcmp(list, "remote") == 0 &&
-		    tc->fwds[j].kind == FWD_REMOTE_DYNAMIC);
-		if (keep)
-			fwdspec_clear(&tc->fwds[j]);
-		else
-			tc->fwds[w++] = tc->fwds[j];
-	}
-	tc->nfwds = w;
-
-	n = cfg_strings(s, path, errs, strcmp(list, "dynamic") == 0 ?
-	    "a list of strings such as [ \"1080\" ]" :
-	    "a list of strings such as [ \"9143:localhost:143\" ]");
-	for (i = 0; i < n; i++) {
-		if ((v = cfg_strings_elem(s, i, path, errs, &line)) == NULL)
-			continue;
-		if (fwdspec_parse(list, v, &f, &cause) != 0) {
-			errlist_add(errs, cfg_file(s, path), line, "%s: %s",
-			    list, cause);
-			free(cause);
-			continue;
-		}
-		f.file = xstrdup(cfg_file(s, path));
-		f.line = line;
-		tc->fwds = xreallocarray(tc->fwds, tc->nfwds + 1,
-		    sizeof *tc->fwds);
-		tc->fwds[tc->nfwds++] = f;
-	}
-}
-
-static void
-cfg_permits_clear(struct tunnel_conf *tc)
-{
-	size_t i;
-
-	for (i = 0; i < tc->npermits; i++)
-		free(tc->permits[i].host);
-	free(tc->permits);
-	tc->permits = NULL;
-	tc->npermits = 0;
-}
-
-/* permit_remote_open: "any", "none", or a list of host:port entries. */
-static void
-cfg_permits(config_setting_t *s, const char *path, struct errlist *errs,
-    struct tunnel_conf *tc)
-{
-	struct permit p;
-	const char *v;
-	char *cause;
-	int i, n, line;
-
-	cfg_permits_clear(tc);
-	tc->permit_any = 0;
-	n = cfg_strings(s, path, errs, "\"any\", \"none\" or a list such "
-	    "as [ \"localhost:80\", \"*:443\" ]");
-	for (i = 0; i < n; i++) {
-		if ((v = cfg_strings_elem(s, i, path, errs, &line)) == NULL)
-			continue;
-		if (strcmp(v, "any") == 0 || strcmp(v, "none") == 0) {
-			if (n != 1)
-				errlist_add(errs, cfg_file(s, path), line,
-				    "permit_remote_open: \"%s\" stands "
-				    "alone", v);
-			else
-				tc->permit_any = v[0] == 'a';
-			continue;
-		}
-		if (permit_parse(v, &p, &cause) != 0) {
-			errlist_add(errs, cfg_file(s, path), line,
-			    "permit_remote_open: %s", cause);
-			free(cause);
-			continue;
-		}
-		tc->permits = xreallocarray(tc->permits, tc->npermits + 1,
-		    sizeof *tc->permits);
-		tc->permits[tc->npermits++] = p;
-	}
-}
-
-static void
-cfg_replace(char **dst, char *v)
-{
-	free(*dst);
-	*dst = v;
-}
-
-/* Apply the settings of one group (defaults or a tunnel) to tc. */
-static void
-cfg_tunnel_settings(config_setting_t *g, const char *path,
-    struct errlist *errs, struct tunnel_conf *tc)
-{
+	struct kw_ctx ctx = { path, errs };
+	const struct keyword *kw;
 	config_setting_t *s;
-	const char *name, *v;
-	int i, n, b;
+	int i, n;
 
 	n = config_setting_length(g);
 	for (i = 0; i < n; i++) {
 		s = config_setting_get_elem(g, i);
-		name = config_setting_name(s);
-		if (strcmp(name, "host") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (*v == '\0' || strpbrk(v, " \t\r\n") != NULL)
-					CERR(s, "host: \"%s\" is not a host "
-					    "name or address", v);
-				else
-					cfg_replace(&tc->host, xstrdup(v));
-			}
-		} else if (strcmp(name, "port") == 0)
-			cfg_int(s, path, errs, 1, 65535, &tc->port);
-		else if (strcmp(name, "user") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (*v == '\0')
-					CERR(s, "user: empty");
-				else
-					cfg_replace(&tc->user, xstrdup(v));
-			}
-		} else if (strcmp(name, "identity_file") == 0 ||
-		    strcmp(name, "known_hosts") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (*v == '\0')
-					CERR(s, "%s: empty path", name);
-				else
-					cfg_replace(name[0] == 'i' ?
-					    &tc->identity_file :
-					    &tc->known_hosts,
-					    cfg_path(v, cfg_file(s, path)));
-			}
-		} else if (strcmp(name, "host_key") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (cfg_host_key(v) != 0)
-					CERR(s, "host_key: \"%s\" is not a "
-					    "SHA256 fingerprint as printed by "
-					    "ssh-keygen -lf (SHA256:...)", v);
-				else
-					cfg_replace(&tc->host_key, xstrdup(v));
-			}
-		} else if (strcmp(name, "strict_host_key_checking") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (strcmp(v, "yes") == 0)
-					tc->strict = HKC_YES;
-				else if (strcmp(v, "accept-new") == 0)
-					tc->strict = HKC_ACCEPT_NEW;
-				else
-					CERR(s, "strict_host_key_checking: "
-					    "\"%s\": expected \"yes\" or "
-					    "\"accept-new\"", v);
-			}
-		} else if (strcmp(name, "autostart") == 0) {
-			if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-				CERR(s, "autostart: expected true or false");
-			else {
-				b = config_setting_get_bool(s);
-				tc->autostart = b;
-			}
-		} else if (strcmp(name, "keepalive_interval") == 0)
-			cfg_duration(s, path, errs, 0, 86400,
-			    &tc->keepalive_interval);
-		else if (strcmp(name, "keepalive_count") == 0)
-			cfg_int(s, path, errs, 1, 1000, &tc->keepalive_count);
-		else if (strcmp(name, "connect_timeout") == 0)
-			cfg_duration(s, path, errs, 0.1, 3600,
-			    &tc->connect_timeout);
-		else if (strcmp(name, "reconnect_min") == 0)
-			cfg_duration(s, path, errs, 0.1, 86400,
-			    &tc->reconnect_min);
-		else if (strcmp(name, "reconnect_max") == 0)
-			cfg_duration(s, path, errs, 0.1, 86400,
-			    &tc->reconnect_max);
-		else if (strcmp(name, "local") == 0 ||
-		    strcmp(name, "remote") == 0 ||
-		    strcmp(name, "dynamic") == 0)
-			cfg_forwards(s, path, errs, tc);
-		else if (strcmp(name, "permit_remote_open") == 0)
-			cfg_permits(s, path, errs, tc);
-		else
-			CERR(s, "unknown setting \"%s\"", name);
+		if ((kw = keyword_find(config_setting_name(s), where)) == NULL)
+			CERR(s, "unknown setting \"%s\"",
+			    config_setting_name(s));
+		else if (kw->type != KW_SECTION)
+			keyword_parse(kw, s, &ctx, obj);
 	}
 }
 
@@ -460,37 +104,26 @@ tunnel_conf_free(struct tunnel_conf *tc)
 
 	if (tc == NULL)
 		return;
-	for (i = 0; i < tc->nfwds; i++)
-		fwdspec_clear(&tc->fwds[i]);
-	free(tc->fwds);
-	cfg_permits_clear(tc);
+	for (i = 0; i < nkeywords; i++) {
+		if (keywords[i].where == KW_TUNNEL)
+			keyword_clear(&keywords[i], tc);
+	}
 	free(tc->name);
 	free(tc->file);
-	free(tc->host);
-	free(tc->user);
-	free(tc->identity_file);
-	free(tc->known_hosts);
-	free(tc->host_key);
 	free(tc);
 }
 
+/* A tunnel's configuration with every built-in default. */
 static struct tunnel_conf *
 tunnel_conf_builtin(void)
 {
 	struct tunnel_conf *tc = xcalloc(1, sizeof *tc);
-	struct passwd *pw;
+	size_t i;
 
-	tc->port = DEFAULT_PORT;
-	if ((pw = getpwuid(geteuid())) != NULL)
-		tc->user = xstrdup(pw->pw_name);
-	tc->strict = HKC_YES;
-	tc->autostart = 1;
-	tc->permit_any = 1;
-	tc->keepalive_interval = DEFAULT_KEEPALIVE_INTERVAL;
-	tc->keepalive_count = DEFAULT_KEEPALIVE_COUNT;
-	tc->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-	tc->reconnect_min = DEFAULT_RECONNECT_MIN;
-	tc->reconnect_max = DEFAULT_RECONNECT_MAX;
+	for (i = 0; i < nkeywords; i++) {
+		if (keywords[i].where == KW_TUNNEL)
+			keyword_default(&keywords[i], tc);
+	}
 	return tc;
 }
 
@@ -545,8 +178,8 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 		tc->file = xstrdup(cfg_file(t, path));
 		tc->line = config_setting_source_line(t);
 		if (dg != NULL)	/* errors in defaults were reported once */
-			cfg_tunnel_settings(dg, path, NULL, tc);
-		cfg_tunnel_settings(t, path, errs, tc);
+			cfg_settings(dg, KW_TUNNEL, path, NULL, tc);
+		cfg_settings(t, KW_TUNNEL, path, errs, tc);
 		if (tc->host == NULL)
 			CERR(t, "tunnel \"%s\": host is required", name);
 		if (tc->reconnect_max < tc->reconnect_min)
@@ -604,9 +237,126 @@ cfg_check_listeners(struct config *conf, struct errlist *errs)
 	}
 }
 
+/*
+ * libconfig 1.5 (Debian 12) leaks the 64-byte string buffer of its lexer
+ * when a string stands where a setting's name is expected (a line holding
+ * only "x"), and every refused reload of such a file would leak again.
+ * So a short-lived child reads each file first: it sends back its verdict
+ * and exits with whatever libconfig kept, and the daemon itself reads only
+ * a file the child could read.  The child also bounds the time a file may
+ * take (a FIFO, a hung file system): the daemon never waits longer.
+ */
+#define CFG_CHECK_TIMEOUT	10	/* seconds */
+struct cfg_verdict {
+	int	ok;
+	int	io;		/* CONFIG_ERR_FILE_IO, with errno in err */
+	int	err;
+	int	line;
+	char	file[1024];
+	char	text[256];
+};
+
+static void __attribute__((noreturn))
+cfg_check_child(const char *path, int fd)
+{
+	struct cfg_verdict v;
+	config_t cfg;
+	size_t off = 0;
+	ssize_t n;
+
+	memset(&v, 0, sizeof v);
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) == CONFIG_TRUE)
+		v.ok = 1;
+	else if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
+		v.io = 1;
+		v.err = errno;
+	} else {
+		if (config_error_file(&cfg) != NULL)
+			snprintf(v.file, sizeof v.file, "%s",
+			    config_error_file(&cfg));
+		v.line = config_error_line(&cfg);
+		snprintf(v.text, sizeof v.text, "%s", config_error_text(&cfg));
+	}
+	while (off < sizeof v) {
+		if ((n = write(fd, (char *)&v + off, sizeof v - off)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+/* The child's verdict on path; -1 if there is none (no child, timeout). */
+static int
+cfg_check(const char *path, struct cfg_verdict *v, int *timedout)
+{
+	struct pollfd pfd;
+	size_t got = 0;
+	ssize_t n;
+	pid_t pid;
+	int fds[2];
+	double end = mono_now() + CFG_CHECK_TIMEOUT;
+
+	*timedout = 0;
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		cfg_check_child(path, fds[1]);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (got < sizeof *v) {
+		n = poll(&pfd, 1, (int)((end - mono_now()) * 1000) + 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || mono_now() > end) {
+			*timedout = 1;
+			kill(pid, SIGKILL);
+			break;
+		}
+		if ((n = read(fds[0], (char *)v + got, sizeof *v - got)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	close(fds[0]);
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	return got == sizeof *v ? 0 : -1;
+}
+
 static int
 cfg_read(config_t *cfg, const char *path, struct errlist *errs)
 {
+	struct cfg_verdict v;
+	int timedout;
+
+	if (cfg_check(path, &v, &timedout) == 0 && !v.ok) {
+		if (v.io)
+			errlist_add(errs, path, 0, "cannot read: %s",
+			    strerror(v.err));
+		else
+			errlist_add(errs, v.file[0] != '\0' ? v.file : path,
+			    v.line, "%s", v.text);
+		return -1;
+	}
+	if (timedout) {
+		errlist_add(errs, path, 0, "cannot read: no end of file after "
+		    "%d seconds", CFG_CHECK_TIMEOUT);
+		return -1;
+	}
 	config_init(cfg);
 	if (config_read_file(cfg, path) == CONFIG_TRUE)
 		return 0;
@@ -671,68 +421,30 @@ struct config *
 config_load(const char *path, struct errlist *errs)
 {
 	struct config *conf;
-	config_setting_t *root, *s, *dg = NULL, *tg = NULL;
+	config_setting_t *root, *dg, *tg;
 	struct tunnel_conf *scratch;
-	struct group *gr;
-	const char *name, *v;
 	config_t cfg;
-	size_t before = errs->n;
-	int i, n, w;
+	size_t before = errs->n, i;
 
 	if (cfg_read(&cfg, path, errs) != 0)
 		return NULL;
 	conf = xcalloc(1, sizeof *conf);
 	conf->file = xstrdup(path);
-	conf->log_level = -1;
-
+	for (i = 0; i < nkeywords; i++) {
+		if (keywords[i].where == KW_GLOBAL)
+			keyword_default(&keywords[i], conf);
+	}
 	root = config_root_setting(&cfg);
-	n = config_setting_length(root);
-	for (i = 0; i < n; i++) {
-		s = config_setting_get_elem(root, i);
-		name = config_setting_name(s);
-		if (strcmp(name, "control_socket") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if (*v != '/')
-					CERR(s, "control_socket: \"%s\" is not "
-					    "an absolute path", v);
-				else
-					cfg_replace(&conf->control_socket,
-					    xstrdup(v));
-			}
-		} else if (strcmp(name, "control_group") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0) {
-				if ((gr = getgrnam(v)) == NULL)
-					CERR(s, "control_group: no group "
-					    "named \"%s\"", v);
-				else
-					cfg_replace(&conf->control_group,
-					    xstrdup(v));
-			}
-		} else if (strcmp(name, "log_level") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0 &&
-			    (conf->log_level = log_level_parse(v)) == -1)
-				CERR(s, "log_level: \"%s\": expected error, "
-				    "warning, notice, info or debug", v);
-		} else if (strcmp(name, "workers") == 0) {
-			if (cfg_int(s, path, errs, 0, WORKERS_MAX, &w) == 0)
-				conf->workers = (unsigned)w;
-		} else if (strcmp(name, "include_dir") == 0) {
-			if (cfg_string(s, path, errs, &v) == 0)
-				cfg_replace(&conf->include_dir,
-				    cfg_path(v, cfg_file(s, path)));
-		} else if (strcmp(name, "defaults") == 0) {
-			if (!config_setting_is_group(s))
-				CERR(s, "defaults: expected a group { ... }");
-			else
-				dg = s;
-		} else if (strcmp(name, "tunnels") == 0)
-			tg = s;
-		else
-			CERR(s, "unknown setting \"%s\"", name);
+	cfg_settings(root, KW_GLOBAL, path, errs, conf);
+	dg = config_setting_get_member(root, "defaults");
+	tg = config_setting_get_member(root, "tunnels");
+	if (dg != NULL && !config_setting_is_group(dg)) {
+		CERR(dg, "defaults: expected a group { ... }");
+		dg = NULL;
 	}
 	if (dg != NULL) {
 		scratch = tunnel_conf_builtin();
-		cfg_tunnel_settings(dg, path, errs, scratch);
+		cfg_settings(dg, KW_TUNNEL, path, errs, scratch);
 		tunnel_conf_free(scratch);
 	}
 	if (tg != NULL)
@@ -759,10 +471,11 @@ config_free(struct config *conf)
 	for (i = 0; i < conf->ntunnels; i++)
 		tunnel_conf_free(conf->tunnels[i]);
 	free(conf->tunnels);
+	for (i = 0; i < nkeywords; i++) {
+		if (keywords[i].where == KW_GLOBAL)
+			keyword_clear(&keywords[i], conf);
+	}
 	free(conf->file);
-	free(conf->control_socket);
-	free(conf->control_group);
-	free(conf->include_dir);
 	free(conf);
 }
 
@@ -778,56 +491,9 @@ config_find(struct config *conf, const char *name)
 	return NULL;
 }
 
-static int
-cfg_str_eq(const char *a, const char *b)
-{
-	return (a == NULL && b == NULL) ||
-	    (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* Would a session made with b be the same as one made with a?  (reload) */
-int
-tunnel_conf_same_session(const struct tunnel_conf *a,
-    const struct tunnel_conf *b)
-{
-	return cfg_str_eq(a->host, b->host) && a->port == b->port &&
-	    cfg_str_eq(a->user, b->user) &&
-	    cfg_str_eq(a->identity_file, b->identity_file) &&
-	    cfg_str_eq(a->known_hosts, b->known_hosts) &&
-	    cfg_str_eq(a->host_key, b->host_key) && a->strict == b->strict;
-}
-
 /* The same forward, as written? */
 int
 fwdspec_same(const struct fwdspec *a, const struct fwdspec *b)
 {
 	return a->kind == b->kind && strcmp(a->spec, b->spec) == 0;
-}
-
-/* Everything else a tunnel's configuration says, compared (reload). */
-int
-tunnel_conf_same_rest(const struct tunnel_conf *a,
-    const struct tunnel_conf *b)
-{
-	size_t i;
-
-	if (a->autostart != b->autostart ||
-	    a->keepalive_interval != b->keepalive_interval ||
-	    a->keepalive_count != b->keepalive_count ||
-	    a->connect_timeout != b->connect_timeout ||
-	    a->reconnect_min != b->reconnect_min ||
-	    a->reconnect_max != b->reconnect_max ||
-	    a->permit_any != b->permit_any || a->npermits != b->npermits ||
-	    a->nfwds != b->nfwds)
-		return 0;
-	for (i = 0; i < a->npermits; i++) {
-		if (!cfg_str_eq(a->permits[i].host, b->permits[i].host) ||
-		    a->permits[i].port != b->permits[i].port)
-			return 0;
-	}
-	for (i = 0; i < a->nfwds; i++) {
-		if (!fwdspec_same(&a->fwds[i], &b->fwds[i]))
-			return 0;
-	}
-	return 1;
 }

@@ -2,21 +2,30 @@
  * reload.c - reload by difference, as bgpd's reconfigure does (SIGHUP and
  * `tunnelctl reload`).  The file is parsed into a new configuration; if it
  * has errors the running one stays in force and every error is returned.
- * Otherwise only the difference is applied:
+ * Otherwise only the difference is applied, as the keyword table
+ * (config_keywords.c) classes each setting:
  *
  *   a new tunnel             is created, and started if autostart
  *   a removed tunnel         is stopped and destroyed
- *   host, port, user, keys   changed: the tunnel restarts (if it was wanted)
- *   only forwards changed    forwards are added and removed on the live
+ *   KR_SESSION changed       (host, port, user, keys) the tunnel restarts
+ *                            (if it was wanted)
+ *   KR_FORWARDS changed      forwards are added and removed on the live
  *                            session; the others keep their listeners and
  *                            connections
- *   anything else changed    (timers, permit_remote_open, autostart) the
- *                            new values apply from now on, nothing restarts
+ *   KR_REARM changed         (keepalives) the live session's timers are
+ *                            armed again on the new schedule
+ *   KR_NONE changed          read where used: applies from now on
  *   nothing changed          untouched
  *
- * Global settings: log_level and control_group apply at once (unless
- * the command line set the level); a new control_socket path or number of
- * workers cannot be applied to a running daemon, and the answer says so.
+ * Release before acquire: removed tunnels go first, then every changed
+ * tunnel lets go of what it no longer has (a restarted one stops, forwards
+ * that go are closed), and only then do changed tunnels take what is new
+ * and new tunnels start - so a listener may move from one tunnel to
+ * another, in any order in the file.
+ *
+ * Global settings: KR_APPLY ones (log_level) are applied at once; a new
+ * KR_DAEMON one (control_socket, workers) cannot be applied to a running
+ * daemon, and the answer says so.
  *
  * Runs on the main thread; what it does to a tunnel runs on the tunnel's
  * worker (reload_job), and the old configuration is freed only after
@@ -24,10 +33,12 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunneld.h"
+#include "config_keywords.h"
 
 struct config		*tunneld_conf;			/* in force */
 int			 tunneld_log_level_fixed;	/* by the command line */
@@ -61,9 +72,35 @@ reload_forward_remove(struct tunnel *t, struct forward *f)
 	forward_free(f);
 }
 
-/* Only the forwards changed: add and remove them on the live session. */
+/* Forwards change, first step: those that go are closed; the others stay
+ * (still on the old configuration until the second step). */
 static void
-reload_forwards(struct tunnel *t, struct tunnel_conf *tc)
+reload_forwards_release(struct tunnel *t, struct tunnel_conf *tc)
+{
+	char *taken;
+	size_t i, j, w;
+
+	taken = xcalloc(tc->nfwds + 1, 1);
+	for (i = w = 0; i < t->nfwds; i++) {
+		for (j = 0; j < tc->nfwds; j++) {
+			if (!taken[j] && fwdspec_same(t->fwds[i]->spec,
+			    &tc->fwds[j]))
+				break;
+		}
+		if (j == tc->nfwds)
+			reload_forward_remove(t, t->fwds[i]);
+		else {
+			taken[j] = 1;
+			t->fwds[w++] = t->fwds[i];
+		}
+	}
+	t->nfwds = w;
+	free(taken);
+}
+
+/* Second step: the tunnel moves to tc and the new forwards start. */
+static void
+reload_forwards_acquire(struct tunnel *t, struct tunnel_conf *tc)
 {
 	struct forward **nf, *f;
 	char *taken;
@@ -83,7 +120,7 @@ reload_forwards(struct tunnel *t, struct tunnel_conf *tc)
 			}
 		}
 	}
-	for (i = 0; i < t->nfwds; i++) {
+	for (i = 0; i < t->nfwds; i++) {	/* none left after release */
 		if (!taken[i])
 			reload_forward_remove(t, t->fwds[i]);
 	}
@@ -109,17 +146,27 @@ reload_forwards(struct tunnel *t, struct tunnel_conf *tc)
 	tunnel_forward_changed(t);
 }
 
-/* The session's settings changed: a new tunnel object state, restarted. */
+/* A new session, first step: the tunnel stops and its forwards go. */
 static void
-reload_restart(struct tunnel *t, struct tunnel_conf *tc, const char *why)
+reload_restart_release(struct tunnel *t, const char *why)
 {
-	int wanted = t->state != TS_DOWN;
 	size_t i;
 
 	tunnel_stop(t, why);
 	for (i = 0; i < t->nfwds; i++)
 		forward_free(t->fwds[i]);
 	free(t->fwds);
+	t->fwds = NULL;
+	t->nfwds = 0;
+}
+
+/* Second step: the forwards of tc, and a start if it was wanted. */
+static void
+reload_restart_acquire(struct tunnel *t, struct tunnel_conf *tc,
+    const char *why, int wanted)
+{
+	size_t i;
+
 	t->conf = tc;
 	t->nfwds = tc->nfwds;
 	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
@@ -129,40 +176,40 @@ reload_restart(struct tunnel *t, struct tunnel_conf *tc, const char *why)
 		tunnel_start(t, why);
 }
 
-enum reload_kind { RK_REPOINT, RK_FORWARDS, RK_RESTART };
+/* What a changed tunnel needs, and where its reload has got to. */
 struct reload_job {
-	enum reload_kind	 kind;
 	struct tunnel		*t;
 	struct tunnel_conf	*tc;
+	unsigned		 needs;		/* tunnel_conf_reload_needs() */
+	int			 acquire;	/* the second step */
+	int			 wanted;	/* restarted: it was not down */
+	int			 busy;		/* its worker could not run it */
 	const char		*why;
 };
 
+/* On the tunnel's worker: one step of its reload. */
 static void
 reload_job(void *arg)
 {
 	struct reload_job *j = arg;
 
-	switch (j->kind) {
-	case RK_REPOINT:
-		reload_repoint(j->t, j->tc);
-		break;
-	case RK_FORWARDS:
-		reload_forwards(j->t, j->tc);
-		break;
-	case RK_RESTART:
-		reload_restart(j->t, j->tc, j->why);
-		break;
+	if (KR_NEEDS(j->needs, KR_SESSION)) {
+		if (!j->acquire) {
+			j->wanted = j->t->state != TS_DOWN;
+			reload_restart_release(j->t, j->why);
+		} else
+			reload_restart_acquire(j->t, j->tc, j->why, j->wanted);
+		return;
 	}
-}
-
-/* -1 when the tunnel's worker is busy: the tunnel keeps its old settings */
-static int
-reload_tunnel(struct tunnel *t, enum reload_kind kind, struct tunnel_conf *tc,
-    const char *why)
-{
-	struct reload_job j = { kind, t, tc, why };
-
-	return worker_call(t->worker, reload_job, &j);
+	if (KR_NEEDS(j->needs, KR_FORWARDS)) {
+		if (!j->acquire)
+			reload_forwards_release(j->t, j->tc);
+		else
+			reload_forwards_acquire(j->t, j->tc);
+	} else if (j->acquire)
+		reload_repoint(j->t, j->tc);
+	if (j->acquire && KR_NEEDS(j->needs, KR_REARM))
+		session_keepalive_rearm(j->t->session);
 }
 
 static void
@@ -177,6 +224,106 @@ reload_add(json_object *o, const char *key, const char *name)
 	json_object_array_add(a, json_object_new_string(name));
 }
 
+static void
+reload_note(json_object *o, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	log_warnx("reload: %s", buf);
+	reload_add(o, "notes", buf);
+}
+
+/* The global settings: applied at once, or a note that they cannot be. */
+static void
+reload_globals(struct config *old, struct config *nc, json_object *o)
+{
+	const struct keyword *kw;
+	size_t i;
+
+	for (i = 0; i < nkeywords; i++) {
+		kw = &keywords[i];
+		if (kw->where != KW_GLOBAL || keyword_equal(kw, old, nc))
+			continue;
+		switch (kw->reload) {
+		case KR_APPLY:
+			kw->apply(nc);
+			break;
+		case KR_DAEMON:
+			reload_note(o, "%s: a new value takes effect when "
+			    "tunneld restarts", kw->name);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The refusal of a file with errors: every one of them, and a log line. */
+static json_object *
+reload_refused(json_object *o, struct errlist *errs)
+{
+	json_object *a = json_object_new_array();
+	size_t i;
+
+	for (i = 0; i < errs->n; i++) {
+		log_warnx("reload: %s", errs->v[i]);
+		json_object_array_add(a, json_object_new_string(errs->v[i]));
+	}
+	log_warnx("reload: %zu error%s; the running configuration stays in "
+	    "force", errs->n, errs->n == 1 ? "" : "s");
+	errlist_clear(errs);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string("the "
+	    "configuration has errors; the running one stays in force"));
+	json_object_object_add(o, "errors", a);
+	notify_ready();
+	return o;
+}
+
+/*
+ * The tunnels of nc that exist already: what each needs, answered in o,
+ * and the release step done for all.  Returns the jobs for the acquire
+ * step (*n of them); a tunnel whose worker is busy (worker.c) is marked
+ * and keeps its old settings.
+ */
+static struct reload_job *
+reload_release(struct config *nc, json_object *o, const char *why, size_t *n)
+{
+	const struct keyword *which;
+	struct reload_job *jobs, *j;
+	struct tunnel *t;
+	size_t i;
+
+	jobs = xcalloc(nc->ntunnels + 1, sizeof *jobs);
+	*n = 0;
+	for (i = 0; i < nc->ntunnels; i++) {
+		if ((t = tunnel_find(nc->tunnels[i]->name)) == NULL)
+			continue;
+		j = &jobs[(*n)++];
+		j->t = t;
+		j->tc = nc->tunnels[i];
+		j->why = why;
+		j->needs = tunnel_conf_reload_needs(t->conf, j->tc, &which);
+		if (which == NULL)
+			reload_add(o, "unchanged", t->name);
+		else {
+			reload_add(o, KR_NEEDS(j->needs, KR_SESSION) ?
+			    "restarted" : "changed", t->name);
+			log_info("%s: %s changed (%s)", t->name, which->name,
+			    keyword_reload_name(which->reload));
+		}
+		if ((KR_NEEDS(j->needs, KR_SESSION) ||
+		    KR_NEEDS(j->needs, KR_FORWARDS)) &&
+		    worker_call(t->worker, reload_job, j) != 0)
+			j->busy = 1;
+	}
+	return jobs;
+}
+
 /*
  * Reload; by says who asked, for the log.  Returns the answer for the
  * control protocol: {"ok":true, "added":[...], "removed":[...],
@@ -188,36 +335,19 @@ reload_config(const char *by)
 {
 	struct errlist errs = { NULL, 0 };
 	struct config *nc, *old = tunneld_conf;
+	struct reload_job *jobs;
 	struct tunnel_conf *tc;
 	struct tunnel *t, *next;
-	json_object *o = json_object_new_object(), *a;
+	json_object *o = json_object_new_object();
 	char why[256];
-	size_t i;
+	size_t i, n;
 	int busy = 0;		/* tunnels that may still use the old one */
 
 	log_notice("reload of %s (%s)", old->file, by);
 	notify_reloading();
-	nc = config_load(old->file, &errs);
-	if (nc == NULL) {
-		a = json_object_new_array();
-		for (i = 0; i < errs.n; i++) {
-			log_warnx("reload: %s", errs.v[i]);
-			json_object_array_add(a, json_object_new_string(
-			    errs.v[i]));
-		}
-		log_warnx("reload: %zu error%s; the running configuration "
-		    "stays in force", errs.n, errs.n == 1 ? "" : "s");
-		errlist_clear(&errs);
-		json_object_object_add(o, "ok", json_object_new_boolean(0));
-		json_object_object_add(o, "error", json_object_new_string(
-		    "the configuration has errors; the running one stays in "
-		    "force"));
-		json_object_object_add(o, "errors", a);
-		notify_ready();
-		return o;
-	}
+	if ((nc = config_load(old->file, &errs)) == NULL)
+		return reload_refused(o, &errs);
 	snprintf(why, sizeof why, "reload (%s)", by);
-	/* removed tunnels first: their listeners may be reused below */
 	TAILQ_FOREACH_SAFE(t, &tunnels, entry, next) {
 		if (config_find(nc, t->name) == NULL) {
 			reload_add(o, "removed", t->name);
@@ -225,40 +355,24 @@ reload_config(const char *by)
 			busy |= tunnel_destroy(t) != 0;
 		}
 	}
+	jobs = reload_release(nc, o, why, &n);
+	for (i = 0; i < n; i++) {
+		jobs[i].acquire = 1;
+		if (jobs[i].busy || worker_call(jobs[i].t->worker, reload_job,
+		    &jobs[i]) != 0)
+			busy = 1;
+	}
+	free(jobs);
 	for (i = 0; i < nc->ntunnels; i++) {
 		tc = nc->tunnels[i];
-		if ((t = tunnel_find(tc->name)) == NULL) {
-			t = tunnel_create(tc);
-			reload_add(o, "added", tc->name);
-			if (tc->autostart)
-				tunnel_command(t, TC_UP, why);
-		} else if (!tunnel_conf_same_session(t->conf, tc)) {
-			reload_add(o, "restarted", tc->name);
-			busy |= reload_tunnel(t, RK_RESTART, tc, why) != 0;
-		} else if (tunnel_conf_same_rest(t->conf, tc)) {
-			reload_add(o, "unchanged", tc->name);
-			busy |= reload_tunnel(t, RK_REPOINT, tc, why) != 0;
-		} else {
-			reload_add(o, "changed", tc->name);
-			busy |= reload_tunnel(t, RK_FORWARDS, tc, why) != 0;
-		}
+		if (tunnel_find(tc->name) != NULL)
+			continue;
+		t = tunnel_create(tc);
+		reload_add(o, "added", tc->name);
+		if (tc->autostart)
+			tunnel_command(t, TC_UP, why);
 	}
-	if (!tunneld_log_level_fixed && nc->log_level != -1)
-		log_set_level(nc->log_level);
-	if (tunneld_socket_path != NULL && nc->control_socket != NULL &&
-	    strcmp(nc->control_socket, tunneld_socket_path) != 0) {
-		snprintf(why, sizeof why, "control_socket %s: a new socket "
-		    "path takes effect when tunneld restarts; it listens on "
-		    "%s until then", nc->control_socket, tunneld_socket_path);
-		log_warnx("reload: %s", why);
-		reload_add(o, "notes", why);
-	}
-	if (nc->workers != old->workers) {
-		snprintf(why, sizeof why, "workers %u: a new number of worker "
-		    "threads takes effect when tunneld restarts", nc->workers);
-		log_warnx("reload: %s", why);
-		reload_add(o, "notes", why);
-	}
+	reload_globals(old, nc, o);
 	tunneld_conf = nc;
 	if (busy) {	/* worker.c: the old one stays, as they may use it */
 		snprintf(why, sizeof why, "a worker thread is busy (stuck in "

@@ -125,7 +125,7 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	double iv = s->conf->keepalive_interval, quiet, limit;
 
-	if (s->phase != SP_ESTABLISHED)
+	if (s->phase != SP_ESTABLISHED || iv <= 0)	/* off since a reload */
 		return;
 	limit = iv * s->conf->keepalive_count + ALIVE_GRACE;
 	quiet = mono_now() - s->last_rx;
@@ -140,16 +140,17 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	session_fail(s, SE_NETWORK, "no answer from %s for %.1fs (%d "
 	    "keepalives unanswered)", s->addr, quiet,
-	    quiet / iv < 1 ? 1 : (int)(quiet / iv));
+	    quiet < iv ? 1 : (int)(quiet / iv));
 }
 
-/* Authenticated: open the probe channel, start the ticks. */
-void
-session_keepalive_start(struct session *s)
+/* The ticks and the verdict on the schedule of the current settings. */
+static void
+session_keepalive_arm(struct session *s)
 {
 	double iv = s->conf->keepalive_interval;
 
-	session_open(s, OPEN_SESSION, NULL, 0, NULL, 0, NULL);
+	event_del(s->ev_keepalive);
+	event_del(s->ev_alive);
 	if (iv <= 0)
 		return;
 	/* The first round trip waits for the first tick: right after
@@ -158,4 +159,30 @@ session_keepalive_start(struct session *s)
 	timer_add_secs(s->ev_keepalive, iv);
 	timer_add_secs(s->ev_alive, iv * s->conf->keepalive_count +
 	    ALIVE_GRACE);
+}
+
+/* Authenticated: open the probe channel, start the ticks. */
+void
+session_keepalive_start(struct session *s)
+{
+	session_open(s, OPEN_SESSION, NULL, 0, NULL, 0, NULL);
+	session_keepalive_arm(s);
+}
+
+/*
+ * reload: keepalive_interval or keepalive_count changed (after
+ * session_set_conf).  The timers start again on the new schedule, or stop
+ * for an interval of 0; silence is still measured from the last byte.
+ * The probe channel was opened at authentication whatever the interval.
+ * The kernel's backstop on the socket keeps the values of the connect.
+ */
+void
+session_keepalive_rearm(struct session *s)
+{
+	if (s == NULL || s->phase != SP_ESTABLISHED)
+		return;	/* a session still setting up arms them when it is up */
+	log_debug("%s: keepalives every %gs, %d unanswered is dead",
+	    s->conf->name, s->conf->keepalive_interval,
+	    s->conf->keepalive_count);
+	session_keepalive_arm(s);
 }

@@ -5,7 +5,9 @@
  *   main.c           options, signals, start-up and shutdown
  *   log.c            leveled logging to stderr
  *   fwdspec.c        OpenSSH forward syntax (-L/-R/-D arguments)
- *   config.c         tunneld.conf: parse, validate, defaults
+ *   config.c         tunneld.conf: read, validate, defaults
+ *   config_keywords.c every setting, defined once: name, type, range,
+ *                    default, where it lives, what a reload needs
  *   config_print.c   the effective configuration (--print-config)
  *   reload.c         reload by difference (SIGHUP, tunnelctl reload)
  *   worker.c         the threads that carry the tunnels; calls between
@@ -115,7 +117,7 @@ int		 permit_parse(const char *, struct permit *, char **cause);
 int		 permit_match(const struct permit *, size_t, const char *host,
 		    int port);
 
-/* config.c */
+/* config.c; the settings are defined in config_keywords.c */
 enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
 struct tunnel_conf {
 	char			*name;
@@ -144,7 +146,7 @@ struct config {
 	char			*file;
 	char			*control_socket;
 	char			*control_group;
-	int			 log_level;
+	int			 log_level;	/* LOG_LVL_* */
 	char			*include_dir;
 	unsigned		 workers;	/* threads; 0: one per CPU */
 	struct tunnel_conf	**tunnels;
@@ -157,10 +159,6 @@ struct errlist {
 struct config	*config_load(const char *path, struct errlist *);
 void		 config_free(struct config *);
 struct tunnel_conf *config_find(struct config *, const char *);
-int		 tunnel_conf_same_session(const struct tunnel_conf *,
-		    const struct tunnel_conf *);
-int		 tunnel_conf_same_rest(const struct tunnel_conf *,
-		    const struct tunnel_conf *);
 int		 fwdspec_same(const struct fwdspec *, const struct fwdspec *);
 void		 config_print(FILE *, const struct config *);
 void		 errlist_add(struct errlist *, const char *file, int line,
@@ -324,6 +322,7 @@ enum gateway_ports session_gateway_ports(struct session *, int probe);
 struct evdns_base *session_dns(struct session *);
 double		 session_connect_timeout(struct session *);
 void		 session_set_conf(struct session *, const struct tunnel_conf *);
+void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_forget_forward(struct session *, struct forward *);
 void		 session_listen_cancel(struct session *, struct forward *);
 unsigned	 session_channel_window(struct session *);
