@@ -80,6 +80,16 @@ output_duration(long long s, char *buf, size_t len)
 	return buf;
 }
 
+/* A tunnel whose worker did not answer in time is shown as last known. */
+static int
+output_busy(json_object *t)
+{
+	json_object *b;
+
+	return (json_object_object_get_ex(t, "worker_busy", &b) &&
+	    json_object_get_boolean(b));
+}
+
 void
 output_table(json_object *tunnels, int color)
 {
@@ -120,6 +130,9 @@ output_table(json_object *tunnels, int color)
 			    retry - now > 0 ? retry - now : 0, err ? err : "");
 		else if (err != NULL && strcmp(st, "up") != 0)
 			snprintf(info, sizeof info, "%s", err);
+		if (output_busy(t))
+			snprintf(info, sizeof info, "worker %lld busy: "
+			    "last known state", output_int(t, "worker"));
 		printf("%-*s  %s%-10s%s  %-7s  %-8s  %5lld  %8s  %8s  %s\n",
 		    (int)width, output_str(t, "name"), color ? state_color(st) : "",
 		    st, color ? C_RESET : "",
@@ -152,6 +165,9 @@ output_detail(json_object *t, int color)
 	if ((retry = output_int(t, "next_retry")) > 0)
 		printf("  next retry:  in %llds\n", retry - now > 0 ?
 		    retry - now : 0);
+	if (output_busy(t))
+		printf("  worker %lld is busy: this is the last state it "
+		    "reported\n", output_int(t, "worker"));
 	json_object_object_get_ex(t, "forwards", &fw);
 	for (j = 0; j < json_object_array_length(fw); j++) {
 		f = json_object_array_get_idx(fw, j);

@@ -101,6 +101,8 @@ check "... stuck is marked worker_busy, in the state it last posted" \
 check "... ok is not" [ "$(busy_of ok)" = "False up 1" ]
 check "status of the stuck tunnel alone answers" \
     timed 15 $TUNNELCTL -s "$CTL" --json status stuck
+check "the table says the stuck tunnel's worker is busy" sh -c \
+    "timeout 15 $TUNNELCTL -s '$CTL' status | grep -E '^stuck .*worker 2 busy'"
 check "the log says which worker is stuck" wait_log "worker 2 has not answered"
 check "down of the stuck tunnel answers (carried out when it is free)" \
     timed 15 $TUNNELCTL -s "$CTL" down stuck
