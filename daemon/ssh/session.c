@@ -1,0 +1,723 @@
+/*
+ * session.c - one SSH connection (one libssh2 session) on one event base.
+ *
+ * Everything a session owns - its socket, its libssh2 session, its channels
+ * and their events - lives on the event base it was created on, so sessions
+ * can later be spread over worker threads, one base each.
+ *
+ * A session knows nothing of tunnels or forwards: its owner fills a
+ * struct session_params (copied here) and registers a struct session_ops,
+ * through which the session reports, always from an event of its own
+ * (ev_deliver for the pump's news, ev_dead for the end) - never from under
+ * a libssh2 call.
+ *
+ * Phases: resolving (evdns) -> connecting (non-blocking TCP, happy eyeballs:
+ * connect.c) -> handshake (+ host key check) -> auth -> established;
+ * connect_timeout covers all of them.  Keepalives are in
+ * session_keepalive.c, what happens on an established session in
+ * session_pump.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/util.h>
+
+#include "session.h"
+
+static const char *phase_names[] = { "resolving", "connecting",
+	"handshake", "authenticating", "established", "dead" };
+
+/* Connecting: still resolving the name, or connecting to an address? */
+static enum session_phase
+session_phase(struct session *s)
+{
+	if (s->phase == SP_CONNECTING && s->conn != NULL &&
+	    connector_resolving(s->conn))
+		return SP_RESOLVING;
+	return s->phase;
+}
+
+/* What a tunnel in "connecting" is doing, for tunnelctl's progress. */
+const char *
+session_phase_name(struct session *s)
+{
+	if (s == NULL)
+		return NULL;
+	if (s->phase == SP_ESTABLISHED)
+		return "forwarding";	/* asking the server for its forwards */
+	return phase_names[session_phase(s)];
+}
+
+const char *
+session_name(struct session *s)
+{
+	return s->conf->name;
+}
+
+struct event_base *
+session_base(struct session *s)
+{
+	return s->base;
+}
+
+int
+session_is_established(struct session *s)
+{
+	return s != NULL && s->phase == SP_ESTABLISHED;
+}
+
+/* The owner's parameters, strings and all: the session keeps its copy. */
+static void
+session_conf_set(struct session_conf *sc, const struct session_params *p)
+{
+	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
+	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
+	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms };
+	size_t i;
+
+	for (i = 0; i < nitems(sc->strings); i++) {
+		free(sc->strings[i]);
+		sc->strings[i] = NULL;
+	}
+	sc->p = *p;
+	for (i = 0; i < nitems(str); i++) {
+		if (*str[i] != NULL)
+			*str[i] = sc->strings[i] = xstrdup(*str[i]);
+	}
+}
+
+/* reload: the same connection settings (those a live session cannot
+ * change are the owner's to compare), a new copy of them */
+void
+session_set_params(struct session *s, const struct session_params *p)
+{
+	session_conf_set(&s->params, p);
+}
+
+/* An owner's forward goes (reload): its connections go on without it,
+ * what was to be said to it is not. */
+void
+session_forget_owner(struct session *s, void *owner)
+{
+	struct channel *c;
+
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->owner != owner)
+			continue;
+		if (c->counters != NULL)
+			c->counters->connections--;
+		c->owner = NULL;
+		c->counters = NULL;
+	}
+	session_events_drop(s, owner, NULL);
+}
+
+double
+session_connect_timeout(struct session *s)
+{
+	return s->conf->connect_timeout;
+}
+
+struct evdns_base *
+session_dns(struct session *s)
+{
+	return s->dns;
+}
+
+double
+session_rtt_ms(struct session *s)
+{
+	return s != NULL ? s->rtt_ms : -1;
+}
+
+/*
+ * Channel windows cost memory (libssh2 queues up to a window of data per
+ * channel): a few channels get 2 MiB each for throughput, many share a
+ * budget of 16 MiB with at least 256 KiB each.
+ */
+unsigned
+session_channel_window(struct session *s)
+{
+	unsigned w = WINDOW_BUDGET / (s->nchannels + 1);
+
+	if (w > WINDOW_MAX)
+		w = WINDOW_MAX;
+	if (w < WINDOW_MIN)
+		w = WINDOW_MIN;
+	return w;
+}
+
+/* A session that died tells its tunnel from a deferred event, never from
+ * under a callback that still uses it. */
+void
+session_fail(struct session *s, enum session_error class, const char *fmt,
+    ...)
+{
+	va_list ap;
+
+	if (s->phase == SP_DEAD)
+		return;
+	log_debug("%s: session failed while %s", s->conf->name,
+	    phase_names[session_phase(s)]);
+	connector_cancel(s->conn);
+	s->conn = NULL;
+	s->phase = SP_DEAD;
+	s->class = class;
+	va_start(ap, fmt);
+	if (vasprintf(&s->error, fmt, ap) == -1)
+		s->error = NULL;
+	va_end(ap);
+	if (s->ev_read != NULL)
+		event_del(s->ev_read);
+	if (s->ev_write != NULL)
+		event_del(s->ev_write);
+	event_del(s->ev_keepalive);
+	event_del(s->ev_alive);
+	event_active(s->ev_dead, 0, 0);
+}
+
+void
+session_dead_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	/* The owner frees the session: touch nothing after this call. */
+	s->ops->lost(s->ops_arg, s->class,
+	    s->error != NULL ? s->error : "session failed");
+}
+
+const char *
+session_ssh_error(struct session *s)
+{
+	char *msg = NULL;
+
+	if (s->ssh == NULL)
+		return "no session";
+	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
+	return msg != NULL ? msg : "unknown libssh2 error";
+}
+
+/* --- connecting ---------------------------------------------------------- */
+
+static void
+session_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->phase == SP_ESTABLISHED)
+		return;
+	if (s->conn != NULL && connector_address(s->conn) != NULL)	/* yet */
+		snprintf(s->addr, sizeof s->addr, "%s",
+		    connector_address(s->conn));
+	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
+	    s->conf->connect_timeout, phase_names[session_phase(s)],
+	    s->addr[0] ? " with " : "", s->addr);
+}
+
+/*
+ * TCP_NODELAY, which libssh2 never sets (handshake 52-95 ms -> 12-15 ms);
+ * and the kernel's backstop behind the SSH keepalives: TCP keepalives on
+ * an idle link, TCP_USER_TIMEOUT for data the peer stops acknowledging,
+ * both on the keepalive_interval x keepalive_count schedule.
+ */
+static void
+session_socket_options(const struct session_params *tc, int fd)
+{
+	int one = 1, idle, cnt;
+	unsigned int ms;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+	if (tc->keepalive_interval <= 0)
+		return;
+	idle = tc->keepalive_interval < 1 ? 1 : (int)tc->keepalive_interval;
+	cnt = tc->keepalive_count;
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+	ms = (unsigned int)(tc->keepalive_interval * tc->keepalive_count *
+	    1000);
+	if (ms < 1000)
+		ms = 1000;
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+}
+
+/* The connector is done: connected (to the first address that answered),
+ * or not. */
+static void
+session_connected_cb(int fd, int error, const char *why, void *arg)
+{
+	struct session *s = arg;
+	const char *addr = connector_address(s->conn);
+
+	/* the address connected to, or tried last; for messages */
+	snprintf(s->addr, sizeof s->addr, "%s", addr != NULL ? addr : "");
+	s->conn = NULL;
+	if (fd == -1) {
+		if (error == -1)	/* the name: why says so */
+			session_fail(s, SE_NETWORK, "%s", why);
+		else
+			session_fail(s, SE_NETWORK, "cannot connect to %s port "
+			    "%d: %s", s->conf->host, s->conf->port, why);
+		return;
+	}
+	s->fd = fd;
+	log_debug("%s: connected to %s", s->conf->name, s->addr);
+	session_socket_options(s->conf, fd);
+	s->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->ev_write = event_new(s->base, fd, EV_WRITE, session_write_cb, s);
+	s->phase = SP_HANDSHAKE;
+	session_step(s);
+}
+
+/* --- handshake and authentication ---------------------------------------- */
+
+/*
+ * hostkey.c and identity.c still take a struct tunnel_conf (a follow-up:
+ * they move into the transport and take session_params): one with what
+ * they read, from the session's parameters.
+ */
+static void
+session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
+{
+	const struct session_params *p = s->conf;
+
+	memset(tc, 0, sizeof *tc);
+	tc->name = (char *)p->name;
+	tc->host = (char *)p->host;
+	tc->port = p->port;
+	tc->user = (char *)p->user;
+	tc->identity_file = (char *)p->identity_file;
+	tc->known_hosts = (char *)p->known_hosts;
+	tc->host_key = (char *)p->host_key;
+	tc->strict = p->accept_new ? HKC_ACCEPT_NEW : HKC_YES;
+	tc->connect_timeout = p->connect_timeout;
+	tc->keepalive_interval = p->keepalive_interval;
+	tc->keepalive_count = p->keepalive_count;
+}
+
+/*
+ * libssh2's memory.  Every block it allocates for a session is on the list
+ * of the session's struct session_lib (what libssh2's abstract pointer
+ * points to), so that a session libssh2 will not free is still freed
+ * (session_free()).
+ */
+union heap_block {
+	struct heap_hdr	 h;
+	max_align_t	 align;
+};
+
+static void
+session_heap_link(struct session_lib *lib, struct heap_hdr *h)
+{
+	h->next = lib->blocks.next;
+	h->prev = &lib->blocks;
+	lib->blocks.next->prev = h;
+	lib->blocks.next = h;
+}
+
+static void
+session_heap_unlink(struct heap_hdr *h)
+{
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+}
+
+static void *
+session_alloc(size_t n, void **abstract)
+{
+	union heap_block *b;
+
+	if (n > SIZE_MAX - sizeof *b || (b = malloc(sizeof *b + n)) == NULL)
+		return NULL;
+	session_heap_link(*abstract, &b->h);
+	return b + 1;
+}
+
+static void *
+session_realloc(void *p, size_t n, void **abstract)
+{
+	union heap_block *b, *nb;
+
+	if (p == NULL)
+		return session_alloc(n, abstract);
+	b = (union heap_block *)p - 1;
+	if (n > SIZE_MAX - sizeof *b)
+		return NULL;
+	session_heap_unlink(&b->h);
+	if ((nb = realloc(b, sizeof *b + n)) == NULL) {
+		session_heap_link(*abstract, &b->h);
+		return NULL;
+	}
+	session_heap_link(*abstract, &nb->h);
+	return nb + 1;
+}
+
+static void
+session_dealloc(void *p, void **abstract)
+{
+	union heap_block *b;
+
+	if (p == NULL)
+		return;
+	b = (union heap_block *)p - 1;
+	session_heap_unlink(&b->h);
+	free(b);
+}
+
+/* The libssh2 session, with our callbacks and the owner's algorithms. */
+static int
+session_ssh_create(struct session *s)
+{
+	static const struct {
+		int	 method;
+		size_t	 off;
+	} prefs[] = {
+		{ LIBSSH2_METHOD_CRYPT_CS, offsetof(struct session_params,
+		    ciphers) },
+		{ LIBSSH2_METHOD_CRYPT_SC, offsetof(struct session_params,
+		    ciphers) },
+		{ LIBSSH2_METHOD_MAC_CS, offsetof(struct session_params, macs) },
+		{ LIBSSH2_METHOD_MAC_SC, offsetof(struct session_params, macs) },
+		{ LIBSSH2_METHOD_KEX, offsetof(struct session_params,
+		    kex_algorithms) },
+	};
+	struct hostkey_plan plan;
+	struct tunnel_conf tc;
+	const char *pref;
+	char *cause = NULL;
+	size_t i;
+
+	s->ssh = libssh2_session_init_ex(session_alloc, session_dealloc,
+	    session_realloc, s->lib);
+	if (s->ssh == NULL) {
+		session_fail(s, SE_NETWORK, "cannot create an SSH session");
+		return -1;
+	}
+	s->lib->ssh = s->ssh;
+	libssh2_session_set_blocking(s->ssh, 0);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_recv_cb);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_send_cb);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG, session_debug_cb);
+	for (i = 0; i < nitems(prefs); i++) {
+		pref = *(const char *const *)((const char *)s->conf +
+		    prefs[i].off);
+		if (pref != NULL && libssh2_session_method_pref(s->ssh,
+		    prefs[i].method, pref) != 0) {
+			session_fail(s, SE_FATAL, "algorithms \"%s\": %s", pref,
+			    session_ssh_error(s));
+			return -1;
+		}
+	}
+	session_hostkey_conf(s, &tc);
+	hostkey_plan(s->ssh, &tc, &plan, &cause);
+	if (plan.method_pref != NULL) {
+		log_debug("%s: host key algorithms %s", s->conf->name,
+		    plan.method_pref);
+		libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY,
+		    plan.method_pref);
+		free(plan.method_pref);
+	}
+	free(cause);
+	return 0;
+}
+
+static int
+session_handshake(struct session *s)
+{
+	struct tunnel_conf tc;
+	char *cause = NULL;
+	int rc;
+
+	if (s->ssh == NULL && session_ssh_create(s) != 0)
+		return -1;
+	rc = libssh2_session_handshake(s->ssh, s->fd);
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return 1;
+	if (rc != 0) {
+		session_fail(s, SE_NETWORK, "SSH handshake with %s: %s", s->addr,
+		    session_ssh_error(s));
+		return -1;
+	}
+	session_hostkey_conf(s, &tc);
+	if (hostkey_verify(s->ssh, &tc, &cause) != 0) {
+		session_fail(s, SE_FATAL, "%s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+session_auth(struct session *s)
+{
+	const struct session_params *tc = s->conf;
+	int rc;
+
+	rc = libssh2_userauth_publickey_frommemory(s->ssh, tc->user,
+	    strlen(tc->user), NULL, 0, s->id.data, s->id.len, NULL);
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return 1;
+	identity_clear(&s->id);		/* the secret is no longer needed */
+	if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
+	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
+		session_fail(s, SE_AUTH, "authentication failed: %s refused "
+		    "the key %s for user \"%s\"", s->addr,
+		    tc->identity_file != NULL ? tc->identity_file :
+		    "(default)", tc->user);
+		return -1;
+	}
+	if (rc != 0) {
+		session_fail(s, SE_NETWORK, "authentication with %s: %s", s->addr,
+		    session_ssh_error(s));
+		return -1;
+	}
+	return 0;
+}
+
+/* Drive the handshake and authentication; on success the session is up. */
+void
+session_step(struct session *s)
+{
+	int rc;
+
+	if (s->phase == SP_HANDSHAKE) {
+		if ((rc = session_handshake(s)) != 0) {
+			if (rc > 0)
+				session_arm(s);
+			return;
+		}
+		log_debug("%s: host key verified", s->conf->name);
+		s->phase = SP_AUTH;
+	}
+	if (s->phase == SP_AUTH) {
+		if ((rc = session_auth(s)) != 0) {
+			if (rc > 0)
+				session_arm(s);
+			return;
+		}
+		event_del(s->ev_read);
+		event_del(s->ev_write);
+		event_del(s->ev_timeout);
+		s->phase = SP_ESTABLISHED;
+		s->last_rx = mono_now();
+		session_keepalive_start(s);
+		session_arm(s);
+		log_info("%s: authenticated to %s as %s", s->conf->name,
+		    s->addr, s->conf->user);
+		session_raise(s, SEV_UP, NULL, NULL);
+	}
+}
+
+struct session *
+session_new(struct event_base *base, struct evdns_base *dns,
+    const struct session_params *p, const struct session_ops *ops, void *arg)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+	struct tunnel_conf tc;
+	char *cause = NULL;
+
+	s->ops = ops;
+	s->ops_arg = arg;
+	session_conf_set(&s->params, p);
+	s->conf = &s->params.p;
+	s->base = base;
+	s->dns = dns;
+	s->fd = -1;
+	s->rtt_ms = -1;
+	s->lib = xcalloc(1, sizeof *s->lib);
+	s->lib->s = s;
+	s->lib->blocks.next = s->lib->blocks.prev = &s->lib->blocks;
+	TAILQ_INIT(&s->channels);
+	TAILQ_INIT(&s->opens);
+	TAILQ_INIT(&s->listeners);
+	TAILQ_INIT(&s->events);
+	s->rxq = xmalloc(RXQ_SIZE);
+	s->ev_timeout = evtimer_new(base, session_timeout_cb, s);
+	s->ev_pump = event_new(base, -1, 0, session_pump_cb, s);
+	s->ev_dead = event_new(base, -1, 0, session_dead_cb, s);
+	s->ev_deliver = event_new(base, -1, 0, session_deliver_cb, s);
+	s->ev_keepalive = event_new(base, -1, EV_PERSIST, session_keepalive_cb,
+	    s);
+	s->ev_alive = evtimer_new(base, session_alive_cb, s);
+	s->phase = SP_CONNECTING;
+
+	timer_add_secs(s->ev_timeout, s->conf->connect_timeout);
+
+	/* Key problems are found before the network is touched. */
+	session_hostkey_conf(s, &tc);
+	if (identity_load(&tc, &s->id, &cause) != 0) {
+		session_fail(s, SE_FATAL, "%s", cause);
+		free(cause);
+		return s;
+	}
+	/* the session's own timer bounds it: connect_timeout for all */
+	s->conn = connector_start(base, dns, s->conf->host, s->conf->port,
+	    NULL, 0, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
+	return s;
+}
+
+/*
+ * A libssh2 session that would not be freed (session_free()) is retried
+ * every FREE_RETRY_SECS, FREE_RETRIES times; then everything libssh2
+ * allocated for it is freed all the same, by hand.  What OpenSSL allocated
+ * for its ciphers is lost then, but never more than that.
+ */
+static void
+session_lib_free(struct session_lib *lib, int hard)
+{
+	struct heap_hdr *h;
+	size_t n = 0;
+
+	while ((h = lib->blocks.next) != &lib->blocks) {
+		session_heap_unlink(h);
+		free(h);
+		n++;
+	}
+	if (hard)
+		log_warnx("%s: libssh2 would not free the session after %d "
+		    "tries; freed by hand (%zu blocks)", lib->name,
+		    FREE_TRIES + FREE_RETRIES, n);
+	if (lib->ev_retry != NULL)
+		event_free(lib->ev_retry);
+	free(lib->name);
+	free(lib);
+}
+
+static void
+session_lib_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session_lib *lib = arg;
+
+	if (libssh2_session_free(lib->ssh) != LIBSSH2_ERROR_EAGAIN)
+		session_lib_free(lib, 0);
+	else if (++lib->retries >= FREE_RETRIES)
+		session_lib_free(lib, 1);
+	else
+		timer_add_secs(lib->ev_retry, FREE_RETRY_SECS);
+}
+
+/* Free the libssh2 session (its socket is shut already), whatever it says. */
+static void
+session_lib_release(struct session *s)
+{
+	struct session_lib *lib = s->lib;
+	int tries = 0, rc = 0;
+
+	s->lib = NULL;
+	if (s->ssh == NULL) {
+		session_lib_free(lib, 0);
+		return;
+	}
+	/* Whatever libssh2 sends while freeing (CLOSE, and the cancel of
+	 * each remote listener, which it retries for ever if the send
+	 * fails) is dropped, and it reads an end of file. */
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_discard_cb);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_eof_cb);
+	lib->s = NULL;
+	/* with the socket shut, nothing inside can wait for long */
+	while (tries++ < FREE_TRIES &&
+	    (rc = libssh2_session_free(s->ssh)) == LIBSSH2_ERROR_EAGAIN)
+		;
+	if (rc != LIBSSH2_ERROR_EAGAIN) {
+		session_lib_free(lib, 0);
+		return;
+	}
+	log_debug("%s: libssh2 is not done freeing the session; again in "
+	    "%gs", s->conf->name, FREE_RETRY_SECS);
+	lib->name = xstrdup(s->conf->name);
+	lib->ev_retry = evtimer_new(s->base, session_lib_retry_cb, lib);
+	timer_add_secs(lib->ev_retry, FREE_RETRY_SECS);
+}
+
+/* The struct itself, and what only the delivery loop may free. */
+void
+session_release(struct session *s)
+{
+	session_events_drop(s, NULL, NULL);
+	event_free(s->ev_deliver);
+	session_conf_set(&s->params, &(struct session_params){ 0 });
+	free(s);
+}
+
+/*
+ * Tear down without blocking: shutdown before free (LIBSSH2.md rule 8).
+ * From inside an upward call (session_deliver_cb()), the struct goes
+ * when that call has returned.
+ */
+void
+session_free(struct session *s)
+{
+	struct channel *c, *next;
+	struct open_req *r;
+
+	if (s == NULL || s->freed)
+		return;
+	connector_cancel(s->conn);
+	s->conn = NULL;
+	s->phase = SP_DEAD;
+	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next)
+		channel_session_gone(c);
+	while ((r = TAILQ_FIRST(&s->opens)) != NULL) {
+		TAILQ_REMOVE(&s->opens, r, entry);
+		session_open_free(r);
+	}
+	session_listeners_free(s);
+	if (s->fd != -1)
+		shutdown(s->fd, SHUT_RDWR);
+	session_lib_release(s);
+	if (s->ev_read != NULL)
+		event_free(s->ev_read);
+	if (s->ev_write != NULL)
+		event_free(s->ev_write);
+	event_free(s->ev_timeout);
+	event_free(s->ev_pump);
+	event_free(s->ev_dead);
+	event_free(s->ev_keepalive);
+	event_free(s->ev_alive);
+	if (s->fd != -1)
+		close(s->fd);
+	identity_clear(&s->id);
+	free(s->rxq);
+	free(s->debug_msg);
+	free(s->error);
+	if (s->delivering) {
+		s->freed = 1;
+		return;
+	}
+	session_release(s);
+}
+
+/* --- the library --------------------------------------------------------- */
+
+/* Once, before any thread starts (LIBSSH2.md rule 10). */
+int
+session_library_init(void)
+{
+	return libssh2_init(0);
+}
+
+void
+session_library_exit(void)
+{
+	libssh2_exit();
+}
+
+void
+session_library_version(const char **linked, const char **built)
+{
+	*linked = libssh2_version(0);
+	*built = LIBSSH2_VERSION;
+}
