@@ -152,6 +152,8 @@ connector_write_cb(evutil_socket_t fd, short what, void *arg)
 	if (getsockopt(a->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err == 0) {
+		log_debug("%s: connected to %s (address %zu of %zu)", k->host,
+		    a->addr, (size_t)(a - k->att) + 1, k->naddrs);
 		k->fd = a->fd;
 		a->fd = -1;
 		k->running--;
