@@ -626,7 +626,8 @@ session_lib_release(struct session *s)
 	 * fails) is dropped, and it reads an end of file. */
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_discard_cb);
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_eof_cb);
-	lib->s = NULL;
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG, NULL);
+	lib->s = NULL;		/* no callback may find the session now */
 	/* with the socket shut, nothing inside can wait for long */
 	while (tries++ < FREE_TRIES &&
 	    (rc = libssh2_session_free(s->ssh)) == LIBSSH2_ERROR_EAGAIN)
