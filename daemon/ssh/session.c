@@ -666,6 +666,11 @@ session_free(struct session *s)
 
 	if (s == NULL || s->freed)
 		return;
+	if (s->pumping) {	/* the pump's rule, broken: a bug */
+		log_error("%s: session freed from inside its pump",
+		    s->conf->name);
+		abort();
+	}
 	connector_cancel(s->conn);
 	s->conn = NULL;
 	s->phase = SP_DEAD;

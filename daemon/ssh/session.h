@@ -193,6 +193,7 @@ struct session {
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */
 	struct event		*ev_deliver;
+	int			 pumping;	/* in session_pump() */
 	int			 delivering;	/* in session_deliver_cb() */
 	int			 freed;		/* ... and freed there */
 

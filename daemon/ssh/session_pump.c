@@ -820,6 +820,7 @@ session_pump(struct session *s)
 
 	if (s->phase != SP_ESTABLISHED)
 		return;
+	s->pumping = 1;		/* session_free() checks the rule */
 	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
 		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
@@ -854,6 +855,7 @@ session_pump(struct session *s)
 		TAILQ_INSERT_TAIL(&s->channels, c, entry);
 	}
 out:
+	s->pumping = 0;
 	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
 		session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
 	session_arm(s);
