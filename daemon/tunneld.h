@@ -38,6 +38,9 @@
  *   ssh/session.c    one libssh2 session on one event base: connect, handshake,
  *                    authentication, teardown; the owner's parameters and
  *                    callbacks
+ *   ssh/session_lib.c libssh2 itself: the library, a session object's memory
+ *                    (every block on a list) and its freeing, whatever
+ *                    libssh2 says
  *   ssh/session_pump.c driving an established session: the call latch, the
  *                    pump over all channels, the open queue, the input path,
  *                    the queue of upward calls delivered after the pump

@@ -24,7 +24,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,75 +307,6 @@ session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
 	tc->keepalive_count = p->keepalive_count;
 }
 
-/*
- * libssh2's memory.  Every block it allocates for a session is on the list
- * of the session's struct session_lib (what libssh2's abstract pointer
- * points to), so that a session libssh2 will not free is still freed
- * (session_free()).
- */
-union heap_block {
-	struct heap_hdr	 h;
-	max_align_t	 align;
-};
-
-static void
-session_heap_link(struct session_lib *lib, struct heap_hdr *h)
-{
-	h->next = lib->blocks.next;
-	h->prev = &lib->blocks;
-	lib->blocks.next->prev = h;
-	lib->blocks.next = h;
-}
-
-static void
-session_heap_unlink(struct heap_hdr *h)
-{
-	h->prev->next = h->next;
-	h->next->prev = h->prev;
-}
-
-static void *
-session_alloc(size_t n, void **abstract)
-{
-	union heap_block *b;
-
-	if (n > SIZE_MAX - sizeof *b || (b = malloc(sizeof *b + n)) == NULL)
-		return NULL;
-	session_heap_link(*abstract, &b->h);
-	return b + 1;
-}
-
-static void *
-session_realloc(void *p, size_t n, void **abstract)
-{
-	union heap_block *b, *nb;
-
-	if (p == NULL)
-		return session_alloc(n, abstract);
-	b = (union heap_block *)p - 1;
-	if (n > SIZE_MAX - sizeof *b)
-		return NULL;
-	session_heap_unlink(&b->h);
-	if ((nb = realloc(b, sizeof *b + n)) == NULL) {
-		session_heap_link(*abstract, &b->h);
-		return NULL;
-	}
-	session_heap_link(*abstract, &nb->h);
-	return nb + 1;
-}
-
-static void
-session_dealloc(void *p, void **abstract)
-{
-	union heap_block *b;
-
-	if (p == NULL)
-		return;
-	b = (union heap_block *)p - 1;
-	session_heap_unlink(&b->h);
-	free(b);
-}
-
 /* The libssh2 session, with our callbacks and the owner's algorithms. */
 static int
 session_ssh_create(struct session *s)
@@ -400,13 +330,10 @@ session_ssh_create(struct session *s)
 	char *cause = NULL;
 	size_t i;
 
-	s->ssh = libssh2_session_init_ex(session_alloc, session_dealloc,
-	    session_realloc, s->lib);
-	if (s->ssh == NULL) {
+	if (session_lib_new(s) == NULL) {
 		session_fail(s, SE_NETWORK, "cannot create an SSH session");
 		return -1;
 	}
-	s->lib->ssh = s->ssh;
 	libssh2_session_set_blocking(s->ssh, 0);
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_recv_cb);
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_send_cb);
@@ -537,9 +464,6 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	s->dns = dns;
 	s->fd = -1;
 	s->rtt_ms = -1;
-	s->lib = xcalloc(1, sizeof *s->lib);
-	s->lib->s = s;
-	s->lib->blocks.next = s->lib->blocks.prev = &s->lib->blocks;
 	TAILQ_INIT(&s->channels);
 	TAILQ_INIT(&s->opens);
 	TAILQ_INIT(&s->listeners);
@@ -567,80 +491,6 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	s->conn = connector_start(base, dns, s->conf->host, s->conf->port,
 	    NULL, 0, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
 	return s;
-}
-
-/*
- * A libssh2 session that would not be freed (session_free()) is retried
- * every FREE_RETRY_SECS, FREE_RETRIES times; then everything libssh2
- * allocated for it is freed all the same, by hand.  What OpenSSL allocated
- * for its ciphers is lost then, but never more than that.
- */
-static void
-session_lib_free(struct session_lib *lib, int hard)
-{
-	struct heap_hdr *h;
-	size_t n = 0;
-
-	while ((h = lib->blocks.next) != &lib->blocks) {
-		session_heap_unlink(h);
-		free(h);
-		n++;
-	}
-	if (hard)
-		log_warnx("%s: libssh2 would not free the session after %d "
-		    "tries; freed by hand (%zu blocks)", lib->name,
-		    FREE_TRIES + FREE_RETRIES, n);
-	if (lib->ev_retry != NULL)
-		event_free(lib->ev_retry);
-	free(lib->name);
-	free(lib);
-}
-
-static void
-session_lib_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct session_lib *lib = arg;
-
-	if (libssh2_session_free(lib->ssh) != LIBSSH2_ERROR_EAGAIN)
-		session_lib_free(lib, 0);
-	else if (++lib->retries >= FREE_RETRIES)
-		session_lib_free(lib, 1);
-	else
-		timer_add_secs(lib->ev_retry, FREE_RETRY_SECS);
-}
-
-/* Free the libssh2 session (its socket is shut already), whatever it says. */
-static void
-session_lib_release(struct session *s)
-{
-	struct session_lib *lib = s->lib;
-	int tries = 0, rc = 0;
-
-	s->lib = NULL;
-	if (s->ssh == NULL) {
-		session_lib_free(lib, 0);
-		return;
-	}
-	/* Whatever libssh2 sends while freeing (CLOSE, and the cancel of
-	 * each remote listener, which it retries for ever if the send
-	 * fails) is dropped, and it reads an end of file. */
-	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_discard_cb);
-	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_eof_cb);
-	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG, NULL);
-	lib->s = NULL;		/* no callback may find the session now */
-	/* with the socket shut, nothing inside can wait for long */
-	while (tries++ < FREE_TRIES &&
-	    (rc = libssh2_session_free(s->ssh)) == LIBSSH2_ERROR_EAGAIN)
-		;
-	if (rc != LIBSSH2_ERROR_EAGAIN) {
-		session_lib_free(lib, 0);
-		return;
-	}
-	log_debug("%s: libssh2 is not done freeing the session; again in "
-	    "%gs", s->conf->name, FREE_RETRY_SECS);
-	lib->name = xstrdup(s->conf->name);
-	lib->ev_retry = evtimer_new(s->base, session_lib_retry_cb, lib);
-	timer_add_secs(lib->ev_retry, FREE_RETRY_SECS);
 }
 
 /* The struct itself, and what only the delivery loop may free. */
@@ -704,26 +554,4 @@ session_free(struct session *s)
 		return;
 	}
 	session_release(s);
-}
-
-/* --- the library --------------------------------------------------------- */
-
-/* Once, before any thread starts (LIBSSH2.md rule 10). */
-int
-session_library_init(void)
-{
-	return libssh2_init(0);
-}
-
-void
-session_library_exit(void)
-{
-	libssh2_exit();
-}
-
-void
-session_library_version(const char **linked, const char **built)
-{
-	*linked = libssh2_version(0);
-	*built = LIBSSH2_VERSION;
 }

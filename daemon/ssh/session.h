@@ -212,6 +212,10 @@ void	session_fail(struct session *, enum session_error, const char *, ...)
 void	session_step(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 void	session_release(struct session *);
+
+/* session_lib.c */
+LIBSSH2_SESSION *session_lib_new(struct session *);
+void	session_lib_release(struct session *);
 const char *session_name(struct session *);
 struct event_base *session_base(struct session *);
 struct evdns_base *session_dns(struct session *);
