@@ -20,17 +20,17 @@ forward_dynamic_accepted(struct forward *f, int fd, const char *host, int port)
 	snprintf(label, sizeof label, "%s from %s:%d", f->spec->spec, host,
 	    port);
 	log_debug("%s: %s: accepted", t->conf->name, label);
-	c = channel_new(t->session, f, fd, label);
+	c = channel_new(t->session, fd, label);
+	channel_set_owner(c, f, &f->counters);
 	channel_socks_start(c, t->conf->connect_timeout);
 }
 
 /* The client's request is complete: ask the server for the connection. */
 void
-forward_dynamic_request(struct channel *c)
+forward_dynamic_request(struct forward *f, struct channel *c,
+    const char *host, int port)
 {
-	struct socks *k = c->socks;
-
 	/* the originator is not known to SOCKS; OpenSSH sends its own */
-	session_open(c->session, OPEN_DIRECT_TCPIP, k->req.host, k->req.port,
+	session_open(f->tunnel->session, OPEN_DIRECT_TCPIP, host, port,
 	    "127.0.0.1", 0, c);
 }

@@ -28,7 +28,8 @@ forward_local_accepted(struct forward *f, int fd, const char *host, int port)
 		snprintf(label, sizeof label, "%s from %s:%d to %s:%d",
 		    sp->spec, host, port, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: accepted", t->conf->name, label);
-	c = channel_new(t->session, f, fd, label);
+	c = channel_new(t->session, fd, label);
+	channel_set_owner(c, f, &f->counters);
 	if (sp->connect.path != NULL)
 		session_open(t->session, OPEN_STREAMLOCAL, sp->connect.path, 0,
 		    host, port, c);

@@ -80,7 +80,7 @@ forward_remote_request(struct forward *f)
 {
 	struct session *s = f->tunnel->session;
 
-	if (!session_is_established(s) || f->requested || f->listener != NULL)
+	if (!session_is_established(s) || f->requested || f->listening)
 		return;
 	f->requested = 1;
 	if (forward_remote_ambiguous(f))
@@ -159,19 +159,19 @@ forward_remote_refused(struct forward *f, const char *error, const char *note)
 	tunnel_forward_changed(f->tunnel);
 }
 
-/* The server's answer to tcpip-forward. */
+/* The server's answer to tcpip-forward: it listens (on port), or error. */
 void
-forward_remote_listened(struct forward *f, LIBSSH2_LISTENER *l, int port,
-    const char *error, const char *note)
+forward_remote_listened(struct forward *f, int port, const char *error,
+    const char *note)
 {
 	f->requested = 0;
 	free(f->server_note);
 	f->server_note = note != NULL ? xstrdup(note) : NULL;
-	if (l == NULL) {
+	if (error != NULL) {
 		forward_remote_refused(f, error, note);
 		return;
 	}
-	f->listener = l;
+	f->listening = 1;
 	f->bound_port = port;
 	f->retries = 0;
 	f->granted_before = 1;
@@ -194,7 +194,7 @@ forward_remote_gateway_known(struct tunnel *t)
 
 	for (i = 0; i < t->nfwds; i++) {
 		f = t->fwds[i];
-		if (forward_is_remote(f) && f->listener != NULL &&
+		if (forward_is_remote(f) && f->listening &&
 		    f->state != FS_UP)
 			forward_remote_up(f);
 	}
@@ -205,7 +205,7 @@ forward_remote_gateway_known(struct tunnel *t)
 void
 forward_remote_session_lost(struct forward *f)
 {
-	f->listener = NULL;
+	f->listening = 0;
 	f->requested = 0;
 	f->retries = 0;
 	if (f->retry_timer != NULL)
@@ -220,10 +220,9 @@ forward_remote_session_lost(struct forward *f)
 
 /* A connection to the server's listener, forwarded to us as a channel. */
 void
-forward_remote_accept(struct forward *f, LIBSSH2_CHANNEL *ch)
+forward_remote_accept(struct forward *f, struct channel *c)
 {
 	const struct fwdspec *sp = f->spec;
-	struct channel *c;
 	char label[512];
 
 	if (sp->kind == FWD_REMOTE_DYNAMIC)
@@ -236,29 +235,28 @@ forward_remote_accept(struct forward *f, LIBSSH2_CHANNEL *ch)
 		snprintf(label, sizeof label, "%s from the server to %s:%d",
 		    sp->spec, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
-	c = channel_new(f->tunnel->session, f, -1, label);
-	c->ch = ch;
-	if (sp->kind == FWD_REMOTE_DYNAMIC) {
-		c->client_remote = 1;
+	channel_set_label(c, label);
+	channel_set_owner(c, f, &f->counters);
+	if (sp->kind == FWD_REMOTE_DYNAMIC)
 		channel_socks_start(c, f->tunnel->conf->connect_timeout);
-	} else
+	else
 		channel_connect(c, sp->connect.host, sp->connect.port,
 		    sp->connect.path);
 }
 
 /* A reverse dynamic client's request: allowed, then connected from here. */
 void
-forward_remote_dynamic_request(struct channel *c)
+forward_remote_dynamic_request(struct forward *f, struct channel *c,
+    const char *host, int port)
 {
-	const struct tunnel_conf *tc = c->fwd->tunnel->conf;
-	struct socks *k = c->socks;
+	const struct tunnel_conf *tc = f->tunnel->conf;
 
 	if (!tc->permit_any && !permit_match(tc->permits, tc->npermits,
-	    k->req.host, k->req.port)) {
+	    host, port)) {
 		log_notice("%s: %s: %s:%d is not in permit_remote_open, "
-		    "refused", tc->name, c->label, k->req.host, k->req.port);
+		    "refused", tc->name, channel_label(c), host, port);
 		channel_socks_done(c, SOCKS5_NOT_ALLOWED);
 		return;
 	}
-	channel_connect(c, k->req.host, k->req.port, NULL);
+	channel_connect(c, host, port, NULL);
 }

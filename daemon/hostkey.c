@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libssh2.h>
+
 #include "tunneld.h"
 
 #define SYSTEM_KNOWN_HOSTS	"/etc/ssh/ssh_known_hosts"

@@ -52,9 +52,11 @@ usage(FILE *f)
 static void
 version(void)
 {
+	const char *linked, *built;
+
+	session_library_version(&linked, &built);
 	printf("tunneld %s\n", VERSION);
-	printf("  libssh2 %s (built with %s)\n", libssh2_version(0),
-	    LIBSSH2_VERSION);
+	printf("  libssh2 %s (built with %s)\n", linked, built);
 	printf("  libevent %s\n", event_get_version());
 	printf("  libconfig %d.%d.%d\n", LIBCONFIG_VER_MAJOR,
 	    LIBCONFIG_VER_MINOR, LIBCONFIG_VER_REVISION);
@@ -205,7 +207,7 @@ main(int argc, char **argv)
 	log_init(level);
 
 	signal(SIGPIPE, SIG_IGN);
-	if (libssh2_init(0) != 0) {
+	if (session_library_init() != 0) {
 		log_error("libssh2_init failed");
 		return 1;
 	}
@@ -275,7 +277,7 @@ main(int argc, char **argv)
 		event_free(sigs[i]);
 	event_base_free(tunneld_base);
 	config_free(tunneld_conf);
-	libssh2_exit();
+	session_library_exit();
 	free(owned_config);
 	free(owned_socket);
 	free(owned_path);

@@ -53,8 +53,7 @@ reload_repoint(struct tunnel *t, struct tunnel_conf *tc)
 	t->conf = tc;
 	for (i = 0; i < t->nfwds; i++)
 		t->fwds[i]->spec = &tc->fwds[i];
-	if (t->session != NULL)
-		session_set_conf(t->session, tc);
+	tunnel_ssh_reconf(t);
 }
 
 /* A forward leaves a live tunnel: its listeners close, the server's is
@@ -67,7 +66,7 @@ reload_forward_remove(struct tunnel *t, struct forward *f)
 	if (t->session != NULL) {
 		if (forward_is_remote(f))
 			session_listen_cancel(t->session, f);
-		session_forget_forward(t->session, f);
+		session_forget_owner(t->session, f);
 	}
 	forward_free(f);
 }
@@ -129,8 +128,7 @@ reload_forwards_acquire(struct tunnel *t, struct tunnel_conf *tc)
 	t->fwds = nf;
 	t->nfwds = tc->nfwds;
 	t->conf = tc;
-	if (t->session != NULL)
-		session_set_conf(t->session, tc);
+	tunnel_ssh_reconf(t);
 	for (j = 0; j < tc->nfwds; j++) {
 		if (nf[j] != NULL)
 			continue;

@@ -41,13 +41,13 @@ status_forward(struct forward *f)
 	    first : listen));
 	json_object_object_add(o, "listen_all", status_string(listen));
 	json_object_object_add(o, "connections",
-	    json_object_new_int64(f->connections));
+	    json_object_new_int64(f->counters.connections));
 	json_object_object_add(o, "total_connections",
-	    json_object_new_int64((int64_t)f->total_connections));
+	    json_object_new_int64((int64_t)f->counters.total_connections));
 	json_object_object_add(o, "bytes_in",
-	    json_object_new_int64((int64_t)f->bytes_in));
+	    json_object_new_int64((int64_t)f->counters.bytes_in));
 	json_object_object_add(o, "bytes_out",
-	    json_object_new_int64((int64_t)f->bytes_out));
+	    json_object_new_int64((int64_t)f->counters.bytes_out));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
 	free(first);
 	return o;

@@ -378,8 +378,7 @@ tunnel_session_begin(struct tunnel *t)
 		log_error("BUG: %s: a second session", t->name);
 		return;
 	}
-	t->session = session_new(tunnel_base(t), worker_dns(t->worker),
-	    t->conf, t);
+	t->session = tunnel_ssh_session(t);
 }
 
 /* TE_SESSION_UP: the slot goes to the next tunnel; the forwards start. */

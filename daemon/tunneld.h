@@ -13,27 +13,43 @@
  *   worker.c         the threads that carry the tunnels; calls between
  *                    them and the main thread
  *   tunnel.c         the per-tunnel state machine (SPEC.md states)
- *   session.c        one libssh2 session on one event base: connect, handshake,
- *                    authentication, keepalives, teardown
- *   session_pump.c   driving an established session: the call latch, the
- *                    pump over all channels, the open queue, the input path
- *   session_keepalive.c  the round trips that tell a live server from a
- *                    dead one
- *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
- *   identity.c       private key loading and checks
- *   file.c           reading the files a configuration names without
- *                    blocking a worker (regular files of bounded size)
- *   channel.c        one forwarded connection: a socket bridged to an SSH channel
+ *   tunnel_ssh.c     a tunnel's use of the transport: its session's
+ *                    parameters from tunneld.conf, and the callbacks
+ *                    through which the session reports (up, lost, a
+ *                    listener granted, a channel forwarded, SOCKS requests)
  *   forward.c        a forward's run-time state and its local listeners
  *   forward_local.c  local (-L) forwards: accept, open direct-tcpip
  *   forward_dynamic.c dynamic (-D) forwards: accept, SOCKS, open direct-tcpip
  *   forward_remote.c remote (-R) and reverse dynamic forwards: tcpip-forward
  *                    on the server, forwarded channels connected from here
  *   socks.c          the SOCKS4/4a/5 protocol (parser and replies)
- *   connect.c        non-blocking outbound connects (evdns, TCP, UNIX)
+ *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
+ *   identity.c       private key loading and checks
+ *   file.c           reading the files a configuration names without
+ *                    blocking a worker (regular files of bounded size)
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
+ *
+ * The SSH transport, ssh/ (ssh/ssh.h): below tunnels and forwards, which
+ * it knows nothing of.  Its files are the only ones that include libssh2.h,
+ * with hostkey.c - a follow-up: it moves under ssh/ once it takes
+ * session_params instead of a tunnel_conf (identity.c too).
+ *   ssh/session.c    one libssh2 session on one event base: connect, handshake,
+ *                    authentication, teardown; the owner's parameters and
+ *                    callbacks
+ *   ssh/session_lib.c libssh2 itself: the library, a session object's memory
+ *                    (every block on a list) and its freeing, whatever
+ *                    libssh2 says
+ *   ssh/session_pump.c driving an established session: the call latch, the
+ *                    pump over all channels, the open queue, the input path,
+ *                    the queue of upward calls delivered after the pump
+ *   ssh/session_keepalive.c the round trips that tell a live server from a
+ *                    dead one
+ *   ssh/channel.c    one forwarded connection: a socket bridged to an SSH
+ *                    channel
+ *   ssh/connect.c    non-blocking outbound connects (evdns, TCP with happy
+ *                    eyeballs, UNIX)
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H
@@ -48,9 +64,9 @@
 #include <event2/event.h>
 #include <event2/dns.h>
 #include <json-c/json.h>
-#include <libssh2.h>
 
 #include "util.h"
+#include "ssh/ssh.h"
 
 /* Arm a libevent timer (or re-arm a persistent one) for secs seconds. */
 static inline void
@@ -68,8 +84,6 @@ timer_add_secs(struct event *ev, double secs)
 struct tunnel;
 struct setup_server;
 struct worker;
-struct session;
-struct channel;
 struct forward;
 
 /* log.c */
@@ -204,11 +218,7 @@ enum tunnel_event {
 	TE_RETRY	/* the retry timer fired */
 };
 enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
-enum session_error {
-	SE_NETWORK,	/* anything that retrying may fix: the schedule */
-	SE_FATAL,	/* retrying cannot help (host key, key file): failed */
-	SE_AUTH		/* the server refused us: retried, slowly */
-};
+/* enum session_error, the class of a lost session: ssh/ssh.h */
 #define STABLE_PERIOD		10	/* seconds up that reset the backoff */
 #define AUTH_RETRY_MIN		60	/* seconds: refused keys are retried
 					   slowly */
@@ -285,57 +295,20 @@ int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
 
-/* session.c */
-enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING,
-	OPEN_SESSION, REQ_LISTEN, REQ_CANCEL, REQ_PROBE };
-enum gateway_ports { GP_UNKNOWN, GP_PROBING, GP_NO, GP_YES,
-	GP_CLIENTSPECIFIED };
-struct session_params {
-	const char	*name;		/* for messages */
-	const struct tunnel_conf *conf;
-};
-typedef void (*session_open_cb)(struct session *, LIBSSH2_CHANNEL *,
-    const char *error, void *arg);
-struct session	*session_new(struct event_base *, struct evdns_base *,
-		    const struct tunnel_conf *, struct tunnel *);
-void		 session_free(struct session *);
-int		 session_is_established(struct session *);
-LIBSSH2_SESSION	*session_ssh(struct session *);
-struct event_base *session_base(struct session *);
-const char	*session_name(struct session *);
-const char	*session_phase_name(struct session *);
-void		 session_schedule(struct session *);
-void		 session_open(struct session *, enum session_open_kind,
-		    const char *host, int port, const char *orig_host,
-		    int orig_port, struct channel *);
-void		 session_open_abandon(struct session *, struct channel *);
-int		 session_note_eagain(struct session *, struct channel *, int op);
-int		 session_check_error(struct session *, int, const char *);
-int		 session_latched_on(struct session *, struct channel *);
-const char	*session_ssh_error(struct session *);
-void		 session_channel_attach(struct session *, struct channel *);
-void		 session_channel_detach(struct session *, struct channel *);
-double		 session_rtt_ms(struct session *);
-void		 session_listen(struct session *, struct forward *,
-		    const char *host, int port);
-enum gateway_ports session_gateway_ports(struct session *, int probe);
-struct evdns_base *session_dns(struct session *);
-double		 session_connect_timeout(struct session *);
-void		 session_set_conf(struct session *, const struct tunnel_conf *);
-void		 session_keepalive_rearm(struct session *);	/* reload */
-void		 session_forget_forward(struct session *, struct forward *);
-void		 session_listen_cancel(struct session *, struct forward *);
-unsigned	 session_channel_window(struct session *);
+/* tunnel_ssh.c */
+struct session	*tunnel_ssh_session(struct tunnel *);
+void		 tunnel_ssh_reconf(struct tunnel *);
 
 /* hostkey.c */
 struct hostkey_plan {
 	char	*method_pref;	/* LIBSSH2_METHOD_HOSTKEY order, or NULL */
 };
-int	 hostkey_plan(LIBSSH2_SESSION *, const struct tunnel_conf *,
+struct _LIBSSH2_SESSION;	/* LIBSSH2_SESSION, of the transport's */
+int	 hostkey_plan(struct _LIBSSH2_SESSION *, const struct tunnel_conf *,
 	    struct hostkey_plan *, char **cause);
-int	 hostkey_verify(LIBSSH2_SESSION *, const struct tunnel_conf *,
+int	 hostkey_verify(struct _LIBSSH2_SESSION *, const struct tunnel_conf *,
 	    char **cause);
-char	*hostkey_fingerprint(LIBSSH2_SESSION *);
+char	*hostkey_fingerprint(struct _LIBSSH2_SESSION *);
 size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
 ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 
@@ -388,72 +361,6 @@ int		 socks_code_for_open_error(const char *);
 int		 socks_code_for_errno(int);
 const char	*socks_code_name(int);
 
-/* connect.c */
-struct connector;
-typedef void (*connector_cb)(int fd, int error, const char *why, void *arg);
-struct connector *connector_start(struct event_base *, struct evdns_base *,
-		    const char *host, int port, const char *path,
-		    double timeout, connector_cb, void *arg);
-void		 connector_cancel(struct connector *);
-
-/* channel.c */
-#define CHANNEL_BUF	32768	/* each direction's staging buffer */
-enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
-enum channel_state {
-	CH_SOCKS,	/* reading the client's SOCKS request */
-	CH_OPENING,	/* waiting for the server to open our channel */
-	CH_CONNECTING,	/* a forwarded channel: connecting here */
-	CH_OPEN,
-	CH_CLOSING,	/* CLOSE sent, waiting for the server's */
-	CH_DEAD
-};
-struct channel {
-	TAILQ_ENTRY(channel)	 entry;
-	struct session		*session;
-	struct forward		*fwd;		/* statistics owner, may be NULL */
-	LIBSSH2_CHANNEL		*ch;
-	int			 fd;
-	struct event		*ev_read;
-	struct event		*ev_write;
-	struct event		*ev_timer;
-	enum channel_state	 state;
-	int			 fd_eof;	/* local peer sent EOF */
-	int			 eof_sent;	/* ... and we passed it on */
-	int			 ch_eof;	/* remote sent EOF */
-	int			 fd_shut;	/* ... and we passed it on */
-	size_t			 up_off, up_len;	/* fd -> channel */
-	size_t			 down_off, down_len;	/* channel -> fd */
-	char			 up[CHANNEL_BUF];
-	char			 down[CHANNEL_BUF];
-	char			*label;		/* for messages: peer address */
-	int			 rd_on, wr_on;	/* fd events armed */
-	int			 rd_drained;	/* read() said EAGAIN ... */
-	int			 wr_blocked;	/* write() said EAGAIN ... */
-						/* ... until the event fires */
-	struct socks		*socks;		/* during the SOCKS handshake */
-	int			 client_remote;	/* the SOCKS client is at the
-						   far end of the channel */
-	unsigned char		 owed[16];	/* answer owed to the client */
-	size_t			 owedlen;
-	int			 owed_then_close;
-	struct event		*ev_deadline;	/* SOCKS request, channel open */
-	struct connector	*conn;		/* CH_CONNECTING */
-};
-TAILQ_HEAD(channels, channel);
-struct channel	*channel_new(struct session *, struct forward *, int fd,
-		    const char *label);
-void		 channel_opened(struct channel *, LIBSSH2_CHANNEL *,
-		    const char *error);
-int		 channel_pump(struct channel *);
-int		 channel_retry(struct channel *, int op);
-void		 channel_abort(struct channel *, const char *why);
-void		 channel_session_gone(struct channel *);
-void		 channel_socks_start(struct channel *, double timeout);
-void		 channel_await_open(struct channel *);
-void		 channel_socks_done(struct channel *, int code);
-void		 channel_connect(struct channel *, const char *host, int port,
-		    const char *path);
-
 /* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
 enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
 #define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
@@ -463,10 +370,7 @@ struct forward {
 	enum forward_state	 state;
 	char			*listen_str;	/* what is actually listening */
 	char			*last_error;
-	unsigned		 connections;
-	uint64_t		 total_connections;
-	uint64_t		 bytes_in;	/* from the SSH side to the client */
-	uint64_t		 bytes_out;	/* from the client to the SSH side */
+	struct channel_counters	 counters;	/* of its channels */
 	int			*lfds;
 	struct event		**levs;
 	size_t			 nlfds;
@@ -478,7 +382,7 @@ struct forward {
 	int			 granted_before; /* by an earlier session */
 	unsigned		 retries;
 	struct event		*retry_timer;
-	LIBSSH2_LISTENER	*listener;
+	int			 listening;	/* the server granted it */
 	int			 bound_port;
 	char			*server_note;	/* the server's debug message */
 };
@@ -495,12 +399,14 @@ void		 forward_local_accepted(struct forward *, int fd,
 		    const char *host, int port);
 void		 forward_dynamic_accepted(struct forward *, int fd,
 		    const char *host, int port);
-void		 forward_dynamic_request(struct channel *);
+void		 forward_dynamic_request(struct forward *, struct channel *,
+		    const char *host, int port);
 void		 forward_remote_request(struct forward *);
-void		 forward_remote_listened(struct forward *, LIBSSH2_LISTENER *,
-		    int port, const char *error, const char *server_note);
-void		 forward_remote_accept(struct forward *, LIBSSH2_CHANNEL *);
-void		 forward_remote_dynamic_request(struct channel *);
+void		 forward_remote_listened(struct forward *, int port,
+		    const char *error, const char *server_note);
+void		 forward_remote_accept(struct forward *, struct channel *);
+void		 forward_remote_dynamic_request(struct forward *,
+		    struct channel *, const char *host, int port);
 void		 forward_remote_session_lost(struct forward *);
 void		 forward_remote_gateway_known(struct tunnel *);
 

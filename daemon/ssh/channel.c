@@ -14,6 +14,11 @@
  * EOF becomes shutdown(SHUT_WR) once the buffer is flushed, and the channel
  * is closed only when both directions are done (or on an error).
  *
+ * A channel belongs to an owner (a forward, for the session's owner), set
+ * by channel_set_owner(), whose counters it keeps up to date; what the
+ * owner must decide (a SOCKS request) or hear (an error) goes up through
+ * the session (session_raise()), after the pump.
+ *
  * Before the bytes flow, a channel may first speak SOCKS with its client
  * (CH_SOCKS: a dynamic forward's local client, or, for a reverse dynamic
  * forward, the client at the far end of the SSH channel), wait for the
@@ -30,7 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tunneld.h"
+#include "session.h"
 
 #define CLOSE_TIMEOUT	10	/* seconds to wait for the server's CLOSE */
 
@@ -52,24 +57,66 @@ channel_set_fd(struct channel *c, int fd)
 	    c);
 }
 
+/* A connection accepted here (fd), or forwarded to us (-1), on s. */
 struct channel *
-channel_new(struct session *s, struct forward *fwd, int fd, const char *label)
+channel_new(struct session *s, int fd, const char *label)
 {
 	struct channel *c = xcalloc(1, sizeof *c);
 
 	c->session = s;
-	c->fwd = fwd;
 	c->fd = -1;
 	c->label = xstrdup(label);
 	c->state = CH_OPENING;
 	if (fd != -1)
 		channel_set_fd(c, fd);
-	if (fwd != NULL) {
-		fwd->connections++;
-		fwd->total_connections++;
-	}
 	session_channel_attach(s, c);
 	return c;
+}
+
+/* Whose the channel is, and where its statistics go. */
+void
+channel_set_owner(struct channel *c, void *owner,
+    struct channel_counters *counters)
+{
+	c->owner = owner;
+	c->counters = counters;
+	if (counters != NULL) {
+		counters->connections++;
+		counters->total_connections++;
+	}
+}
+
+void
+channel_set_label(struct channel *c, const char *label)
+{
+	free(c->label);
+	c->label = xstrdup(label);
+}
+
+const char *
+channel_label(struct channel *c)
+{
+	return c->label;
+}
+
+/* A forwarded channel, libssh2's ch, waits for its owner (after the pump):
+ * nothing moves on it until then. */
+void
+channel_forwarded(struct channel *c, LIBSSH2_CHANNEL *ch)
+{
+	c->ch = ch;
+}
+
+/* Tell the owner what went wrong on its channel (its last error). */
+static void
+channel_error(struct channel *c, const char *error)
+{
+	struct session_event *ev;
+
+	if (c->owner == NULL)
+		return;
+	ev = session_raise(c->session, SEV_CHANNEL_ERROR, c->owner, NULL);
+	ev->error = xstrdup(error);
 }
 
 static void
@@ -208,10 +255,13 @@ channel_await_open(struct channel *c)
 	channel_set_deadline(c, session_connect_timeout(c->session));
 }
 
-/* Speak SOCKS with the client first; give up after timeout seconds. */
+/* Speak SOCKS with the client first - the one here, or for a channel
+ * forwarded to us, the one at the server's end; give up after timeout
+ * seconds. */
 void
 channel_socks_start(struct channel *c, double timeout)
 {
+	c->client_remote = c->fd == -1;
 	c->socks = xcalloc(1, sizeof *c->socks);
 	c->state = CH_SOCKS;
 	channel_set_deadline(c, timeout);
@@ -243,6 +293,7 @@ channel_socks_input(struct channel *c)
 {
 	char *buf = c->client_remote ? c->down : c->up;
 	size_t *len = c->client_remote ? &c->down_len : &c->up_len;
+	struct session_event *ev;
 	const char *why;
 	size_t used;
 	int rc;
@@ -270,12 +321,13 @@ channel_socks_input(struct channel *c)
 	log_debug("%s: %s: SOCKS%d CONNECT %s:%d", session_name(c->session),
 	    c->label, c->socks->version, c->socks->req.host,
 	    c->socks->req.port);
-	if (c->fwd == NULL)	/* its forward was removed by a reload */
+	if (c->owner == NULL)	/* its forward was removed by a reload */
 		channel_abort(c, "the forward is gone");
-	else if (c->client_remote)
-		forward_remote_dynamic_request(c);
-	else
-		forward_dynamic_request(c);
+	else {			/* the owner decides, after the pump */
+		ev = session_raise(c->session, SEV_SOCKS_REQUEST, NULL, c);
+		ev->host = xstrdup(c->socks->req.host);
+		ev->port = c->socks->req.port;
+	}
 }
 
 /* A forwarded channel's local connection: made, or not. */
@@ -292,8 +344,7 @@ channel_connected_cb(int fd, int error, const char *why, void *arg)
 			return;
 		}
 		snprintf(msg, sizeof msg, "cannot connect here: %s", why);
-		if (c->fwd != NULL)
-			forward_set_error(c->fwd, msg);
+		channel_error(c, msg);
 		channel_abort(c, msg);
 		return;
 	}
@@ -316,7 +367,7 @@ channel_connect(struct channel *c, const char *host, int port,
 	c->state = CH_CONNECTING;
 	c->conn = connector_start(session_base(c->session),
 	    session_dns(c->session), host, port, path,
-	    session_connect_timeout(c->session),
+	    session_connect_timeout(c->session), 0,
 	    channel_connected_cb, c);
 }
 
@@ -333,8 +384,7 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 	if (ch == NULL) {
 		log_info("%s: %s: the server refused the channel: %s",
 		    session_name(c->session), c->label, error);
-		if (c->fwd != NULL)
-			forward_set_error(c->fwd, error);
+		channel_error(c, error);
 		channel_close_fd(c);
 		c->state = CH_DEAD;
 		return;
@@ -394,8 +444,8 @@ channel_fd_write(struct channel *c)
 		return 0;
 	n = write(c->fd, c->down + c->down_off, c->down_len - c->down_off);
 	if (n > 0) {
-		if (c->fwd != NULL)
-			c->fwd->bytes_in += (uint64_t)n;
+		if (c->counters != NULL)
+			c->counters->bytes_in += (uint64_t)n;
 		c->down_off += (size_t)n;
 		if (c->down_off == c->down_len)
 			c->down_off = c->down_len = 0;
@@ -503,8 +553,8 @@ channel_retry(struct channel *c, int op)
 		n = libssh2_channel_write(c->ch, c->up + c->up_off,
 		    c->up_len - c->up_off);
 		if (n > 0) {
-			if (c->fwd != NULL)
-				c->fwd->bytes_out += (uint64_t)n;
+			if (c->counters != NULL)
+				c->counters->bytes_out += (uint64_t)n;
 			c->up_off += (size_t)n;
 			if (c->up_off == c->up_len)
 				c->up_off = c->up_len = 0;
@@ -692,8 +742,9 @@ channel_session_gone(struct channel *c)
 	if (c->ev_deadline != NULL)
 		event_free(c->ev_deadline);
 	free(c->socks);
-	if (c->fwd != NULL)
-		c->fwd->connections--;
+	if (c->counters != NULL)
+		c->counters->connections--;
+	session_events_drop(c->session, NULL, c);
 	session_channel_detach(c->session, c);
 	free(c->label);
 	free(c);

@@ -17,6 +17,18 @@
  *    seen (last_rx) and, when nothing inside libssh2 wants input, the socket
  *    is still drained into a bounded buffer instead of waking the loop in
  *    vain; a ping then pulls that input through libssh2.
+ *
+ * The pump's rule: nothing called from inside it may free a session
+ * object or call libssh2 on the session other than through the pump.
+ * It holds by construction, not by what today's owners happen to do: the
+ * pump never calls its owner.  What it learns for the owner (a listener
+ * granted or refused, GatewayPorts known, a channel forwarded to us, a
+ * SOCKS request, a channel's error) is raised with session_raise(), queued,
+ * and delivered by session_deliver_cb() from an event of its own, after the
+ * pump has returned - as tmux's server_client_unref() defers frees.  The
+ * owner may do anything there, free the session included.  Inside the
+ * pump, transport code frees only what the pump itself reaps (dead
+ * channels, between two of their calls); a session's end is ev_dead's.
  */
 #include "config.h"
 
@@ -36,7 +48,7 @@ ssize_t
 session_recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
     void **abstract)
 {
-	struct session *s = *abstract;
+	struct session *s = session_of(abstract);
 	ssize_t n;
 
 	n = session_recv(s, fd, buf, len, flags);
@@ -93,7 +105,7 @@ ssize_t
 session_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
     void **abstract)
 {
-	struct session *s = *abstract;
+	struct session *s = session_of(abstract);
 	ssize_t n;
 
 	if ((n = send(fd, buf, len, flags)) >= 0)
@@ -317,7 +329,7 @@ void
 session_debug_cb(LIBSSH2_SESSION *ssh, int always, const char *msg, int len,
     const char *lang, int lang_len, void **abstract)
 {
-	struct session *s = *abstract;
+	struct session *s = session_of(abstract);
 	char *p;
 	int i;
 
@@ -342,15 +354,23 @@ session_discard_cb(libssh2_socket_t fd, const void *buf, size_t len,
 	return (ssize_t)len;
 }
 
-/* Ask the server to listen for a remote forward (tcpip-forward). */
+/* ... and what it reads then is an end of file. */
+ssize_t
+session_eof_cb(libssh2_socket_t fd, void *buf, size_t len, int flags,
+    void **abstract)
+{
+	return 0;
+}
+
+/* Ask the server to listen for a remote forward (tcpip-forward); the
+ * answer goes to ops->listened, for owner. */
 void
-session_listen(struct session *s, struct forward *f, const char *host,
-    int port)
+session_listen(struct session *s, void *owner, const char *host, int port)
 {
 	struct open_req *r = xcalloc(1, sizeof *r);
 
 	r->kind = REQ_LISTEN;
-	r->f = f;
+	r->owner = owner;
 	r->host = xstrdup(host);
 	r->port = port;
 	TAILQ_INSERT_TAIL(&s->opens, r, entry);
@@ -359,22 +379,43 @@ session_listen(struct session *s, struct forward *f, const char *host,
 
 /* A forward goes away: forget its request, release its listener. */
 void
-session_listen_cancel(struct session *s, struct forward *f)
+session_listen_cancel(struct session *s, void *owner)
 {
+	struct session_listener *sl;
 	struct open_req *r;
 
 	TAILQ_FOREACH(r, &s->opens, entry) {
-		if (r->kind == REQ_LISTEN && r->f == f)
-			r->f = NULL;	/* its answer is cancelled on arrival */
+		if (r->kind == REQ_LISTEN && r->owner == owner)
+			r->owner = NULL;  /* its answer is cancelled on arrival */
 	}
-	if (f->listener != NULL && s->phase == SP_ESTABLISHED) {
-		r = xcalloc(1, sizeof *r);
-		r->kind = REQ_CANCEL;
-		r->l = f->listener;
-		TAILQ_INSERT_TAIL(&s->opens, r, entry);
-		session_schedule(s);
+	TAILQ_FOREACH(sl, &s->listeners, entry) {
+		if (sl->owner == owner)
+			break;
 	}
-	f->listener = NULL;
+	if (sl != NULL) {
+		TAILQ_REMOVE(&s->listeners, sl, entry);
+		if (s->phase == SP_ESTABLISHED) {
+			r = xcalloc(1, sizeof *r);
+			r->kind = REQ_CANCEL;
+			r->l = sl->l;
+			TAILQ_INSERT_TAIL(&s->opens, r, entry);
+			session_schedule(s);
+		}
+		free(sl);
+	}
+	session_events_drop(s, owner, NULL);
+}
+
+/* The session goes: libssh2 frees the listeners themselves. */
+void
+session_listeners_free(struct session *s)
+{
+	struct session_listener *sl;
+
+	while ((sl = TAILQ_FIRST(&s->listeners)) != NULL) {
+		TAILQ_REMOVE(&s->listeners, sl, entry);
+		free(sl);
+	}
 }
 
 /*
@@ -410,6 +451,26 @@ session_cancel_listener(struct session *s, LIBSSH2_LISTENER *l)
 	r->kind = REQ_CANCEL;
 	r->l = l;
 	TAILQ_INSERT_HEAD(&s->opens, r, entry);
+}
+
+/* The server answered owner's tcpip-forward: l, or err. */
+static void
+session_listened(struct session *s, void *owner, LIBSSH2_LISTENER *l,
+    int bound, const char *err, const char *note)
+{
+	struct session_listener *sl;
+	struct session_event *ev;
+
+	if (l != NULL) {
+		sl = xcalloc(1, sizeof *sl);
+		sl->l = l;
+		sl->owner = owner;
+		TAILQ_INSERT_TAIL(&s->listeners, sl, entry);
+	}
+	ev = session_raise(s, SEV_LISTENED, owner, NULL);
+	ev->port = bound;
+	ev->error = err != NULL ? xstrdup(err) : NULL;
+	ev->note = note != NULL ? xstrdup(note) : NULL;
 }
 
 /* Advance a global request at the head of the queue; 1 if it completed. */
@@ -459,9 +520,9 @@ session_request_step(struct session *s, struct open_req *r)
 		    GP_NO ? "no" : "clientspecified (or the probe was refused)");
 		if (l != NULL)
 			session_cancel_listener(s, l);
-		forward_remote_gateway_known(s->tunnel);
-	} else if (r->f != NULL)
-		forward_remote_listened(r->f, l, bound, err, note);
+		session_raise(s, SEV_GATEWAY_KNOWN, NULL, NULL);
+	} else if (r->owner != NULL)
+		session_listened(s, r->owner, l, bound, err, note);
 	else if (l != NULL)	/* nobody wants it any more */
 		session_cancel_listener(s, l);
 	session_open_free(r);
@@ -518,35 +579,34 @@ session_open_step(struct session *s)
 	else if (r->kind == OPEN_PING) {
 		session_ping_answered(s);
 		if (ch != NULL)	/* a server that accepts anything */
-			channel_opened(channel_new(s, NULL, -1, "ping"), ch,
+			channel_opened(channel_new(s, -1, "ping"), ch,
 			    NULL);
 	} else if (r->c != NULL)
 		channel_opened(r->c, ch, err);
 	else if (ch != NULL)	/* abandoned: close what we got */
-		channel_opened(channel_new(s, NULL, -1, "abandoned"), ch,
+		channel_opened(channel_new(s, -1, "abandoned"), ch,
 		    NULL);
 	session_open_free(r);
 	return 1;
 }
 
-/* Take the forwarded channels libssh2 has queued on our listeners. */
+/* Take the forwarded channels libssh2 has queued on our listeners: each
+ * becomes a channel, handed to the listener's owner after the pump. */
 static int
 session_accept(struct session *s)
 {
-	struct tunnel *t = s->tunnel;
+	struct session_listener *sl;
 	LIBSSH2_CHANNEL *ch;
-	size_t i;
+	struct channel *c;
 	int progress = 0, e;
 
-	for (i = 0; i < t->nfwds; i++) {
-		while (t->fwds[i]->listener != NULL &&
-		    (ch = libssh2_channel_forward_accept(
-		    t->fwds[i]->listener)) != NULL) {
-			forward_remote_accept(t->fwds[i], ch);
+	TAILQ_FOREACH(sl, &s->listeners, entry) {
+		while ((ch = libssh2_channel_forward_accept(sl->l)) != NULL) {
+			c = channel_new(s, -1, "forwarded");
+			channel_forwarded(c, ch);
+			session_raise(s, SEV_FORWARDED, sl->owner, c);
 			progress = 1;
 		}
-		if (t->fwds[i]->listener == NULL)
-			continue;
 		e = libssh2_session_last_errno(s->ssh);
 		if (e == LIBSSH2_ERROR_EAGAIN) {
 			/* any accept resumes what libssh2 left half sent
@@ -559,6 +619,112 @@ session_accept(struct session *s)
 			return -1;
 	}
 	return progress;
+}
+
+/* --- upward calls, after the pump ---------------------------------------- */
+
+/* Queue a call to the owner; the caller fills in the rest of it. */
+struct session_event *
+session_raise(struct session *s, enum session_event_kind kind, void *owner,
+    struct channel *c)
+{
+	struct session_event *ev = xcalloc(1, sizeof *ev);
+
+	ev->kind = kind;
+	ev->owner = owner;
+	ev->c = c;
+	TAILQ_INSERT_TAIL(&s->events, ev, entry);
+	event_active(s->ev_deliver, 0, 0);
+	return ev;
+}
+
+static void
+session_event_free(struct session_event *ev)
+{
+	free(ev->host);
+	free(ev->error);
+	free(ev->note);
+	free(ev);
+}
+
+/*
+ * Forget the calls for owner (it is going) or about channel c (it is
+ * freed); both NULL: all of them.  A forwarded channel nobody will take
+ * is closed.
+ */
+void
+session_events_drop(struct session *s, void *owner, struct channel *c)
+{
+	struct session_event *ev, *next;
+
+	TAILQ_FOREACH_SAFE(ev, &s->events, entry, next) {
+		if (owner == NULL && c == NULL)
+			;
+		else if ((owner != NULL && ev->owner != owner) ||
+		    (c != NULL && ev->c != c))
+			continue;
+		if (ev->kind == SEV_FORWARDED && c == NULL &&
+		    s->phase != SP_DEAD)
+			channel_abort(ev->c, "its forward is gone");
+		TAILQ_REMOVE(&s->events, ev, entry);
+		session_event_free(ev);
+	}
+}
+
+static void
+session_deliver(struct session *s, struct session_event *ev)
+{
+	const struct session_ops *ops = s->ops;
+	void *arg = s->ops_arg;
+
+	switch (ev->kind) {
+	case SEV_UP:
+		ops->up(arg);
+		break;
+	case SEV_LISTENED:
+		ops->listened(arg, ev->owner, ev->port, ev->error, ev->note);
+		break;
+	case SEV_GATEWAY_KNOWN:
+		ops->gateway_known(arg);
+		break;
+	case SEV_FORWARDED:
+		ops->forwarded(arg, ev->owner, ev->c);
+		break;
+	case SEV_SOCKS_REQUEST:
+		if (ev->c->owner == NULL)	/* its forward was removed */
+			channel_abort(ev->c, "the forward is gone");
+		else
+			ops->socks_request(arg, ev->c->owner, ev->c, ev->host,
+			    ev->port);
+		break;
+	case SEV_CHANNEL_ERROR:
+		ops->channel_error(arg, ev->owner, ev->error);
+		break;
+	}
+}
+
+/*
+ * Make the queued calls, in order, outside the pump.  A dead session's
+ * are dropped: its owner hears only that it was lost (ev_dead).  The owner
+ * may free the session in any call: then the struct goes here, after it.
+ */
+void
+session_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct session_event *ev;
+
+	s->delivering = 1;
+	while (!s->freed && s->phase != SP_DEAD &&
+	    (ev = TAILQ_FIRST(&s->events)) != NULL) {
+		/* off the queue first: the owner may drop what is queued */
+		TAILQ_REMOVE(&s->events, ev, entry);
+		session_deliver(s, ev);
+		session_event_free(ev);
+	}
+	s->delivering = 0;
+	if (s->freed)
+		session_release(s);
 }
 
 /* --- the pump ------------------------------------------------------------ */
@@ -654,6 +820,7 @@ session_pump(struct session *s)
 
 	if (s->phase != SP_ESTABLISHED)
 		return;
+	s->pumping = 1;		/* session_free() checks the rule */
 	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
 		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
@@ -688,6 +855,7 @@ session_pump(struct session *s)
 		TAILQ_INSERT_TAIL(&s->channels, c, entry);
 	}
 out:
+	s->pumping = 0;
 	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
 		session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
 	session_arm(s);
@@ -746,9 +914,7 @@ session_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	s->rx_drained = 0;
-	if (s->phase == SP_CONNECTING)
-		session_connect_next(s);
-	else if (s->phase == SP_ESTABLISHED)
+	if (s->phase == SP_ESTABLISHED)
 		session_pump(s);
 	else
 		session_step(s);

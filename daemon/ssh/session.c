@@ -5,18 +5,25 @@
  * and their events - lives on the event base it was created on, so sessions
  * can later be spread over worker threads, one base each.
  *
- * Phases: resolving (evdns) -> connecting (non-blocking TCP) -> handshake
- * (+ host key check) -> auth -> established; connect_timeout covers all of
- * them.  Keepalives are in session_keepalive.c, what happens on an
- * established session in session_pump.c.
+ * A session knows nothing of tunnels or forwards: its owner fills a
+ * struct session_params (copied here) and registers a struct session_ops,
+ * through which the session reports, always from an event of its own
+ * (ev_deliver for the pump's news, ev_dead for the end) - never from under
+ * a libssh2 call.
+ *
+ * Phases: resolving (evdns) -> connecting (non-blocking TCP, happy eyeballs:
+ * connect.c) -> handshake (+ host key check) -> auth -> established;
+ * connect_timeout covers all of them.  Keepalives are in
+ * session_keepalive.c, what happens on an established session in
+ * session_pump.c.
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +34,18 @@
 
 #include "session.h"
 
-/* libssh2 1.11.1 deprecates callback_set for callback_set2, which takes a
- * function pointer (configure: HAVE_LIBSSH2_SESSION_CALLBACK_SET2). */
-#ifdef HAVE_LIBSSH2_SESSION_CALLBACK_SET2
-#define SESSION_CALLBACK(ssh, type, fn) \
-	libssh2_session_callback_set2((ssh), (type), (libssh2_cb_generic *)(fn))
-#else
-#define SESSION_CALLBACK(ssh, type, fn) \
-	libssh2_session_callback_set((ssh), (type), (void *)(fn))
-#endif
-
 static const char *phase_names[] = { "resolving", "connecting",
 	"handshake", "authenticating", "established", "dead" };
+
+/* Connecting: still resolving the name, or connecting to an address? */
+static enum session_phase
+session_phase(struct session *s)
+{
+	if (s->phase == SP_CONNECTING && s->conn != NULL &&
+	    connector_resolving(s->conn))
+		return SP_RESOLVING;
+	return s->phase;
+}
 
 /* What a tunnel in "connecting" is doing, for tunnelctl's progress. */
 const char *
@@ -48,19 +55,13 @@ session_phase_name(struct session *s)
 		return NULL;
 	if (s->phase == SP_ESTABLISHED)
 		return "forwarding";	/* asking the server for its forwards */
-	return phase_names[s->phase];
+	return phase_names[session_phase(s)];
 }
 
 const char *
 session_name(struct session *s)
 {
 	return s->conf->name;
-}
-
-LIBSSH2_SESSION *
-session_ssh(struct session *s)
-{
-	return s->ssh;
 }
 
 struct event_base *
@@ -75,25 +76,50 @@ session_is_established(struct session *s)
 	return s != NULL && s->phase == SP_ESTABLISHED;
 }
 
-/* reload: the same connection settings, a new configuration object */
-void
-session_set_conf(struct session *s, const struct tunnel_conf *tc)
+/* The owner's parameters, strings and all: the session keeps its copy. */
+static void
+session_conf_set(struct session_conf *sc, const struct session_params *p)
 {
-	s->conf = tc;
+	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
+	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
+	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms };
+	size_t i;
+
+	for (i = 0; i < nitems(sc->strings); i++) {
+		free(sc->strings[i]);
+		sc->strings[i] = NULL;
+	}
+	sc->p = *p;
+	for (i = 0; i < nitems(str); i++) {
+		if (*str[i] != NULL)
+			*str[i] = sc->strings[i] = xstrdup(*str[i]);
+	}
 }
 
-/* reload: a forward goes; its connections go on without it */
+/* reload: the same connection settings (those a live session cannot
+ * change are the owner's to compare), a new copy of them */
 void
-session_forget_forward(struct session *s, struct forward *f)
+session_set_params(struct session *s, const struct session_params *p)
+{
+	session_conf_set(&s->params, p);
+}
+
+/* An owner's forward goes (reload): its connections go on without it,
+ * what was to be said to it is not. */
+void
+session_forget_owner(struct session *s, void *owner)
 {
 	struct channel *c;
 
 	TAILQ_FOREACH(c, &s->channels, entry) {
-		if (c->fwd == f) {
-			f->connections--;
-			c->fwd = NULL;
-		}
+		if (c->owner != owner)
+			continue;
+		if (c->counters != NULL)
+			c->counters->connections--;
+		c->owner = NULL;
+		c->counters = NULL;
 	}
+	session_events_drop(s, owner, NULL);
 }
 
 double
@@ -142,7 +168,9 @@ session_fail(struct session *s, enum session_error class, const char *fmt,
 	if (s->phase == SP_DEAD)
 		return;
 	log_debug("%s: session failed while %s", s->conf->name,
-	    phase_names[s->phase]);
+	    phase_names[session_phase(s)]);
+	connector_cancel(s->conn);
+	s->conn = NULL;
 	s->phase = SP_DEAD;
 	s->class = class;
 	va_start(ap, fmt);
@@ -163,8 +191,8 @@ session_dead_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
 
-	/* The tunnel frees the session: touch nothing after this call. */
-	tunnel_session_lost(s->tunnel, s->class,
+	/* The owner frees the session: touch nothing after this call. */
+	s->ops->lost(s->ops_arg, s->class,
 	    s->error != NULL ? s->error : "session failed");
 }
 
@@ -188,8 +216,11 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->phase == SP_ESTABLISHED)
 		return;
+	if (s->conn != NULL && connector_address(s->conn) != NULL)	/* yet */
+		snprintf(s->addr, sizeof s->addr, "%s",
+		    connector_address(s->conn));
 	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
-	    s->conf->connect_timeout, phase_names[s->phase],
+	    s->conf->connect_timeout, phase_names[session_phase(s)],
 	    s->addr[0] ? " with " : "", s->addr);
 }
 
@@ -200,7 +231,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
  * both on the keepalive_interval x keepalive_count schedule.
  */
 static void
-session_socket_options(const struct tunnel_conf *tc, int fd)
+session_socket_options(const struct session_params *tc, int fd)
 {
 	int one = 1, idle, cnt;
 	unsigned int ms;
@@ -221,158 +252,124 @@ session_socket_options(const struct tunnel_conf *tc, int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 }
 
+/* The connector is done: connected (to the first address that answered),
+ * or not. */
 static void
-session_addr_string(struct session *s, const struct sockaddr *sa)
-{
-	char h[INET6_ADDRSTRLEN];
-	int port;
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, h, sizeof h);
-		port = ntohs(sin6->sin6_port);
-		snprintf(s->addr, sizeof s->addr, "[%s]:%d", h, port);
-	} else {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, h, sizeof h);
-		port = ntohs(sin->sin_port);
-		snprintf(s->addr, sizeof s->addr, "%s:%d", h, port);
-	}
-}
-
-/* Called to start on the next address, or when a connect() finished. */
-void
-session_connect_next(struct session *s)
-{
-	struct evutil_addrinfo *ai;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	if (s->fd != -1) {	/* a connect() in progress has finished */
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-			err = errno;
-		if (err == 0) {
-			log_debug("%s: connected to %s", s->conf->name,
-			    s->addr);
-			s->phase = SP_HANDSHAKE;
-			event_del(s->ev_write);
-			session_step(s);
-			return;
-		}
-		log_info("%s: connect to %s: %s", s->conf->name, s->addr,
-		    strerror(err));
-		event_del(s->ev_read);
-		event_del(s->ev_write);
-		event_free(s->ev_read);
-		event_free(s->ev_write);
-		s->ev_read = s->ev_write = NULL;
-		close(s->fd);
-		s->fd = -1;
-		s->ai_cur = s->ai_cur->ai_next;
-	}
-	for (ai = s->ai_cur; ai != NULL; ai = ai->ai_next) {
-		s->ai_cur = ai;
-		session_addr_string(s, ai->ai_addr);
-		s->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (s->fd == -1) {
-			err = errno;
-			continue;
-		}
-		session_socket_options(s->conf, s->fd);
-		s->ev_read = event_new(s->base, s->fd, EV_READ | EV_PERSIST,
-		    session_read_cb, s);
-		s->ev_write = event_new(s->base, s->fd, EV_WRITE,
-		    session_write_cb, s);
-		if (connect(s->fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-		    errno == EINPROGRESS) {
-			event_add(s->ev_write, NULL);
-			return;
-		}
-		err = errno;
-		log_info("%s: connect to %s: %s", s->conf->name, s->addr,
-		    strerror(err));
-		event_free(s->ev_read);
-		event_free(s->ev_write);
-		s->ev_read = s->ev_write = NULL;
-		close(s->fd);
-		s->fd = -1;
-	}
-	session_fail(s, SE_NETWORK, "cannot connect to %s port %d: %s", s->conf->host,
-	    s->conf->port, strerror(err ? err : ECONNREFUSED));
-}
-
-static void
-session_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+session_connected_cb(int fd, int error, const char *why, void *arg)
 {
 	struct session *s = arg;
+	const char *addr = connector_address(s->conn);
 
-	if (result == EVUTIL_EAI_CANCEL)
-		return;		/* the session is being freed */
-	s->dns_req = NULL;
-	if (result != 0) {
-		session_fail(s, SE_NETWORK, "cannot resolve %s: %s", s->conf->host,
-		    evutil_gai_strerror(result));
+	/* the address connected to, or tried last; for messages */
+	snprintf(s->addr, sizeof s->addr, "%s", addr != NULL ? addr : "");
+	s->conn = NULL;
+	if (fd == -1) {
+		if (error == -1)	/* the name: why says so */
+			session_fail(s, SE_NETWORK, "%s", why);
+		else
+			session_fail(s, SE_NETWORK, "cannot connect to %s port "
+			    "%d: %s", s->conf->host, s->conf->port, why);
 		return;
 	}
-	s->ai = s->ai_cur = res;
-	s->phase = SP_CONNECTING;
-	session_connect_next(s);
+	s->fd = fd;
+	log_debug("%s: connected to %s", s->conf->name, s->addr);
+	session_socket_options(s->conf, fd);
+	s->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->ev_write = event_new(s->base, fd, EV_WRITE, session_write_cb, s);
+	s->phase = SP_HANDSHAKE;
+	session_step(s);
 }
 
 /* --- handshake and authentication ---------------------------------------- */
 
-static void *
-session_alloc(size_t n, void **abstract)
-{
-	return malloc(n);
-}
-
-static void *
-session_realloc(void *p, size_t n, void **abstract)
-{
-	return realloc(p, n);
-}
-
+/*
+ * hostkey.c and identity.c still take a struct tunnel_conf (a follow-up:
+ * they move into the transport and take session_params): one with what
+ * they read, from the session's parameters.
+ */
 static void
-session_dealloc(void *p, void **abstract)
+session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
 {
-	free(p);
+	const struct session_params *p = s->conf;
+
+	memset(tc, 0, sizeof *tc);
+	tc->name = (char *)p->name;
+	tc->host = (char *)p->host;
+	tc->port = p->port;
+	tc->user = (char *)p->user;
+	tc->identity_file = (char *)p->identity_file;
+	tc->known_hosts = (char *)p->known_hosts;
+	tc->host_key = (char *)p->host_key;
+	tc->strict = p->accept_new ? HKC_ACCEPT_NEW : HKC_YES;
+	tc->connect_timeout = p->connect_timeout;
+	tc->keepalive_interval = p->keepalive_interval;
+	tc->keepalive_count = p->keepalive_count;
+}
+
+/* The libssh2 session, with our callbacks and the owner's algorithms. */
+static int
+session_ssh_create(struct session *s)
+{
+	static const struct {
+		int	 method;
+		size_t	 off;
+	} prefs[] = {
+		{ LIBSSH2_METHOD_CRYPT_CS, offsetof(struct session_params,
+		    ciphers) },
+		{ LIBSSH2_METHOD_CRYPT_SC, offsetof(struct session_params,
+		    ciphers) },
+		{ LIBSSH2_METHOD_MAC_CS, offsetof(struct session_params, macs) },
+		{ LIBSSH2_METHOD_MAC_SC, offsetof(struct session_params, macs) },
+		{ LIBSSH2_METHOD_KEX, offsetof(struct session_params,
+		    kex_algorithms) },
+	};
+	struct hostkey_plan plan;
+	struct tunnel_conf tc;
+	const char *pref;
+	char *cause = NULL;
+	size_t i;
+
+	if (session_lib_new(s) == NULL) {
+		session_fail(s, SE_NETWORK, "cannot create an SSH session");
+		return -1;
+	}
+	libssh2_session_set_blocking(s->ssh, 0);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_recv_cb);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_send_cb);
+	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG, session_debug_cb);
+	for (i = 0; i < nitems(prefs); i++) {
+		pref = *(const char *const *)((const char *)s->conf +
+		    prefs[i].off);
+		if (pref != NULL && libssh2_session_method_pref(s->ssh,
+		    prefs[i].method, pref) != 0) {
+			session_fail(s, SE_FATAL, "algorithms \"%s\": %s", pref,
+			    session_ssh_error(s));
+			return -1;
+		}
+	}
+	session_hostkey_conf(s, &tc);
+	hostkey_plan(s->ssh, &tc, &plan, &cause);
+	if (plan.method_pref != NULL) {
+		log_debug("%s: host key algorithms %s", s->conf->name,
+		    plan.method_pref);
+		libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY,
+		    plan.method_pref);
+		free(plan.method_pref);
+	}
+	free(cause);
+	return 0;
 }
 
 static int
 session_handshake(struct session *s)
 {
-	struct hostkey_plan plan;
+	struct tunnel_conf tc;
 	char *cause = NULL;
 	int rc;
 
-	if (s->ssh == NULL) {
-		s->ssh = libssh2_session_init_ex(session_alloc,
-		    session_dealloc, session_realloc, s);
-		if (s->ssh == NULL) {
-			session_fail(s, SE_NETWORK, "cannot create an SSH session");
-			return -1;
-		}
-		libssh2_session_set_blocking(s->ssh, 0);
-		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV,
-		    session_recv_cb);
-		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND,
-		    session_send_cb);
-		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG,
-		    session_debug_cb);
-		hostkey_plan(s->ssh, s->conf, &plan, &cause);
-		if (plan.method_pref != NULL) {
-			log_debug("%s: host key algorithms %s", s->conf->name,
-			    plan.method_pref);
-			libssh2_session_method_pref(s->ssh,
-			    LIBSSH2_METHOD_HOSTKEY, plan.method_pref);
-			free(plan.method_pref);
-		}
-		free(cause);
-	}
+	if (s->ssh == NULL && session_ssh_create(s) != 0)
+		return -1;
 	rc = libssh2_session_handshake(s->ssh, s->fd);
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return 1;
@@ -381,7 +378,8 @@ session_handshake(struct session *s)
 		    session_ssh_error(s));
 		return -1;
 	}
-	if (hostkey_verify(s->ssh, s->conf, &cause) != 0) {
+	session_hostkey_conf(s, &tc);
+	if (hostkey_verify(s->ssh, &tc, &cause) != 0) {
 		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return -1;
@@ -392,7 +390,7 @@ session_handshake(struct session *s)
 static int
 session_auth(struct session *s)
 {
-	const struct tunnel_conf *tc = s->conf;
+	const struct session_params *tc = s->conf;
 	int rc;
 
 	rc = libssh2_userauth_publickey_frommemory(s->ssh, tc->user,
@@ -446,67 +444,85 @@ session_step(struct session *s)
 		session_arm(s);
 		log_info("%s: authenticated to %s as %s", s->conf->name,
 		    s->addr, s->conf->user);
-		tunnel_session_up(s->tunnel);
+		session_raise(s, SEV_UP, NULL, NULL);
 	}
 }
 
 struct session *
 session_new(struct event_base *base, struct evdns_base *dns,
-    const struct tunnel_conf *tc, struct tunnel *t)
+    const struct session_params *p, const struct session_ops *ops, void *arg)
 {
 	struct session *s = xcalloc(1, sizeof *s);
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-	char port[16], *cause = NULL;
+	struct tunnel_conf tc;
+	char *cause = NULL;
 
-	s->tunnel = t;
-	s->conf = tc;
+	s->ops = ops;
+	s->ops_arg = arg;
+	session_conf_set(&s->params, p);
+	s->conf = &s->params.p;
 	s->base = base;
 	s->dns = dns;
 	s->fd = -1;
 	s->rtt_ms = -1;
 	TAILQ_INIT(&s->channels);
 	TAILQ_INIT(&s->opens);
+	TAILQ_INIT(&s->listeners);
+	TAILQ_INIT(&s->events);
 	s->rxq = xmalloc(RXQ_SIZE);
 	s->ev_timeout = evtimer_new(base, session_timeout_cb, s);
 	s->ev_pump = event_new(base, -1, 0, session_pump_cb, s);
 	s->ev_dead = event_new(base, -1, 0, session_dead_cb, s);
+	s->ev_deliver = event_new(base, -1, 0, session_deliver_cb, s);
 	s->ev_keepalive = event_new(base, -1, EV_PERSIST, session_keepalive_cb,
 	    s);
 	s->ev_alive = evtimer_new(base, session_alive_cb, s);
-	s->phase = SP_RESOLVING;
+	s->phase = SP_CONNECTING;
 
-	timer_add_secs(s->ev_timeout, tc->connect_timeout);
+	timer_add_secs(s->ev_timeout, s->conf->connect_timeout);
 
 	/* Key problems are found before the network is touched. */
-	if (identity_load(tc, &s->id, &cause) != 0) {
+	session_hostkey_conf(s, &tc);
+	if (identity_load(&tc, &s->id, &cause) != 0) {
 		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return s;
 	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	snprintf(port, sizeof port, "%d", tc->port);
-	req = evdns_getaddrinfo(dns, tc->host, port, &hints, session_dns_cb, s);
-	if (s->phase == SP_RESOLVING)
-		s->dns_req = req;
+	/* the session's own timer bounds it: connect_timeout for all */
+	s->conn = connector_start(base, dns, s->conf->host, s->conf->port,
+	    NULL, 0, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
 	return s;
 }
 
-/* Tear down without blocking: shutdown before free (LIBSSH2.md rule 8). */
+/* The struct itself, and what only the delivery loop may free. */
+void
+session_release(struct session *s)
+{
+	session_events_drop(s, NULL, NULL);
+	event_free(s->ev_deliver);
+	session_conf_set(&s->params, &(struct session_params){ 0 });
+	free(s);
+}
+
+/*
+ * Tear down without blocking: shutdown before free (LIBSSH2.md rule 8).
+ * From inside an upward call (session_deliver_cb()), the struct goes
+ * when that call has returned.
+ */
 void
 session_free(struct session *s)
 {
 	struct channel *c, *next;
 	struct open_req *r;
 
-	if (s == NULL)
+	if (s == NULL || s->freed)
 		return;
-	if (s->dns_req != NULL)
-		evdns_getaddrinfo_cancel(s->dns_req);
+	if (s->pumping) {	/* the pump's rule, broken: a bug */
+		log_error("%s: session freed from inside its pump",
+		    s->conf->name);
+		abort();
+	}
+	connector_cancel(s->conn);
+	s->conn = NULL;
 	s->phase = SP_DEAD;
 	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next)
 		channel_session_gone(c);
@@ -514,23 +530,10 @@ session_free(struct session *s)
 		TAILQ_REMOVE(&s->opens, r, entry);
 		session_open_free(r);
 	}
+	session_listeners_free(s);
 	if (s->fd != -1)
 		shutdown(s->fd, SHUT_RDWR);
-	if (s->ssh != NULL) {
-		int tries = 0;
-
-		/* Whatever libssh2 sends while freeing (CLOSE, and the cancel
-		 * of each remote listener, which it retries for ever if the
-		 * send fails) is dropped, and it reads an end of file. */
-		SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND,
-		    session_discard_cb);
-		s->rx_eof = 1;
-		s->rxq_len = 0;
-		/* with the socket shut, nothing inside can wait for long */
-		while (libssh2_session_free(s->ssh) == LIBSSH2_ERROR_EAGAIN &&
-		    ++tries < 8)
-			;
-	}
+	session_lib_release(s);
 	if (s->ev_read != NULL)
 		event_free(s->ev_read);
 	if (s->ev_write != NULL)
@@ -542,11 +545,13 @@ session_free(struct session *s)
 	event_free(s->ev_alive);
 	if (s->fd != -1)
 		close(s->fd);
-	if (s->ai != NULL)
-		evutil_freeaddrinfo(s->ai);
 	identity_clear(&s->id);
 	free(s->rxq);
 	free(s->debug_msg);
 	free(s->error);
-	free(s);
+	if (s->delivering) {
+		s->freed = 1;
+		return;
+	}
+	session_release(s);
 }

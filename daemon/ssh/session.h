@@ -1,0 +1,270 @@
+/*
+ * session.h - what the transport's files share: session.c (a session's
+ * life: connecting, handshake, authentication, teardown), session_pump.c
+ * (driving an established libssh2 session from the event loop),
+ * session_keepalive.c and channel.c.  Private to ssh/; the rest of the
+ * daemon sees ssh.h, and no libssh2 type.
+ */
+#ifndef TUNNELD_SESSION_H
+#define TUNNELD_SESSION_H
+
+#include <netinet/in.h>
+
+#include <libssh2.h>
+
+#include "../tunneld.h"
+
+/* libssh2 1.11.1 deprecates callback_set for callback_set2, which takes a
+ * function pointer (configure: HAVE_LIBSSH2_SESSION_CALLBACK_SET2). */
+#ifdef HAVE_LIBSSH2_SESSION_CALLBACK_SET2
+#define SESSION_CALLBACK(ssh, type, fn) \
+	libssh2_session_callback_set2((ssh), (type), (libssh2_cb_generic *)(fn))
+#else
+#define SESSION_CALLBACK(ssh, type, fn) \
+	libssh2_session_callback_set((ssh), (type), (void *)(fn))
+#endif
+
+#define PUMP_ROUNDS	8		/* then yield to the other events */
+#define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
+#define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
+#define WINDOW_MIN	(256 * 1024)
+#define WINDOW_MAX	(2 * 1024 * 1024)
+#define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
+
+enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
+	SP_ESTABLISHED, SP_DEAD };
+
+#define LATCH_NONE	0
+#define LATCH_OPEN	100	/* beside the CHOP_* channel operations: */
+#define LATCH_ACCEPT	101	/* the request queue's head, the listeners, */
+#define LATCH_PROBE	102	/* the keepalive probe */
+
+#define LISTEN_QUEUE	64	/* forwarded channels libssh2 holds for us */
+#define FREE_TRIES	8	/* libssh2_session_free() EAGAINs, at once ... */
+#define FREE_RETRIES	8	/* ... then from a timer, before a hard free */
+#define FREE_RETRY_SECS	0.1
+#define PROBE_ADDRESS	"192.0.2.1"	/* TEST-NET-1: no server has it */
+
+/* One forwarded connection (channel.c). */
+#define CHANNEL_BUF	32768	/* each direction's staging buffer */
+enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
+enum channel_state {
+	CH_SOCKS,	/* reading the client's SOCKS request */
+	CH_OPENING,	/* waiting for the server to open our channel */
+	CH_CONNECTING,	/* a forwarded channel: connecting here */
+	CH_OPEN,
+	CH_CLOSING,	/* CLOSE sent, waiting for the server's */
+	CH_DEAD
+};
+struct channel {
+	TAILQ_ENTRY(channel)	 entry;
+	struct session		*session;
+	void			*owner;		/* NULL: nobody's (any more) */
+	struct channel_counters	*counters;	/* the owner's, or NULL */
+	LIBSSH2_CHANNEL		*ch;
+	int			 fd;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;
+	enum channel_state	 state;
+	int			 fd_eof;	/* local peer sent EOF */
+	int			 eof_sent;	/* ... and we passed it on */
+	int			 ch_eof;	/* remote sent EOF */
+	int			 fd_shut;	/* ... and we passed it on */
+	size_t			 up_off, up_len;	/* fd -> channel */
+	size_t			 down_off, down_len;	/* channel -> fd */
+	char			 up[CHANNEL_BUF];
+	char			 down[CHANNEL_BUF];
+	char			*label;		/* for messages: peer address */
+	int			 rd_on, wr_on;	/* fd events armed */
+	int			 rd_drained;	/* read() said EAGAIN ... */
+	int			 wr_blocked;	/* write() said EAGAIN ... */
+						/* ... until the event fires */
+	struct socks		*socks;		/* during the SOCKS handshake */
+	int			 client_remote;	/* the SOCKS client is at the
+						   far end of the channel */
+	unsigned char		 owed[16];	/* answer owed to the client */
+	size_t			 owedlen;
+	int			 owed_then_close;
+	struct event		*ev_deadline;	/* SOCKS request, channel open */
+	struct connector	*conn;		/* CH_CONNECTING */
+};
+TAILQ_HEAD(channels, channel);
+
+/* A channel open, or a global request: one in flight, FIFO. */
+struct open_req {
+	TAILQ_ENTRY(open_req)	 entry;
+	enum session_open_kind	 kind;
+	struct channel		*c;		/* NULL: ping or abandoned */
+	void			*owner;		/* REQ_LISTEN; NULL: abandoned */
+	LIBSSH2_LISTENER	*l;		/* REQ_CANCEL */
+	char			*host;		/* REQ_LISTEN */
+	int			 port;
+	int			 started;
+	unsigned		 debug_seq;	/* server messages before it */
+	unsigned char		*payload;
+	size_t			 payload_len;
+	unsigned		 window;
+};
+
+/* A remote listener the server granted, and whose it is. */
+struct session_listener {
+	TAILQ_ENTRY(session_listener) entry;
+	LIBSSH2_LISTENER	*l;
+	void			*owner;
+};
+
+/*
+ * An upward call, raised anywhere in the transport (most often inside the
+ * pump) and made later from ev_deliver, when no libssh2 call is under way.
+ */
+enum session_event_kind { SEV_UP, SEV_LISTENED, SEV_GATEWAY_KNOWN,
+	SEV_FORWARDED, SEV_SOCKS_REQUEST, SEV_CHANNEL_ERROR };
+struct session_event {
+	TAILQ_ENTRY(session_event) entry;
+	enum session_event_kind	 kind;
+	void			*owner;
+	struct channel		*c;
+	int			 port;
+	char			*host;		/* SOCKS request */
+	char			*error;
+	char			*note;
+};
+
+/*
+ * What libssh2's abstract pointer points to: the session (NULL once it is
+ * freed while libssh2 holds on), and every block libssh2 allocated for it
+ * (session.c), so that a libssh2 session that will not be freed still is.
+ */
+struct heap_hdr {
+	struct heap_hdr	*next, *prev;
+};
+struct session_lib {
+	struct session	*s;
+	struct heap_hdr	 blocks;		/* a ring; this is its head */
+	LIBSSH2_SESSION	*ssh;
+	struct event	*ev_retry;		/* libssh2 said EAGAIN ... */
+	unsigned	 retries;		/* ... this many times */
+	char		*name;
+};
+#define session_of(abstract) (((struct session_lib *)*(abstract))->s)
+
+/* The owner's parameters, as copied by session_new(). */
+struct session_conf {
+	struct session_params	 p;
+	char			*strings[9];	/* what p's pointers own */
+};
+
+struct session {
+	const struct session_ops *ops;
+	void			*ops_arg;
+	const struct session_params *conf;	/* &params.p */
+	struct session_conf	 params;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	struct connector	*conn;		/* resolving and connecting */
+	int			 fd;
+	LIBSSH2_SESSION		*ssh;
+	struct session_lib	*lib;
+	enum session_phase	 phase;
+	struct identity		 id;
+	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
+	struct event		*ev_dead, *ev_keepalive, *ev_alive;
+
+	struct channel		*latch_ch;
+	int			 latch_op;
+	struct channels		 channels;
+	unsigned		 nchannels;
+	TAILQ_HEAD(, open_req)	 opens;
+
+	char			*rxq;
+	size_t			 rxq_off, rxq_len;
+	int			 rx_drained, rx_eof, rx_paused;
+	int			 rx_starved;	/* recv_cb's last answer: none */
+	unsigned long		 rx_fed;	/* bytes recv_cb handed libssh2 */
+	int			 sock_errno;	/* what recv() or send() failed with */
+	double			 last_rx;
+
+	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
+	int			 ping_pending;	/* a round trip in flight */
+	double			 ping_t0;
+	double			 rtt_ms;
+
+	TAILQ_HEAD(, session_listener) listeners;
+	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */
+	struct event		*ev_deliver;
+	int			 pumping;	/* in session_pump() */
+	int			 delivering;	/* in session_deliver_cb() */
+	int			 freed;		/* ... and freed there */
+
+	enum gateway_ports	 gateway_ports;	/* learnt by REQ_PROBE */
+	char			*debug_msg;	/* the server's last debug message */
+	unsigned		 debug_seq;
+
+	enum session_error	 class;
+	char			*error;
+	char			 addr[INET6_ADDRSTRLEN + 8];
+};
+
+/* session.c */
+void	session_fail(struct session *, enum session_error, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	session_step(struct session *);
+void	session_dead_cb(evutil_socket_t, short, void *);
+void	session_release(struct session *);
+
+/* session_lib.c */
+LIBSSH2_SESSION *session_lib_new(struct session *);
+void	session_lib_release(struct session *);
+const char *session_name(struct session *);
+struct event_base *session_base(struct session *);
+struct evdns_base *session_dns(struct session *);
+double	session_connect_timeout(struct session *);
+const char *session_ssh_error(struct session *);
+unsigned session_channel_window(struct session *);
+
+/* session_keepalive.c */
+void	session_keepalive_start(struct session *);
+void	session_keepalive_cb(evutil_socket_t, short, void *);
+void	session_alive_cb(evutil_socket_t, short, void *);
+int	session_probe_step(struct session *);
+void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
+void	session_ping_answered(struct session *);
+
+/* session_pump.c */
+ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);
+ssize_t	session_send_cb(libssh2_socket_t, const void *, size_t, int,
+	    void **);
+void	session_kick(struct session *);
+void	session_arm(struct session *);
+void	session_read_cb(evutil_socket_t, short, void *);
+void	session_write_cb(evutil_socket_t, short, void *);
+void	session_pump_cb(evutil_socket_t, short, void *);
+void	session_open_free(struct open_req *);
+void	session_debug_cb(LIBSSH2_SESSION *, int, const char *, int,
+	    const char *, int, void **);
+ssize_t	session_discard_cb(libssh2_socket_t, const void *, size_t, int,
+	    void **);
+ssize_t	session_eof_cb(libssh2_socket_t, void *, size_t, int, void **);
+void	session_schedule(struct session *);
+void	session_open_abandon(struct session *, struct channel *);
+int	session_note_eagain(struct session *, struct channel *, int op);
+int	session_check_error(struct session *, int, const char *);
+int	session_latched_on(struct session *, struct channel *);
+void	session_channel_attach(struct session *, struct channel *);
+void	session_channel_detach(struct session *, struct channel *);
+void	session_listeners_free(struct session *);
+struct session_event *session_raise(struct session *, enum session_event_kind,
+	    void *owner, struct channel *);
+void	session_deliver_cb(evutil_socket_t, short, void *);
+void	session_events_drop(struct session *, void *owner, struct channel *);
+
+/* channel.c */
+void	channel_opened(struct channel *, LIBSSH2_CHANNEL *, const char *error);
+void	channel_forwarded(struct channel *, LIBSSH2_CHANNEL *);
+int	channel_pump(struct channel *);
+int	channel_retry(struct channel *, int op);
+void	channel_session_gone(struct channel *);
+void	channel_await_open(struct channel *);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * ssh.h - the SSH transport, as the rest of the daemon sees it.
+ *
+ * The transport (this directory) is one SSH connection - a libssh2 session
+ * on one event base - with its channels, and the outbound connects it makes.
+ * It knows nothing of tunnels, forwards or tunneld.conf: what it needs comes
+ * in as parameters (struct session_params, filled by the owner and copied),
+ * and what it reports goes up through the callbacks the owner registers
+ * (struct session_ops).  Every upward call is made from an event of the
+ * session's own, never from inside a libssh2 call or the pump, so an owner
+ * may do anything in it - open channels, cancel listeners, free the session.
+ *
+ * libssh2 is included by the transport's files alone (session.h, private to
+ * this directory); here its objects are opaque.  The exceptions, for now:
+ * hostkey.c, which takes the transport's LIBSSH2_SESSION.
+ */
+#ifndef TUNNELD_SSH_H
+#define TUNNELD_SSH_H
+
+#include <stdint.h>
+
+struct event_base;
+struct evdns_base;
+struct session;
+struct channel;
+
+/* Why a session ended: what the owner's retry policy needs to know. */
+enum session_error {
+	SE_NETWORK,	/* anything that retrying may fix: the schedule */
+	SE_FATAL,	/* retrying cannot help (host key, key file): failed */
+	SE_AUTH		/* the server refused us: retried, slowly */
+};
+
+/* What a session needs, filled by its owner; session_new() copies it. */
+struct session_params {
+	const char	*name;		/* for messages */
+	const char	*host;
+	int		 port;
+	const char	*user;
+	const char	*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
+	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
+	const char	*host_key;	/* pinned "SHA256:...", or NULL */
+	int		 accept_new;	/* unknown host keys are learnt */
+	const char	*ciphers;	/* algorithm lists, NULL: libssh2's */
+	const char	*macs;
+	const char	*kex_algorithms;
+	double		 connect_timeout; /* connect to authenticated; opens */
+	double		 keepalive_interval; /* 0: none */
+	int		 keepalive_count;
+};
+
+/*
+ * What a session reports, to the owner that registered it (arg).  Forwards
+ * are named by an opaque owner pointer: the one passed to session_listen()
+ * and channel_set_owner().  Each call comes from a deferred event of the
+ * session's (see session_pump.c): the owner may free the session in any of
+ * them.  lost is the last call; the owner then frees the session.
+ */
+struct session_ops {
+	void	(*up)(void *arg);
+	void	(*lost)(void *arg, enum session_error, const char *why);
+	/* the server's answer to session_listen(): error is NULL when it
+	 * listens (on port), note what the server said about it, or NULL */
+	void	(*listened)(void *arg, void *owner, int port,
+		    const char *error, const char *note);
+	/* what the server's GatewayPorts is has been learnt */
+	void	(*gateway_known)(void *arg);
+	/* a connection to a listener of owner's, forwarded to us: the owner
+	 * calls channel_set_owner(), then channel_connect() or
+	 * channel_socks_start() */
+	void	(*forwarded)(void *arg, void *owner, struct channel *);
+	/* a SOCKS client on a channel of owner's asks for host:port: the
+	 * owner opens the channel, connects it, or channel_socks_done() */
+	void	(*socks_request)(void *arg, void *owner, struct channel *,
+		    const char *host, int port);
+	/* a channel of owner's failed in a way worth showing (its last
+	 * error): refused by the server, or its target here unreachable */
+	void	(*channel_error)(void *arg, void *owner, const char *error);
+};
+
+/* A channel's statistics, kept where its owner says (may be NULL). */
+struct channel_counters {
+	unsigned	 connections;		/* open now */
+	uint64_t	 total_connections;
+	uint64_t	 bytes_in;	/* from the SSH side to the client */
+	uint64_t	 bytes_out;	/* from the client to the SSH side */
+};
+
+/* session.c */
+enum session_open_kind { OPEN_DIRECT_TCPIP, OPEN_STREAMLOCAL, OPEN_PING,
+	OPEN_SESSION, REQ_LISTEN, REQ_CANCEL, REQ_PROBE };
+enum gateway_ports { GP_UNKNOWN, GP_PROBING, GP_NO, GP_YES,
+	GP_CLIENTSPECIFIED };
+int		 session_library_init(void);
+void		 session_library_exit(void);
+void		 session_library_version(const char **linked,
+		    const char **built);
+struct session	*session_new(struct event_base *, struct evdns_base *,
+		    const struct session_params *, const struct session_ops *,
+		    void *arg);
+void		 session_free(struct session *);
+void		 session_set_params(struct session *,
+		    const struct session_params *);
+int		 session_is_established(struct session *);
+const char	*session_phase_name(struct session *);
+double		 session_rtt_ms(struct session *);
+void		 session_forget_owner(struct session *, void *owner);
+/* session_keepalive.c */
+void		 session_keepalive_rearm(struct session *);	/* reload */
+/* session_pump.c */
+void		 session_open(struct session *, enum session_open_kind,
+		    const char *host, int port, const char *orig_host,
+		    int orig_port, struct channel *);
+void		 session_listen(struct session *, void *owner,
+		    const char *host, int port);
+void		 session_listen_cancel(struct session *, void *owner);
+enum gateway_ports session_gateway_ports(struct session *, int probe);
+
+/* channel.c */
+struct channel	*channel_new(struct session *, int fd, const char *label);
+void		 channel_set_owner(struct channel *, void *owner,
+		    struct channel_counters *);
+void		 channel_set_label(struct channel *, const char *);
+const char	*channel_label(struct channel *);
+void		 channel_abort(struct channel *, const char *why);
+void		 channel_socks_start(struct channel *, double timeout);
+void		 channel_socks_done(struct channel *, int code);
+void		 channel_connect(struct channel *, const char *host, int port,
+		    const char *path);
+
+/* connect.c */
+struct connector;
+typedef void (*connector_cb)(int fd, int error, const char *why, void *arg);
+struct connector *connector_start(struct event_base *, struct evdns_base *,
+		    const char *host, int port, const char *path,
+		    double timeout, int ai_flags, connector_cb, void *arg);
+void		 connector_cancel(struct connector *);
+int		 connector_resolving(struct connector *);
+const char	*connector_address(struct connector *);
+
+#endif
