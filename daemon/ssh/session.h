@@ -136,12 +136,11 @@ struct session_event {
  * freed while libssh2 holds on), and every block libssh2 allocated for it
  * (session.c), so that a libssh2 session that will not be freed still is.
  */
-struct heap_hdr {
-	struct heap_hdr	*next, *prev;
-};
 struct session_lib {
 	struct session	*s;
-	struct heap_hdr	 blocks;		/* a ring; this is its head */
+	void		**set;		/* the blocks libssh2 holds: an */
+	size_t		 cap;		/* open-addressed set of cap slots */
+	size_t		 used;		/* (a power of 2), used of them */
 	LIBSSH2_SESSION	*ssh;
 	struct event	*ev_retry;		/* libssh2 said EAGAIN ... */
 	unsigned	 retries;		/* ... this many times */

@@ -2,7 +2,7 @@
  * session_lib.c - libssh2 itself: the library, and a session object's
  * memory and end.
  *
- * Every block libssh2 allocates for a session is on a list of the
+ * Every block libssh2 allocates for a session is in a set of the
  * session's struct session_lib (what libssh2's abstract pointer points
  * to), so that a session libssh2 will not free is still freed: its free is
  * tried FREE_TRIES times at once, then FREE_RETRIES times from a timer,
@@ -16,68 +16,112 @@
 
 #include "session.h"
 
-/* One block of libssh2's, behind its place on the list. */
-union heap_block {
-	struct heap_hdr	 h;
-	max_align_t	 align;
-};
+/*
+ * The blocks are kept in a set of their addresses (open addressing, linear
+ * probing), not behind a header of ours: libssh2 1.11 hands memory that
+ * OpenSSL allocated to its free function, and a header would turn that
+ * into a bad free.  A block freed that the set does not hold is simply
+ * free()d, as libssh2's default allocator would.
+ */
+static size_t
+session_heap_slot(const struct session_lib *lib, const void *p)
+{
+	uintptr_t h = (uintptr_t)p;
+
+	h ^= h >> 17;
+	h *= (uintptr_t)0x9e3779b97f4a7c15ULL;
+	return (size_t)(h >> 7) & (lib->cap - 1);
+}
+
+static void session_heap_add(struct session_lib *, void *);
 
 static void
-session_heap_link(struct session_lib *lib, struct heap_hdr *h)
+session_heap_grow(struct session_lib *lib)
 {
-	h->next = lib->blocks.next;
-	h->prev = &lib->blocks;
-	lib->blocks.next->prev = h;
-	lib->blocks.next = h;
+	void **old = lib->set;
+	size_t i, cap = lib->cap;
+
+	lib->cap = cap == 0 ? 64 : cap * 2;
+	lib->set = xcalloc(lib->cap, sizeof *lib->set);
+	lib->used = 0;
+	for (i = 0; i < cap; i++)
+		if (old[i] != NULL)
+			session_heap_add(lib, old[i]);
+	free(old);
 }
 
 static void
-session_heap_unlink(struct heap_hdr *h)
+session_heap_add(struct session_lib *lib, void *p)
 {
-	h->prev->next = h->next;
-	h->next->prev = h->prev;
+	size_t i;
+
+	if ((lib->used + 1) * 4 > lib->cap * 3)
+		session_heap_grow(lib);
+	for (i = session_heap_slot(lib, p); lib->set[i] != NULL;
+	    i = (i + 1) & (lib->cap - 1))
+		;
+	lib->set[i] = p;
+	lib->used++;
+}
+
+/* Take p out of the set (backward-shift deletion); 0 if it was not in it. */
+static int
+session_heap_del(struct session_lib *lib, void *p)
+{
+	size_t i, j, k, mask = lib->cap - 1;
+
+	if (lib->cap == 0)
+		return 0;
+	for (i = session_heap_slot(lib, p); lib->set[i] != p;
+	    i = (i + 1) & mask)
+		if (lib->set[i] == NULL)
+			return 0;
+	for (j = (i + 1) & mask; lib->set[j] != NULL; j = (j + 1) & mask) {
+		k = session_heap_slot(lib, lib->set[j]);
+		/* move j into the hole at i unless its home lies in (i, j] */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		lib->set[i] = lib->set[j];
+		i = j;
+	}
+	lib->set[i] = NULL;
+	lib->used--;
+	return 1;
 }
 
 static void *
 session_alloc(size_t n, void **abstract)
 {
-	union heap_block *b;
+	void *p;
 
-	if (n > SIZE_MAX - sizeof *b || (b = malloc(sizeof *b + n)) == NULL)
-		return NULL;
-	session_heap_link(*abstract, &b->h);
-	return b + 1;
+	if ((p = malloc(n)) != NULL)
+		session_heap_add(*abstract, p);
+	return p;
 }
 
 static void *
 session_realloc(void *p, size_t n, void **abstract)
 {
-	union heap_block *b, *nb;
+	void *np;
 
 	if (p == NULL)
 		return session_alloc(n, abstract);
-	b = (union heap_block *)p - 1;
-	if (n > SIZE_MAX - sizeof *b)
-		return NULL;
-	session_heap_unlink(&b->h);
-	if ((nb = realloc(b, sizeof *b + n)) == NULL) {
-		session_heap_link(*abstract, &b->h);
+	session_heap_del(*abstract, p);
+	if ((np = realloc(p, n)) == NULL) {
+		session_heap_add(*abstract, p);	/* unchanged, still held */
 		return NULL;
 	}
-	session_heap_link(*abstract, &nb->h);
-	return nb + 1;
+	session_heap_add(*abstract, np);
+	return np;
 }
 
 static void
 session_dealloc(void *p, void **abstract)
 {
-	union heap_block *b;
-
 	if (p == NULL)
 		return;
-	b = (union heap_block *)p - 1;
-	session_heap_unlink(&b->h);
-	free(b);
+	session_heap_del(*abstract, p);
+	free(p);
 }
 
 /* A libssh2 session for s, allocating through s->lib; or NULL. */
@@ -87,7 +131,6 @@ session_lib_new(struct session *s)
 	struct session_lib *lib = xcalloc(1, sizeof *lib);
 
 	lib->s = s;
-	lib->blocks.next = lib->blocks.prev = &lib->blocks;
 	s->lib = lib;
 	s->ssh = lib->ssh = libssh2_session_init_ex(session_alloc,
 	    session_dealloc, session_realloc, lib);
@@ -103,14 +146,12 @@ session_lib_new(struct session *s)
 static void
 session_lib_free(struct session_lib *lib, int hard)
 {
-	struct heap_hdr *h;
-	size_t n = 0;
+	size_t i, n = lib->used;
 
-	while ((h = lib->blocks.next) != &lib->blocks) {
-		session_heap_unlink(h);
-		free(h);
-		n++;
-	}
+	/* after a free that libssh2 finished, what is left is not ours */
+	for (i = 0; hard && i < lib->cap; i++)
+		free(lib->set[i]);
+	free(lib->set);
 	if (hard)
 		log_warnx("%s: libssh2 would not free the session after %d "
 		    "tries; freed by hand (%zu blocks)", lib->name,
