@@ -276,6 +276,60 @@ control_ok(json_object *id)
 	return o;
 }
 
+/*
+ * The line (well-formed UTF-8) with every character above U+007F inside a
+ * string written as a \uXXXX escape (two for a surrogate pair), so that
+ * json-c sees ASCII: its strict mode refuses any byte above 0x7f from
+ * 0.17 on (Debian 13), where 0.16 (Debian 12) takes UTF-8.  The strings
+ * decode to the same characters; a byte outside a string, or just after
+ * a backslash, is left as it is for json-c to refuse.
+ */
+static char *
+control_ascii(const char *line, size_t len, size_t *outlen)
+{
+	const unsigned char *s = (const unsigned char *)line;
+	char *out = xmalloc(len * 6 + 1), *o = out;
+	size_t i, k, n;
+	unsigned c;
+	int in_string = 0, escaped = 0;
+
+	for (i = 0; i < len; i += n) {
+		n = 1;
+		if (s[i] < 0x80 || !in_string || escaped) {
+			if (in_string && !escaped && s[i] == '\\')
+				escaped = 1;
+			else {
+				if (s[i] == '"' && !escaped)
+					in_string = !in_string;
+				escaped = 0;
+			}
+			*o++ = (char)s[i];
+			continue;
+		}
+		if (s[i] < 0xe0) {		/* checked: a whole sequence */
+			c = s[i] & 0x1f;
+			n = 2;
+		} else if (s[i] < 0xf0) {
+			c = s[i] & 0x0f;
+			n = 3;
+		} else {
+			c = s[i] & 0x07;
+			n = 4;
+		}
+		for (k = 1; k < n; k++)
+			c = (c << 6) | (s[i + k] & 0x3f);
+		if (c > 0xffff) {
+			c -= 0x10000;
+			o += sprintf(o, "\\u%04x\\u%04x", 0xd800 + (c >> 10),
+			    0xdc00 + (c & 0x3ff));
+		} else
+			o += sprintf(o, "\\u%04x", c);
+	}
+	*o = '\0';
+	*outlen = (size_t)(o - out);
+	return out;
+}
+
 /* One JSON object, all of the line, in UTF-8; NULL with *reply if not. */
 static json_object *
 control_parse(const char *line, size_t len, json_object **reply)
@@ -283,7 +337,8 @@ control_parse(const char *line, size_t len, json_object **reply)
 	struct json_tokener *tok;
 	enum json_tokener_error e;
 	json_object *req;
-	size_t bad;
+	char *ascii;
+	size_t bad, alen;
 
 	*reply = NULL;
 	if ((bad = control_utf8_check((const unsigned char *)line, len)) !=
@@ -292,13 +347,15 @@ control_parse(const char *line, size_t len, json_object **reply)
 		    "request: invalid UTF-8 at byte %zu", bad + 1);
 		return NULL;
 	}
+	ascii = control_ascii(line, len, &alen);
 	tok = json_tokener_new();
 	/* JSON, not json-c's extensions: comments, trailing commas, 07 */
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	req = json_tokener_parse_ex(tok, line, (int)len);
+	req = json_tokener_parse_ex(tok, ascii, (int)alen);
 	e = json_tokener_get_error(tok);
+	free(ascii);
 	if (req == NULL || e != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != len) {
+	    json_tokener_get_parse_end(tok) != alen) {
 		*reply = control_fail(NULL, PROTOCOL_E_USAGE, "malformed "
 		    "request: not one JSON object on a line (%s at byte %zu)",
 		    e != json_tokener_success ? json_tokener_error_desc(e) :

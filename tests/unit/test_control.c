@@ -192,6 +192,32 @@ test_good(void **state)
 	json_object_put(r);
 }
 
+/*
+ * Characters above U+007F in strings are taken on every json-c (0.18's
+ * strict mode refuses raw UTF-8, control.c hands it escapes) and come back
+ * as the same characters; one just after a backslash is still refused.
+ */
+static void
+test_utf8_strings(void **state)
+{
+	static const char line[] = "{\"cmd\":\"hello\",\"id\":"
+	    "\"\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80\\\"\"}";
+	json_object *r, *o;
+	int flags;
+
+	(void)state;
+	r = ask(line, sizeof line - 1, &flags);
+	assert_true(json_object_object_get_ex(r, "ok", &o));
+	assert_true(json_object_get_boolean(o));
+	assert_true(json_object_object_get_ex(r, "id", &o));
+	assert_string_equal(json_object_get_string(o),
+	    "\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80\"");
+	json_object_put(r);
+	REFUSED("{\"cmd\":\"hello\",\"id\":\"\\\xc3\xa4\"}", "usage",
+	    "malformed request");
+	REFUSED("{\"cmd\":\xc3\xa4}", "usage", "malformed request");
+}
+
 int
 main(void)
 {
@@ -201,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_exact),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_utf8_strings),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
