@@ -294,8 +294,9 @@ control_ascii(const char *line, size_t len, size_t *outlen)
 	int in_string = 0, escaped = 0;
 
 	for (i = 0; i < len; i += n) {
-		n = 1;
-		if (s[i] < 0x80 || !in_string || escaped) {
+		/* checked UTF-8: s[i] starts a whole sequence of n bytes */
+		n = s[i] < 0x80 ? 1 : s[i] < 0xe0 ? 2 : s[i] < 0xf0 ? 3 : 4;
+		if (n == 1 || !in_string || escaped) {
 			if (in_string && !escaped && s[i] == '\\')
 				escaped = 1;
 			else {
@@ -303,19 +304,11 @@ control_ascii(const char *line, size_t len, size_t *outlen)
 					in_string = !in_string;
 				escaped = 0;
 			}
-			*o++ = (char)s[i];
+			memcpy(o, s + i, n);
+			o += n;
 			continue;
 		}
-		if (s[i] < 0xe0) {		/* checked: a whole sequence */
-			c = s[i] & 0x1f;
-			n = 2;
-		} else if (s[i] < 0xf0) {
-			c = s[i] & 0x0f;
-			n = 3;
-		} else {
-			c = s[i] & 0x07;
-			n = 4;
-		}
+		c = s[i] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
 		for (k = 1; k < n; k++)
 			c = (c << 6) | (s[i + k] & 0x3f);
 		if (c > 0xffff) {
