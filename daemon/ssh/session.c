@@ -82,7 +82,7 @@ session_conf_set(struct session_conf *sc, const struct session_params *p)
 {
 	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
 	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
-	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms };
+	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump };
 	size_t i;
 
 	for (i = 0; i < nitems(sc->strings); i++) {
@@ -102,6 +102,7 @@ void
 session_set_params(struct session *s, const struct session_params *p)
 {
 	session_conf_set(&s->params, p);
+	hop_set_params(s);
 }
 
 /* An owner's forward goes (reload): its connections go on without it,
@@ -190,7 +191,13 @@ void
 session_dead_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session *s = arg;
+	char *why;
 
+	/* a jump host's end is the cause of the end of what ran through it */
+	if ((why = hop_blame(s, &s->class)) != NULL) {
+		free(s->error);
+		s->error = why;
+	}
 	/* The owner frees the session: touch nothing after this call. */
 	s->ops->lost(s->ops_arg, s->class,
 	    s->error != NULL ? s->error : "session failed");
@@ -219,6 +226,13 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->conn != NULL && connector_address(s->conn) != NULL)	/* yet */
 		snprintf(s->addr, sizeof s->addr, "%s",
 		    connector_address(s->conn));
+	if (s->via != NULL && s->fd == -1) {
+		session_fail(s, SE_NETWORK, "timed out after %gs: jump host %s "
+		    "was %s", s->conf->connect_timeout, s->via_name,
+		    s->via->phase == SP_ESTABLISHED ? "up" :
+		    phase_names[session_phase(s->via)]);
+		return;
+	}
 	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
 	    s->conf->connect_timeout, phase_names[session_phase(s)],
 	    s->addr[0] ? " with " : "", s->addr);
@@ -271,9 +285,17 @@ session_connected_cb(int fd, int error, const char *why, void *arg)
 			    "%d: %s", s->conf->host, s->conf->port, why);
 		return;
 	}
-	s->fd = fd;
 	log_debug("%s: connected to %s", s->conf->name, s->addr);
 	session_socket_options(s->conf, fd);
+	session_attach(s, fd);
+}
+
+/* The session's socket, connected (or a channel of a jump host's): the
+ * handshake starts. */
+void
+session_attach(struct session *s, int fd)
+{
+	s->fd = fd;
 	s->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST,
 	    session_read_cb, s);
 	s->ev_write = event_new(s->base, fd, EV_WRITE, session_write_cb, s);
@@ -488,6 +510,10 @@ session_new(struct event_base *base, struct evdns_base *dns,
 		return s;
 	}
 	/* the session's own timer bounds it: connect_timeout for all */
+	if (s->conf->jump != NULL) {
+		hop_start(s);
+		return s;
+	}
 	s->conn = connector_start(base, dns, s->conf->host, s->conf->port,
 	    NULL, 0, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
 	return s;
@@ -545,6 +571,9 @@ session_free(struct session *s)
 	event_free(s->ev_alive);
 	if (s->fd != -1)
 		close(s->fd);
+	session_free(s->via);		/* the channel s ran in, with it */
+	s->via = NULL;
+	free(s->via_name);
 	identity_clear(&s->id);
 	free(s->rxq);
 	free(s->debug_msg);

@@ -151,7 +151,7 @@ struct session_lib {
 /* The owner's parameters, as copied by session_new(). */
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[9];	/* what p's pointers own */
+	char			*strings[10];	/* what p's pointers own */
 };
 
 struct session {
@@ -162,6 +162,8 @@ struct session {
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	struct connector	*conn;		/* resolving and connecting */
+	struct session		*via;		/* jump host: runs in its channel */
+	char			*via_name;	/* its host:port, for messages */
 	int			 fd;
 	LIBSSH2_SESSION		*ssh;
 	struct session_lib	*lib;
@@ -211,6 +213,12 @@ void	session_fail(struct session *, enum session_error, const char *, ...)
 void	session_step(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 void	session_release(struct session *);
+void	session_attach(struct session *, int);
+
+/* hop.c */
+void	hop_start(struct session *);
+void	hop_set_params(struct session *);
+char	*hop_blame(struct session *, enum session_error *);
 
 /* session_lib.c */
 LIBSSH2_SESSION *session_lib_new(struct session *);

@@ -179,6 +179,8 @@ session_keepalive_start(struct session *s)
 void
 session_keepalive_rearm(struct session *s)
 {
+	if (s != NULL)
+		session_keepalive_rearm(s->via);	/* its jump hosts */
 	if (s == NULL || s->phase != SP_ESTABLISHED)
 		return;	/* a session still setting up arms them when it is up */
 	log_debug("%s: keepalives every %gs, %d unanswered is dead",

@@ -44,6 +44,7 @@ struct session_params {
 	const char	*ciphers;	/* algorithm lists, NULL: libssh2's */
 	const char	*macs;
 	const char	*kex_algorithms;
+	const char	*jump;		/* "[user@]host[:port],...", or NULL */
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
@@ -127,6 +128,10 @@ void		 channel_socks_start(struct channel *, double timeout);
 void		 channel_socks_done(struct channel *, int code);
 void		 channel_connect(struct channel *, const char *host, int port,
 		    const char *path);
+
+/* hop.c */
+int		 hop_check(const char *jump, char **cause);
+int		 hop_first(const char *jump, char **host, int *port);
 
 /* connect.c */
 struct connector;
