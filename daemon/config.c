@@ -139,6 +139,23 @@ cfg_tunnel_name_ok(const char *n)
 	return 1;
 }
 
+/* jump: every hop [user@]host[:port], said where it is written. */
+static void
+cfg_check_jump(config_setting_t *t, config_setting_t *dg, const char *path,
+    struct errlist *errs, const struct tunnel_conf *tc)
+{
+	config_setting_t *s;
+	char *cause = NULL;
+
+	if (tc->jump == NULL || hop_check(tc->jump, &cause) == 0)
+		return;
+	if ((s = config_setting_get_member(t, "jump")) == NULL &&
+	    (dg == NULL || (s = config_setting_get_member(dg, "jump")) == NULL))
+		s = t;
+	CERR(s, "tunnel \"%s\": jump: %s", tc->name, cause);
+	free(cause);
+}
+
 /* The tunnels group of one file (the main one or a drop-in). */
 static void
 cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
@@ -189,6 +206,7 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 		if (tc->user == NULL)
 			CERR(t, "tunnel \"%s\": no user, and the daemon's own "
 			    "user has no name", name);
+		cfg_check_jump(t, dg, path, errs, tc);
 		conf->tunnels = xreallocarray(conf->tunnels,
 		    conf->ntunnels + 1, sizeof *conf->tunnels);
 		conf->tunnels[conf->ntunnels++] = tc;

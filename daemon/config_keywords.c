@@ -59,6 +59,8 @@ const struct keyword keywords[] = {
 	{ "identity_file", KW_PATH, T(identity_file), NA, R(KR_SESSION) },
 	{ "known_hosts", KW_PATH, T(known_hosts), NA, R(KR_SESSION) },
 	{ "host_key", KW_FINGERPRINT, T(host_key), NA, R(KR_SESSION) },
+	/* ProxyJump's list; config.c checks each hop */
+	{ "jump", KW_HOST, T(jump), NA, R(KR_SESSION) },
 	{ "strict_host_key_checking", KW_ENUM, T(strict), N(0, 0, HKC_YES),
 	    KR_SESSION, strict_values, NULL },
 	{ "autostart", KW_BOOL, T(autostart), N(0, 1, 1), R(KR_NONE) },

@@ -89,16 +89,26 @@ int
 tunnel_setup_enter(struct tunnel *t)
 {
 	struct setup_server *sv;
-	int got;
+	char *host = NULL;
+	int got, port;
 
+	/* through jump hosts: the first is the server tunneld connects to */
+	if (t->conf->jump == NULL ||
+	    hop_first(t->conf->jump, &host, &port) != 0) {
+		free(host);
+		host = xstrdup(t->conf->host);
+		port = t->conf->port;
+	}
 	pthread_mutex_lock(&setup_lock);
 	if (t->setup != NULL) {
 		log_error("BUG: %s: asks for a set-up slot twice", t->name);
 		got = t->setup_state == SETUP_ACTIVE;
 		pthread_mutex_unlock(&setup_lock);
+		free(host);
 		return got;
 	}
-	sv = t->setup = tunnel_setup_server(t->conf->host, t->conf->port);
+	sv = t->setup = tunnel_setup_server(host, port);
+	free(host);
 	if ((got = sv->n < SETUP_PER_SERVER)) {
 		sv->n++;
 		t->setup_state = SETUP_ACTIVE;

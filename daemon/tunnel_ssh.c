@@ -23,6 +23,7 @@ tunnel_ssh_params(const struct tunnel_conf *tc, struct session_params *p)
 	p->identity_file = tc->identity_file;
 	p->known_hosts = tc->known_hosts;
 	p->host_key = tc->host_key;
+	p->jump = tc->jump;
 	p->accept_new = tc->strict == HKC_ACCEPT_NEW;
 	p->connect_timeout = tc->connect_timeout;
 	p->keepalive_interval = tc->keepalive_interval;

@@ -143,6 +143,7 @@ struct tunnel_conf {
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
 	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	char			*host_key;	/* "SHA256:..." or NULL */
+	char			*jump;		/* ProxyJump list, or NULL */
 	enum host_key_check	 strict;
 	int			 autostart;
 	double			 keepalive_interval;
