@@ -39,6 +39,7 @@ in_ns() {
 # it starts X anew with the same key.
 sshd_make() {
 	x=$1 ns=$2 port=$3; shift 3
+	mkdir -p /run/sshd
 	[ -f "$WORK/$x.host" ] ||
 	    $SSH_KEYGEN -q -t ed25519 -N '' -f "$WORK/$x.host" || bail keygen
 	{
