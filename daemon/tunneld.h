@@ -50,6 +50,8 @@
  *                    channel
  *   ssh/connect.c    non-blocking outbound connects (evdns, TCP with happy
  *                    eyeballs, UNIX)
+ *   ssh/hop.c        jump hosts: a session run in a direct-tcpip channel of
+ *                    a session to the hop before it (over a socketpair)
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H

@@ -220,6 +220,18 @@ hop_params(struct session *s, struct session_params *p, struct hop *h,
 	return 0;
 }
 
+/* "tunnel: jump host h:p", whichever hop s is: tunnel names have no ':' */
+static char *
+hop_session_name(struct session *s)
+{
+	const char *n = s->conf->name, *end = strstr(n, ": jump host ");
+	char *name;
+
+	xasprintf(&name, "%.*s: jump host %s", end != NULL ? (int)(end - n) :
+	    (int)strlen(n), n, s->via_name);
+	return name;
+}
+
 static void
 hop_up_cb(void *arg)
 {
@@ -312,7 +324,7 @@ hop_start(struct session *s)
 		free(cause);
 		return;
 	}
-	xasprintf(&name, "%s: jump host %s", s->conf->name, s->via_name);
+	name = hop_session_name(s);
 	p.name = name;
 	s->via = session_new(s->base, s->dns, &p, &hop_ops, s);
 	free(name);
@@ -334,7 +346,7 @@ hop_set_params(struct session *s)
 		free(cause);	/* the same jump list, parsed before */
 		return;
 	}
-	xasprintf(&name, "%s: jump host %s", s->conf->name, s->via_name);
+	name = hop_session_name(s);
 	p.name = name;
 	session_set_params(s->via, &p);
 	free(name);

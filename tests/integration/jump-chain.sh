@@ -4,8 +4,9 @@
 # only B reaches it.  The chain carries data; a pinned host_key is the
 # target's alone; a frozen middle hop (SIGSTOP) is noticed within the
 # keepalive deadline and the tunnel comes back through the chain by
-# itself; a hop with a wrong host key fails the tunnel naming the hop; a
-# target the last hop cannot reach, and a malformed jump list, say so.
+# itself; a reload re-arms every hop's keepalives; a hop with a wrong
+# host key fails the tunnel naming the hop; a target the last hop cannot
+# reach, and a malformed jump list, say so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jump-lib.sh"
 
@@ -107,6 +108,19 @@ kill -CONT $frozen
 check "... thawed: the tunnel comes back through the chain by itself" \
 	wait_event chain connecting up 20
 check "... and carries data" in_ns T $NETIO roundtrip "$L" 1000000
+
+# reload: new keepalive timers reach every hop of the live chain
+events_mark
+sed -i 's/keepalive_interval = 1;/keepalive_interval = 2;/' "$WORK/t.conf"
+check "reload with a new keepalive_interval" tctl reload
+check "... re-arms the first hop" wait_until 10 grep -q \
+	"chain: jump host $NET_T.1:$PA: keepalives every 2s" "$WORK/t.log"
+check "... and the second" wait_until 10 grep -q \
+	"chain: jump host $NET_B.2:$PB: keepalives every 2s" "$WORK/t.log"
+check "... and the target's session" wait_until 10 grep -q \
+	"chain: keepalives every 2s" "$WORK/t.log"
+check "... without a new session" no_event chain up '*'
+check "... which carries data" in_ns T $NETIO roundtrip "$L" 100000
 
 # a malformed list is a configuration error, said where
 cat > "$WORK/bad.conf" <<CONF
