@@ -4,7 +4,8 @@
 # only B reaches it.  The chain carries data; a pinned host_key is the
 # target's alone; a frozen middle hop (SIGSTOP) is noticed within the
 # keepalive deadline and the tunnel comes back through the chain by
-# itself; a reload re-arms every hop's keepalives; a hop with a wrong
+# itself; accept-new learns every hop's key; a reload re-arms every
+# hop's keepalives; a hop with a wrong
 # host key fails the tunnel naming the hop; a target the last hop cannot
 # reach, and a malformed jump list, say so.
 . "$(dirname "$0")/lib.sh"
@@ -37,6 +38,7 @@ HOPS="$NET_T.1:$PA,$NET_B.2:$PB"
 	> "$WORK/wrong.known_hosts"
 # the hops' keys alone: C's is pinned
 { known A "$NET_T.1" "$PA"; known B "$NET_B.2" "$PB"; } > "$WORK/pin.known_hosts"
+: > "$WORK/learn.known_hosts"
 PIN=$($SSH_KEYGEN -lf "$WORK/C.host.pub" | cut -d' ' -f2)
 tunneld_make t T "
   chain = {
@@ -58,6 +60,13 @@ tunneld_make t T "
     port = $PC;
     jump = \"$HOPS\";
     known_hosts = \"$WORK/wrong.known_hosts\";
+  };
+  learn = {
+    host = \"127.0.0.1\";
+    port = $PC;
+    jump = \"$HOPS\";
+    known_hosts = \"$WORK/learn.known_hosts\";
+    strict_host_key_checking = \"accept-new\";
   };
   nowhere = {
     host = \"127.0.0.1\";
@@ -81,11 +90,17 @@ check "a hop with a wrong host key: failed" wait_state wrong failed 20
 err=$(json_get wrong "t['last_error']")
 diag "$err"
 check "... naming the hop and why" says "$err" "jump host $NET_B.2:$PB:" "HOST KEY"
+check "accept-new: the tunnel comes up, learning every hop's key" \
+	wait_state learn up 20
+check "... each under its own [host]:port, and the target's" sh -c "
+	grep -qxF '$(known A "$NET_T.1" "$PA")' '$WORK/learn.known_hosts' &&
+	grep -qxF '$(known B "$NET_B.2" "$PB")' '$WORK/learn.known_hosts' &&
+	grep -qxF '$(known C 127.0.0.1 "$PC")' '$WORK/learn.known_hosts'"
 check "a target the last hop cannot reach: backoff" wait_event nowhere connecting backoff 20
 diag "$EV_REASON"
 check "... naming the hop, the target and why" \
 	says "$EV_REASON" "jump host $NET_T.1:$PA: cannot reach 127.0.0.1 port $NOWHERE" "connect failed"
-tctl stop wrong >/dev/null; tctl stop nowhere >/dev/null; tctl stop pinned >/dev/null
+tctl stop learn >/dev/null; tctl stop wrong >/dev/null; tctl stop nowhere >/dev/null; tctl stop pinned >/dev/null
 
 # the middle hop freezes (its kernel still ACKs): silence is judged from
 # the last byte received, dead after interval x count + 1 s (1 x 3 + 1),
