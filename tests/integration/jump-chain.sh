@@ -5,9 +5,9 @@
 # target's alone; a frozen middle hop (SIGSTOP) is noticed within the
 # keepalive deadline and the tunnel comes back through the chain by
 # itself; accept-new learns every hop's key; a reload re-arms every
-# hop's keepalives; a hop with a wrong
-# host key fails the tunnel naming the hop; a target the last hop cannot
-# reach, and a malformed jump list, say so.
+# hop's keepalives; a hop with a wrong host key fails the tunnel naming
+# the hop; a target the last hop cannot reach, and a malformed jump list,
+# say so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/jump-lib.sh"
 
