@@ -260,7 +260,10 @@ struct tunnel {
 	time_t			 next_retry;
 	double			 retry_delay;	/* armed on entering backoff */
 	struct session		*session;
-	struct setup_server	*setup;		/* its server's, while connecting */
+	struct setup_server	**setup;	/* its servers, while connecting: */
+	size_t			 nsetup;	/* jump hosts and target, sorted */
+	size_t			 setup_got;	/* slots held: setup[0..got-1] */
+	struct setup_server	*setup_at;	/* whose list setup_entry is on */
 	int			 setup_state;	/* SETUP_* in tunnel_setup.c */
 	TAILQ_ENTRY(tunnel)	 setup_entry;
 	struct event		*ev_begin;	/* the session starts from here */

@@ -74,7 +74,7 @@ test_table(void **state)
 /* --- real tunnels on worker threads ---------------------------------------- */
 
 static struct event_base *main_base;
-static struct tunnel_conf *confs[32];
+static struct tunnel_conf *confs[64];
 static size_t nconfs;
 static char logpath[] = "/tmp/test_tunnel.XXXXXX";
 static int logfd = -1, saved_stderr = -1;
@@ -136,6 +136,7 @@ teardown_workers(void **state)
 		free(confs[i]->host);
 		free(confs[i]->user);
 		free(confs[i]->identity_file);
+		free(confs[i]->jump);
 		free(confs[i]);
 	}
 	fflush(stderr);
@@ -555,6 +556,56 @@ test_setup_limit(void **state)
 		feed(t[i], TE_DOWN, "test");
 }
 
+/*
+ * A tunnel through a jump host takes a slot of the hop's and one of its
+ * target's (named by the path to it): it waits while the hop's are all
+ * taken, and while it holds one, a tunnel straight to the hop may wait
+ * for it; its target is not the server of that name reached directly.
+ */
+static void
+test_setup_chain(void **state)
+{
+	struct tunnel *t[SETUP_PER_SERVER], *j, *same, *direct;
+	struct tunnel_conf *tc;
+	struct feed f;
+	char name[16];
+	size_t i;
+
+	for (i = 0; i < nitems(t); i++) {
+		snprintf(name, sizeof name, "b%zu", i);
+		t[i] = tunnel_create(conf_new(name, "bastion.invalid"));
+		f = feed(t[i], TE_UP, "test");
+		assert_false(f.queued);
+	}
+	tc = conf_new("j", "db.invalid");
+	tc->jump = xstrdup("bastion.invalid");
+	j = tunnel_create(tc);
+	f = feed(j, TE_UP, "test");
+	assert_true(f.queued);		/* the hop's slots are taken */
+	same = tunnel_create(conf_new("d", "db.invalid"));
+	f = feed(same, TE_UP, "test");
+	assert_false(f.queued);		/* not j's target */
+	feed(same, TE_DOWN, "test");
+	/* a slot of the hop's frees: j gets it and its target's, starts,
+	 * and fails on the missing key */
+	feed(t[0], TE_DOWN, "test");
+	assert_true(await_state(j, TS_FAILED));
+	assert_int_equal(log_count("j: connecting -> failed"), 1);
+	/* j holds the hop's eighth slot: a tunnel straight to it waits, and
+	 * starts when j lets go */
+	f = feed(j, TE_UP, "test");
+	assert_false(f.queued);
+	direct = tunnel_create(conf_new("x", "bastion.invalid"));
+	f = feed(direct, TE_UP, "test");
+	assert_true(f.queued);
+	feed(j, TE_DOWN, "test");
+	assert_true(await_state(direct, TS_FAILED));
+	for (i = 0; i < nitems(t); i++)
+		feed(t[i], TE_DOWN, "test");
+	feed(j, TE_DOWN, "test");
+	feed(direct, TE_DOWN, "test");
+}
+
 int
 main(void)
 {
@@ -566,6 +617,7 @@ main(void)
 		cmocka_unit_test(test_retry_timer),
 		cmocka_unit_test(test_backoff_tunnel),
 		cmocka_unit_test(test_setup_limit),
+		cmocka_unit_test(test_setup_chain),
 	};
 
 	return cmocka_run_group_tests(tests, setup_workers, teardown_workers);
