@@ -246,6 +246,7 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
+	metrics_init(tunneld_conf);
 	log_notice("tunneld %s started with %s (%zu tunnel%s)", VERSION,
 	    config_path, tunneld_conf->ntunnels,
 	    tunneld_conf->ntunnels == 1 ? "" : "s");
@@ -266,11 +267,13 @@ main(int argc, char **argv)
 	if (worker_shutdown() != 0) {
 		/* a worker stuck in a blocking call may still use what would
 		 * be freed below: exit without it (worker.c) */
+		metrics_shutdown();
 		control_shutdown();
 		notify_shutdown();
 		log_notice("stopped, leaving a stuck worker thread behind");
 		_exit(rc);
 	}
+	metrics_shutdown();
 	control_shutdown();
 	notify_shutdown();
 	for (i = 0; i < nitems(sigs); i++)
