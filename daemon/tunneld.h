@@ -30,6 +30,8 @@
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
+ *   check.c          tunneld -n --deep: identities, known_hosts and local
+ *                    ports checked as the user who runs it
  *   metrics.c        the Prometheus text of the status: GET /metrics on
  *                    metrics_listen (evhttp), and tunnelctl metrics
  *
@@ -438,6 +440,9 @@ void	 control_shutdown(void);
 unsigned control_clients(void);
 void	 control_notify_state(const char *tunnel, enum tunnel_state old,
 	    enum tunnel_state new, const char *reason);
+
+/* check.c */
+int	 check_deep(const struct config *, int system_mode);
 
 /* metrics.c (main thread) */
 struct evbuffer;
