@@ -145,8 +145,9 @@ check "the connections are closed" wait_until 10 conns_closed
 
 check "GET /metrics: 200, text/plain version 0.0.4" $SCRAPE save "$URL" "$WORK/m.txt"
 diag "$($SCRAPE parse "$WORK/m.txt" 2>&1)"
+parses() { $SCRAPE parse "$1" > /dev/null; }
 check "the Prometheus parser reads it; HELP, TYPE, counters end in _total" \
-	$SCRAPE parse "$WORK/m.txt" > /dev/null
+	parses "$WORK/m.txt"
 F1="tunnel=m1 forward=$L1:127.0.0.1:$ECHO kind=local"
 F2="tunnel=m1 forward=$L2:127.0.0.1:$REFUSE kind=local"
 check "sent bytes = 1234568" $SCRAPE expect "$WORK/m.txt" tunneld_forward_sent_bytes_total $F1 1234568
