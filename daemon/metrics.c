@@ -212,7 +212,7 @@ metrics_tunnel_state(struct evbuffer *b, json_object *ts)
 	size_t i, j;
 
 	metrics_family(b, "tunneld_tunnel_state", "gauge", "1 for the state "
-	    "the tunnel is in (tunneld.conf(5), STATES), 0 for the others.");
+	    "the tunnel is in (tunneld(8), STATES), 0 for the others.");
 	for (i = 0; i < json_object_array_length(ts); i++) {
 		t = json_object_array_get_idx(ts, i);
 		s = metrics_str(t, "state");
@@ -447,7 +447,7 @@ metrics_adopt(int fd)
 			    metrics_conns[oldest].since)
 				oldest = i;
 		}
-		metrics_conn_cut(oldest, "pushed out by a newer one (" 
+		metrics_conn_cut(oldest, "pushed out by a newer one ("
 		    STRINGIFY(METRICS_CONNS) " at most)");
 	}
 	metrics_conns[metrics_nconns].fd = fd;
@@ -468,7 +468,12 @@ metrics_adopt_cb(evutil_socket_t fd, short what, void *arg)
 	metrics_npending = 0;
 }
 
-/* evhttp wants a bufferevent for a connection it has just accepted. */
+/*
+ * evhttp wants a bufferevent for a connection it has just accepted.  It
+ * gives it its socket before returning to the loop, and its first read
+ * comes from the next poll, after metrics_adopt_cb (it would free it
+ * before only if it ran out of memory on the way).
+ */
 static struct bufferevent *
 metrics_bev_cb(struct event_base *base, void *arg)
 {
@@ -611,14 +616,16 @@ metrics_open(const char *addr, char **cause)
 }
 
 /* Start-up: a metrics_listen that cannot be served is logged, and the
- * tunnels start all the same (a reload tries again). */
+ * tunnels start all the same (a reload that changes metrics_listen, or a
+ * restart, tries again). */
 void
 metrics_init(const struct config *conf)
 {
 	char *cause = NULL;
 
 	if (metrics_open(conf->metrics_listen, &cause) != 0) {
-		log_error("%s; no metrics until a reload", cause);
+		log_error("%s; no metrics until metrics_listen changes on a "
+		    "reload, or a restart", cause);
 		free(cause);
 	}
 }
