@@ -9,8 +9,8 @@
  *
  * For each tunnel: its identity is loaded as a session would load it
  * (identity.c: the file, its permissions, type and passphrase), its
- * known_hosts file opened, and each forward's local listen addresses bound
- * and released.  Nothing connects anywhere.  Every problem is printed as
+ * known_hosts file opened (or, without one, the defaults looked for), and
+ * each forward's local listen addresses bound and released.  Nothing connects anywhere.  Every problem is printed as
  * FILE:LINE: tunnel NAME: what, then what to do; the exit status is 1 if
  * there is one.
  */
@@ -32,6 +32,7 @@
 #include "tunneld.h"
 
 #define CHECK_FILE_MAX	(16 * 1024 * 1024)	/* known_hosts, to open */
+#define SYSTEM_KNOWN_HOSTS	"/etc/ssh/ssh_known_hosts"	/* hostkey.c's */
 
 struct check {
 	const struct tunnel_conf *tc;
@@ -100,6 +101,37 @@ check_identity(struct check *c)
 	 */
 }
 
+/*
+ * Without known_hosts, host_key or accept-new, the server's key is looked
+ * up in ~/.ssh/known_hosts and the system's: with neither readable, it
+ * cannot be known, and the tunnel would fail.
+ */
+static void
+check_known_hosts_default(struct check *c)
+{
+	const struct tunnel_conf *tc = c->tc;
+	char *home = home_dir(), *path, *what, *fix;
+
+	xasprintf(&path, "%s/.ssh/known_hosts", home);
+	if (access(path, R_OK) == 0 || access(SYSTEM_KNOWN_HOSTS, R_OK) == 0) {
+		free(path);
+		free(home);
+		return;
+	}
+	xasprintf(&what, "no known_hosts to verify %s's host key by: neither "
+	    "%s nor %s can be read by user %s", tc->host, path,
+	    SYSTEM_KNOWN_HOSTS, c->user);
+	xasprintf(&fix, "record the server's key (ssh-keyscan -p %d %s >> %s, "
+	    "after checking the fingerprint), or set known_hosts, host_key or "
+	    "strict_host_key_checking = \"accept-new\"", tc->port, tc->host,
+	    path);
+	check_problem(c, tc->file, tc->line, what, fix);
+	free(what);
+	free(fix);
+	free(path);
+	free(home);
+}
+
 static void
 check_known_hosts(struct check *c)
 {
@@ -108,8 +140,11 @@ check_known_hosts(struct check *c)
 	char *cause = NULL, *fix;
 	int fd;
 
-	if (tc->known_hosts == NULL)
+	if (tc->known_hosts == NULL) {
+		if (tc->host_key == NULL && tc->strict == HKC_YES)
+			check_known_hosts_default(c);
 		return;
+	}
 	if ((fd = file_open(tc->known_hosts, "known_hosts", CHECK_FILE_MAX, 0,
 	    &st, &cause)) != -1) {
 		close(fd);

@@ -12,6 +12,8 @@ mkdir -m 755 "$D"
 $SSH_KEYGEN -q -t ed25519 -N '' -f "$D/good" || bail keygen
 $SSH_KEYGEN -q -t ed25519 -N 'secret words' -f "$D/encrypted" || bail keygen
 $SSH_KEYGEN -q -t rsa -b 2048 -N '' -f "$D/rsa" || bail keygen
+echo "[127.0.0.1]:1 $(cat "$D/good.pub")" > "$D/known_hosts"
+chmod 644 "$D/known_hosts"
 # a server that records every connection: the check must make none
 SERVER=$(free_port)
 $PYTHON3 -c '
@@ -42,7 +44,7 @@ wait_file "$WORK/taken.ready" || bail "the port taker did not start"
 FREE=$(free_port)
 
 cat > "$D/good.conf" <<CONF
-defaults = { host = "127.0.0.1"; port = $SERVER; };
+defaults = { host = "127.0.0.1"; port = $SERVER; known_hosts = "$D/known_hosts"; };
 tunnels = {
   fine = {
     identity_file = "$D/good";
@@ -51,7 +53,7 @@ tunnels = {
 };
 CONF
 cat > "$D/bad.conf" <<CONF
-defaults = { host = "127.0.0.1"; port = $SERVER; };
+defaults = { host = "127.0.0.1"; port = $SERVER; known_hosts = "$D/known_hosts"; };
 tunnels = {
   fine = {
     identity_file = "$D/good";
@@ -130,6 +132,28 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	    "port $TAKEN is in use by another program (one this user cannot see)"
 else
 	for i in 1 2 3 4 5; do skip "as another user: needs root and setpriv"; done
+fi
+
+# Neither known_hosts, host_key nor accept-new, and no default file to
+# look the server up in
+mkdir -m 755 "$D/home"
+cat > "$D/nokh.conf" <<CONF
+tunnels = {
+  nokh = { host = "127.0.0.1"; port = $SERVER; identity_file = "$D/good"; };
+  pinned = { host = "127.0.0.1"; port = $SERVER; identity_file = "$D/good";
+    host_key = "SHA256:mOFj6SXYltTk55tL1051B1UxSTcWz0dXdnnT9sZekHY"; };
+};
+CONF
+if [ ! -e /etc/ssh/ssh_known_hosts ]; then
+	out=$(HOME=$D/home $TUNNELD -n --deep -c "$D/nokh.conf" 2>&1)
+	diag "$out"
+	check "no known_hosts anywhere: said, with what to do" says "$out" \
+	    "$D/nokh.conf:2: tunnel nokh: no known_hosts to verify 127.0.0.1's host key by: neither $D/home/.ssh/known_hosts nor /etc/ssh/ssh_known_hosts" \
+	    "fix: record the server's key (ssh-keyscan -p $SERVER 127.0.0.1 >> $D/home/.ssh/known_hosts"
+	check "... not for a pinned host_key" says "$out" "tunnel pinned: OK"
+else
+	skip "no known_hosts anywhere: /etc/ssh/ssh_known_hosts exists here"
+	skip "... not for a pinned host_key"
 fi
 
 out=$($TUNNELD --deep -c "$D/good.conf" 2>&1); rc=$?
