@@ -10,9 +10,9 @@
  * For each tunnel: its identity is loaded as a session would load it
  * (identity.c: the file, its permissions, type and passphrase), its
  * known_hosts file opened (or, without one, the defaults looked for), and
- * each forward's local listen addresses bound and released.  Nothing connects anywhere.  Every problem is printed as
- * FILE:LINE: tunnel NAME: what, then what to do; the exit status is 1 if
- * there is one.
+ * each forward's local listen addresses bound and released.  Nothing
+ * connects anywhere.  Every problem is printed as FILE:LINE: tunnel NAME:
+ * what, then what to do; the exit status is 1 if there is one.
  */
 #include "config.h"
 
@@ -31,8 +31,8 @@
 
 #include "tunneld.h"
 
-#define CHECK_FILE_MAX	(16 * 1024 * 1024)	/* known_hosts, to open */
-#define SYSTEM_KNOWN_HOSTS	"/etc/ssh/ssh_known_hosts"	/* hostkey.c's */
+#define CHECK_FILE_MAX	(16 * 1024 * 1024)	/* known_hosts to open */
+#define SYSTEM_KNOWN_HOSTS "/etc/ssh/ssh_known_hosts"	/* as hostkey.c */
 
 struct check {
 	const struct tunnel_conf *tc;
@@ -169,61 +169,83 @@ check_known_hosts(struct check *c)
 
 /* --- local listeners ----------------------------------------------------- */
 
-/*
- * The process that holds the TCP listener on port (inode from
- * /proc/net/tcp{,6}, then whose descriptor it is), as "pid N (comm)";
- * NULL if it cannot be seen (another user's, as a user that is not root).
- */
-static char *
-check_port_owner(int port)
+/* The inode of the TCP socket listening on port, from /proc/net; 0: none
+ * found. */
+static unsigned long
+check_listen_inode(int port)
 {
 	static const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
-	char line[512], want[64], link[64], comm[64], path[600], *who = NULL;
 	unsigned long ino = 0, lport, st, inode;
-	struct dirent *p, *d;
-	DIR *proc, *fds;
+	char line[512];
 	FILE *f;
 	size_t i;
 
 	for (i = 0; i < nitems(tables) && ino == 0; i++) {
 		if ((f = fopen(tables[i], "re")) == NULL)
 			continue;
-		while (fgets(line, sizeof line, f) != NULL && ino == 0) {
-			if (sscanf(line, "%*d: %*[0-9A-Fa-f]:%lx %*[0-9A-Fa-f]:%*x "
-			    "%lx %*x:%*x %*x:%*x %*x %*u %*u %lu", &lport, &st,
-			    &inode) == 3 && lport == (unsigned long)port &&
-			    st == 0x0a)		/* TCP_LISTEN */
-				ino = inode;
+		while (ino == 0 && fgets(line, sizeof line, f) != NULL) {
+			/* sl local rem st tx:rx tr:tm retr uid timeout inode */
+			if (sscanf(line, "%*d: %*[0-9A-Fa-f]:%lx "
+			    "%*[0-9A-Fa-f]:%*x %lx %*x:%*x %*x:%*x %*x %*u "
+			    "%*u %lu", &lport, &st, &inode) == 3 &&
+			    lport == (unsigned long)port && st == 0x0a)
+				ino = inode;	/* 0x0a: TCP_LISTEN */
 		}
 		fclose(f);
 	}
+	return ino;
+}
+
+/* "pid N (comm)" if pid (a /proc entry) holds the socket of inode ino. */
+static char *
+check_pid_holds(const char *pid, unsigned long ino)
+{
+	char want[64], link[64], comm[64], path[600], *who = NULL;
+	struct dirent *d;
+	DIR *fds;
+	FILE *f;
+
+	snprintf(want, sizeof want, "socket:[%lu]", ino);
+	snprintf(path, sizeof path, "/proc/%s/fd", pid);
+	if ((fds = opendir(path)) == NULL)
+		return NULL;
+	while (who == NULL && (d = readdir(fds)) != NULL) {
+		snprintf(path, sizeof path, "/proc/%s/fd/%s", pid, d->d_name);
+		memset(link, 0, sizeof link);
+		if (readlink(path, link, sizeof link - 1) == -1 ||
+		    strcmp(link, want) != 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/comm", pid);
+		comm[0] = '\0';
+		if ((f = fopen(path, "re")) != NULL) {
+			if (fgets(comm, sizeof comm, f) == NULL)
+				comm[0] = '\0';
+			comm[strcspn(comm, "\n")] = '\0';
+			fclose(f);
+		}
+		xasprintf(&who, "pid %s (%s)", pid, comm);
+	}
+	closedir(fds);
+	return who;
+}
+
+/*
+ * The process that holds the TCP listener on port, as "pid N (comm)";
+ * NULL if it cannot be seen (another user's, to a user that is not root).
+ */
+static char *
+check_port_owner(int port)
+{
+	unsigned long ino = check_listen_inode(port);
+	char *who = NULL;
+	struct dirent *p;
+	DIR *proc;
+
 	if (ino == 0 || (proc = opendir("/proc")) == NULL)
 		return NULL;
-	snprintf(want, sizeof want, "socket:[%lu]", ino);
 	while (who == NULL && (p = readdir(proc)) != NULL) {
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/fd", p->d_name);
-		if ((fds = opendir(path)) == NULL)
-			continue;
-		while (who == NULL && (d = readdir(fds)) != NULL) {
-			snprintf(path, sizeof path, "/proc/%s/fd/%s", p->d_name,
-			    d->d_name);
-			memset(link, 0, sizeof link);
-			if (readlink(path, link, sizeof link - 1) == -1 ||
-			    strcmp(link, want) != 0)
-				continue;
-			snprintf(path, sizeof path, "/proc/%s/comm", p->d_name);
-			comm[0] = '\0';
-			if ((f = fopen(path, "re")) != NULL) {
-				if (fgets(comm, sizeof comm, f) == NULL)
-					comm[0] = '\0';
-				comm[strcspn(comm, "\n")] = '\0';
-				fclose(f);
-			}
-			xasprintf(&who, "pid %s (%s)", p->d_name, comm);
-		}
-		closedir(fds);
+		if (p->d_name[0] >= '0' && p->d_name[0] <= '9')
+			who = check_pid_holds(p->d_name, ino);
 	}
 	closedir(proc);
 	return who;
@@ -287,7 +309,8 @@ check_taken(struct check *c, const struct fwdspec *sp, const char *where,
 		if (who != NULL && strstr(who, "(tunneld)") != NULL)
 			fix = xstrdup("if that tunneld runs this "
 			    "configuration, this is its own listener and all "
-			    "is well; otherwise stop it or choose another port");
+			    "is well; otherwise stop it or choose another "
+			    "port");
 		else
 			xasprintf(&fix, "stop that program, or choose another "
 			    "port for this forward (ss -ltnp 'sport = :%d' "

@@ -37,7 +37,7 @@
 
 #define METRICS_CONNS		16	/* connected at once */
 #define METRICS_DEADLINE	10	/* seconds from connect to answered */
-#define METRICS_LOG_EVERY	10.0	/* seconds between logs of cut clients */
+#define METRICS_LOG_EVERY	10.0	/* seconds between logs of cuts */
 #define METRICS_IO_TIMEOUT	5	/* seconds evhttp waits for a read */
 #define METRICS_MAX_HEADERS	8192	/* bytes of request line and headers */
 #define METRICS_MAX_BODY	1024	/* bytes of a request's body */
@@ -178,7 +178,7 @@ static void
 metrics_tunnel_table(struct evbuffer *b, json_object *ts)
 {
 	const struct metric *m;
-	json_object *t, *fs;
+	json_object *t, *fs, *f;
 	size_t i, j, k;
 
 	for (i = 0; i < nitems(tunnel_metrics); i++) {
@@ -196,9 +196,10 @@ metrics_tunnel_table(struct evbuffer *b, json_object *ts)
 			t = json_object_array_get_idx(ts, j);
 			if (!json_object_object_get_ex(t, "forwards", &fs))
 				continue;
-			for (k = 0; k < json_object_array_length(fs); k++)
-				metrics_sample(b, m, json_object_array_get_idx(
-				    fs, k), t, json_object_array_get_idx(fs, k));
+			for (k = 0; k < json_object_array_length(fs); k++) {
+				f = json_object_array_get_idx(fs, k);
+				metrics_sample(b, m, f, t, f);
+			}
 		}
 	}
 }
