@@ -46,7 +46,8 @@ usage(FILE *f)
 	    "  down NAME...       bring tunnels down and keep them down\n"
 	    "  restart NAME...    down, then up\n"
 	    "  reload             re-read the configuration\n"
-	    "  events             print state changes until interrupted\n");
+	    "  events             print state changes until interrupted\n"
+	    "  metrics            the metrics in the Prometheus text format\n");
 }
 
 /* Connect ctl_fd to path; 0, or the errno. */
@@ -482,6 +483,23 @@ cmd_reload(void)
 	return rc;
 }
 
+/* The text GET /metrics answers, as it is (--json: the reply). */
+static int
+cmd_metrics(void)
+{
+	json_object *reply, *text;
+	int rc;
+
+	rc = ctl_call("metrics", NULL, 0, &reply);
+	if (rc == EXIT_OK && opt_json)
+		print_json(reply);
+	else if (rc == EXIT_OK &&
+	    json_object_object_get_ex(reply, "metrics", &text))
+		fputs(json_object_get_string(text), stdout);
+	json_object_put(reply);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -535,13 +553,14 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "up") != 0 &&
 	    strcmp(cmd, "down") != 0 && strcmp(cmd, "restart") != 0 &&
-	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "events") != 0) {
+	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "events") != 0 &&
+	    strcmp(cmd, "metrics") != 0) {
 		fprintf(stderr, "tunnelctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "events") == 0) &&
-	    optind != argc) {
+	if ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "events") == 0 ||
+	    strcmp(cmd, "metrics") == 0) && optind != argc) {
 		fprintf(stderr, "tunnelctl: %s takes no arguments\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -555,6 +574,8 @@ main(int argc, char **argv)
 		rc = cmd_events();
 	else if (strcmp(cmd, "reload") == 0)
 		rc = cmd_reload();
+	else if (strcmp(cmd, "metrics") == 0)
+		rc = cmd_metrics();
 	else
 		rc = cmd_change(cmd, argv + optind, argc - optind);
 	close(ctl_fd);

@@ -35,6 +35,7 @@ static const struct kw_enum level_values[] = {
 };
 
 static void	keyword_apply_log_level(const struct config *);
+static void	keyword_apply_metrics(const struct config *);
 
 #define G(f)		KW_GLOBAL, offsetof(struct config, f)
 #define T(f)		KW_TUNNEL, offsetof(struct tunnel_conf, f)
@@ -50,6 +51,8 @@ const struct keyword keywords[] = {
 	    level_values, keyword_apply_log_level },
 	{ "workers", KW_INT, G(workers), N(0, WORKERS_MAX, 0), R(KR_DAEMON) },
 	{ "include_dir", KW_PATH, G(include_dir), NA, R(KR_NONE) },
+	{ "metrics_listen", KW_LISTEN, G(metrics_listen), NA, KR_APPLY, NULL,
+	    keyword_apply_metrics },
 	{ "defaults", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
 	{ "tunnels", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
 
@@ -125,6 +128,13 @@ keyword_apply_log_level(const struct config *conf)
 {
 	if (!tunneld_log_level_fixed)
 		log_set_level(conf->log_level);
+}
+
+/* metrics_listen: served on the new address from now on (metrics.c). */
+static void
+keyword_apply_metrics(const struct config *conf)
+{
+	metrics_apply(conf);
 }
 
 /* A path as written, made absolute relative to the file it appears in. */
@@ -204,6 +214,13 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 	case KW_GROUP:
 		if (getgrnam(v) == NULL) {
 			KERR(s, "%s: no group named \"%s\"", kw->name, v);
+			return NULL;
+		}
+		break;
+	case KW_LISTEN:
+		if (metrics_parse_listen(v, NULL, NULL) != 0) {
+			KERR(s, "%s: \"%s\" is not ADDRESS:PORT (an IPv6 "
+			    "address in brackets)", kw->name, v);
 			return NULL;
 		}
 		break;
@@ -510,6 +527,7 @@ keyword_parse(const struct keyword *kw, config_setting_t *s,
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
+	case KW_LISTEN:
 		if ((v = kw_string(kw, s, ctx)) == NULL)
 			return -1;
 		free(*FIELD(kw, obj, char *));
@@ -562,6 +580,7 @@ keyword_default(const struct keyword *kw, void *obj)
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
+	case KW_LISTEN:
 		if (kw->def_str != NULL)
 			*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
 		break;
@@ -591,6 +610,7 @@ keyword_clear(const struct keyword *kw, void *obj)
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
+	case KW_LISTEN:
 		free(*FIELD(kw, obj, char *));
 		*FIELD(kw, obj, char *) = NULL;
 		break;
@@ -657,6 +677,7 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
+	case KW_LISTEN:
 		return kw_str_eq(*CFIELD(kw, a, char *),
 		    *CFIELD(kw, b, char *));
 	case KW_BOOL:
@@ -768,6 +789,7 @@ keyword_print(FILE *f, const struct keyword *kw, const void *obj,
 	case KW_ABSPATH:
 	case KW_GROUP:
 	case KW_FINGERPRINT:
+	case KW_LISTEN:
 		if ((s = *CFIELD(kw, obj, char *)) == NULL)
 			return;
 		fprintf(f, "%s%s = ", indent, kw->name);

@@ -390,7 +390,8 @@ control_check_protocol(json_object *req, json_object *id)
 }
 
 static const char *const control_cmds[] = {
-	"hello", "status", "events", "up", "down", "restart", "reload"
+	"hello", "status", "events", "up", "down", "restart", "reload",
+	"metrics"
 };
 
 /* The command, one of control_cmds exactly; NULL with *reply if not. */
@@ -469,6 +470,21 @@ control_change(const struct control_peer *p, const char *cmd, json_object *id,
 	return control_reply_tunnels(id, names);
 }
 
+/* The text GET /metrics answers (metrics.c), as one string. */
+static json_object *
+control_metrics(json_object *id)
+{
+	json_object *o = json_object_new_object();
+	char *text = metrics_text();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "metrics", json_object_new_string(text));
+	if (id != NULL)
+		json_object_object_add(o, "id", json_object_get(id));
+	free(text);
+	return o;
+}
+
 static json_object *
 control_dispatch(const struct control_peer *p, json_object *req,
     json_object *id, int *flags)
@@ -510,6 +526,8 @@ control_dispatch(const struct control_peer *p, json_object *req,
 		return control_reply_tunnels(id, names);
 	if (strcmp(cmd, "reload") == 0)
 		return control_reload(p, id);
+	if (strcmp(cmd, "metrics") == 0)
+		return control_metrics(id);
 	return control_change(p, cmd, id, names);
 }
 
@@ -958,6 +976,13 @@ control_shutdown(void)
 		free(control_path);
 		control_path = NULL;
 	}
+}
+
+/* Clients connected now (metrics.c). */
+unsigned
+control_clients(void)
+{
+	return nclients;
 }
 
 /* Every state change goes to the subscribers, one JSON object per line. */

@@ -40,6 +40,8 @@ usage(FILE *f)
 	    "default for others)\n"
 	    "  -c, --config FILE     configuration file (default %s)\n"
 	    "  -n, --check           validate the configuration and exit\n"
+	    "      --deep            with -n: also load every identity and try\n"
+	    "                        every local listen address, as this user\n"
 	    "      --print-config    print the effective configuration and exit\n"
 	    "  -S, --socket PATH     control socket path\n"
 	    "  -v, --verbose         more logging (repeat for debug)\n"
@@ -110,6 +112,7 @@ main(int argc, char **argv)
 		{ "system",	no_argument,		NULL, 'Y' },
 		{ "user",	no_argument,		NULL, 'U' },
 		{ "check",	no_argument,		NULL, 'n' },
+		{ "deep",	no_argument,		NULL, 'D' },
 		{ "print-config", no_argument,		NULL, 'P' },
 		{ "socket",	required_argument,	NULL, 'S' },
 		{ "verbose",	no_argument,		NULL, 'v' },
@@ -124,7 +127,8 @@ main(int argc, char **argv)
 	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
 	char *owned_config = NULL, *owned_socket = NULL, *owned_path = NULL;
 	char *passed = NULL;
-	int ch, check = 0, verbose = 0, level = -1, rc = 0, activated;
+	int ch, check = 0, deep = 0, verbose = 0, level = -1, rc = 0;
+	int activated;
 	size_t i;
 
 	while ((ch = getopt_long(argc, argv, "c:nS:vVh", longopts, NULL)) != -1) {
@@ -134,6 +138,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'D':
+			deep = 1;
 			break;
 		case 'Y':
 			mode = PATHS_SYSTEM;
@@ -172,6 +179,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (deep && check != 1) {
+		fprintf(stderr, "tunneld: --deep goes with -n (--check)\n");
+		return 2;
+	}
 	if (config_path == NULL)
 		config_path = owned_config = paths_default_config(mode);
 
@@ -193,9 +204,13 @@ main(int argc, char **argv)
 		printf("%s: configuration OK (%zu tunnel%s)\n", config_path,
 		    tunneld_conf->ntunnels, tunneld_conf->ntunnels == 1 ?
 		    "" : "s");
+		if (deep) {
+			log_init(LOG_LVL_WARNING);
+			rc = check_deep(tunneld_conf, paths_is_system(mode));
+		}
 		config_free(tunneld_conf);
 		free(owned_config);
-		return 0;
+		return rc;
 	}
 	tunneld_log_level_fixed = level != -1 || verbose > 0;
 	if (level == -1)
@@ -246,6 +261,7 @@ main(int argc, char **argv)
 		free(cause);
 		return 1;
 	}
+	metrics_init(tunneld_conf);
 	log_notice("tunneld %s started with %s (%zu tunnel%s)", VERSION,
 	    config_path, tunneld_conf->ntunnels,
 	    tunneld_conf->ntunnels == 1 ? "" : "s");
@@ -266,11 +282,13 @@ main(int argc, char **argv)
 	if (worker_shutdown() != 0) {
 		/* a worker stuck in a blocking call may still use what would
 		 * be freed below: exit without it (worker.c) */
+		metrics_shutdown();
 		control_shutdown();
 		notify_shutdown();
 		log_notice("stopped, leaving a stuck worker thread behind");
 		_exit(rc);
 	}
+	metrics_shutdown();
 	control_shutdown();
 	notify_shutdown();
 	for (i = 0; i < nitems(sigs); i++)

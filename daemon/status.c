@@ -48,6 +48,8 @@ status_forward(struct forward *f)
 	    json_object_new_int64((int64_t)f->counters.bytes_in));
 	json_object_object_add(o, "bytes_out",
 	    json_object_new_int64((int64_t)f->counters.bytes_out));
+	json_object_object_add(o, "failures",
+	    json_object_new_int64((int64_t)f->counters.failures));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
 	free(first);
 	return o;
@@ -111,6 +113,7 @@ status_forward_conf(const struct fwdspec *sp)
 	    json_object_new_int64(0));
 	json_object_object_add(o, "bytes_in", json_object_new_int64(0));
 	json_object_object_add(o, "bytes_out", json_object_new_int64(0));
+	json_object_object_add(o, "failures", json_object_new_int64(0));
 	json_object_object_add(o, "last_error", NULL);
 	return o;
 }

@@ -30,6 +30,10 @@
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
+ *   check.c          tunneld -n --deep: identities, known_hosts and local
+ *                    ports checked as the user who runs it
+ *   metrics.c        the Prometheus text of the status: GET /metrics on
+ *                    metrics_listen (evhttp), and tunnelctl metrics
  *
  * The SSH transport, ssh/ (ssh/ssh.h): below tunnels and forwards, which
  * it knows nothing of.  Its files are the only ones that include libssh2.h,
@@ -166,6 +170,7 @@ struct config {
 	int			 log_level;	/* LOG_LVL_* */
 	char			*include_dir;
 	unsigned		 workers;	/* threads; 0: one per CPU */
+	char			*metrics_listen;	/* "ADDRESS:PORT" or NULL */
 	struct tunnel_conf	**tunnels;
 	size_t			 ntunnels;
 };
@@ -438,7 +443,21 @@ json_object	*status_all(void);
 /* control.c */
 int	 control_init(const char *path, int activated, char **cause);
 void	 control_shutdown(void);
+unsigned control_clients(void);
 void	 control_notify_state(const char *tunnel, enum tunnel_state old,
 	    enum tunnel_state new, const char *reason);
+
+/* check.c */
+int	 check_deep(const struct config *, int system_mode);
+
+/* metrics.c (main thread) */
+struct evbuffer;
+struct sockaddr_storage;
+int	 metrics_parse_listen(const char *, struct sockaddr_storage *, int *);
+void	 metrics_write(struct evbuffer *);
+char	*metrics_text(void);
+void	 metrics_init(const struct config *);
+void	 metrics_apply(const struct config *);
+void	 metrics_shutdown(void);
 
 #endif

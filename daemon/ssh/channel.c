@@ -113,6 +113,8 @@ channel_error(struct channel *c, const char *error)
 {
 	struct session_event *ev;
 
+	if (c->counters != NULL)
+		c->counters->failures++;
 	if (c->owner == NULL)
 		return;
 	ev = session_raise(c->session, SEV_CHANNEL_ERROR, c->owner, NULL);
@@ -276,6 +278,8 @@ channel_socks_done(struct channel *c, int code)
 	socks_reply(c->socks, code);
 	channel_owe(c, c->socks->out, c->socks->outlen);
 	if (code != SOCKS5_OK) {
+		if (c->counters != NULL)
+			c->counters->failures++;
 		log_info("%s: %s: %s:%d: %s", session_name(c->session),
 		    c->label, c->socks->req.host, c->socks->req.port,
 		    socks_code_name(code));

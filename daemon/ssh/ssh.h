@@ -85,6 +85,7 @@ struct channel_counters {
 	uint64_t	 total_connections;
 	uint64_t	 bytes_in;	/* from the SSH side to the client */
 	uint64_t	 bytes_out;	/* from the client to the SSH side */
+	uint64_t	 failures;	/* not forwarded: refused, unreachable */
 };
 
 /* session.c */

@@ -379,6 +379,8 @@ sample(const struct keyword *kw)
 		return "\"/run/sample.sock\"";
 	case KW_GROUP:
 		return "\"root\"";
+	case KW_LISTEN:
+		return "\"127.0.0.1:9190\"";
 	case KW_FINGERPRINT:
 		return "\"SHA256:mOFj6SXYltTk55tL1051B1UxSTcWz0dXdnnT9sZekHY\"";
 	case KW_BOOL:
