@@ -142,6 +142,9 @@ struct tunnel_conf {
 	char			*user;
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
 	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
+	char			*identity_agent; /* socket path, "SSH_AUTH_SOCK" */
+	char			*passphrase_file; /* identity_file's */
+	char			*password_file;	/* password auth, the last resort */
 	char			*host_key;	/* "SHA256:..." or NULL */
 	enum host_key_check	 strict;
 	int			 autostart;
@@ -322,17 +325,29 @@ int	 file_read_fd(int, const char *, const char *, char *, size_t,
 	    char **cause);
 int	 file_read(const char *, const char *, off_t, int, char **, size_t *,
 	    struct stat *, char **cause);
+void	*secret_alloc(size_t);
+void	 secret_free(void *);
+int	 file_read_secret(const char *, const char *, off_t, char **, size_t *,
+	    char **cause);
+int	 file_read_password(const char *, const char *, char **, size_t *,
+	    char **cause);
 
 /* identity.c */
 struct identity {
-	char	*path;
-	char	*data;		/* the private key file, wiped on free */
+	char	*path;		/* NULL: none (an agent or a password will do) */
+	char	*data;		/* the private key file (secret_alloc) */
 	size_t	 len;
 	char	*type;		/* "ssh-ed25519", "ecdsa-sha2-nistp256", ... */
+	int	 encrypted;	/* protected by a passphrase ... */
+	char	*passphrase;	/* ... this one, from passphrase_file */
+	size_t	 passlen;
 };
 int	 identity_load(const struct tunnel_conf *, struct identity *,
 	    char **cause);
 void	 identity_clear(struct identity *);
+int	 identity_agent_path(const struct tunnel_conf *, char **path,
+	    char **cause);
+int	 identity_agent_probe(const struct tunnel_conf *, char **cause);
 
 /* socks.c */
 #define SOCKS5_OK		0x00

@@ -151,7 +151,7 @@ struct session_lib {
 /* The owner's parameters, as copied by session_new(). */
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[9];	/* what p's pointers own */
+	char			*strings[12];	/* what p's pointers own */
 };
 
 struct session {
@@ -167,6 +167,7 @@ struct session {
 	struct session_lib	*lib;
 	enum session_phase	 phase;
 	struct identity		 id;
+	struct auth		*auth;		/* auth.c's, until up */
 	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
 	struct event		*ev_dead, *ev_keepalive, *ev_alive;
 
@@ -211,6 +212,11 @@ void	session_fail(struct session *, enum session_error, const char *, ...)
 void	session_step(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 void	session_release(struct session *);
+
+/* auth.c */
+int	auth_start(struct session *, char **cause);
+int	auth_step(struct session *);
+void	auth_free(struct session *);
 
 /* session_lib.c */
 LIBSSH2_SESSION *session_lib_new(struct session *);
