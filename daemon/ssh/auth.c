@@ -42,9 +42,11 @@ struct auth {
 	struct agent		*agent;
 	char			*agent_path;
 	size_t			 key;		/* the agent key being tried */
+	int			 listing;	/* the list of keys asked for */
 	int			 signing;	/* a sign request in flight */
 	int			 file_sent;	/* the key file's first call made */
 	int			 agent_wait;	/* ... waiting for the agent */
+	int			 sign_failed;	/* ... which did not sign */
 	struct event		*ev_agent;
 	char			*agent_error;	/* why the agent did not help */
 	char			*password;	/* password_file's (secret) */
@@ -104,14 +106,19 @@ auth_offered(struct auth *a, const char *method)
 }
 
 /*
- * Before the network: the password, and the agent's socket (a bad name is
- * said if all else fails too).  0, or -1 with *cause (retrying cannot help).
+ * Before the network: the password, and the agent (its socket named, and
+ * connected to: a UNIX socket connects at once, or not).  When the agent is
+ * the only way and cannot be reached, the server is not bothered: -2 with
+ * *cause, retried on the schedule (an agent may come later, at login).
+ * Otherwise what went wrong with the agent is said if all else fails too.
+ * 0, or -1 with *cause (retrying cannot help).
  */
 int
 auth_start(struct session *s, char **cause)
 {
 	struct auth *a = xcalloc(1, sizeof *a);
 	struct tunnel_conf tc;
+	char *why = NULL;
 
 	a->self = a;
 	a->s = s;
@@ -120,14 +127,18 @@ auth_start(struct session *s, char **cause)
 	    s->conf->password_file, "password_file", &a->password, &a->pwlen,
 	    cause) != 0)
 		return -1;
-	if (s->conf->identity_agent != NULL) {
-		memset(&tc, 0, sizeof tc);
-		tc.identity_agent = (char *)s->conf->identity_agent;
-		if (identity_agent_path(&tc, &a->agent_path, cause) != 0) {
-			auth_agent_error(a, *cause);
-			*cause = NULL;
-		}
+	if (s->conf->identity_agent == NULL)
+		return 0;
+	memset(&tc, 0, sizeof tc);
+	tc.identity_agent = (char *)s->conf->identity_agent;
+	if (identity_agent_path(&tc, &a->agent_path, &why) == 0 &&
+	    (a->agent = agent_open(a->agent_path, &why)) != NULL)
+		return 0;
+	if (s->id.path == NULL && a->password == NULL) {
+		*cause = why;
+		return -2;
 	}
+	auth_agent_error(a, why);
 	return 0;
 }
 
@@ -232,6 +243,7 @@ auth_sign_cb(LIBSSH2_SESSION *ssh, unsigned char **sig, size_t *siglen,
 	if (rc == 0 && agent_sign_parse(a->agent, sig, siglen, &cause) == 0)
 		return 0;
 	auth_agent_error(a, cause);
+	a->sign_failed = 1;
 	return -1;
 }
 
@@ -242,9 +254,8 @@ auth_agent_list(struct auth *a)
 	char *cause = NULL;
 	int rc;
 
-	if (a->agent == NULL) {
-		if ((a->agent = agent_open(a->agent_path, &cause)) == NULL)
-			goto fail;
+	if (!a->listing) {
+		a->listing = 1;
 		agent_list_request(a->agent);
 	}
 	if ((rc = agent_io(a->agent, &cause)) == 1)
@@ -309,13 +320,14 @@ auth_agent_key(struct auth *a)
 		return 0;
 	}
 #endif
-	a->agent_wait = 0;
+	a->agent_wait = a->sign_failed = 0;
 	rc = libssh2_userauth_publickey(a->s->ssh, p->user, k->blob, k->len,
 	    auth_sign_cb, (void **)&a->self);
 	if (rc == LIBSSH2_ERROR_EAGAIN && a->agent_wait)
 		return auth_agent_arm(a);
 	if ((rc = auth_result(a, rc)) == 3) {
-		auth_note(&a->tried, "agent key %s (%s)", k->comment, k->type);
+		auth_note(&a->tried, "agent key %s (%s%s)", k->comment, k->type,
+		    a->sign_failed ? ", not signed" : "");
 		a->key++;
 		return 0;
 	}
@@ -476,9 +488,21 @@ auth_list(struct auth *a)
 	}
 	a->methods = xstrdup(list);
 	log_debug("%s: %s offers %s", s->conf->name, s->addr, a->methods);
-	a->state = a->agent_path != NULL && auth_offered(a, "publickey") ?
+	a->state = a->agent != NULL && auth_offered(a, "publickey") ?
 	    AUTH_AGENT : AUTH_FILE;
 	return 3;	/* on to the first method */
+}
+
+/* What authentication waits for, if it is the agent: for the timeout's
+ * message.  NULL otherwise. */
+const char *
+auth_waiting(struct session *s)
+{
+	struct auth *a = s->auth;
+
+	if (a == NULL || a->agent == NULL || !a->agent->busy)
+		return NULL;
+	return a->agent_path;
 }
 
 /*

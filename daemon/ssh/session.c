@@ -221,9 +221,12 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->conn != NULL && connector_address(s->conn) != NULL)	/* yet */
 		snprintf(s->addr, sizeof s->addr, "%s",
 		    connector_address(s->conn));
-	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
+	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s%s%s%s",
 	    s->conf->connect_timeout, phase_names[session_phase(s)],
-	    s->addr[0] ? " with " : "", s->addr);
+	    s->addr[0] ? " with " : "", s->addr,
+	    auth_waiting(s) != NULL ? " (the ssh-agent at " : "",
+	    auth_waiting(s) != NULL ? auth_waiting(s) : "",
+	    auth_waiting(s) != NULL ? " does not answer)" : "");
 }
 
 /*
@@ -435,6 +438,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	struct session *s = xcalloc(1, sizeof *s);
 	struct tunnel_conf tc;
 	char *cause = NULL;
+	int rc = 0;
 
 	s->ops = ops;
 	s->ops_arg = arg;
@@ -463,8 +467,9 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	/* Key problems are found before the network is touched. */
 	session_hostkey_conf(s, &tc);
 	if (identity_load(&tc, &s->id, &cause) != 0 ||
-	    auth_start(s, &cause) != 0) {
-		session_fail(s, SE_FATAL, "%s", cause);
+	    (rc = auth_start(s, &cause)) != 0) {
+		/* -2: an agent that may come later */
+		session_fail(s, rc == -2 ? SE_NETWORK : SE_FATAL, "%s", cause);
 		free(cause);
 		return s;
 	}

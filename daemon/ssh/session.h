@@ -217,6 +217,7 @@ void	session_release(struct session *);
 int	auth_start(struct session *, char **cause);
 int	auth_step(struct session *);
 void	auth_free(struct session *);
+const char *auth_waiting(struct session *);
 
 /* session_lib.c */
 LIBSSH2_SESSION *session_lib_new(struct session *);
