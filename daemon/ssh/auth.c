@@ -52,6 +52,7 @@ struct auth {
 	char			*password;	/* password_file's (secret) */
 	size_t			 pwlen;
 	char			*tried;		/* what the server refused */
+	char			*skipped;	/* what could not be tried */
 };
 
 static void
@@ -157,6 +158,7 @@ auth_free(struct session *s)
 	free(a->agent_error);
 	free(a->methods);
 	free(a->tried);
+	free(a->skipped);
 	free(a);
 	s->auth = NULL;
 }
@@ -314,8 +316,8 @@ auth_agent_key(struct auth *a)
 	k = &a->agent->keys[a->key];
 #ifndef HAVE_LIBSSH2_RSA_SHA2
 	if (strcmp(k->type, "ssh-rsa") == 0) {
-		auth_note(&a->tried, "agent key %s (ssh-rsa: not tried, "
-		    "libssh2 1.10 signs with SHA-1 only)", k->comment);
+		auth_note(&a->skipped, "agent key %s (ssh-rsa) was not "
+		    "tried: libssh2 1.10 signs with SHA-1 only", k->comment);
 		a->key++;
 		return 0;
 	}
@@ -455,17 +457,22 @@ static int
 auth_none_left(struct auth *a)
 {
 	struct session *s = a->s;
-	const char *agent = a->agent_error != NULL ? a->agent_error : NULL;
+	char *notes = NULL;
 
+	if (a->skipped != NULL)
+		auth_note(&notes, "%s", a->skipped);
+	if (a->agent_error != NULL)
+		auth_note(&notes, "%s", a->agent_error);
 	if (a->tried != NULL)
 		session_fail(s, SE_AUTH, "authentication failed: %s refused %s "
 		    "for user \"%s\"%s%s", s->addr, a->tried, s->conf->user,
-		    agent != NULL ? "; " : "", agent != NULL ? agent : "");
+		    notes != NULL ? "; " : "", notes != NULL ? notes : "");
 	else
 		session_fail(s, SE_AUTH, "authentication failed: %s offers %s "
 		    "for user \"%s\", and tunneld has nothing to try for them%s"
 		    "%s", s->addr, a->methods, s->conf->user,
-		    agent != NULL ? ": " : "", agent != NULL ? agent : "");
+		    notes != NULL ? ": " : "", notes != NULL ? notes : "");
+	free(notes);
 	return -1;
 }
 
