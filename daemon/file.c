@@ -16,11 +16,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "tunneld.h"
@@ -207,9 +209,54 @@ secret_free(void *block)
 }
 
 /*
+ * Group bits that are an ACL's mask (systemd's credentials: root's, 0400,
+ * and an ACL entry "user:SERVICE-UID:r"; stat() shows the mask as the
+ * group's, 0440): 1 if the ACL lets no one but this user read, 0 if it
+ * lets someone else, -1 if there is no ACL.  The xattr is read as the
+ * kernel gives it (linux/posix_acl_xattr.h: a version, then tag, perm and
+ * id, little-endian), without libacl.
+ */
+#define ACL_XATTR_VERSION	2
+#define ACL_TAG_USER		0x02
+#define ACL_TAG_GROUP_OBJ	0x04
+#define ACL_TAG_GROUP		0x08
+#define ACL_TAG_OTHER		0x20
+
+static uint32_t
+file_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static int
+file_acl_private(int fd)
+{
+	unsigned char buf[4 + 8 * 64], *e;
+	ssize_t n;
+	unsigned tag, perm;
+
+	if ((n = fgetxattr(fd, "system.posix_acl_access", buf, sizeof buf)) <
+	    4 || (n - 4) % 8 != 0 || file_le32(buf) != ACL_XATTR_VERSION)
+		return -1;
+	for (e = buf + 4; e < buf + n; e += 8) {
+		tag = e[0] | e[1] << 8;
+		perm = e[2] | e[3] << 8;
+		if (perm == 0)
+			continue;
+		if ((tag == ACL_TAG_USER && file_le32(e + 4) != geteuid()) ||
+		    tag == ACL_TAG_GROUP_OBJ || tag == ACL_TAG_GROUP ||
+		    tag == ACL_TAG_OTHER)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * A file that holds a secret, with ssh's rules for a private key: a regular
  * file (file_open), owned by this user or root, readable by no one else,
- * not empty.  *data (secret_alloc()ed, NUL-terminated, *len bytes) or -1
+ * not empty.  Unlike ssh, group bits that are the mask of an ACL granting
+ * this user alone pass: that is how systemd hands out credentials.  *data (secret_alloc()ed, NUL-terminated, *len bytes) or -1
  * with *cause, which names WHAT and PATH.
  */
 int
@@ -217,7 +264,7 @@ file_read_secret(const char *path, const char *what, off_t max, char **data,
     size_t *len, char **cause)
 {
 	struct stat st;
-	int fd;
+	int fd, acl;
 
 	*data = NULL;
 	*len = 0;
@@ -229,11 +276,14 @@ file_read_secret(const char *path, const char *what, off_t max, char **data,
 		    (unsigned long)st.st_uid, (unsigned long)geteuid());
 		goto fail;
 	}
-	if ((st.st_mode & 077) != 0) {
-		xasprintf(cause, "%s %s has permissions %04o, which are too "
+	if ((st.st_mode & 077) != 0 && ((st.st_mode & 007) != 0 ||
+	    file_acl_private(fd) != 1)) {
+		acl = file_acl_private(fd) == 0;
+		xasprintf(cause, "%s %s has permissions %04o%s, which are too "
 		    "open: a secret must not be readable by group or others "
-		    "(chmod 600 %s); refused, as ssh does", what, path,
-		    (unsigned)(st.st_mode & 07777), path);
+		    "(%schmod 600 %s); refused, as ssh does", what, path,
+		    (unsigned)(st.st_mode & 07777), acl ? " and an ACL" : "",
+		    acl ? "setfacl -b, " : "", path);
 		goto fail;
 	}
 	if (st.st_size == 0) {

@@ -16,6 +16,28 @@ cat "$WORK/id_enc.pub" "$WORK/id_enc_pem.pub" >> "$WORK/authorized_keys"
 printf '%s\n' "$PASS" > "$WORK/pass"; chmod 600 "$WORK/pass"
 printf '%s\n' "$WRONG" > "$WORK/wrong"; chmod 600 "$WORK/wrong"
 printf '%s\n' "$PASS" > "$WORK/pass_open"; chmod 640 "$WORK/pass_open"
+# as systemd's LoadCredential= leaves a credential on a file system with
+# ACLs: root's, 0400, "user:SERVICE-UID:r" (stat shows the mask: 0440);
+# and the same granting another user too
+acl() {	# FILE UID...: that ACL, written as the kernel stores it
+	$PYTHON3 - "$@" <<'PY'
+import os, struct, sys
+path, uids = sys.argv[1], [int(u) for u in sys.argv[2:]]
+e = [(0x01, 4, 0xffffffff)] + [(0x02, 4, u) for u in uids] + \
+    [(0x04, 0, 0xffffffff), (0x10, 4, 0xffffffff), (0x20, 0, 0xffffffff)]
+os.setxattr(path, "system.posix_acl_access",
+    struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *x) for x in e))
+PY
+}
+HAVE_ACL=
+for f in pass_cred pass_acl_other; do
+	printf '%s\n' "$PASS" > "$WORK/$f"; chmod 400 "$WORK/$f"
+done
+if [ "$(id -u)" -eq 0 ] && acl "$WORK/pass_cred" 0 2>/dev/null &&
+    acl "$WORK/pass_acl_other" 0 65534 2>/dev/null &&
+    [ "$(stat -c %a "$WORK/pass_cred")" = 440 ]; then
+	HAVE_ACL=1
+fi
 
 L1=$(free_port); L2=$(free_port)
 t() { echo "  $1 = { host = \"127.0.0.1\"; identity_file = \"$WORK/$2\"; ${3:-} };"; }
@@ -24,7 +46,9 @@ $(t pem id_enc_pem "passphrase_file = \"$WORK/pass\"; local = [ \"$L2:127.0.0.1:
 $(t wrong id_enc "passphrase_file = \"$WORK/wrong\";")
 $(t open id_enc "passphrase_file = \"$WORK/pass_open\";")
 $(t nopass id_enc)
-$(t missing id_enc "passphrase_file = \"$WORK/no-such-file\";")"
+$(t missing id_enc "passphrase_file = \"$WORK/no-such-file\";")
+$(t cred id_enc "passphrase_file = \"$WORK/pass_cred\";")
+$(t aclother id_enc "passphrase_file = \"$WORK/pass_acl_other\";")"
 start_tunneld
 
 check "encrypted key + passphrase_file: up" wait_state good up 10
@@ -47,6 +71,15 @@ check "... says to set passphrase_file" says "$err" 'protected by a passphrase' 
 check "missing passphrase file: failed" wait_state missing failed 10
 err=$(json_get missing "t['last_error']")
 check "... the message names it" says "$err" "$WORK/no-such-file" 'No such file'
+if [ -n "$HAVE_ACL" ]; then
+	check "a credential as systemd leaves it (0440: an ACL for us alone): up" wait_state cred up 10
+	check "an ACL that lets another user read: failed" wait_state aclother failed 10
+	err=$(json_get aclother "t['last_error']")
+	diag "$err"
+	check "... says so" says "$err" 'too open' 'an ACL'
+else
+	skip "no POSIX ACLs here (root and an ACL-capable \$WORK needed)"
+fi
 tctl --json status > "$WORK/status.json" 2>&1
 tctl status >> "$WORK/status.json" 2>&1
 check "no passphrase in the log" sh -c "! grep -q -e '$PASS' -e '$WRONG' '$WORK/tunneld.log'"
