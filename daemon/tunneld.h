@@ -24,9 +24,12 @@
  *                    on the server, forwarded channels connected from here
  *   socks.c          the SOCKS4/4a/5 protocol (parser and replies)
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
- *   identity.c       private key loading and checks
+ *   identity.c       private key loading and checks (with its passphrase);
+ *                    the ssh-agent's socket, and its probe for the check
  *   file.c           reading the files a configuration names without
- *                    blocking a worker (regular files of bounded size)
+ *                    blocking a worker (regular files of bounded size);
+ *                    secrets (key, passphrase, password) in memory left
+ *                    out of core dumps
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
@@ -50,6 +53,10 @@
  *                    channel
  *   ssh/connect.c    non-blocking outbound connects (evdns, TCP with happy
  *                    eyeballs, UNIX)
+ *   ssh/auth.c       user authentication: the server's methods, then agent
+ *                    keys, the key file, the password
+ *   ssh/agent.c      the ssh-agent protocol on a non-blocking socket (no
+ *                    libssh2: identity.c's probe uses it too)
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H

@@ -18,6 +18,7 @@ cat "$WORK/id_enc.pub" "$WORK/id_enc_pem.pub" >> "$WORK/authorized_keys"
 printf '%s\n' "$PASS" > "$WORK/pass"; chmod 600 "$WORK/pass"
 printf '%s\n' "$WRONG" > "$WORK/wrong"; chmod 600 "$WORK/wrong"
 printf '%s\n' "$PASS" > "$WORK/pass_open"; chmod 640 "$WORK/pass_open"
+mkfifo -m 600 "$WORK/pass_fifo"		# nobody writes: open() would wait
 # as systemd's LoadCredential= leaves a credential on a file system with
 # ACLs: root's, 0400, "user:SERVICE-UID:r" (stat shows the mask: 0440);
 # and the same granting another user too
@@ -49,6 +50,7 @@ $(t wrong id_enc "passphrase_file = \"$WORK/wrong\";")
 $(t open id_enc "passphrase_file = \"$WORK/pass_open\";")
 $(t nopass id_enc)
 $(t missing id_enc "passphrase_file = \"$WORK/no-such-file\";")
+$(t fifo id_enc "passphrase_file = \"$WORK/pass_fifo\";")
 $(t cred id_enc "passphrase_file = \"$WORK/pass_cred\";")
 $(t aclother id_enc "passphrase_file = \"$WORK/pass_acl_other\";")"
 start_tunneld
@@ -73,6 +75,9 @@ check "... says to set passphrase_file" says "$err" 'protected by a passphrase' 
 check "missing passphrase file: failed" wait_state missing failed 10
 err=$(json_get missing "t['last_error']")
 check "... the message names it" says "$err" "$WORK/no-such-file" 'No such file'
+check "a FIFO as passphrase_file: failed, without blocking" wait_state fifo failed 10
+err=$(json_get fifo "t['last_error']")
+check "... says what it is" says "$err" passphrase_file 'FIFO'
 if [ -n "$HAVE_ACL" ]; then
 	check "a credential as systemd leaves it (0440: an ACL for us alone): up" wait_state cred up 10
 	check "an ACL that lets another user read: failed" wait_state aclother failed 10
