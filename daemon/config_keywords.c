@@ -61,6 +61,10 @@ const struct keyword keywords[] = {
 	{ "user", KW_STRING, T(user), NA, R(KR_SESSION) },
 	{ "identity_file", KW_PATH, T(identity_file), NA, R(KR_SESSION) },
 	{ "known_hosts", KW_PATH, T(known_hosts), NA, R(KR_SESSION) },
+	/* keys: "SSH_AUTH_SOCK" is no path, identity.c resolves it */
+	{ "identity_agent", KW_STRING, T(identity_agent), NA, R(KR_SESSION) },
+	{ "passphrase_file", KW_PATH, T(passphrase_file), NA, R(KR_SESSION) },
+	{ "password_file", KW_PATH, T(password_file), NA, R(KR_SESSION) },
 	{ "host_key", KW_FINGERPRINT, T(host_key), NA, R(KR_SESSION) },
 	/* ProxyJump's list; config.c checks each hop */
 	{ "jump", KW_HOST, T(jump), NA, R(KR_SESSION) },

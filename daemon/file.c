@@ -1,5 +1,6 @@
 /*
- * file.c - the files a configuration names (identity_file, known_hosts),
+ * file.c - the files a configuration names (identity_file, known_hosts,
+ * passphrase_file, password_file),
  * opened by a worker thread without ever blocking it.
  *
  * Only a regular file of bounded size is read.  open() of a FIFO waits for
@@ -15,10 +16,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "tunneld.h"
@@ -162,5 +166,167 @@ file_read(const char *path, const char *what, off_t max, int flags,
 	}
 	(*data)[*len] = '\0';
 	close(fd);
+	return 0;
+}
+
+/*
+ * Memory for secrets (a private key file, a passphrase, a password): its
+ * own pages, left out of core dumps (MADV_DONTDUMP), wiped and unmapped by
+ * secret_free().  The mapping's length is kept in front of the block.
+ */
+#define SECRET_HDR	16
+
+void *
+secret_alloc(size_t len)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), maplen;
+	char *p;
+
+	maplen = (len + SECRET_HDR + pg - 1) / pg * pg;
+	p = mmap(NULL, maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+	    MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		fputs("out of memory (secret_alloc)\n", stderr);
+		abort();
+	}
+	(void)madvise(p, maplen, MADV_DONTDUMP);	/* best effort */
+	memcpy(p, &maplen, sizeof maplen);
+	return p + SECRET_HDR;
+}
+
+void
+secret_free(void *block)
+{
+	char *p = block;
+	size_t maplen;
+
+	if (p == NULL)
+		return;
+	p -= SECRET_HDR;
+	memcpy(&maplen, p, sizeof maplen);
+	explicit_bzero(p, maplen);
+	munmap(p, maplen);
+}
+
+/*
+ * Group bits that are an ACL's mask (systemd's credentials: root's, 0400,
+ * and an ACL entry "user:SERVICE-UID:r"; stat() shows the mask as the
+ * group's, 0440): 1 if the ACL lets no one but this user read, 0 if it
+ * lets someone else, -1 if there is no ACL.  The xattr is read as the
+ * kernel gives it (linux/posix_acl_xattr.h: a version, then tag, perm and
+ * id, little-endian), without libacl.
+ */
+#define ACL_XATTR_VERSION	2
+#define ACL_TAG_USER		0x02
+#define ACL_TAG_GROUP_OBJ	0x04
+#define ACL_TAG_GROUP		0x08
+#define ACL_TAG_OTHER		0x20
+
+static uint32_t
+file_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static int
+file_acl_private(int fd)
+{
+	unsigned char buf[4 + 8 * 64], *e;
+	ssize_t n;
+	unsigned tag, perm;
+
+	if ((n = fgetxattr(fd, "system.posix_acl_access", buf, sizeof buf)) <
+	    4 || (n - 4) % 8 != 0 || file_le32(buf) != ACL_XATTR_VERSION)
+		return -1;
+	for (e = buf + 4; e < buf + n; e += 8) {
+		tag = e[0] | e[1] << 8;
+		perm = e[2] | e[3] << 8;
+		if (perm == 0)
+			continue;
+		if ((tag == ACL_TAG_USER && file_le32(e + 4) != geteuid()) ||
+		    tag == ACL_TAG_GROUP_OBJ || tag == ACL_TAG_GROUP ||
+		    tag == ACL_TAG_OTHER)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * A file that holds a secret, with ssh's rules for a private key: a regular
+ * file (file_open), owned by this user or root, readable by no one else,
+ * not empty.  Unlike ssh, group bits that are the mask of an ACL granting
+ * this user alone pass: that is how systemd hands out credentials.  *data (secret_alloc()ed, NUL-terminated, *len bytes) or -1
+ * with *cause, which names WHAT and PATH.
+ */
+int
+file_read_secret(const char *path, const char *what, off_t max, char **data,
+    size_t *len, char **cause)
+{
+	struct stat st;
+	int fd, acl;
+
+	*data = NULL;
+	*len = 0;
+	if ((fd = file_open(path, what, max, 0, &st, cause)) == -1)
+		return -1;
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		xasprintf(cause, "%s %s is owned by uid %lu, not by this user "
+		    "(uid %lu) or root: refused, as ssh does", what, path,
+		    (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto fail;
+	}
+	if ((st.st_mode & 077) != 0 && ((st.st_mode & 007) != 0 ||
+	    file_acl_private(fd) != 1)) {
+		acl = file_acl_private(fd) == 0;
+		xasprintf(cause, "%s %s has permissions %04o%s, which are too "
+		    "open: a secret must not be readable by group or others "
+		    "(%schmod 600 %s); refused, as ssh does", what, path,
+		    (unsigned)(st.st_mode & 07777), acl ? " and an ACL" : "",
+		    acl ? "setfacl -b, " : "", path);
+		goto fail;
+	}
+	if (st.st_size == 0) {
+		xasprintf(cause, "%s %s is empty", what, path);
+		goto fail;
+	}
+	*data = secret_alloc((size_t)st.st_size + 1);
+	if (file_read_fd(fd, path, what, *data, (size_t)st.st_size,
+	    cause) != 0) {
+		secret_free(*data);
+		*data = NULL;
+		goto fail;
+	}
+	*len = (size_t)st.st_size;
+	(*data)[*len] = '\0';
+	close(fd);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+/*
+ * A passphrase or password file: its first line, without the newline (as
+ * systemd-creds and "echo secret > file" leave it).  0, or -1 with *cause.
+ */
+int
+file_read_password(const char *path, const char *what, char **pw,
+    size_t *len, char **cause)
+{
+	char *nl;
+
+	if (file_read_secret(path, what, 4096, pw, len, cause) != 0)
+		return -1;
+	if ((nl = strpbrk(*pw, "\r\n")) != NULL) {
+		explicit_bzero(nl, *len - (size_t)(nl - *pw));
+		*len = (size_t)(nl - *pw);
+	}
+	if (*len == 0) {
+		xasprintf(cause, "%s %s: its first line is empty", what, path);
+		secret_free(*pw);
+		*pw = NULL;
+		return -1;
+	}
 	return 0;
 }

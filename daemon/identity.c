@@ -2,9 +2,12 @@
  * identity.c - the private key a tunnel authenticates with.
  *
  * The file is read here, not by libssh2, so that tunneld can refuse what
- * ssh refuses (a key readable by group or others) and explain what libssh2
- * 1.10 cannot do (rsa-sha2 signatures, passphrases) before talking to the
- * server.  The key bytes are wiped when the attempt is over.
+ * ssh refuses (a key or passphrase file readable by group or others) and
+ * explain what the linked libssh2 cannot do (rsa-sha2 signatures on 1.10)
+ * before talking to the server.  The key and its passphrase live in memory
+ * left out of core dumps and are wiped when the attempt is over (file.c's
+ * secret_alloc()).  The ssh-agent's socket is named here too
+ * (identity_agent), and probed for the check.
  */
 #include "config.h"
 
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "tunneld.h"
+#include "ssh/agent.h"
 
 #define IDENTITY_MAX	(64 * 1024)
 
@@ -129,114 +133,208 @@ bad:
 /*
  * The key file, as ssh(1) would accept it: a regular file (never a FIFO or a
  * device, which could block the worker: file.c), ours or root's, readable by
- * no one else, of a plausible size.  The bytes are wiped on every path.
+ * no one else, of a plausible size; read into memory left out of core dumps
+ * and wiped on every path (file_read_secret()).
  */
 static int
 identity_read(struct identity *id, char **cause)
 {
-	struct stat st;
-	int fd;
-
-	if ((fd = file_open(id->path, "identity_file", IDENTITY_MAX, 0, &st,
-	    cause)) == -1)
-		return -1;
-	/* As ssh(1) does: refuse a key others may read, or not ours. */
-	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		xasprintf(cause, "identity_file %s is owned by uid %lu, not "
-		    "by this user (uid %lu) or root: refused, as ssh does",
-		    id->path, (unsigned long)st.st_uid,
-		    (unsigned long)geteuid());
-		goto fail;
-	}
-	if ((st.st_mode & 077) != 0) {
-		xasprintf(cause, "identity_file %s has permissions %04o, "
-		    "which are too open: a private key must not be readable "
-		    "by group or others (chmod 600 %s); refused, as ssh does",
-		    id->path, (unsigned)(st.st_mode & 07777), id->path);
-		goto fail;
-	}
-	if (st.st_size == 0) {
-		xasprintf(cause, "identity_file %s is empty", id->path);
-		goto fail;
-	}
-	/* id->len first: identity_clear() wipes that much if the read fails */
-	id->len = (size_t)st.st_size;
-	id->data = xmalloc(id->len + 1);
-	if (file_read_fd(fd, id->path, "identity_file", id->data, id->len,
-	    cause) != 0)
-		goto fail;
-	id->data[id->len] = '\0';
-	close(fd);
-	return 0;
-fail:
-	close(fd);
-	return -1;
+	return file_read_secret(id->path, "identity_file", IDENTITY_MAX,
+	    &id->data, &id->len, cause);
 }
 
-int
-identity_load(const struct tunnel_conf *tc, struct identity *id,
+/* The file to load: identity_file, or the first default that exists; 1 if
+ * there is none and another way (an agent, a password) may do. */
+static int
+identity_path(const struct tunnel_conf *tc, struct identity *id,
     char **cause)
 {
 	char *home;
-	int encrypted;
 	size_t i;
 
-	memset(id, 0, sizeof *id);
-	if (tc->identity_file != NULL)
+	if (tc->identity_file != NULL) {
 		id->path = xstrdup(tc->identity_file);
-	else {
-		home = home_dir();
-		for (i = 0; i < nitems(default_identities); i++) {
-			free(id->path);
-			xasprintf(&id->path, "%s/.ssh/%s", home,
-			    default_identities[i]);
-			if (access(id->path, F_OK) == 0)
-				break;
-		}
-		if (i == nitems(default_identities))
-			xasprintf(cause, "no identity_file set and neither "
-			    "%s/.ssh/id_ed25519 nor id_ecdsa exists", home);
-		free(home);
-		if (i == nitems(default_identities))
-			goto fail;
+		return 0;
 	}
-	if (identity_read(id, cause) != 0 ||
-	    identity_inspect(id, &encrypted, cause) != 0)
-		goto fail;
+	home = home_dir();
+	for (i = 0; i < nitems(default_identities); i++) {
+		free(id->path);
+		xasprintf(&id->path, "%s/.ssh/%s", home, default_identities[i]);
+		if (access(id->path, F_OK) == 0) {
+			free(home);
+			return 0;
+		}
+	}
+	free(id->path);
+	id->path = NULL;
+	if (tc->identity_agent != NULL || tc->password_file != NULL) {
+		free(home);
+		return 1;
+	}
+	xasprintf(cause, "no identity_file set and neither %s/.ssh/id_ed25519 "
+	    "nor id_ecdsa exists", home);
+	free(home);
+	return -1;
+}
+
+/* A key type the linked libssh2 can sign with, or *cause saying why not. */
+static int
+identity_type_ok(struct identity *id, char **cause)
+{
+#ifndef HAVE_LIBSSH2_RSA_SHA2
 	if (strcmp(id->type, "ssh-rsa") == 0) {
 		xasprintf(cause, "identity_file %s is an RSA key: libssh2 1.10 "
 		    "can only make ssh-rsa (SHA-1) signatures, which OpenSSH "
 		    "8.8 and later refuse; use an ed25519 key instead "
-		    "(ssh-keygen -t ed25519) or ECDSA", id->path);
-		goto fail;
+		    "(ssh-keygen -t ed25519) or ECDSA, or a tunneld built "
+		    "with libssh2 1.11 or later", id->path);
+		return -1;
 	}
+#endif
 	if (strcmp(id->type, "ssh-dss") == 0) {
 		xasprintf(cause, "identity_file %s is a DSA key, which "
 		    "OpenSSH no longer accepts; use an ed25519 key "
 		    "(ssh-keygen -t ed25519)", id->path);
-		goto fail;
-	}
-	if (encrypted) {
-		xasprintf(cause, "identity_file %s is protected by a "
-		    "passphrase; tunneld runs unattended and asks for none: "
-		    "use a key without a passphrase that only the tunneld "
-		    "user can read", id->path);
-		goto fail;
+		return -1;
 	}
 	return 0;
-fail:
-	identity_clear(id);
-	return -1;
+}
+
+/* The passphrase of an encrypted key, from passphrase_file. */
+static int
+identity_passphrase(const struct tunnel_conf *tc, struct identity *id,
+    char **cause)
+{
+	if (!id->encrypted) {
+		if (tc->passphrase_file != NULL)
+			log_debug("%s: identity_file %s has no passphrase; "
+			    "passphrase_file %s is not read", tc->name,
+			    id->path, tc->passphrase_file);
+		return 0;
+	}
+	if (tc->passphrase_file == NULL) {
+		xasprintf(cause, "identity_file %s is protected by a "
+		    "passphrase and no passphrase_file is set: tunneld runs "
+		    "unattended and asks for none; set passphrase_file (a "
+		    "file only the tunneld user can read, e.g. a systemd "
+		    "credential) or use a key without a passphrase",
+		    id->path);
+		return -1;
+	}
+	return file_read_password(tc->passphrase_file, "passphrase_file",
+	    &id->passphrase, &id->passlen, cause);
+}
+
+/*
+ * Everything a file identity needs, loaded and checked before the network
+ * is touched: the key file (or the first default that exists), its type,
+ * and its passphrase.  With no key file and an agent or password to use
+ * instead, id->path is NULL.  0, or -1 with *cause (nothing held).
+ */
+int
+identity_load(const struct tunnel_conf *tc, struct identity *id,
+    char **cause)
+{
+	int rc;
+
+	memset(id, 0, sizeof *id);
+	if ((rc = identity_path(tc, id, cause)) != 0)
+		return rc == 1 ? 0 : -1;
+	if (identity_read(id, cause) != 0 ||
+	    identity_inspect(id, &id->encrypted, cause) != 0 ||
+	    identity_type_ok(id, cause) != 0 ||
+	    identity_passphrase(tc, id, cause) != 0) {
+		identity_clear(id);
+		return -1;
+	}
+	return 0;
 }
 
 void
 identity_clear(struct identity *id)
 {
-	if (id->data != NULL) {
-		explicit_bzero(id->data, id->len + 1);
-		free(id->data);
-	}
+	secret_free(id->data);
+	secret_free(id->passphrase);
 	free(id->path);
 	free(id->type);
 	memset(id, 0, sizeof *id);
+}
+
+/*
+ * The agent's socket: identity_agent as written, "SSH_AUTH_SOCK" (or
+ * "$SSH_AUTH_SOCK") for the environment's, "~/" for the home directory.
+ * 0 with *path, or -1 with *cause.
+ */
+int
+identity_agent_path(const struct tunnel_conf *tc, char **path, char **cause)
+{
+	const char *v = tc->identity_agent, *env;
+	char *home;
+
+	*path = NULL;
+	if (strcmp(v, "SSH_AUTH_SOCK") == 0 ||
+	    strcmp(v, "$SSH_AUTH_SOCK") == 0) {
+		if ((env = getenv("SSH_AUTH_SOCK")) == NULL || *env == '\0') {
+			xasprintf(cause, "identity_agent \"%s\": SSH_AUTH_SOCK "
+			    "is not set in tunneld's environment (for the "
+			    "user unit: systemctl --user "
+			    "import-environment SSH_AUTH_SOCK)", v);
+			return -1;
+		}
+		*path = xstrdup(env);
+		return 0;
+	}
+	if (v[0] == '~' && v[1] == '/') {
+		home = home_dir();
+		xasprintf(path, "%s%s", home, v + 1);
+		free(home);
+		return 0;
+	}
+	if (v[0] != '/') {
+		xasprintf(cause, "identity_agent \"%s\" is neither an absolute "
+		    "path nor \"SSH_AUTH_SOCK\"", v);
+		return -1;
+	}
+	*path = xstrdup(v);
+	return 0;
+}
+
+/*
+ * For the check: connect to the agent and list its keys, without touching
+ * the network, waiting for it at most connect_timeout.  0 (the agent
+ * answers and holds a key; no identity_agent set: nothing to do), or -1
+ * with *cause.
+ */
+int
+identity_agent_probe(const struct tunnel_conf *tc, char **cause)
+{
+	struct agent *a;
+	char *path;
+	double timeout = tc->connect_timeout > 0 ? tc->connect_timeout : 10;
+
+	*cause = NULL;
+	if (tc->identity_agent == NULL)
+		return 0;
+	if (identity_agent_path(tc, &path, cause) != 0)
+		return -1;
+	a = agent_open(path, cause);
+	free(path);
+	if (a == NULL)
+		return -1;
+	agent_list_request(a);
+	if (agent_wait(a, timeout, cause) != 0 ||
+	    agent_list_parse(a, cause) != 0) {
+		agent_close(a);
+		return -1;
+	}
+	if (a->nkeys == 0) {
+		xasprintf(cause, "the ssh-agent at %s holds no keys (ssh-add)",
+		    a->path);
+		agent_close(a);
+		return -1;
+	}
+	log_debug("%s: the ssh-agent at %s holds %zu key(s)", tc->name,
+	    a->path, a->nkeys);
+	agent_close(a);
+	return 0;
 }

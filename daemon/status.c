@@ -129,9 +129,9 @@ status_tunnel_posted(struct tunnel *t)
 	json_object *o, *fw;
 	size_t i;
 
-	if (t->pub_status != NULL)
-		json_object_deep_copy(t->pub_status, &o, NULL);
-	else {
+	o = NULL;	/* json_object_deep_copy() refuses a non-NULL *dst */
+	if (t->pub_status == NULL ||
+	    json_object_deep_copy(t->pub_status, &o, NULL) != 0) {
 		o = json_object_new_object();
 		json_object_object_add(o, "name",
 		    json_object_new_string(t->name));

@@ -21,6 +21,9 @@ tunnel_ssh_params(const struct tunnel_conf *tc, struct session_params *p)
 	p->port = tc->port;
 	p->user = tc->user;
 	p->identity_file = tc->identity_file;
+	p->identity_agent = tc->identity_agent;
+	p->passphrase_file = tc->passphrase_file;
+	p->password_file = tc->password_file;
 	p->known_hosts = tc->known_hosts;
 	p->host_key = tc->host_key;
 	p->jump = tc->jump;

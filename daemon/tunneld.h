@@ -24,9 +24,12 @@
  *                    on the server, forwarded channels connected from here
  *   socks.c          the SOCKS4/4a/5 protocol (parser and replies)
  *   hostkey.c        host key verification (known_hosts, pinned fingerprint)
- *   identity.c       private key loading and checks
+ *   identity.c       private key loading and checks (with its passphrase);
+ *                    the ssh-agent's socket, and its probe for the check
  *   file.c           reading the files a configuration names without
- *                    blocking a worker (regular files of bounded size)
+ *                    blocking a worker (regular files of bounded size);
+ *                    secrets (key, passphrase, password) in memory left
+ *                    out of core dumps
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
@@ -56,6 +59,10 @@
  *                    eyeballs, UNIX)
  *   ssh/hop.c        jump hosts: a session run in a direct-tcpip channel of
  *                    a session to the hop before it (over a socketpair)
+ *   ssh/auth.c       user authentication: the server's methods, then agent
+ *                    keys, the key file, the password
+ *   ssh/agent.c      the ssh-agent protocol on a non-blocking socket (no
+ *                    libssh2: identity.c's probe uses it too)
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H
@@ -148,6 +155,9 @@ struct tunnel_conf {
 	char			*user;
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
 	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
+	char			*identity_agent; /* socket path, "SSH_AUTH_SOCK" */
+	char			*passphrase_file; /* identity_file's */
+	char			*password_file;	/* password auth, the last resort */
 	char			*host_key;	/* "SHA256:..." or NULL */
 	char			*jump;		/* ProxyJump list, or NULL */
 	enum host_key_check	 strict;
@@ -333,17 +343,29 @@ int	 file_read_fd(int, const char *, const char *, char *, size_t,
 	    char **cause);
 int	 file_read(const char *, const char *, off_t, int, char **, size_t *,
 	    struct stat *, char **cause);
+void	*secret_alloc(size_t);
+void	 secret_free(void *);
+int	 file_read_secret(const char *, const char *, off_t, char **, size_t *,
+	    char **cause);
+int	 file_read_password(const char *, const char *, char **, size_t *,
+	    char **cause);
 
 /* identity.c */
 struct identity {
-	char	*path;
-	char	*data;		/* the private key file, wiped on free */
+	char	*path;		/* NULL: none (an agent or a password will do) */
+	char	*data;		/* the private key file (secret_alloc) */
 	size_t	 len;
 	char	*type;		/* "ssh-ed25519", "ecdsa-sha2-nistp256", ... */
+	int	 encrypted;	/* protected by a passphrase ... */
+	char	*passphrase;	/* ... this one, from passphrase_file */
+	size_t	 passlen;
 };
 int	 identity_load(const struct tunnel_conf *, struct identity *,
 	    char **cause);
 void	 identity_clear(struct identity *);
+int	 identity_agent_path(const struct tunnel_conf *, char **path,
+	    char **cause);
+int	 identity_agent_probe(const struct tunnel_conf *, char **cause);
 
 /* socks.c */
 #define SOCKS5_OK		0x00

@@ -82,7 +82,9 @@ session_conf_set(struct session_conf *sc, const struct session_params *p)
 {
 	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
 	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
-	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump };
+	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump,
+	    &sc->p.identity_agent, &sc->p.passphrase_file,
+	    &sc->p.password_file };
 	size_t i;
 
 	for (i = 0; i < nitems(sc->strings); i++) {
@@ -233,9 +235,12 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    phase_names[session_phase(s->via)]);
 		return;
 	}
-	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s",
+	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s%s%s%s",
 	    s->conf->connect_timeout, phase_names[session_phase(s)],
-	    s->addr[0] ? " with " : "", s->addr);
+	    s->addr[0] ? " with " : "", s->addr,
+	    auth_waiting(s) != NULL ? " (the ssh-agent at " : "",
+	    auth_waiting(s) != NULL ? auth_waiting(s) : "",
+	    auth_waiting(s) != NULL ? " does not answer)" : "");
 }
 
 /*
@@ -321,6 +326,9 @@ session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
 	tc->port = p->port;
 	tc->user = (char *)p->user;
 	tc->identity_file = (char *)p->identity_file;
+	tc->identity_agent = (char *)p->identity_agent;
+	tc->passphrase_file = (char *)p->passphrase_file;
+	tc->password_file = (char *)p->password_file;
 	tc->known_hosts = (char *)p->known_hosts;
 	tc->host_key = (char *)p->host_key;
 	tc->strict = p->accept_new ? HKC_ACCEPT_NEW : HKC_YES;
@@ -409,33 +417,6 @@ session_handshake(struct session *s)
 	return 0;
 }
 
-static int
-session_auth(struct session *s)
-{
-	const struct session_params *tc = s->conf;
-	int rc;
-
-	rc = libssh2_userauth_publickey_frommemory(s->ssh, tc->user,
-	    strlen(tc->user), NULL, 0, s->id.data, s->id.len, NULL);
-	if (rc == LIBSSH2_ERROR_EAGAIN)
-		return 1;
-	identity_clear(&s->id);		/* the secret is no longer needed */
-	if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
-	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) {
-		session_fail(s, SE_AUTH, "authentication failed: %s refused "
-		    "the key %s for user \"%s\"", s->addr,
-		    tc->identity_file != NULL ? tc->identity_file :
-		    "(default)", tc->user);
-		return -1;
-	}
-	if (rc != 0) {
-		session_fail(s, SE_NETWORK, "authentication with %s: %s", s->addr,
-		    session_ssh_error(s));
-		return -1;
-	}
-	return 0;
-}
-
 /* Drive the handshake and authentication; on success the session is up. */
 void
 session_step(struct session *s)
@@ -452,11 +433,13 @@ session_step(struct session *s)
 		s->phase = SP_AUTH;
 	}
 	if (s->phase == SP_AUTH) {
-		if ((rc = session_auth(s)) != 0) {
-			if (rc > 0)
+		if ((rc = auth_step(s)) != 0) {
+			if (rc == 1)	/* 2: auth.c waits for the agent */
 				session_arm(s);
 			return;
 		}
+		auth_free(s);
+		identity_clear(&s->id);	/* the secrets are no longer needed */
 		event_del(s->ev_read);
 		event_del(s->ev_write);
 		event_del(s->ev_timeout);
@@ -477,6 +460,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	struct session *s = xcalloc(1, sizeof *s);
 	struct tunnel_conf tc;
 	char *cause = NULL;
+	int rc = 0;
 
 	s->ops = ops;
 	s->ops_arg = arg;
@@ -504,8 +488,10 @@ session_new(struct event_base *base, struct evdns_base *dns,
 
 	/* Key problems are found before the network is touched. */
 	session_hostkey_conf(s, &tc);
-	if (identity_load(&tc, &s->id, &cause) != 0) {
-		session_fail(s, SE_FATAL, "%s", cause);
+	if (identity_load(&tc, &s->id, &cause) != 0 ||
+	    (rc = auth_start(s, &cause)) != 0) {
+		/* -2: an agent that may come later */
+		session_fail(s, rc == -2 ? SE_NETWORK : SE_FATAL, "%s", cause);
 		free(cause);
 		return s;
 	}
@@ -575,6 +561,7 @@ session_free(struct session *s)
 	s->via = NULL;
 	free(s->via_name);
 	identity_clear(&s->id);
+	auth_free(s);
 	free(s->rxq);
 	free(s->debug_msg);
 	free(s->error);

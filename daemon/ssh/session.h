@@ -151,7 +151,7 @@ struct session_lib {
 /* The owner's parameters, as copied by session_new(). */
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[10];	/* what p's pointers own */
+	char			*strings[13];	/* what p's pointers own */
 };
 
 struct session {
@@ -169,6 +169,7 @@ struct session {
 	struct session_lib	*lib;
 	enum session_phase	 phase;
 	struct identity		 id;
+	struct auth		*auth;		/* auth.c's, until up */
 	struct event		*ev_read, *ev_write, *ev_timeout, *ev_pump;
 	struct event		*ev_dead, *ev_keepalive, *ev_alive;
 
@@ -219,6 +220,12 @@ void	session_attach(struct session *, int);
 void	hop_start(struct session *);
 void	hop_set_params(struct session *);
 char	*hop_blame(struct session *, enum session_error *);
+
+/* auth.c */
+int	auth_start(struct session *, char **cause);
+int	auth_step(struct session *);
+void	auth_free(struct session *);
+const char *auth_waiting(struct session *);
 
 /* session_lib.c */
 LIBSSH2_SESSION *session_lib_new(struct session *);

@@ -38,6 +38,9 @@ struct session_params {
 	int		 port;
 	const char	*user;
 	const char	*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
+	const char	*identity_agent; /* ssh-agent socket, "SSH_AUTH_SOCK" */
+	const char	*passphrase_file; /* identity_file's */
+	const char	*password_file;	/* password auth, the last resort */
 	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	const char	*host_key;	/* pinned "SHA256:...", or NULL */
 	int		 accept_new;	/* unknown host keys are learnt */
