@@ -98,7 +98,8 @@ tunnel_setup_enter(struct tunnel *t)
 		pthread_mutex_unlock(&setup_lock);
 		return got;
 	}
-	sv = t->setup = tunnel_setup_server(t->conf->host, t->conf->port);
+	sv = t->setup = tunnel_setup_server(tunnel_server_host(t),
+	    tunnel_server_port(t));
 	if ((got = sv->n < SETUP_PER_SERVER)) {
 		sv->n++;
 		t->setup_state = SETUP_ACTIVE;

@@ -133,11 +133,17 @@ int		 permit_match(const struct permit *, size_t, const char *host,
 
 /* config.c; the settings are defined in config_keywords.c */
 enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
+struct server {			/* an entry of host */
+	char	*host;
+	int	 port;		/* 0: the tunnel's port */
+};
 struct tunnel_conf {
 	char			*name;
 	char			*file;
 	int			 line;
-	char			*host;
+	char			*host;		/* the first server's name */
+	struct server		*servers;	/* host: tried in order */
+	size_t			 nservers;
 	int			 port;
 	char			*user;
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
@@ -178,6 +184,10 @@ void		 config_print(FILE *, const struct config *);
 void		 errlist_add(struct errlist *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 errlist_clear(struct errlist *);
+/* config_hosts.c */
+const char	*config_server_host(const struct tunnel_conf *, size_t);
+int		 config_server_port(const struct tunnel_conf *, size_t);
+char		*config_server_string(const char *host, int port);
 
 /* worker.c */
 #define WORKERS_MAX	64
@@ -246,6 +256,7 @@ struct tunnel {
 	time_t			 pub_next_retry;
 	unsigned		 pub_reconnects;
 	char			*pub_last_error;
+	char			*pub_server;	/* "host:port" */
 	json_object		*pub_status;	/* the last status read */
 	struct tunnel_conf	*conf;
 	enum tunnel_state	 state;
@@ -256,6 +267,9 @@ struct tunnel {
 	char			*last_error;
 	time_t			 next_retry;
 	double			 retry_delay;	/* armed on entering backoff */
+	size_t			 server;	/* of conf->servers: in use */
+	size_t			 round;		/* servers tried in this round */
+	int			 replace;	/* lost to a network change */
 	struct session		*session;
 	struct setup_server	*setup;		/* its server's, while connecting */
 	int			 setup_state;	/* SETUP_* in tunnel_setup.c */
@@ -291,6 +305,10 @@ void		 tunnel_forward_changed(struct tunnel *);
 void		 tunnel_session_up(struct tunnel *);
 void		 tunnel_session_lost(struct tunnel *, enum session_error,
 		    const char *);
+void		 tunnel_session_replace(struct tunnel *, const char *why);
+const char	*tunnel_server_host(struct tunnel *);
+int		 tunnel_server_port(struct tunnel *);
+char		*tunnel_server_string(struct tunnel *);
 int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
@@ -433,6 +451,6 @@ json_object	*status_all(void);
 int	 control_init(const char *path, int activated, char **cause);
 void	 control_shutdown(void);
 void	 control_notify_state(const char *tunnel, enum tunnel_state old,
-	    enum tunnel_state new, const char *reason);
+	    enum tunnel_state new, const char *reason, const char *server);
 
 #endif
