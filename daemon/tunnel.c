@@ -637,6 +637,32 @@ tunnel_session_replace(struct tunnel *t, const char *why)
 	t->replace = 0;
 }
 
+/*
+ * On a worker: fn for every tunnel that lives here.  The list is the main
+ * thread's: it is read under the lock, and the tunnels are used after it,
+ * which is safe because a tunnel is freed only by a job on its own worker
+ * (tunnel_destroy()), which cannot run while this one does.
+ */
+void
+tunnel_foreach_here(void (*fn)(struct tunnel *, void *), void *arg)
+{
+	struct worker *w = worker_self();
+	struct tunnel *t, **here = NULL;
+	size_t n = 0, i;
+
+	pthread_rwlock_rdlock(&tunnels_lock);
+	TAILQ_FOREACH(t, &tunnels, entry) {
+		if (t->worker != w)
+			continue;
+		here = xreallocarray(here, n + 1, sizeof *here);
+		here[n++] = t;
+	}
+	pthread_rwlock_unlock(&tunnels_lock);
+	for (i = 0; i < n; i++)
+		fn(here[i], arg);
+	free(here);
+}
+
 /* The tunnel's worker: the server in use, or to be tried next. */
 const char *
 tunnel_server_host(struct tunnel *t)

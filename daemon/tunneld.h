@@ -30,6 +30,8 @@
  *   control.c        the control socket and its JSON protocol
  *   status.c         tunnel and forward state as JSON
  *   notify.c         systemd: readiness, status line, watchdog, activation
+ *   netwatch.c       the network changed (rtnetlink), the machine resumed:
+ *                    sessions replaced or probed at once
  *
  * The SSH transport, ssh/ (ssh/ssh.h): below tunnels and forwards, which
  * it knows nothing of.  Its files are the only ones that include libssh2.h,
@@ -207,6 +209,8 @@ void		 worker_unpick(struct worker *);
 struct worker	*worker_self(void);
 struct event_base *worker_base(struct worker *);
 struct evdns_base *worker_dns(struct worker *);
+void		 worker_dns_check(struct worker *);
+struct worker	*worker_at(unsigned);
 unsigned	 worker_id(struct worker *);
 unsigned	 worker_count(void);
 
@@ -306,6 +310,7 @@ void		 tunnel_session_up(struct tunnel *);
 void		 tunnel_session_lost(struct tunnel *, enum session_error,
 		    const char *);
 void		 tunnel_session_replace(struct tunnel *, const char *why);
+void		 tunnel_foreach_here(void (*)(struct tunnel *, void *), void *);
 const char	*tunnel_server_host(struct tunnel *);
 int		 tunnel_server_port(struct tunnel *);
 char		*tunnel_server_string(struct tunnel *);
@@ -442,6 +447,17 @@ void		 notify_reloading(void);
 void		 notify_stopping(void);
 void		 notify_shutdown(void);
 int		 notify_listen_fd(void);
+
+/* netwatch.c */
+#define NETWATCH_RESUME_MIN	2.0	/* seconds asleep that count */
+struct netwatch_clock {
+	int	 known;
+	double	 offset;	/* CLOCK_BOOTTIME - CLOCK_MONOTONIC */
+};
+void		 netwatch_init(struct event_base *);
+void		 netwatch_shutdown(void);
+double		 netwatch_clock_jumped(struct netwatch_clock *, double boot,
+		    double mono);
 
 /* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);

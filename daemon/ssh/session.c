@@ -134,6 +134,19 @@ session_dns(struct session *s)
 	return s->dns;
 }
 
+/* The session's own address (its socket's): 0, or -1 when it has no
+ * connected socket yet (or any more). */
+int
+session_local_address(struct session *s, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof *ss;
+
+	if (s == NULL || s->fd == -1 ||
+	    getsockname(s->fd, (struct sockaddr *)ss, &len) == -1)
+		return -1;
+	return 0;
+}
+
 double
 session_rtt_ms(struct session *s)
 {
