@@ -15,15 +15,23 @@
  *   - a session whose local address was removed is replaced at once
  *     (tunnel_session_replace(): backoff, then a retry without delay, on
  *     the same server);
- *   - every other established session is probed with a short deadline
- *     (session_probe(): a round trip now, dead without an answer within
- *     NETWATCH_PROBE_MAX seconds or the keepalive interval, the shorter);
- *   - a tunnel waiting in backoff tries again now, when an address or a
- *     route was added (the network it lacked may be there now);
+ *   - an established session is probed with a short deadline when a route
+ *     that leads to its server was added or removed (a default route
+ *     leads everywhere), or after a resume (session_probe(): a round trip
+ *     now, dead without an answer within NETWATCH_PROBE_MAX seconds or the
+ *     keepalive interval, the shorter);
+ *   - a tunnel waiting in backoff tries again now when a route to its last
+ *     server was added (the network it lacked may be there now), or after
+ *     a resume;
  *   - the worker's resolver re-reads /etc/hosts and /etc/resolv.conf if
  *     they changed (worker_dns_check()).
- * Without rtnetlink (a kernel or sandbox that refuses the socket) tunneld
- * works as before: the keepalives decide, and that is logged once.
+ * Routes are what tell: a new address comes with its routes, and one
+ * removed that a session does not use changes nothing for it.  So a
+ * machine whose other interfaces come and go (containers, VPNs, test
+ * namespaces) does not have every session probed each time.  When
+ * messages were missed (ENOBUFS) or a burst is too big, every session is
+ * probed.  Without rtnetlink (a kernel or sandbox that refuses the socket)
+ * tunneld works as before: the keepalives decide, and that is logged once.
  */
 #include "config.h"
 
@@ -42,14 +50,15 @@
 #define NETWATCH_SETTLE		0.1	/* seconds a burst is gathered */
 #define NETWATCH_PROBE_MAX	5.0	/* seconds for a probe's answer */
 #define NETWATCH_CLOCK_TICK	5.0	/* seconds between clock looks */
-#define NETWATCH_GONE_MAX	64	/* removed addresses kept per burst */
+#define NETWATCH_MAX		64	/* addresses, routes kept per burst */
 
 /* What a burst said, for every worker (each gets a copy). */
 struct netwatch_news {
-	struct sockaddr_storage	 gone[NETWATCH_GONE_MAX];
+	struct netwatch_addr	 gone[NETWATCH_MAX];	/* addresses removed */
 	size_t			 ngone;
-	int			 added;		/* an address or route came */
-	int			 changed;	/* anything else: probe */
+	struct netwatch_prefix	 routes[NETWATCH_MAX];	/* routes changed */
+	size_t			 nroutes;
+	int			 all;		/* missed some: every session */
 	double			 slept;		/* resumed after this long */
 };
 
@@ -110,45 +119,96 @@ netwatch_clock_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* --- on each worker ------------------------------------------------------ */
+/* --- addresses and prefixes (pure) -------------------------------------- */
 
-/* The same address?  (IPv4 also as an IPv4-mapped IPv6 address) */
-static int
-netwatch_same_address(const struct sockaddr_storage *a,
-    const struct sockaddr_storage *b)
+/* An address of a socket, IPv4-mapped IPv6 as IPv4: 0, or -1 for another
+ * family. */
+int
+netwatch_addr_from(const struct sockaddr_storage *ss, struct netwatch_addr *a)
 {
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	struct sockaddr_storage m;
-	struct sockaddr_in *m4 = (void *)&m;
+	const struct sockaddr_in *sin = (const void *)ss;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
 
-	if (a->ss_family == AF_INET6 && b->ss_family == AF_INET &&
-	    IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
-		memset(&m, 0, sizeof m);
-		m4->sin_family = AF_INET;
-		memcpy(&m4->sin_addr, &a6->sin6_addr.s6_addr[12], 4);
-		return netwatch_same_address(&m, b);
-	}
-	if (a->ss_family != b->ss_family)
-		return 0;
-	if (a->ss_family == AF_INET)
-		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof a6->sin6_addr) == 0;
+	memset(a, 0, sizeof *a);
+	if (ss->ss_family == AF_INET) {
+		a->family = AF_INET;
+		memcpy(a->a, &sin->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		a->family = AF_INET;
+		memcpy(a->a, &sin6->sin6_addr.s6_addr[12], 4);
+	} else if (ss->ss_family == AF_INET6) {
+		a->family = AF_INET6;
+		memcpy(a->a, &sin6->sin6_addr, 16);
+	} else
+		return -1;
 	return 0;
 }
 
-static int
-netwatch_address_gone(const struct netwatch_news *n, struct session *s)
+/* Is a within the route's destination p (a default route: any of its
+ * family)? */
+int
+netwatch_prefix_contains(const struct netwatch_prefix *p,
+    const struct netwatch_addr *a)
 {
-	struct sockaddr_storage local;
+	int bits = p->len, i;
+	unsigned char mask;
+
+	if (a->family == 0 || a->family != p->dst.family)
+		return 0;
+	if (bits < 0 || bits > (a->family == AF_INET ? 32 : 128))
+		return 0;
+	for (i = 0; bits >= 8; i++, bits -= 8) {
+		if (a->a[i] != p->dst.a[i])
+			return 0;
+	}
+	mask = (unsigned char)(0xff00 >> bits);
+	return bits == 0 || ((a->a[i] ^ p->dst.a[i]) & mask) == 0;
+}
+
+/* --- on each worker ------------------------------------------------------ */
+
+static int
+netwatch_same(const struct netwatch_addr *a, const struct netwatch_addr *b)
+{
+	return a->family != 0 && a->family == b->family &&
+	    memcmp(a->a, b->a, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Was the session's own address removed? */
+static int
+netwatch_local_gone(const struct netwatch_news *n, struct session *s)
+{
+	struct sockaddr_storage ss;
+	struct netwatch_addr local;
 	size_t i;
 
-	if (session_local_address(s, &local) != 0)
+	if (session_address(s, 0, &ss) != 0 ||
+	    netwatch_addr_from(&ss, &local) != 0)
 		return 0;
 	for (i = 0; i < n->ngone; i++) {
-		if (netwatch_same_address(&local, &n->gone[i]))
+		if (netwatch_same(&local, &n->gone[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* Did a route to the server change (added only: added)?  Every route,
+ * after a resume or when messages were missed. */
+static int
+netwatch_route_changed(const struct netwatch_news *n,
+    const struct sockaddr_storage *server, int added)
+{
+	struct netwatch_addr a;
+	size_t i;
+
+	if (n->all || n->slept > 0)
+		return 1;
+	if (netwatch_addr_from(server, &a) != 0)
+		return 0;
+	for (i = 0; i < n->nroutes; i++) {
+		if ((n->routes[i].added || !added) &&
+		    netwatch_prefix_contains(&n->routes[i], &a))
 			return 1;
 	}
 	return 0;
@@ -159,17 +219,23 @@ static void
 netwatch_tunnel(struct tunnel *t, void *arg)
 {
 	const struct netwatch_news *n = arg;
+	struct sockaddr_storage server;
 	double deadline = NETWATCH_PROBE_MAX;
 
-	if (t->session != NULL && netwatch_address_gone(n, t->session)) {
+	if (t->session != NULL && netwatch_local_gone(n, t->session)) {
 		tunnel_session_replace(t, "its local address was removed");
 		return;
 	}
-	if (t->state == TS_BACKOFF && (n->added || n->slept > 0)) {
-		tunnel_start(t, n->slept > 0 ? "resumed" : "network changed");
+	if (t->state == TS_BACKOFF) {
+		/* the last session's server: is there a new way to it? */
+		if (netwatch_route_changed(n, &t->peer, 1))
+			tunnel_start(t, n->slept > 0 ? "resumed" :
+			    "a route to the server came");
 		return;
 	}
-	if (!session_is_established(t->session))
+	if (!session_is_established(t->session) ||
+	    session_address(t->session, 1, &server) != 0 ||
+	    !netwatch_route_changed(n, &server, 0))
 		return;
 	if (t->conf->keepalive_interval > 0 &&
 	    t->conf->keepalive_interval < deadline)
@@ -194,9 +260,10 @@ netwatch_settle_cb(evutil_socket_t fd, short what, void *arg)
 	struct netwatch_news *n;
 	unsigned i;
 
-	log_debug("network changed: %zu address%s removed%s%s",
-	    nw.news.ngone, nw.news.ngone == 1 ? "" : "es",
-	    nw.news.added ? ", some added" : "",
+	log_debug("network changed: %zu address%s removed, %zu route%s "
+	    "changed%s%s", nw.news.ngone, nw.news.ngone == 1 ? "" : "es",
+	    nw.news.nroutes, nw.news.nroutes == 1 ? "" : "s",
+	    nw.news.all ? ", some missed" : "",
 	    nw.news.slept > 0 ? ", resumed" : "");
 	for (i = 0; i < worker_count(); i++) {
 		n = xmalloc(sizeof *n);
@@ -215,15 +282,26 @@ netwatch_settle(void)
 
 /* --- rtnetlink ----------------------------------------------------------- */
 
+/* An address attribute of family into a; -1 if it is not one. */
+static int
+netwatch_attr_addr(int family, struct rtattr *rta, struct netwatch_addr *a)
+{
+	memset(a, 0, sizeof *a);
+	if ((family == AF_INET && RTA_PAYLOAD(rta) == 4) ||
+	    (family == AF_INET6 && RTA_PAYLOAD(rta) == 16)) {
+		a->family = family;
+		memcpy(a->a, RTA_DATA(rta), RTA_PAYLOAD(rta));
+		return 0;
+	}
+	return -1;
+}
+
 static void
 netwatch_addr_gone(struct nlmsghdr *h)
 {
 	struct ifaddrmsg *ifa = NLMSG_DATA(h);
 	struct rtattr *rta = IFA_RTA(ifa), *addr = NULL;
 	int len = IFA_PAYLOAD(h);
-	struct sockaddr_storage *ss;
-	struct sockaddr_in *sin;
-	struct sockaddr_in6 *sin6;
 
 	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		/* IFA_LOCAL is ours on a point-to-point link; else
@@ -232,25 +310,48 @@ netwatch_addr_gone(struct nlmsghdr *h)
 		    (rta->rta_type == IFA_ADDRESS && addr == NULL))
 			addr = rta;
 	}
-	if (addr == NULL || nw.news.ngone == NETWATCH_GONE_MAX) {
-		nw.news.changed = 1;
-		return;
-	}
-	ss = &nw.news.gone[nw.news.ngone];
-	memset(ss, 0, sizeof *ss);
-	if (ifa->ifa_family == AF_INET && RTA_PAYLOAD(addr) == 4) {
-		sin = (struct sockaddr_in *)ss;
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, RTA_DATA(addr), 4);
-	} else if (ifa->ifa_family == AF_INET6 && RTA_PAYLOAD(addr) == 16) {
-		sin6 = (struct sockaddr_in6 *)ss;
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, RTA_DATA(addr), 16);
-	} else {
-		nw.news.changed = 1;
+	if (addr == NULL || nw.news.ngone == NETWATCH_MAX ||
+	    netwatch_attr_addr(ifa->ifa_family, addr,
+	    &nw.news.gone[nw.news.ngone]) != 0) {
+		nw.news.all = 1;
 		return;
 	}
 	nw.news.ngone++;
+}
+
+/* A route added or deleted: its destination.  The local table (the
+ * machine's own addresses, which come with their address messages) and
+ * the route cache are left out. */
+static int
+netwatch_route(struct nlmsghdr *h)
+{
+	struct rtmsg *rtm = NLMSG_DATA(h);
+	struct rtattr *rta = RTM_RTA(rtm);
+	int len = RTM_PAYLOAD(h);
+	struct netwatch_prefix *p;
+
+	if (rtm->rtm_table == RT_TABLE_LOCAL || (rtm->rtm_flags &
+	    RTM_F_CLONED) || (rtm->rtm_family != AF_INET &&
+	    rtm->rtm_family != AF_INET6))
+		return 0;
+	if (nw.news.nroutes == NETWATCH_MAX) {
+		nw.news.all = 1;
+		return 1;
+	}
+	p = &nw.news.routes[nw.news.nroutes];
+	memset(p, 0, sizeof *p);
+	p->dst.family = rtm->rtm_family;	/* 0/0 unless RTA_DST says */
+	p->len = rtm->rtm_dst_len;
+	p->added = h->nlmsg_type == RTM_NEWROUTE;
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == RTA_DST &&
+		    netwatch_attr_addr(rtm->rtm_family, rta, &p->dst) != 0) {
+			nw.news.all = 1;
+			return 1;
+		}
+	}
+	nw.news.nroutes++;
+	return 1;
 }
 
 static void
@@ -260,14 +361,12 @@ netwatch_message(struct nlmsghdr *h)
 	case RTM_DELADDR:
 		netwatch_addr_gone(h);
 		break;
-	case RTM_NEWADDR:
 	case RTM_NEWROUTE:
-		nw.news.added = 1;
-		break;
 	case RTM_DELROUTE:
-		nw.news.changed = 1;
+		if (!netwatch_route(h))
+			return;
 		break;
-	default:
+	default:		/* RTM_NEWADDR: its routes say what changed */
 		return;
 	}
 	netwatch_settle();
@@ -284,7 +383,7 @@ netwatch_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		if ((n = recv(fd, buf, sizeof buf, 0)) == -1) {
 			if (errno == ENOBUFS) {	/* we missed some: all */
-				nw.news.changed = 1;
+				nw.news.all = 1;
 				netwatch_settle();
 				continue;
 			}

@@ -411,6 +411,8 @@ tunnel_forwards_session_up(struct tunnel *t)
 	size_t i;
 
 	t->up_at = mono_now();
+	if (session_address(t->session, 1, &t->peer) != 0)	/* netwatch.c */
+		memset(&t->peer, 0, sizeof t->peer);
 	tunnel_setup_leave(t);
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))

@@ -272,6 +272,7 @@ struct tunnel {
 	time_t			 next_retry;
 	double			 retry_delay;	/* armed on entering backoff */
 	size_t			 server;	/* of conf->servers: in use */
+	struct sockaddr_storage	 peer;		/* its last session's server */
 	size_t			 round;		/* servers tried in this round */
 	int			 replace;	/* lost to a network change */
 	struct session		*session;
@@ -454,10 +455,23 @@ struct netwatch_clock {
 	int	 known;
 	double	 offset;	/* CLOCK_BOOTTIME - CLOCK_MONOTONIC */
 };
+struct netwatch_addr {
+	int		 family;	/* AF_INET, AF_INET6; 0: none */
+	unsigned char	 a[16];
+};
+struct netwatch_prefix {		/* a route's destination */
+	struct netwatch_addr	 dst;
+	int			 len;	/* 0: a default route */
+	int			 added;
+};
 void		 netwatch_init(struct event_base *);
 void		 netwatch_shutdown(void);
 double		 netwatch_clock_jumped(struct netwatch_clock *, double boot,
 		    double mono);
+int		 netwatch_addr_from(const struct sockaddr_storage *,
+		    struct netwatch_addr *);
+int		 netwatch_prefix_contains(const struct netwatch_prefix *,
+		    const struct netwatch_addr *);
 
 /* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);

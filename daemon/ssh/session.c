@@ -134,15 +134,17 @@ session_dns(struct session *s)
 	return s->dns;
 }
 
-/* The session's own address (its socket's): 0, or -1 when it has no
- * connected socket yet (or any more). */
+/* The session's own address (its socket's), or with peer set the
+ * server's: 0, or -1 when it has no connected socket yet (or any more). */
 int
-session_local_address(struct session *s, struct sockaddr_storage *ss)
+session_address(struct session *s, int peer, struct sockaddr_storage *ss)
 {
 	socklen_t len = sizeof *ss;
 
-	if (s == NULL || s->fd == -1 ||
-	    getsockname(s->fd, (struct sockaddr *)ss, &len) == -1)
+	if (s == NULL || s->fd == -1)
+		return -1;
+	if (peer ? getpeername(s->fd, (struct sockaddr *)ss, &len) :
+	    getsockname(s->fd, (struct sockaddr *)ss, &len))
 		return -1;
 	return 0;
 }

@@ -106,7 +106,7 @@ int		 session_is_established(struct session *);
 const char	*session_phase_name(struct session *);
 double		 session_rtt_ms(struct session *);
 void		 session_forget_owner(struct session *, void *owner);
-int		 session_local_address(struct session *,
+int		 session_address(struct session *, int peer,
 		    struct sockaddr_storage *);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */

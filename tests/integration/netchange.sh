@@ -8,7 +8,8 @@
 #   - the client's address is moved to another one: the session, bound to
 #     the address that went, is replaced at once; up again with data
 #     flowing within seconds, not 90 s;
-#   - an address is added: the session is probed, answers, and stays up;
+#   - an address and a route elsewhere change nothing; a route to the
+#     server's network has the session probed: it answers and stays up;
 #   - the route to the server is blackholed: the probe goes unanswered and
 #     the session is dead after the probe's deadline (5 s), not 90 s; the
 #     route comes back: the tunnel in backoff tries again at once.
@@ -97,12 +98,22 @@ check "... and carries data, from the new address" $NETIO roundtrip "$L" 200000
 check "... the server sees it from there" \
 	grep -q "Accepted publickey .* from $MOV.1 " "$WORK/sshd.log"
 
-# 2. an address is added: every session is probed, and a live one stays
+# 2. changes that do not concern the server (an address, a route elsewhere)
+# leave the session alone; a route that leads to the server has it probed,
+# and a live one answers and stays
 events_mark
 log_mark
 ip addr add "10.199.254.$(( $$ % 200 + 1 ))/32" dev lo
-check "an address is added: the session is probed" \
+ip route add 10.199.253.0/24 dev "$VA"
+check "a route elsewhere: tunneld hears of it" \
+	logged "network changed: 0 addresses removed, 1 route changed" 10
+ip route add 10.199.0.0/16 dev "$VA"
+check "a route to the server's network: the session is probed" \
 	logged "far: probing $NET.2" 10
+check "... not for the address and the route elsewhere before it" \
+	sh -c 'tail -n +"$1" "$2" | sed -n "1,/far: probing/p" |
+	    grep -c "network changed" | grep -qx 2' _ "$((LOG_MARK + 1))" \
+	"$WORK/tunneld.log"
 check "... answers (logged at the probe's deadline, 5 s)" \
 	logged "far: answered .* after the probe" 15
 check "... and stays up" no_event far up backoff
