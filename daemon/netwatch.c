@@ -377,8 +377,8 @@ netwatch_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *h;
+	size_t off;
 	ssize_t n;
-	int len;
 
 	for (;;) {
 		if ((n = recv(fd, buf, sizeof buf, 0)) == -1) {
@@ -391,10 +391,15 @@ netwatch_read_cb(evutil_socket_t fd, short what, void *arg)
 				log_warnx("rtnetlink: %s", strerror(errno));
 			return;
 		}
-		len = (int)n;
-		for (h = (struct nlmsghdr *)(void *)buf; NLMSG_OK(h, len);
-		    h = NLMSG_NEXT(h, len))
+		/* NLMSG_OK() compares signed with unsigned: by hand */
+		for (off = 0; off + sizeof *h <= (size_t)n;
+		    off += NLMSG_ALIGN(h->nlmsg_len)) {
+			h = (struct nlmsghdr *)(void *)(buf + off);
+			if (h->nlmsg_len < sizeof *h ||
+			    h->nlmsg_len > (size_t)n - off)
+				break;
 			netwatch_message(h);
+		}
 	}
 }
 
