@@ -56,7 +56,7 @@ const struct keyword keywords[] = {
 	{ "defaults", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
 	{ "tunnels", KW_SECTION, KW_GLOBAL, 0, NA, R(KR_NONE) },
 
-	{ "host", KW_HOST, T(host), NA, R(KR_SESSION) },
+	{ "host", KW_HOSTS, T(host), NA, R(KR_SESSION) },
 	{ "port", KW_INT, T(port), N(1, 65535, 22), R(KR_SESSION) },
 	{ "user", KW_STRING, T(user), NA, R(KR_SESSION) },
 	{ "identity_file", KW_PATH, T(identity_file), NA, R(KR_SESSION) },
@@ -560,6 +560,8 @@ keyword_parse(const struct keyword *kw, config_setting_t *s,
 		return kw_forwards(kw, s, ctx, obj);
 	case KW_PERMITS:
 		return kw_permits(s, ctx, obj);
+	case KW_HOSTS:
+		return config_hosts_parse(kw, s, ctx, obj);
 	case KW_SECTION:
 		break;
 	}
@@ -598,6 +600,7 @@ keyword_default(const struct keyword *kw, void *obj)
 		*FIELD(kw, obj, double) = kw->def;
 		break;
 	case KW_FORWARDS:
+	case KW_HOSTS:
 	case KW_SECTION:
 		break;
 	}
@@ -623,6 +626,9 @@ keyword_clear(const struct keyword *kw, void *obj)
 		break;
 	case KW_PERMITS:
 		kw_permits_clear(obj);
+		break;
+	case KW_HOSTS:
+		config_hosts_clear(obj);
 		break;
 	default:
 		break;
@@ -694,6 +700,8 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 		return kw_forwards_equal(kw, a, b);
 	case KW_PERMITS:
 		return kw_permits_equal(a, b);
+	case KW_HOSTS:
+		return config_hosts_equal(a, b);
 	case KW_SECTION:
 		break;
 	}
@@ -825,6 +833,9 @@ keyword_print(FILE *f, const struct keyword *kw, const void *obj,
 		break;
 	case KW_PERMITS:
 		kw_print_permits(f, obj, indent);
+		break;
+	case KW_HOSTS:
+		config_hosts_print(f, obj, indent);
 		break;
 	case KW_SECTION:
 		break;

@@ -16,6 +16,7 @@
 enum kw_type {
 	KW_STRING,	/* a non-empty string */
 	KW_HOST,	/* a host name or address: no blanks */
+	KW_HOSTS,	/* one server or a list: config_hosts.c */
 	KW_PATH,	/* a path, relative to the file it is written in */
 	KW_ABSPATH,	/* an absolute path */
 	KW_GROUP,	/* the name of an existing group */
@@ -81,6 +82,16 @@ void		 keyword_clear(const struct keyword *, void *obj);
 int		 keyword_equal(const struct keyword *, const void *,
 		    const void *);
 void		 keyword_print(FILE *, const struct keyword *, const void *obj,
+		    const char *indent);
+
+/* config_hosts.c: host, one server or a list (its field is host, the list
+ * is beside it) */
+int		 config_hosts_parse(const struct keyword *, config_setting_t *,
+		    struct kw_ctx *, struct tunnel_conf *);
+void		 config_hosts_clear(struct tunnel_conf *);
+int		 config_hosts_equal(const struct tunnel_conf *,
+		    const struct tunnel_conf *);
+void		 config_hosts_print(FILE *, const struct tunnel_conf *,
 		    const char *indent);
 
 /* config.c: the file and line of a setting, for messages */

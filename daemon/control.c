@@ -988,7 +988,7 @@ control_clients(void)
 /* Every state change goes to the subscribers, one JSON object per line. */
 void
 control_notify_state(const char *tunnel, enum tunnel_state old,
-    enum tunnel_state new, const char *reason)
+    enum tunnel_state new, const char *reason, const char *server)
 {
 	struct client *cl, *next;
 	json_object *o;
@@ -1005,6 +1005,8 @@ control_notify_state(const char *tunnel, enum tunnel_state old,
 	    tunnel_state_name(new)));
 	json_object_object_add(o, "reason", reason != NULL ?
 	    json_object_new_string(reason) : NULL);
+	json_object_object_add(o, "server", server != NULL ?
+	    json_object_new_string(server) : NULL);
 	TAILQ_FOREACH_SAFE(cl, &clients, entry, next) {
 		if (cl->events)
 			control_send(cl, o);

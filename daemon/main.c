@@ -241,6 +241,7 @@ main(int argc, char **argv)
 	sigs[2] = evsignal_new(tunneld_base, SIGHUP, signal_cb, NULL);
 	for (i = 0; i < nitems(sigs); i++)
 		event_add(sigs[i], NULL);
+	netwatch_init(tunneld_base);
 
 	if (socket_path == NULL)
 		socket_path = tunneld_conf->control_socket != NULL ?
@@ -291,6 +292,7 @@ main(int argc, char **argv)
 	metrics_shutdown();
 	control_shutdown();
 	notify_shutdown();
+	netwatch_shutdown();
 	for (i = 0; i < nitems(sigs); i++)
 		event_free(sigs[i]);
 	event_base_free(tunneld_base);

@@ -55,6 +55,17 @@ status_forward(struct forward *f)
 	return o;
 }
 
+/* On the tunnel's worker: "host:port" of the server in use. */
+static json_object *
+status_server(struct tunnel *t)
+{
+	char *s = tunnel_server_string(t);
+	json_object *o = json_object_new_string(s);
+
+	free(s);
+	return o;
+}
+
 /* On the tunnel's worker. */
 static json_object *
 status_tunnel_build(struct tunnel *t)
@@ -78,8 +89,12 @@ status_tunnel_build(struct tunnel *t)
 	json_object_object_add(o, "last_error", status_string(t->last_error));
 	json_object_object_add(o, "next_retry", t->state == TS_BACKOFF &&
 	    t->next_retry ? json_object_new_int64(t->next_retry) : NULL);
-	json_object_object_add(o, "host", json_object_new_string(t->conf->host));
-	json_object_object_add(o, "port", json_object_new_int(t->conf->port));
+	/* the server in use (or tried next) of its list */
+	json_object_object_add(o, "host",
+	    json_object_new_string(tunnel_server_host(t)));
+	json_object_object_add(o, "port",
+	    json_object_new_int(tunnel_server_port(t)));
+	json_object_object_add(o, "server", status_server(t));
 	json_object_object_add(o, "user", json_object_new_string(t->conf->user));
 	json_object_object_add(o, "autostart",
 	    json_object_new_boolean(t->conf->autostart));
@@ -139,7 +154,8 @@ status_tunnel_posted(struct tunnel *t)
 		    json_object_new_int((int)worker_id(t->worker)));
 		json_object_object_add(o, "host",
 		    json_object_new_string(tc->host));
-		json_object_object_add(o, "port", json_object_new_int(tc->port));
+		json_object_object_add(o, "port", json_object_new_int(
+		    config_server_port(tc, 0)));
 		json_object_object_add(o, "user",
 		    json_object_new_string(tc->user));
 		json_object_object_add(o, "autostart",
@@ -153,6 +169,9 @@ status_tunnel_posted(struct tunnel *t)
 	json_object_object_add(o, "state", json_object_new_string(
 	    tunnel_state_name(t->pub_state)));
 	json_object_object_add(o, "since", json_object_new_int64(t->pub_since));
+	if (t->pub_server != NULL || t->pub_status == NULL)
+		json_object_object_add(o, "server",
+		    status_string(t->pub_server));
 	json_object_object_add(o, "phase", NULL);
 	json_object_object_add(o, "reconnects",
 	    json_object_new_int64(t->pub_reconnects));

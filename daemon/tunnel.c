@@ -22,6 +22,18 @@
  *   up <--forwards--> degraded (--retry: the failed listeners again)
  *   any --down--> down;  any --restart--> down --> connecting
  *
+ * Servers (host = [ ... ]): a tunnel is on one server of its list at a
+ * time, t->server.  When its session is lost, the next attempt goes to the
+ * next server (round the list) at once, without a delay; when every server
+ * has been tried once since the last stable session (a round), the backoff
+ * takes one step and the next attempt waits for it: a round counts as one
+ * failure, so a dead list is tried at most once per backoff delay.  A
+ * tunnel never goes back to the first server by itself: it stays on the
+ * server that works until that one fails; up from down or failed, restart,
+ * and a reload that changes the list start again from the first.  A
+ * session replaced because the network changed (tunnel_session_replace())
+ * is retried at once on the same server, and is not a failure.
+ *
  * A tunnel lives on one worker thread (worker.c).  The functions marked
  * "main thread" below are the only ones the main thread calls; they reach
  * the tunnel through worker_send() and worker_call(), which never wait for
@@ -198,6 +210,7 @@ struct tunnel_change {
 	unsigned		 reconnects;
 	char			*last_error;
 	char			*reason;
+	char			*server;
 };
 
 /* Main thread: its copy, the control clients, systemd. */
@@ -216,8 +229,11 @@ tunnel_changed_job(void *arg)
 			free(t->pub_last_error);
 			t->pub_last_error = ch->last_error;
 			ch->last_error = NULL;
+			free(t->pub_server);
+			t->pub_server = ch->server;
+			ch->server = NULL;
 			control_notify_state(ch->name, ch->old, ch->new,
-			    ch->reason);
+			    ch->reason, t->pub_server);
 			notify_status();
 			break;
 		}
@@ -225,6 +241,7 @@ tunnel_changed_job(void *arg)
 	free(ch->name);
 	free(ch->last_error);
 	free(ch->reason);
+	free(ch->server);
 	free(ch);
 }
 
@@ -243,6 +260,7 @@ tunnel_post_change(struct tunnel *t, enum tunnel_state old,
 	ch->reconnects = t->reconnects;
 	ch->last_error = t->last_error != NULL ? xstrdup(t->last_error) : NULL;
 	ch->reason = reason != NULL ? xstrdup(reason) : NULL;
+	ch->server = tunnel_server_string(t);
 	worker_post(worker_main, tunnel_changed_job, ch);
 }
 
@@ -317,6 +335,7 @@ tunnel_change_state(struct tunnel *t, enum tunnel_state new,
     const char *reason)
 {
 	enum tunnel_state old = t->state;
+	char *server;
 	size_t i;
 
 	t->state = new;
@@ -357,14 +376,18 @@ tunnel_change_state(struct tunnel *t, enum tunnel_state new,
 	if (old == new)
 		return;
 	t->since = time(NULL);
+	server = tunnel_server_string(t);
 	if (new == TS_FAILED || new == TS_BACKOFF || new == TS_DEGRADED)
-		log_warnx("%s: %s -> %s%s%s%s", t->name, tunnel_state_name(old),
-		    tunnel_state_name(new), reason ? " (" : "",
-		    reason ? reason : "", reason ? ")" : "");
-	else
-		log_notice("%s: %s -> %s%s%s%s", t->name,
+		log_warnx("%s: %s -> %s%s%s%s, server %s", t->name,
 		    tunnel_state_name(old), tunnel_state_name(new),
-		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
+		    server);
+	else
+		log_notice("%s: %s -> %s%s%s%s, server %s", t->name,
+		    tunnel_state_name(old), tunnel_state_name(new),
+		    reason ? " (" : "", reason ? reason : "", reason ? ")" : "",
+		    server);
+	free(server);
 	tunnel_post_change(t, old, reason);
 }
 
@@ -388,6 +411,8 @@ tunnel_forwards_session_up(struct tunnel *t)
 	size_t i;
 
 	t->up_at = mono_now();
+	if (session_address(t->session, 1, &t->peer) != 0)	/* netwatch.c */
+		memset(&t->peer, 0, sizeof t->peer);
 	tunnel_setup_leave(t);
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))
@@ -413,27 +438,61 @@ tunnel_retry_listeners(struct tunnel *t)
 }
 
 /*
- * TE_LOST, TE_LOST_AUTH: the next attempt's delay.  A session that stayed
- * up for STABLE_PERIOD was not a flap: the schedule starts again from the
- * bottom.  Returns the reason to show, to be freed.
+ * TE_LOST, TE_LOST_AUTH: the next attempt's server and delay.  A session
+ * replaced after a network change goes again at once, to the same server.
+ * Otherwise the next server is tried at once, until a round of the list
+ * has failed: then the backoff takes a step (a single server: every
+ * failure is a round).  A session that stayed up for STABLE_PERIOD was
+ * not a flap: the schedule starts again from the bottom.  Returns the
+ * reason to show, to be freed.
  */
 static char *
 tunnel_schedule_retry(struct tunnel *t, enum session_error class,
     const char *reason)
 {
-	char *why;
+	size_t n = t->conf->nservers > 0 ? t->conf->nservers : 1;
+	char *why, *next;
 
-	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD)
+	if (t->replace) {
+		t->replace = 0;
+		t->retry_delay = 0;
+		return xstrdup(reason);
+	}
+	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD) {
 		t->attempts = 0;
+		t->round = 0;
+	}
+	t->server = (t->server + 1) % n;
+	if (++t->round < n) {
+		t->retry_delay = 0;
+		next = tunnel_server_string(t);
+		xasprintf(&why, "%s; trying %s next", reason, next);
+		free(next);
+		return why;
+	}
+	t->round = 0;
 	t->attempts++;
 	t->retry_delay = tunnel_backoff(t->conf, t->attempts, class);
 	if (class == SE_AUTH)
 		xasprintf(&why, "%s; retrying slowly (in %.0fs), as repeated "
 		    "failures make sshd penalise this address", reason,
 		    t->retry_delay);
+	else if (n > 1)
+		xasprintf(&why, "%s; every server tried (backoff step %u), "
+		    "next round in %.2fs", reason, t->attempts,
+		    t->retry_delay);
 	else
 		why = xstrdup(reason);
 	return why;
+}
+
+/* From the top: the first server, no failure counted. */
+static void
+tunnel_first_server(struct tunnel *t)
+{
+	t->attempts = 0;
+	t->server = 0;
+	t->round = 0;
 }
 
 /*
@@ -461,13 +520,13 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		if (t->state == TS_BACKOFF)
 			t->reconnects++;	/* cut short */
 		else
-			t->attempts = 0;
+			tunnel_first_server(t);
 		break;
 	case TE_DOWN:
 		break;
 	case TE_RESTART:
 		tunnel_change_state(t, TS_DOWN, reason);
-		t->attempts = 0;
+		tunnel_first_server(t);
 		break;
 	case TE_SLOT:
 		tunnel_session_begin(t);
@@ -566,6 +625,68 @@ tunnel_session_lost(struct tunnel *t, enum session_error class,
 }
 
 /*
+ * The network changed under the session (netwatch.c): its local address is
+ * gone.  It is replaced at once - backoff, and the retry without a delay,
+ * on the same server - not counted as a failure.
+ */
+void
+tunnel_session_replace(struct tunnel *t, const char *why)
+{
+	if (!tunnel_state_live(t->state))
+		return;
+	t->replace = 1;
+	tunnel_fsm(t, TE_LOST, why);
+	t->replace = 0;
+}
+
+/*
+ * On a worker: fn for every tunnel that lives here.  The list is the main
+ * thread's: it is read under the lock, and the tunnels are used after it,
+ * which is safe because a tunnel is freed only by a job on its own worker
+ * (tunnel_destroy()), which cannot run while this one does.
+ */
+void
+tunnel_foreach_here(void (*fn)(struct tunnel *, void *), void *arg)
+{
+	struct worker *w = worker_self();
+	struct tunnel *t, **here = NULL;
+	size_t n = 0, i;
+
+	pthread_rwlock_rdlock(&tunnels_lock);
+	TAILQ_FOREACH(t, &tunnels, entry) {
+		if (t->worker != w)
+			continue;
+		here = xreallocarray(here, n + 1, sizeof *here);
+		here[n++] = t;
+	}
+	pthread_rwlock_unlock(&tunnels_lock);
+	for (i = 0; i < n; i++)
+		fn(here[i], arg);
+	free(here);
+}
+
+/* The tunnel's worker: the server in use, or to be tried next. */
+const char *
+tunnel_server_host(struct tunnel *t)
+{
+	return config_server_host(t->conf, t->server);
+}
+
+int
+tunnel_server_port(struct tunnel *t)
+{
+	return config_server_port(t->conf, t->server);
+}
+
+/* "host:port", to be freed. */
+char *
+tunnel_server_string(struct tunnel *t)
+{
+	return config_server_string(tunnel_server_host(t),
+	    tunnel_server_port(t));
+}
+
+/*
  * A forward changed: every one up, or answers to remote forwards still
  * awaited, or one failed (a pending forward with an error was refused and
  * is asked for again: that counts as failed).  Only while a session is
@@ -649,6 +770,7 @@ tunnel_destroy_job(void *arg)
 	event_free(t->ev_begin);
 	free(t->last_error);
 	free(t->pub_last_error);
+	free(t->pub_server);
 	json_object_put(t->pub_status);
 	free(t->name);
 	free(t);

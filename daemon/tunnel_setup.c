@@ -95,8 +95,9 @@ tunnel_setup_name_cmp(const void *a, const void *b)
 /* The target and every jump host, named by the path to them, sorted,
  * each once. */
 static struct setup_name *
-tunnel_setup_names(const struct tunnel_conf *tc, size_t *np)
+tunnel_setup_names(struct tunnel *t, size_t *np)
 {
+	const struct tunnel_conf *tc = t->conf;
 	struct setup_name *v = NULL;
 	const char *p = tc->jump;
 	char *host;
@@ -119,10 +120,11 @@ tunnel_setup_names(const struct tunnel_conf *tc, size_t *np)
 	}
 	v = xreallocarray(v, n + 1, sizeof *v);
 	if (tc->jump == NULL)
-		v[n].host = xstrdup(tc->host);
+		v[n].host = xstrdup(tunnel_server_host(t));
 	else
-		xasprintf(&v[n].host, "%s (via %s)", tc->host, tc->jump);
-	v[n++].port = tc->port;
+		xasprintf(&v[n].host, "%s (via %s)", tunnel_server_host(t),
+		    tc->jump);
+	v[n++].port = tunnel_server_port(t);
 	qsort(v, n, sizeof *v, tunnel_setup_name_cmp);
 	for (i = j = 0; i < n; i++) {
 		if (j > 0 && tunnel_setup_name_cmp(&v[j - 1], &v[i]) == 0)
@@ -221,7 +223,7 @@ tunnel_setup_enter(struct tunnel *t)
 	size_t i, n;
 	int got;
 
-	names = tunnel_setup_names(t->conf, &n);
+	names = tunnel_setup_names(t, &n);
 	pthread_mutex_lock(&setup_lock);
 	if (t->setup != NULL) {
 		log_error("BUG: %s: asks for a set-up slot twice", t->name);

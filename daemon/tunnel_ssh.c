@@ -13,12 +13,14 @@
 #include "tunneld.h"
 
 static void
-tunnel_ssh_params(const struct tunnel_conf *tc, struct session_params *p)
+tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 {
+	const struct tunnel_conf *tc = t->conf;
+
 	memset(p, 0, sizeof *p);
 	p->name = tc->name;
-	p->host = tc->host;
-	p->port = tc->port;
+	p->host = tunnel_server_host(t);	/* of its list: in use */
+	p->port = tunnel_server_port(t);
 	p->user = tc->user;
 	p->identity_file = tc->identity_file;
 	p->identity_agent = tc->identity_agent;
@@ -98,7 +100,7 @@ tunnel_ssh_session(struct tunnel *t)
 {
 	struct session_params p;
 
-	tunnel_ssh_params(t->conf, &p);
+	tunnel_ssh_params(t, &p);
 	return session_new(tunnel_base(t), worker_dns(t->worker), &p,
 	    &tunnel_ssh_ops, t);
 }
@@ -112,6 +114,6 @@ tunnel_ssh_reconf(struct tunnel *t)
 
 	if (t->session == NULL)
 		return;
-	tunnel_ssh_params(t->conf, &p);
+	tunnel_ssh_params(t, &p);
 	session_set_params(t->session, &p);
 }

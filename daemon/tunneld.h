@@ -37,6 +37,8 @@
  *                    ports checked as the user who runs it
  *   metrics.c        the Prometheus text of the status: GET /metrics on
  *                    metrics_listen (evhttp), and tunnelctl metrics
+ *   netwatch.c       the network changed (rtnetlink), the machine resumed:
+ *                    sessions replaced or probed at once
  *
  * The SSH transport, ssh/ (ssh/ssh.h): below tunnels and forwards, which
  * it knows nothing of.  Its files are the only ones that include libssh2.h,
@@ -146,11 +148,17 @@ int		 permit_match(const struct permit *, size_t, const char *host,
 
 /* config.c; the settings are defined in config_keywords.c */
 enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
+struct server {			/* an entry of host */
+	char	*host;
+	int	 port;		/* 0: the tunnel's port */
+};
 struct tunnel_conf {
 	char			*name;
 	char			*file;
 	int			 line;
-	char			*host;
+	char			*host;		/* the first server's name */
+	struct server		*servers;	/* host: tried in order */
+	size_t			 nservers;
 	int			 port;
 	char			*user;
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
@@ -196,6 +204,10 @@ void		 config_print(FILE *, const struct config *);
 void		 errlist_add(struct errlist *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 errlist_clear(struct errlist *);
+/* config_hosts.c */
+const char	*config_server_host(const struct tunnel_conf *, size_t);
+int		 config_server_port(const struct tunnel_conf *, size_t);
+char		*config_server_string(const char *host, int port);
 
 /* worker.c */
 #define WORKERS_MAX	64
@@ -215,6 +227,8 @@ void		 worker_unpick(struct worker *);
 struct worker	*worker_self(void);
 struct event_base *worker_base(struct worker *);
 struct evdns_base *worker_dns(struct worker *);
+void		 worker_dns_check(struct worker *);
+struct worker	*worker_at(unsigned);
 unsigned	 worker_id(struct worker *);
 unsigned	 worker_count(void);
 
@@ -264,6 +278,7 @@ struct tunnel {
 	time_t			 pub_next_retry;
 	unsigned		 pub_reconnects;
 	char			*pub_last_error;
+	char			*pub_server;	/* "host:port" */
 	json_object		*pub_status;	/* the last status read */
 	struct tunnel_conf	*conf;
 	enum tunnel_state	 state;
@@ -274,6 +289,10 @@ struct tunnel {
 	char			*last_error;
 	time_t			 next_retry;
 	double			 retry_delay;	/* armed on entering backoff */
+	size_t			 server;	/* of conf->servers: in use */
+	struct sockaddr_storage	 peer;		/* its last session's server */
+	size_t			 round;		/* servers tried in this round */
+	int			 replace;	/* lost to a network change */
 	struct session		*session;
 	struct setup_server	**setup;	/* its servers, while connecting: */
 	size_t			 nsetup;	/* jump hosts and target, sorted */
@@ -312,6 +331,11 @@ void		 tunnel_forward_changed(struct tunnel *);
 void		 tunnel_session_up(struct tunnel *);
 void		 tunnel_session_lost(struct tunnel *, enum session_error,
 		    const char *);
+void		 tunnel_session_replace(struct tunnel *, const char *why);
+void		 tunnel_foreach_here(void (*)(struct tunnel *, void *), void *);
+const char	*tunnel_server_host(struct tunnel *);
+int		 tunnel_server_port(struct tunnel *);
+char		*tunnel_server_string(struct tunnel *);
 int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
@@ -458,6 +482,30 @@ void		 notify_stopping(void);
 void		 notify_shutdown(void);
 int		 notify_listen_fd(void);
 
+/* netwatch.c */
+#define NETWATCH_RESUME_MIN	2.0	/* seconds asleep that count */
+struct netwatch_clock {
+	int	 known;
+	double	 offset;	/* CLOCK_BOOTTIME - CLOCK_MONOTONIC */
+};
+struct netwatch_addr {
+	int		 family;	/* AF_INET, AF_INET6; 0: none */
+	unsigned char	 a[16];
+};
+struct netwatch_prefix {		/* a route's destination */
+	struct netwatch_addr	 dst;
+	int			 len;	/* 0: a default route */
+	int			 added;
+};
+void		 netwatch_init(struct event_base *);
+void		 netwatch_shutdown(void);
+double		 netwatch_clock_jumped(struct netwatch_clock *, double boot,
+		    double mono);
+int		 netwatch_addr_from(const struct sockaddr_storage *,
+		    struct netwatch_addr *);
+int		 netwatch_prefix_contains(const struct netwatch_prefix *,
+		    const struct netwatch_addr *);
+
 /* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
@@ -467,7 +515,7 @@ int	 control_init(const char *path, int activated, char **cause);
 void	 control_shutdown(void);
 unsigned control_clients(void);
 void	 control_notify_state(const char *tunnel, enum tunnel_state old,
-	    enum tunnel_state new, const char *reason);
+	    enum tunnel_state new, const char *reason, const char *server);
 
 /* check.c */
 int	 check_deep(const struct config *, int system_mode);

@@ -43,9 +43,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <event2/thread.h>
 
 #include "tunneld.h"
+
+#define WORKER_HOSTS	"/etc/hosts"
+#define WORKER_RESOLV	"/etc/resolv.conf"
+
+/* A file as stat() saw it, to tell that it changed (zeroes: missing). */
+struct worker_stamp {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	struct timespec	 ctime;
+};
 
 /*
  * A job is shared by the queue (until the worker has run it) and by a
@@ -74,6 +88,8 @@ struct worker {
 	pthread_cond_t		 done;		/* CLOCK_MONOTONIC */
 	TAILQ_HEAD(, job)	 jobs;
 	unsigned		 ntunnels;	/* placed here (main thread) */
+	struct worker_stamp	 hosts_stamp;	/* the files its resolver */
+	struct worker_stamp	 resolv_stamp;	/* read, as they were */
 };
 
 struct worker		 *worker_main;
@@ -266,10 +282,77 @@ worker_base(struct worker *w)
 	return w->base;
 }
 
+/*
+ * The worker's resolver, for a new session: /etc/hosts and
+ * /etc/resolv.conf are read again first if they changed (the worker's
+ * thread only).
+ */
 struct evdns_base *
 worker_dns(struct worker *w)
 {
+	worker_dns_check(w);
 	return w->dns;
+}
+
+/* Has path changed since stamp was taken?  The stamp is renewed. */
+static int
+worker_file_changed(const char *path, struct worker_stamp *stamp)
+{
+	struct worker_stamp now;
+	struct stat st;
+
+	memset(&now, 0, sizeof now);
+	if (stat(path, &st) == 0) {
+		now.dev = st.st_dev;
+		now.ino = st.st_ino;
+		now.size = st.st_size;
+		now.mtime = st.st_mtim;
+		now.ctime = st.st_ctim;
+	}
+	if (memcmp(&now, stamp, sizeof now) == 0)
+		return 0;
+	*stamp = now;
+	return 1;
+}
+
+/*
+ * The worker's thread: re-read /etc/hosts and /etc/resolv.conf into its
+ * resolver if either changed since it last looked (a stat() of each: the
+ * files may be replaced, edited in place, symbolic links to /run, or bind
+ * mounts).  Requests under way are suspended while the name servers are
+ * replaced, and go on with the new ones.
+ */
+void
+worker_dns_check(struct worker *w)
+{
+	int hosts, resolv, rc;
+
+	if (w == NULL || w->dns == NULL)
+		return;
+	hosts = worker_file_changed(WORKER_HOSTS, &w->hosts_stamp);
+	resolv = worker_file_changed(WORKER_RESOLV, &w->resolv_stamp);
+	if (!hosts && !resolv)
+		return;
+	log_info("worker %u: %s%s%s changed: read again", w->id,
+	    hosts ? WORKER_HOSTS : "", hosts && resolv ? " and " : "",
+	    resolv ? WORKER_RESOLV : "");
+	evdns_base_clear_host_addresses(w->dns);
+	evdns_base_clear_nameservers_and_suspend(w->dns);
+	rc = evdns_base_resolv_conf_parse(w->dns, DNS_OPTIONS_ALL,
+	    WORKER_RESOLV);
+	if (rc != 0)
+		log_info("worker %u: %s: %s", w->id, WORKER_RESOLV,
+		    rc == 6 ? "no name servers; 127.0.0.1 is asked" :
+		    "cannot be read; 127.0.0.1 is asked");
+	evdns_base_load_hosts(w->dns, NULL);	/* localhost, always */
+	evdns_base_resume(w->dns);
+}
+
+/* The i-th worker thread (0 <= i < worker_count()), main thread. */
+struct worker *
+worker_at(unsigned i)
+{
+	return i < nworkers ? workers[i] : NULL;
 }
 
 unsigned
@@ -306,6 +389,9 @@ worker_new(unsigned id, struct event_base *base)
 	if (w->dns == NULL)	/* no resolv.conf: names from hosts */
 		w->dns = evdns_base_new(base, 0);
 	evdns_base_load_hosts(w->dns, NULL);
+	/* what was read: a later change is read again (worker_dns_check) */
+	worker_file_changed(WORKER_HOSTS, &w->hosts_stamp);
+	worker_file_changed(WORKER_RESOLV, &w->resolv_stamp);
 	return w;
 }
 

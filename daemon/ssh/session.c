@@ -137,6 +137,21 @@ session_dns(struct session *s)
 	return s->dns;
 }
 
+/* The session's own address (its socket's), or with peer set the
+ * server's: 0, or -1 when it has no connected socket yet (or any more). */
+int
+session_address(struct session *s, int peer, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof *ss;
+
+	if (s == NULL || s->fd == -1)
+		return -1;
+	if (peer ? getpeername(s->fd, (struct sockaddr *)ss, &len) :
+	    getsockname(s->fd, (struct sockaddr *)ss, &len))
+		return -1;
+	return 0;
+}
+
 double
 session_rtt_ms(struct session *s)
 {

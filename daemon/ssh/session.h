@@ -191,6 +191,8 @@ struct session {
 	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;
+	double			 probe_since;	/* session_probe(): asked at, */
+	double			 probe_by;	/* answered by, or 0 */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */

@@ -16,6 +16,11 @@
  * minutes) cannot starve the keepalives into a false verdict.  A server that
  * refuses session channels gets the old probe instead: opening a channel of
  * an unknown type, which sshd refuses at once - through the open queue.
+ *
+ * A probe on demand (session_probe(): the network changed, the machine
+ * resumed): a round trip now, and the session is dead unless a byte comes
+ * back within the deadline the owner gives - instead of the full
+ * interval x count.
  */
 #include "config.h"
 
@@ -112,6 +117,30 @@ session_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The owner's probe (session_probe()), at its deadline: 1 when the verdict
+ * is in (the session failed), 0 when the usual schedule goes on.
+ */
+static int
+session_probe_verdict(struct session *s)
+{
+	double now = mono_now();
+
+	if (s->last_rx >= s->probe_since) {
+		log_debug("%s: answered %.2fs after the probe", s->conf->name,
+		    s->last_rx - s->probe_since);
+		s->probe_by = 0;
+		return 0;
+	}
+	if (now < s->probe_by) {
+		timer_add_secs(s->ev_alive, s->probe_by - now + 0.001);
+		return 1;
+	}
+	session_fail(s, SE_NETWORK, "no answer from %s within %.1fs of a "
+	    "probe (the network changed)", s->addr, now - s->probe_since);
+	return 1;
+}
+
+/*
  * The verdict.  Silence is measured from the last byte received, not from
  * the first probe that went unanswered (which ssh does, and so takes up to
  * one interval more): the session is dead once nothing has come for
@@ -125,7 +154,11 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 	double iv = s->conf->keepalive_interval, quiet, limit;
 
-	if (s->phase != SP_ESTABLISHED || iv <= 0)	/* off since a reload */
+	if (s->phase != SP_ESTABLISHED)
+		return;
+	if (s->probe_by > 0 && session_probe_verdict(s))
+		return;
+	if (iv <= 0)		/* off since a reload */
 		return;
 	limit = iv * s->conf->keepalive_count + ALIVE_GRACE;
 	quiet = mono_now() - s->last_rx;
@@ -159,6 +192,24 @@ session_keepalive_arm(struct session *s)
 	timer_add_secs(s->ev_keepalive, iv);
 	timer_add_secs(s->ev_alive, iv * s->conf->keepalive_count +
 	    ALIVE_GRACE);
+}
+
+/*
+ * The owner asks: is the server still there?  A round trip now; dead if
+ * nothing comes back within deadline seconds.  A probe already under way
+ * keeps its own deadline.
+ */
+void
+session_probe(struct session *s, double deadline)
+{
+	if (s == NULL || s->phase != SP_ESTABLISHED || s->probe_by > 0)
+		return;
+	s->probe_since = mono_now();
+	s->probe_by = s->probe_since + deadline;
+	log_debug("%s: probing %s (answer within %.1fs)", s->conf->name,
+	    s->addr, deadline);
+	session_kick(s);
+	timer_add_secs(s->ev_alive, deadline);
 }
 
 /* Authenticated: open the probe channel, start the ticks. */

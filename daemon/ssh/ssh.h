@@ -21,6 +21,7 @@
 
 struct event_base;
 struct evdns_base;
+struct sockaddr_storage;
 struct session;
 struct channel;
 
@@ -110,8 +111,11 @@ int		 session_is_established(struct session *);
 const char	*session_phase_name(struct session *);
 double		 session_rtt_ms(struct session *);
 void		 session_forget_owner(struct session *, void *owner);
+int		 session_address(struct session *, int peer,
+		    struct sockaddr_storage *);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
+void		 session_probe(struct session *, double deadline);
 /* session_pump.c */
 void		 session_open(struct session *, enum session_open_kind,
 		    const char *host, int port, const char *orig_host,

@@ -373,6 +373,8 @@ sample(const struct keyword *kw)
 		return "\"sample\"";
 	case KW_HOST:
 		return "\"h.example.org\"";
+	case KW_HOSTS:
+		return "[ \"h.example.org\", \"r2.example.org:2222\" ]";
 	case KW_PATH:
 		return "\"sub/file\"";
 	case KW_ABSPATH:
