@@ -92,13 +92,24 @@ check_identity(struct check *c)
 	if (id.path != NULL)
 		xasprintf(&c->identity, " (identity %s, %s)", id.path, id.type);
 	identity_clear(&id);
-	/*
-	 * HOOK(keys): with identity_agent (branch "keys"), the agent too:
-	 *	if (identity_agent_probe(tc, &cause) != 0) { check_problem(c,
-	 *	    tc->file, tc->line, cause, "start the agent and ssh-add the
-	 *	    key, or correct identity_agent"); free(cause); }
-	 * (password_file: file_read_password() likewise.)
-	 */
+	if (identity_agent_probe(tc, &cause) != 0) {
+		check_problem(c, tc->file, tc->line, cause, "start the agent "
+		    "and ssh-add the key, or correct identity_agent");
+		free(cause);
+		cause = NULL;
+	}
+	if (tc->password_file != NULL) {
+		char *pw = NULL;
+		size_t len;
+
+		if (file_read_password(tc->password_file, "password_file",
+		    &pw, &len, &cause) != 0) {
+			check_problem(c, tc->file, tc->line, cause, "the "
+			    "service's user must own it, mode 600 or 400");
+			free(cause);
+		} else
+			secret_free(pw);
+	}
 }
 
 /*

@@ -23,7 +23,7 @@ out=${TRIXIE_OUT:-$top/build-trixie}
 PACKAGES="build-essential autoconf automake pkg-config clang libclang-rt-19-dev
 	libssh2-1-dev libevent-dev libconfig-dev libjson-c-dev libcmocka-dev
 	libsystemd-dev openssh-server openssh-client python3 netbase procps
-	util-linux iproute2 curl gdb strace"
+	util-linux iproute2 curl gdb strace python3-prometheus-client"
 
 root=$("$here/mkroot.sh" trixie trixie-ci "$PACKAGES")
 rc=$?
