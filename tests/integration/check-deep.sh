@@ -75,9 +75,18 @@ tunnels = {
     identity_file = "$D/good";
     dynamic = [ "127.0.0.2:$TAKEN2" ];
   };
+  noagent = {
+    identity_file = "$D/good";
+    identity_agent = "$D/no-agent.sock";
+  };
+  openpw = {
+    identity_file = "$D/good";
+    password_file = "$D/password";
+  };
 };
 CONF
-chmod 644 "$D/good.conf" "$D/bad.conf"
+echo "not so secret" > "$D/password"
+chmod 644 "$D/good.conf" "$D/bad.conf" "$D/password"
 
 out=$($TUNNELD -n --deep -c "$D/good.conf" 2>&1); rc=$?
 diag "$out"
@@ -107,7 +116,14 @@ check "a port taken on 127.0.0.2, for a forward on every address" says "$out" \
 	"fix: stop that program"
 check "... and for a forward on 127.0.0.2 itself" says "$out" \
 	"$D/bad.conf:21: tunnel taken2: dynamic forward \"127.0.0.2:$TAKEN2\": cannot listen on 127.0.0.2:$TAKEN2: port $TAKEN2 is in use by pid $TAKER (python3)"
-check "the count" says "$out" "5 problems in 5 of 6 tunnels"
+check "an agent that is not there: said, with what to do" says "$out" \
+	"$D/bad.conf:23: tunnel noagent:" "$D/no-agent.sock" \
+	"fix: start the agent and ssh-add the key"
+check "a password file others can read: refused, with what to do" says "$out" \
+	"$D/bad.conf:27: tunnel openpw:" "$D/password" \
+	"fix: the service's user must own it"
+check "... and the password itself is nowhere" eval '! says "$out" "not so secret"'
+check "the count" says "$out" "7 problems in 7 of 8 tunnels"
 check "nothing was connected to" [ ! -s "$WORK/accepted" ]
 check "... nor is anything left listening on the free port" refused "$FREE"
 
