@@ -177,6 +177,8 @@ struct tunnel_conf {
 	double			 reconnect_max;
 	struct fwdspec		*fwds;
 	size_t			 nfwds;
+	int			 sessions;	/* SSH sessions at most */
+	double			 sessions_idle;	/* an extra one closes */
 	int			 permit_any;	/* permit_remote_open */
 	struct permit		*permits;
 	size_t			 npermits;
@@ -304,6 +306,7 @@ struct tunnel {
 	struct event		*retry_timer;
 	struct forward		**fwds;
 	size_t			 nfwds;
+	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
@@ -339,10 +342,26 @@ char		*tunnel_server_string(struct tunnel *);
 int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
+struct setup_slots;
+struct setup_slots *tunnel_setup_extra(const struct tunnel_conf *);
+void		 tunnel_setup_extra_done(struct setup_slots *);
 
 /* tunnel_ssh.c */
 struct session	*tunnel_ssh_session(struct tunnel *);
 void		 tunnel_ssh_reconf(struct tunnel *);
+struct session	*tunnel_ssh_extra(struct tunnel *, const char *name,
+		    const struct session_ops *, void *arg);
+void		 tunnel_ssh_extra_reconf(struct tunnel *, struct session *,
+		    const char *name);
+
+/* tunnel_sessions.c: the extra sessions of a tunnel (sessions = N) */
+#define SESSIONS_MAX	32
+struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
+		    int fd, const char *host, int port);
+void		 tunnel_sessions_clear(struct tunnel *);
+void		 tunnel_sessions_reconf(struct tunnel *);
+void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
+json_object	*tunnel_sessions_status(struct tunnel *);
 
 /* hostkey.c */
 struct hostkey_plan {
@@ -452,12 +471,14 @@ void		 forward_set_error(struct forward *, const char *);
 void		 forward_fail(struct forward *, const char *);
 void		 forward_session_up(struct forward *);
 int		 forward_is_remote(const struct forward *);
-void		 forward_local_accepted(struct forward *, int fd,
+void		 forward_serve(struct forward *, struct session *, int fd,
 		    const char *host, int port);
-void		 forward_dynamic_accepted(struct forward *, int fd,
-		    const char *host, int port);
-void		 forward_dynamic_request(struct forward *, struct channel *,
-		    const char *host, int port);
+void		 forward_local_accepted(struct forward *, struct session *,
+		    int fd, const char *host, int port);
+void		 forward_dynamic_accepted(struct forward *, struct session *,
+		    int fd, const char *host, int port);
+void		 forward_dynamic_request(struct forward *, struct session *,
+		    struct channel *, const char *host, int port);
 void		 forward_remote_request(struct forward *);
 void		 forward_remote_listened(struct forward *, int port,
 		    const char *error, const char *server_note);
