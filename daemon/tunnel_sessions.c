@@ -460,7 +460,8 @@ tunnel_sessions_one(unsigned id, const char *role, struct session *s,
 	json_object_object_add(o, "id", json_object_new_int((int)id));
 	json_object_object_add(o, "role", json_object_new_string(role));
 	json_object_object_add(o, "state", json_object_new_string(
-	    up ? "up" : s == NULL ? "resolving" : session_phase_name(s)));
+	    up || session_is_established(s) ? "up" : s == NULL ?
+	    "resolving" : session_phase_name(s)));
 	json_object_object_add(o, "channels",
 	    json_object_new_int64(channels + held));
 	json_object_object_add(o, "opens_queued",
