@@ -160,13 +160,13 @@ static int
 tunnel_sessions_may_grow(struct tunnel *t)
 {
 	struct tunnel_pool *p = t->pool;
+	unsigned n = p != NULL ? 1 + p->n : 1;
 
 	if (t->state != TS_UP && t->state != TS_DEGRADED)
 		return 0;
-	if (p != NULL && (1 + p->n >= (unsigned)t->conf->sessions ||
-	    mono_now() < p->quiet_until))
+	if (n >= (unsigned)t->conf->sessions)
 		return 0;
-	return 1;
+	return p == NULL || mono_now() >= p->quiet_until;
 }
 
 /*
