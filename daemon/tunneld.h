@@ -17,6 +17,9 @@
  *                    parameters from tunneld.conf, and the callbacks
  *                    through which the session reports (up, lost, a
  *                    listener granted, a channel forwarded, SOCKS requests)
+ *   tunnel_sessions.c a tunnel's extra sessions (sessions = N): started when
+ *                    opens queue, closed when idle; which session a new
+ *                    connection goes on
  *   forward.c        a forward's run-time state and its local listeners
  *   forward_local.c  local (-L) forwards: accept, open direct-tcpip
  *   forward_dynamic.c dynamic (-D) forwards: accept, SOCKS, open direct-tcpip
