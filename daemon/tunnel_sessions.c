@@ -357,9 +357,10 @@ tunnel_sessions_start(struct tunnel *t)
 	struct setup_slots *slot;
 	struct extra *e;
 
-	if ((slot = tunnel_setup_extra(t->conf)) == NULL) {
+	if ((slot = tunnel_setup_extra(t)) == NULL) {
 		log_debug("%s: no extra session: no set-up slot free for "
-		    "%s port %d", t->name, t->conf->host, t->conf->port);
+		    "%s port %d", t->name, tunnel_server_host(t),
+		    tunnel_server_port(t));
 		return NULL;
 	}
 	e = xcalloc(1, sizeof *e);

@@ -298,18 +298,18 @@ struct setup_slots {
 
 /*
  * The tunnel's worker: a slot of each server for an extra session of the
- * tunnel tc, if every one has a free slot and no tunnel waits for one;
+ * tunnel t, if every one has a free slot and no tunnel waits for one;
  * NULL if not.
  */
 struct setup_slots *
-tunnel_setup_extra(const struct tunnel_conf *tc)
+tunnel_setup_extra(struct tunnel *t)
 {
 	struct setup_slots *sl = xcalloc(1, sizeof *sl);
 	struct setup_name *names;
 	size_t i;
 	int free_all = 1;
 
-	names = tunnel_setup_names(tc, &sl->n);
+	names = tunnel_setup_names(t, &sl->n);
 	sl->sv = xreallocarray(NULL, sl->n, sizeof *sl->sv);
 	pthread_mutex_lock(&setup_lock);
 	for (i = 0; i < sl->n; i++) {

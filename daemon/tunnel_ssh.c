@@ -117,7 +117,7 @@ tunnel_ssh_extra(struct tunnel *t, const char *name,
 {
 	struct session_params p;
 
-	tunnel_ssh_params(t->conf, &p);
+	tunnel_ssh_params(t, &p);
 	p.name = name;
 	return session_new(tunnel_base(t), worker_dns(t->worker), &p, ops,
 	    arg);
@@ -130,7 +130,7 @@ tunnel_ssh_extra_reconf(struct tunnel *t, struct session *s,
 {
 	struct session_params p;
 
-	tunnel_ssh_params(t->conf, &p);
+	tunnel_ssh_params(t, &p);
 	p.name = name;
 	session_set_params(s, &p);
 }

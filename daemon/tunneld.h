@@ -346,7 +346,7 @@ int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
 struct setup_slots;
-struct setup_slots *tunnel_setup_extra(const struct tunnel_conf *);
+struct setup_slots *tunnel_setup_extra(struct tunnel *);
 void		 tunnel_setup_extra_done(struct setup_slots *);
 
 /* tunnel_ssh.c */
