@@ -143,6 +143,29 @@ output_table(json_object *tunnels, int color)
 	}
 }
 
+/* The SSH sessions (sessions = N): the tunnel's, then the extra ones. */
+static void
+output_sessions(json_object *t)
+{
+	json_object *a, *o;
+	const char *st, *role;
+	size_t i;
+
+	if (!json_object_object_get_ex(t, "sessions", &a) ||
+	    !json_object_is_type(a, json_type_array))
+		return;
+	for (i = 0; i < json_object_array_length(a); i++) {
+		o = json_object_array_get_idx(a, i);
+		st = output_str(o, "state");
+		role = output_str(o, "role");
+		printf("  session %-4lld %s (%s); %lld connections, %lld "
+		    "opening\n", output_int(o, "id"), st != NULL ? st : "?",
+		    role != NULL && strcmp(role, "tunnel") == 0 ?
+		    "the tunnel's" : "extra", output_int(o, "channels"),
+		    output_int(o, "opens_queued"));
+	}
+}
+
 void
 output_detail(json_object *t, int color)
 {
@@ -168,6 +191,7 @@ output_detail(json_object *t, int color)
 	if (output_busy(t))
 		printf("  worker %lld is busy: this is the last state it "
 		    "reported\n", output_int(t, "worker"));
+	output_sessions(t);
 	json_object_object_get_ex(t, "forwards", &fw);
 	for (j = 0; j < json_object_array_length(fw); j++) {
 		f = json_object_array_get_idx(fw, j);

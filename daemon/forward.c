@@ -122,13 +122,27 @@ forward_peer(const struct sockaddr_storage *ss, char *host, size_t len,
 	}
 }
 
+/* A connection, on the session chosen for it. */
+void
+forward_serve(struct forward *f, struct session *s, int fd, const char *host,
+    int port)
+{
+	if (f->spec->kind == FWD_DYNAMIC)
+		forward_dynamic_accepted(f, s, fd, host, port);
+	else
+		forward_local_accepted(f, s, fd, host, port);
+}
+
+/* A connection, while the tunnel's session is established: on the
+ * session the tunnel picks (tunnel_sessions.c), which may hold it until
+ * an extra session it starts for it is up. */
 static void
 forward_dispatch(struct forward *f, int fd, const char *host, int port)
 {
-	if (f->spec->kind == FWD_DYNAMIC)
-		forward_dynamic_accepted(f, fd, host, port);
-	else
-		forward_local_accepted(f, fd, host, port);
+	struct session *s;
+
+	if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) != NULL)
+		forward_serve(f, s, fd, host, port);
 }
 
 /* --- connections that wait for the session -------------------------------- */
@@ -519,6 +533,7 @@ forward_stop(struct forward *f)
 void
 forward_free(struct forward *f)
 {
+	tunnel_sessions_forget(f->tunnel, f);
 	forward_stop(f);
 	if (f->retry_timer != NULL)
 		event_free(f->retry_timer);

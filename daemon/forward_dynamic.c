@@ -10,8 +10,11 @@
 
 #include "tunneld.h"
 
+/* A SOCKS client, on s: the tunnel's session or an extra one; its
+ * request comes back through that session's socks_request call. */
 void
-forward_dynamic_accepted(struct forward *f, int fd, const char *host, int port)
+forward_dynamic_accepted(struct forward *f, struct session *s, int fd,
+    const char *host, int port)
 {
 	struct tunnel *t = f->tunnel;
 	struct channel *c;
@@ -20,17 +23,18 @@ forward_dynamic_accepted(struct forward *f, int fd, const char *host, int port)
 	snprintf(label, sizeof label, "%s from %s:%d", f->spec->spec, host,
 	    port);
 	log_debug("%s: %s: accepted", t->conf->name, label);
-	c = channel_new(t->session, fd, label);
+	c = channel_new(s, fd, label);
 	channel_set_owner(c, f, &f->counters);
 	channel_socks_start(c, t->conf->connect_timeout);
 }
 
-/* The client's request is complete: ask the server for the connection. */
+/* The client's request is complete: ask the server for the connection,
+ * on the session the channel is on. */
 void
-forward_dynamic_request(struct forward *f, struct channel *c,
-    const char *host, int port)
+forward_dynamic_request(struct forward *f, struct session *s,
+    struct channel *c, const char *host, int port)
 {
 	/* the originator is not known to SOCKS; OpenSSH sends its own */
-	session_open(f->tunnel->session, OPEN_DIRECT_TCPIP, host, port,
+	session_open(s, OPEN_DIRECT_TCPIP, host, port,
 	    "127.0.0.1", 0, c);
 }

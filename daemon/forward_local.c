@@ -11,10 +11,11 @@
 
 #include "tunneld.h"
 
-/* A connection accepted on one of the forward's listeners (the session
- * is established). */
+/* A connection accepted on one of the forward's listeners, on s: the
+ * tunnel's session or an extra one (established). */
 void
-forward_local_accepted(struct forward *f, int fd, const char *host, int port)
+forward_local_accepted(struct forward *f, struct session *s, int fd,
+    const char *host, int port)
 {
 	struct tunnel *t = f->tunnel;
 	const struct fwdspec *sp = f->spec;
@@ -28,12 +29,12 @@ forward_local_accepted(struct forward *f, int fd, const char *host, int port)
 		snprintf(label, sizeof label, "%s from %s:%d to %s:%d",
 		    sp->spec, host, port, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: accepted", t->conf->name, label);
-	c = channel_new(t->session, fd, label);
+	c = channel_new(s, fd, label);
 	channel_set_owner(c, f, &f->counters);
 	if (sp->connect.path != NULL)
-		session_open(t->session, OPEN_STREAMLOCAL, sp->connect.path, 0,
+		session_open(s, OPEN_STREAMLOCAL, sp->connect.path, 0,
 		    host, port, c);
 	else
-		session_open(t->session, OPEN_DIRECT_TCPIP, sp->connect.host,
+		session_open(s, OPEN_DIRECT_TCPIP, sp->connect.host,
 		    sp->connect.port, host, port, c);
 }

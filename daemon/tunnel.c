@@ -264,12 +264,14 @@ tunnel_post_change(struct tunnel *t, enum tunnel_state old,
 	worker_post(worker_main, tunnel_changed_job, ch);
 }
 
-/* The session and the server's side of the forwards are gone. */
+/* The session (and its extra ones) and the server's side of the forwards
+ * are gone. */
 static void
 tunnel_session_end(struct tunnel *t)
 {
 	size_t i;
 
+	tunnel_sessions_clear(t);
 	if (t->session != NULL) {
 		session_free(t->session);
 		t->session = NULL;

@@ -19,6 +19,11 @@
  * one order for everyone (sorted), waiting in the queue of the first that
  * has none free while it holds the ones before it; so no two tunnels can
  * wait for each other.  A tunnel with one server is the case above.
+ *
+ * An extra session of a tunnel's (sessions = N, tunnel_sessions.c) takes
+ * a slot of each of the same servers only when every one has a free slot
+ * and nobody waits for one (tunnel_setup_extra()), all at once or none: it
+ * never waits, and never delays a tunnel's own session.
  */
 #include "config.h"
 
@@ -283,6 +288,72 @@ tunnel_setup_leave(struct tunnel *t)
 	t->setup = NULL;
 	t->nsetup = t->setup_got = 0;
 	pthread_mutex_unlock(&setup_lock);
+}
+
+/* Slots held by an extra session (tunnel_sessions.c). */
+struct setup_slots {
+	struct setup_server	**sv;
+	size_t			  n;
+};
+
+/*
+ * The tunnel's worker: a slot of each server for an extra session of the
+ * tunnel t, if every one has a free slot and no tunnel waits for one;
+ * NULL if not.
+ */
+struct setup_slots *
+tunnel_setup_extra(struct tunnel *t)
+{
+	struct setup_slots *sl = xcalloc(1, sizeof *sl);
+	struct setup_name *names;
+	size_t i;
+	int free_all = 1;
+
+	names = tunnel_setup_names(t, &sl->n);
+	sl->sv = xreallocarray(NULL, sl->n, sizeof *sl->sv);
+	pthread_mutex_lock(&setup_lock);
+	for (i = 0; i < sl->n; i++) {
+		sl->sv[i] = tunnel_setup_server(names[i].host, names[i].port);
+		if (sl->sv[i]->n >= SETUP_PER_SERVER ||
+		    !TAILQ_EMPTY(&sl->sv[i]->queue))
+			free_all = 0;
+		free(names[i].host);
+	}
+	free(names);
+	for (i = 0; i < sl->n; i++) {
+		if (free_all)
+			sl->sv[i]->n++;
+		else
+			tunnel_setup_server_put(sl->sv[i]);
+	}
+	pthread_mutex_unlock(&setup_lock);
+	if (!free_all) {
+		free(sl->sv);
+		free(sl);
+		return NULL;
+	}
+	return sl;
+}
+
+/* The extra session is set up, or gone: its slots go back, to the
+ * tunnels that wait for them. */
+void
+tunnel_setup_extra_done(struct setup_slots *sl)
+{
+	size_t i;
+
+	if (sl == NULL)
+		return;
+	pthread_mutex_lock(&setup_lock);
+	for (i = 0; i < sl->n; i++)
+		sl->sv[i]->n--;
+	for (i = 0; i < sl->n; i++)
+		tunnel_setup_grant(sl->sv[i]);
+	for (i = 0; i < sl->n; i++)
+		tunnel_setup_server_put(sl->sv[i]);
+	pthread_mutex_unlock(&setup_lock);
+	free(sl->sv);
+	free(sl);
 }
 
 /* The tunnel's worker: still waiting for a slot?  (phase "queued") */

@@ -70,12 +70,13 @@ static void
 tunnel_ssh_socks_request_cb(void *arg, void *owner, struct channel *c,
     const char *host, int port)
 {
+	struct tunnel *t = arg;
 	struct forward *f = owner;
 
 	if (f->spec->kind == FWD_REMOTE_DYNAMIC)
 		forward_remote_dynamic_request(f, c, host, port);
 	else
-		forward_dynamic_request(f, c, host, port);
+		forward_dynamic_request(f, t->session, c, host, port);
 }
 
 static void
@@ -105,8 +106,37 @@ tunnel_ssh_session(struct tunnel *t)
 	    &tunnel_ssh_ops, t);
 }
 
+/*
+ * An extra session for the tunnel (tunnel_sessions.c): the same server,
+ * user, key and host key checks as its own, under its own name for
+ * messages, reporting to ops.
+ */
+struct session *
+tunnel_ssh_extra(struct tunnel *t, const char *name,
+    const struct session_ops *ops, void *arg)
+{
+	struct session_params p;
+
+	tunnel_ssh_params(t, &p);
+	p.name = name;
+	return session_new(tunnel_base(t), worker_dns(t->worker), &p, ops,
+	    arg);
+}
+
+/* reload: an extra session takes the tunnel's new configuration. */
+void
+tunnel_ssh_extra_reconf(struct tunnel *t, struct session *s,
+    const char *name)
+{
+	struct session_params p;
+
+	tunnel_ssh_params(t, &p);
+	p.name = name;
+	session_set_params(s, &p);
+}
+
 /* reload: the tunnel's configuration changed, not its session's: the
- * session takes the new copy (keepalives, timeouts). */
+ * sessions take the new copy (keepalives, timeouts). */
 void
 tunnel_ssh_reconf(struct tunnel *t)
 {
@@ -116,4 +146,5 @@ tunnel_ssh_reconf(struct tunnel *t)
 		return;
 	tunnel_ssh_params(t, &p);
 	session_set_params(t->session, &p);
+	tunnel_sessions_reconf(t);
 }

@@ -17,6 +17,9 @@
  *                    parameters from tunneld.conf, and the callbacks
  *                    through which the session reports (up, lost, a
  *                    listener granted, a channel forwarded, SOCKS requests)
+ *   tunnel_sessions.c a tunnel's extra sessions (sessions = N): started when
+ *                    opens queue, closed when idle; which session a new
+ *                    connection goes on
  *   forward.c        a forward's run-time state and its local listeners
  *   forward_local.c  local (-L) forwards: accept, open direct-tcpip
  *   forward_dynamic.c dynamic (-D) forwards: accept, SOCKS, open direct-tcpip
@@ -177,6 +180,8 @@ struct tunnel_conf {
 	double			 reconnect_max;
 	struct fwdspec		*fwds;
 	size_t			 nfwds;
+	int			 sessions;	/* SSH sessions at most */
+	double			 sessions_idle;	/* an extra one closes */
 	int			 permit_any;	/* permit_remote_open */
 	struct permit		*permits;
 	size_t			 npermits;
@@ -304,6 +309,7 @@ struct tunnel {
 	struct event		*retry_timer;
 	struct forward		**fwds;
 	size_t			 nfwds;
+	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
@@ -339,10 +345,26 @@ char		*tunnel_server_string(struct tunnel *);
 int		 tunnel_setup_enter(struct tunnel *);
 void		 tunnel_setup_leave(struct tunnel *);
 int		 tunnel_setup_queued(struct tunnel *);
+struct setup_slots;
+struct setup_slots *tunnel_setup_extra(struct tunnel *);
+void		 tunnel_setup_extra_done(struct setup_slots *);
 
 /* tunnel_ssh.c */
 struct session	*tunnel_ssh_session(struct tunnel *);
 void		 tunnel_ssh_reconf(struct tunnel *);
+struct session	*tunnel_ssh_extra(struct tunnel *, const char *name,
+		    const struct session_ops *, void *arg);
+void		 tunnel_ssh_extra_reconf(struct tunnel *, struct session *,
+		    const char *name);
+
+/* tunnel_sessions.c: the extra sessions of a tunnel (sessions = N) */
+#define SESSIONS_MAX	32
+struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
+		    int fd, const char *host, int port);
+void		 tunnel_sessions_clear(struct tunnel *);
+void		 tunnel_sessions_reconf(struct tunnel *);
+void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
+json_object	*tunnel_sessions_status(struct tunnel *);
 
 /* hostkey.c */
 struct hostkey_plan {
@@ -452,12 +474,14 @@ void		 forward_set_error(struct forward *, const char *);
 void		 forward_fail(struct forward *, const char *);
 void		 forward_session_up(struct forward *);
 int		 forward_is_remote(const struct forward *);
-void		 forward_local_accepted(struct forward *, int fd,
+void		 forward_serve(struct forward *, struct session *, int fd,
 		    const char *host, int port);
-void		 forward_dynamic_accepted(struct forward *, int fd,
-		    const char *host, int port);
-void		 forward_dynamic_request(struct forward *, struct channel *,
-		    const char *host, int port);
+void		 forward_local_accepted(struct forward *, struct session *,
+		    int fd, const char *host, int port);
+void		 forward_dynamic_accepted(struct forward *, struct session *,
+		    int fd, const char *host, int port);
+void		 forward_dynamic_request(struct forward *, struct session *,
+		    struct channel *, const char *host, int port);
 void		 forward_remote_request(struct forward *);
 void		 forward_remote_listened(struct forward *, int port,
 		    const char *error, const char *server_note);

@@ -747,6 +747,24 @@ session_channel_detach(struct session *s, struct channel *c)
 	s->nchannels--;
 }
 
+/* How busy the session is: its channels, and those of them not open yet
+ * (a SOCKS request being read, or an open queued or in flight). */
+void
+session_load(struct session *s, unsigned *channels, unsigned *opening)
+{
+	struct channel *c;
+
+	*channels = 0;
+	*opening = 0;
+	if (s == NULL)
+		return;
+	*channels = s->nchannels;
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->state == CH_SOCKS || c->state == CH_OPENING)
+			(*opening)++;
+	}
+}
+
 void
 session_schedule(struct session *s)
 {

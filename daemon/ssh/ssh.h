@@ -124,6 +124,8 @@ void		 session_listen(struct session *, void *owner,
 		    const char *host, int port);
 void		 session_listen_cancel(struct session *, void *owner);
 enum gateway_ports session_gateway_ports(struct session *, int probe);
+void		 session_load(struct session *, unsigned *channels,
+		    unsigned *opening);
 
 /* channel.c */
 struct channel	*channel_new(struct session *, int fd, const char *label);

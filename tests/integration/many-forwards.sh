@@ -13,6 +13,7 @@ RD1=$(free_port); RD2=$(free_port)
 write_conf "
   all = {
     host = \"127.0.0.1\";
+    sessions = 1;
     local = [ \"$L1:127.0.0.1:$ECHO\", \"$L2:localhost:$ECHO\",
               \"127.0.0.1:$L3:127.0.0.1:$ECHO\" ];
     remote = [ \"$R1:127.0.0.1:$ECHO\", \"$R2:localhost:$ECHO\",

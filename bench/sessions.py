@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""sessions.py - what sessions = N buys for bursts over a round trip.
+
+Started by bench/sessions.sh (environment as for bench/wan.py, plus
+SESSIONS, the values of N to try).  Through bench/delay_relay at RTT (ms),
+for each N: one tunneld tunnel with sessions = N (-L to the source, -D)
+next to one `ssh -N -L -D`, bursts of 32 clients each fetching 16 KiB,
+through -L and through SOCKS5:
+
+  cold   the first burst after the tunnel came up: extra sessions are set
+         up during the burst (their handshake and login cost round trips)
+  warm   the median of the next RUNS bursts, while the extra sessions of
+         the first are still there (sessions_idle 60 s)
+
+and how many sessions the tunnel had after them.  Nothing is asserted.
+"""
+import json, os, statistics, subprocess, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench                                            # noqa: E402
+import wan                                              # noqa: E402
+from bench import E, WORK, KEY, KH, free_ports          # noqa: E402
+
+RUNS = 1 if E.get("QUICK") == "1" else 3
+
+
+class Tunneld(wan.Tunneld):
+    """one tunnel through port with sessions = n: -L to the source, -D"""
+    def __init__(self, port, fwd_src, fwd_sink, dyn, n):
+        super().__init__(port, fwd_src, fwd_sink, dyn)
+        conf = open(self.conf).read().replace(
+            "dynamic = [", "sessions = %d; sessions_idle = 60;\n"
+            "  dynamic = [" % n)
+        open(self.conf, "w").write(conf)
+
+    def sessions(self):
+        t = self.status().get("tunnels") or [{}]
+        return len(t[0].get("sessions") or [])
+
+
+def one(rtt, n, relay):
+    lt, ls = free_ports(3), free_ports(3)
+    td = Tunneld(relay.port, *lt, n).start(); td.wait_up()
+    sp = wan.ssh_client(relay.port, *ls)
+    wan.fetch(ls[0])
+    res = {}
+    for kind, socks, port_t, port_s in (("-L", False, lt[0], ls[0]),
+                                        ("SOCKS", True, lt[2], ls[2])):
+        if kind == "SOCKS":	# cold again: a new tunneld
+            td.stop()
+            td = Tunneld(relay.port, *lt, n).start(); td.wait_up()
+        cold = wan.burst(port_t, socks)
+        warm = statistics.median(wan.burst(port_t, socks) for _ in range(RUNS))
+        ssh = statistics.median(wan.burst(port_s, socks) for _ in range(RUNS))
+        res[kind] = (cold, warm, ssh, td.sessions())
+    td.stop(); sp.terminate(); sp.wait()
+    for kind, (cold, warm, ssh, ns) in res.items():
+        print("RTT %3g ms  sessions %2d  %-6s cold %6.0f ms  warm %6.0f ms  "
+              "ssh %5.0f ms  warm/ssh %5.2f  (%d sessions after)" % (
+                  rtt, n, kind, cold, warm, ssh, warm / ssh, ns), flush=True)
+
+
+def main():
+    print("# load: %s" % open("/proc/loadavg").read().strip(), flush=True)
+    for rtt in [float(x) for x in (E.get("RTTS") or "50").split(",")]:
+        relay = wan.Relay(rtt / 2)
+        for n in [int(x) for x in (E.get("SESSIONS") or "1,2,4,8,16").split(",")]:
+            one(rtt, n, relay)
+        relay.stop()
+    print("# load: %s" % open("/proc/loadavg").read().strip())
+
+
+if __name__ == "__main__":
+    main()
