@@ -144,6 +144,10 @@ struct tunnel_conf {
 	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	char			*host_key;	/* "SHA256:..." or NULL */
 	enum host_key_check	 strict;
+	char			*ciphers;	/* algorithm lists; the default */
+	char			*macs;		/* filled in, NULL if none */
+	char			*kex_algorithms;
+	char			*host_key_algorithms;	/* NULL: known_hosts' */
 	int			 autostart;
 	double			 keepalive_interval;
 	int			 keepalive_count;
