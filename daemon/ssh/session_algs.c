@@ -139,17 +139,25 @@ session_algs_load_kind(LIBSSH2_SESSION *ssh, enum session_alg kind)
 	session_algs_lib[kind].def = session_algs_make_default(kind);
 }
 
+/*
+ * Once, at the first configuration read: before main() initialises
+ * libssh2 and before any thread starts.  libssh2 is initialised for the
+ * question and released after it, so that its reference count is main()'s
+ * alone (1.11 frees OpenSSL's cipher methods only when it drops to 0).
+ */
 static void
 session_algs_load(void)
 {
 	LIBSSH2_SESSION *ssh;
 	int kind;
 
+	libssh2_init(0);
 	ssh = libssh2_session_init();
 	for (kind = 0; kind < SA_COUNT; kind++)
 		session_algs_load_kind(ssh, kind);
 	if (ssh != NULL)
 		libssh2_session_free(ssh);
+	libssh2_exit();
 }
 
 /*

@@ -12,7 +12,7 @@ ts="
   a = { host = \"127.0.0.1\";
     ciphers = \"aes256-ctr\";
     macs = \"hmac-sha2-512\";
-    kex_algorithms = \"ecdh-sha2-nistp256\";
+    kex_algorithms = \"curve25519-sha256@libssh.org\";
     host_key_algorithms = \"ssh-ed25519\";
   };
   b = { host = \"127.0.0.1\"; };
@@ -24,9 +24,9 @@ check "b up" wait_state b up
 
 got=$(json_get a "'%s %s %s %s' % tuple(t['algorithms'][k] for k in ('cipher', 'mac', 'kex', 'host_key'))")
 check "a negotiated what it names (status: $got)" \
-    [ "$got" = "aes256-ctr hmac-sha2-512 ecdh-sha2-nistp256 ssh-ed25519" ]
+    [ "$got" = "aes256-ctr hmac-sha2-512 curve25519-sha256@libssh.org ssh-ed25519" ]
 out=$(tctl status a)
-check "tunnelctl status shows them" sh -c 'printf "%s\n" "$1" | grep -qF "algorithms:  aes256-ctr, MAC hmac-sha2-512, kex ecdh-sha2-nistp256, host key ssh-ed25519"' _ "$out"
+check "tunnelctl status shows them" sh -c 'printf "%s\n" "$1" | grep -qF "algorithms:  aes256-ctr, MAC hmac-sha2-512, kex curve25519-sha256@libssh.org, host key ssh-ed25519"' _ "$out"
 
 # b: the defaults, filled in by the configuration
 first=$($TUNNELD --print-config -c "$CONF" | sed -n '/^  b = {/,/};/s/^ *ciphers = "\([^,"]*\).*/\1/p')

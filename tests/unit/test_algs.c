@@ -63,7 +63,8 @@ test_unknown_names(void **state)
 	(void)state;
 	refused(SA_CIPHERS, "aes128-ctr,rot13", "unknown cipher \"rot13\"");
 	/* the error lists what is offered, so the fix is on screen */
-	refused(SA_CIPHERS, "rot13", "offers aes128-ctr");
+	refused(SA_CIPHERS, "rot13", "offers ");
+	refused(SA_CIPHERS, "rot13", " aes128-ctr,");
 	refused(SA_CIPHERS, "rot13", "libssh2 ");
 	refused(SA_MACS, "umac-64@openssh.com", "unknown MAC \"umac-64");
 	refused(SA_KEX, "sntrup761x25519-sha512",
@@ -188,6 +189,7 @@ test_config_errors(void **state)
 	    "key algorithm \"ssh-ed448\"", path);
 	assert_true(strncmp(e.v[2], want, strlen(want)) == 0);
 	errlist_clear(&e);
+	free(path);
 
 	/* what is written is kept as written; the rest defaults */
 	path = write_conf("tunnels = {\n a = { host = \"x\";\n"
