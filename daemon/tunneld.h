@@ -41,6 +41,9 @@
  *   ssh/session_lib.c libssh2 itself: the library, a session object's memory
  *                    (every block on a list) and its freeing, whatever
  *                    libssh2 says
+ *   ssh/session_algs.c the algorithms: what the linked libssh2 offers, the
+ *                    checks of tunneld.conf's lists, the defaults, what a
+ *                    session negotiated
  *   ssh/session_pump.c driving an established session: the call latch, the
  *                    pump over all channels, the open queue, the input path,
  *                    the queue of upward calls delivered after the pump
