@@ -19,15 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 out=${TRIXIE_BENCH_OUT:-$top/build-trixie-bench}
 
-# the same list as trixie-check.sh: one cached root serves both
-PACKAGES="build-essential autoconf automake pkg-config clang libclang-rt-19-dev
-	libssh2-1-dev libevent-dev libconfig-dev libjson-c-dev libcmocka-dev
-	libsystemd-dev openssh-server openssh-client python3 netbase procps
-	util-linux iproute2 curl gdb strace"
-
-root=$("$top/tests/roots/mkroot.sh" trixie trixie-ci "$PACKAGES")
-rc=$?
-[ "$rc" -eq 0 ] || exit "$rc"
+. "$top/tests/roots/trixie-root.sh"	# the root trixie-check.sh uses
 rm -rf "$out" && mkdir -p "$out" || exit 1
 
 args=$(printf '%q ' "$@")
