@@ -4,8 +4,11 @@
 Started by bench/run.sh, which provides a real sshd on loopback and the
 servers (environment: SSHD_PORT, WORK, TUNNELD, TUNNELCTL, SSH, SINK, ECHO,
 SOURCE, CIPHER, MAC, QUICK).  Every figure is tunneld against `ssh -N -L`
-through the same sshd with the same cipher and MAC, runs alternating,
-medians reported, with the ratio tunneld/ssh.  Nothing is asserted.
+through the same sshd, runs alternating, medians reported, with the ratio
+tunneld/ssh.  CIPHER and MAC, when set, are given to both sides; empty,
+each side uses its defaults (tunneld's: the fastest secure algorithms its
+libssh2 offers).  What each side negotiated is printed.  Nothing is
+asserted.
 Writes bench/out/*.csv and, with gnuplot, bench/out/bench.png.
 """
 import json, os, resource, socket, statistics, subprocess, sys, threading, time
@@ -19,6 +22,8 @@ SINK, ECHO, SOURCE = int(E["SINK"]), int(E["ECHO"]), int(E["SOURCE"])
 OUT = E["OUT"]
 KEY, KH = os.path.join(WORK, "id_ed25519"), os.path.join(WORK, "known_hosts")
 ROWS = []          # (metric, unit, tunneld, ssh, better)
+CIPHER, MAC = E.get("CIPHER", ""), E.get("MAC", "")
+NEGOTIATED = {}    # tunneld's cipher and mac, from its status
 
 
 def free_ports(n):
@@ -68,8 +73,10 @@ class Tunneld:
         self.sock = os.path.join(WORK, "bench-%d.sock" % id(self))
         lines = ['control_socket = "%s";' % self.sock, "log_level = \"warning\";",
                  "defaults = { port = %d; user = \"%s\"; identity_file = \"%s\";"
-                 " known_hosts = \"%s\"; };" % (SSHD_PORT, os.getlogin() if False else
-                 os.environ.get("USER", "root"), KEY, KH), "tunnels = {"]
+                 " known_hosts = \"%s\";%s%s };" % (SSHD_PORT, os.getlogin() if False else
+                 os.environ.get("USER", "root"), KEY, KH,
+                 ' ciphers = "%s";' % CIPHER if CIPHER else "",
+                 ' macs = "%s";' % MAC if MAC else ""), "tunnels = {"]
         for i, fw in enumerate(tunnels):
             lines.append('  t%d = { host = "127.0.0.1"; local = [ %s ]; };' %
                          (i, ", ".join('"%d:127.0.0.1:%d"' % f for f in fw)))
@@ -94,6 +101,8 @@ class Tunneld:
             if r.returncode == 0:
                 ts = json.loads(r.stdout)["tunnels"]
                 if len(ts) == self.n and all(t["state"] == "up" for t in ts):
+                    if not NEGOTIATED and ts[0].get("algorithms"):
+                        NEGOTIATED.update(ts[0]["algorithms"])
                     return time.monotonic() - self.t0
             time.sleep(0.05)
         states = {}
@@ -110,10 +119,27 @@ class Tunneld:
         self.p.terminate(); self.p.wait()
 
 
+def ssh_algorithms():
+    """the ssh side's options, and what it negotiates with them (ssh -v)"""
+    opts = (["-o", "Ciphers=" + CIPHER] if CIPHER else []) + \
+        (["-o", "MACs=" + MAC] if MAC else [])
+    return opts
+
+
+def ssh_negotiated():
+    r = subprocess.run([E["SSH"], "-v", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + KH,
+                        "-i", KEY, "-p", str(SSHD_PORT)] + ssh_algorithms() +
+                       ["127.0.0.1", "true"], capture_output=True, text=True)
+    for l in r.stderr.splitlines():
+        if "kex: client->server cipher:" in l:
+            return l.split("kex: client->server ")[1].strip()
+    return "unknown"
+
+
 def ssh_forward(forwards):
-    cmd = [E["SSH"], "-N", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + KH,
-           "-o", "Ciphers=" + E["CIPHER"], "-o", "MACs=" + E["MAC"],
-           "-o", "ExitOnForwardFailure=yes", "-i", KEY, "-p", str(SSHD_PORT)]
+    cmd = [E["SSH"], "-N", "-o", "BatchMode=yes", "-o", "UserKnownHostsFile=" + KH] + \
+        ssh_algorithms() + \
+        ["-o", "ExitOnForwardFailure=yes", "-i", KEY, "-p", str(SSHD_PORT)]
     for lp, tp in forwards:
         cmd += ["-L", "%d:127.0.0.1:%d" % (lp, tp)]
     return subprocess.Popen(cmd + ["127.0.0.1"], stderr=subprocess.DEVNULL)
@@ -231,6 +257,9 @@ def main():
         idle_tunnels()
     if "raw" in STAGES:
         raw_ceiling(size)
+    print("# negotiated: tunneld cipher: %s MAC: %s; ssh %s" % (
+        NEGOTIATED.get("cipher", "unknown"), NEGOTIATED.get("mac", "unknown"),
+        ssh_negotiated()), flush=True)
     write_out()
 
 
@@ -358,21 +387,26 @@ def raw_ceiling(size):
     raw = E.get("RAW")
     if raw and os.access(raw, os.X_OK):
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # tunneld's algorithms, or the ones asked for
+        c = NEGOTIATED.get("cipher") or CIPHER or "-"
+        m = NEGOTIATED.get("mac") or MAC or "-"
         r = subprocess.run([raw, "127.0.0.1", str(SSHD_PORT), E.get("USER", "root"), KEY,
-                            str(SINK), str(size)], capture_output=True, text=True)
+                            str(SINK), str(size), c, "-" if m.startswith("<") else m],
+                           capture_output=True, text=True)
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if r.returncode == 0:
             dt = float(r.stdout.split()[0])
             cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (size / (1 << 30))
             tc = [x for x in ROWS if x[0] == "client CPU per GB"]
+            print("# raw libssh2: cipher %s MAC %s" % tuple(r.stdout.split()[1:3]))
             print("%-44s %10.2f %10s%s" %
-                  ("raw libssh2 1.10, CPU per GB (s/GB)", cpu, "-",
+                  ("raw libssh2, CPU per GB (s/GB)", cpu, "-",
                    " (tunneld needs %.0f%% more)" % (100 * (tc[0][2] / cpu - 1))
                    if tc else ""))
             ROWS.append(("raw libssh2 CPU per GB", "s/GB", cpu, 0, "lower"))
             up = [x for x in ROWS if x[0].startswith("upload, one")]
             print("%-44s %10.2f %10s%s" %
-                  ("raw libssh2 1.10, one blocking channel (MB/s)", mb / dt, "-",
+                  ("raw libssh2, one blocking channel (MB/s)", mb / dt, "-",
                    " (tunneld reaches %.0f%% of it)" % (100 * up[0][2] / (mb / dt))
                    if up else ""))
             ROWS.append(("raw libssh2 upload", "MB/s", mb / dt, 0, "higher"))

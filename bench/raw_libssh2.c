@@ -1,10 +1,13 @@
 /*
  * raw_libssh2.c - the ceiling for one stream through libssh2: a minimal
  * blocking program that pushes BYTES over one direct-tcpip channel to a
- * sink that answers the byte count, in 32 KiB writes, with no event loop.
+ * sink that answers the byte count, in writes of 32700 bytes (what libssh2
+ * sends per packet at most), with no event loop.
  * What tunneld adds on top of libssh2 is the difference to this.
- * Usage: raw_libssh2 HOST PORT USER KEY SINKPORT BYTES  -> prints seconds
- * (host key not checked: a benchmark against a local sshd only)
+ * Usage: raw_libssh2 HOST PORT USER KEY SINKPORT BYTES [CIPHERS [MACS]]
+ *   -> prints seconds, then the cipher and MAC negotiated
+ * (host key not checked: a benchmark against a local sshd only).  Without
+ * CIPHERS and MACS (or with "-"), libssh2's own preferences.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -40,9 +43,9 @@ main(int argc, char **argv)
 	double t0;
 	int fd, one = 1;
 
-	if (argc != 7) {
+	if (argc < 7 || argc > 9) {
 		fprintf(stderr, "usage: raw_libssh2 HOST PORT USER KEY SINKPORT "
-		    "BYTES\n");
+		    "BYTES [CIPHERS [MACS]]\n");
 		return 2;
 	}
 	total = left = atoll(argv[6]);
@@ -58,8 +61,14 @@ main(int argc, char **argv)
 	}
 	libssh2_init(0);
 	s = libssh2_session_init();
-	libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_CS, "aes128-ctr");
-	libssh2_session_method_pref(s, LIBSSH2_METHOD_MAC_CS, "hmac-sha2-256");
+	if (argc > 7 && strcmp(argv[7], "-") != 0) {
+		libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_CS, argv[7]);
+		libssh2_session_method_pref(s, LIBSSH2_METHOD_CRYPT_SC, argv[7]);
+	}
+	if (argc > 8 && strcmp(argv[8], "-") != 0) {
+		libssh2_session_method_pref(s, LIBSSH2_METHOD_MAC_CS, argv[8]);
+		libssh2_session_method_pref(s, LIBSSH2_METHOD_MAC_SC, argv[8]);
+	}
 	if (libssh2_session_handshake(s, fd) != 0 ||
 	    libssh2_userauth_publickey_fromfile(s, argv[3], NULL, argv[4],
 	    NULL) != 0) {
@@ -75,8 +84,8 @@ main(int argc, char **argv)
 	memset(buf, 'x', sizeof buf);
 	t0 = now();
 	while (left > 0) {
-		n = libssh2_channel_write(ch, buf, left < (long long)sizeof buf ?
-		    (size_t)left : sizeof buf);
+		n = libssh2_channel_write(ch, buf, left < 32700 ?
+		    (size_t)left : 32700);
 		if (n < 0) {
 			fprintf(stderr, "raw_libssh2: write: %zd\n", n);
 			return 1;
@@ -86,7 +95,9 @@ main(int argc, char **argv)
 	libssh2_channel_send_eof(ch);
 	n = libssh2_channel_read(ch, reply, sizeof reply - 1);
 	reply[n > 0 ? n : 0] = '\0';
-	printf("%.4f\n", now() - t0);
+	printf("%.4f %s %s\n", now() - t0,
+	    libssh2_session_methods(s, LIBSSH2_METHOD_CRYPT_CS),
+	    libssh2_session_methods(s, LIBSSH2_METHOD_MAC_CS));
 	if (atoll(reply) != total)
 		fprintf(stderr, "raw_libssh2: sink got %s\n", reply);
 	libssh2_channel_free(ch);

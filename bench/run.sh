@@ -3,6 +3,13 @@
 # same sshd, cipher and MAC, on loopback; reported as absolute figures and
 # tunneld/ssh ratios; nothing is asserted.
 # Usage: bench/run.sh [--quick] [--only single,tunnels,idle,raw]
+#                     [--cipher CIPHERS] [--mac MACS]
+#
+# Without --cipher and --mac each side uses its default algorithms (tunneld:
+# the fastest secure ones its libssh2 offers, chacha20-poly1305 on 1.11,
+# aes128-ctr + hmac-sha2-256 on 1.10; ssh: OpenSSH's, chacha20-poly1305);
+# with them, both sides use those.  What each negotiated is printed.
+# bench/trixie.sh runs it in a Debian 13 root, against trixie's ssh.
 #
 # This script provides the sshd (tests/integration/lib.sh) and the servers;
 # bench/bench.py measures: one-connection upload and download, 16 and 256
@@ -16,12 +23,15 @@ top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/lib.sh"
 
-QUICK=0 STAGES=
+QUICK=0 STAGES= CIPHER= MAC=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--only) STAGES=${2:-}; shift ;;
-	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw]"; exit 2 ;;
+	--cipher) CIPHER=${2:-}; shift ;;
+	--mac) MAC=${2:-}; shift ;;
+	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw]" \
+	    "[--cipher CIPHERS] [--mac MACS]"; exit 2 ;;
 	esac
 	shift
 done
@@ -38,10 +48,11 @@ start_server echo;   ECHO=$SERVER_PORT
 start_server source; SOURCE=$SERVER_PORT
 echo "# $(uname -m), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
     "tunneld $($TUNNELD -V | head -1 | cut -d' ' -f2), libssh2 $($TUNNELD -V | sed -n 's/.*libssh2 \([^ ]*\).*/\1/p'), $($SSH -V 2>&1 | cut -d, -f1)"
-echo "# aes128-ctr + hmac-sha2-256 on both sides; medians of alternating runs"
+echo "# $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# ${CIPHER:-default ciphers}, ${MAC:-default MACs} on both sides; medians of alternating runs"
 WORK=$WORK SSHD_PORT=$SSHD_PORT TUNNELD=$TUNNELD TUNNELCTL=$TUNNELCTL \
-    SSH=$SSH SINK=$SINK ECHO=$ECHO SOURCE=$SOURCE CIPHER=aes128-ctr \
-    MAC=hmac-sha2-256 QUICK=$QUICK STAGES=$STAGES OUT=$OUT USER=$(id -un) \
+    SSH=$SSH SINK=$SINK ECHO=$ECHO SOURCE=$SOURCE CIPHER=$CIPHER \
+    MAC=$MAC QUICK=$QUICK STAGES=$STAGES OUT=$OUT USER=$(id -un) \
     RAW=$top_builddir/bench/raw_libssh2 \
     $PYTHON3 "$top_srcdir/bench/bench.py" || T_FAILED=1
 if command -v gnuplot >/dev/null 2>&1 && [ -s "$OUT/ratios.dat" ]; then
@@ -50,5 +61,6 @@ if command -v gnuplot >/dev/null 2>&1 && [ -s "$OUT/ratios.dat" ]; then
 else
 	echo "# no chart: gnuplot is not installed"
 fi
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 TUNNELD_PID=
 [ "$T_FAILED" -eq 0 ]

@@ -166,10 +166,26 @@ output_sessions(json_object *t)
 	}
 }
 
+/* What the tunnel's session negotiated (status "algorithms"). */
+static void
+output_algorithms(json_object *algs)
+{
+	static const char *keys[] = { "cipher", "mac", "kex", "host_key" };
+	static const char *labels[] = { "", ", MAC ", ", kex ", ", host key " };
+	const char *v;
+	size_t i;
+
+	printf("\n  algorithms:  ");
+	for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		v = output_str(algs, keys[i]);
+		printf("%s%s", labels[i], v != NULL ? v : "?");
+	}
+}
+
 void
 output_detail(json_object *t, int color)
 {
-	json_object *fw, *f, *rtt;
+	json_object *fw, *f, *rtt, *algs;
 	long long now = time(NULL), retry;
 	char since[32], bin[32], bout[32];
 	const char *st = output_str(t, "state"), *err;
@@ -182,6 +198,8 @@ output_detail(json_object *t, int color)
 	    output_str(t, "host"), output_int(t, "port"));
 	if (json_object_object_get_ex(t, "rtt_ms", &rtt) && rtt != NULL)
 		printf(" (rtt %.1f ms)", json_object_get_double(rtt));
+	if (json_object_object_get_ex(t, "algorithms", &algs) && algs != NULL)
+		output_algorithms(algs);
 	printf("\n  reconnects:  %lld\n", output_int(t, "reconnects"));
 	if ((err = output_str(t, "last_error")) != NULL)
 		printf("  last error:  %s\n", err);

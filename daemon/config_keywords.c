@@ -42,6 +42,7 @@ static void	keyword_apply_metrics(const struct config *);
 #define NA		0, 0, 0, NULL	/* no range, no default */
 #define N(lo, hi, def)	lo, hi, def, NULL	/* range and default */
 #define R(r)		r, NULL, NULL	/* on reload; no words, no apply() */
+#define ALG(kind)	kind, kind, 0, NULL	/* KW_ALGORITHMS: which */
 
 const struct keyword keywords[] = {
 	/* name, type, where and field, range and default, on reload */
@@ -70,6 +71,14 @@ const struct keyword keywords[] = {
 	{ "jump", KW_HOST, T(jump), NA, R(KR_SESSION) },
 	{ "strict_host_key_checking", KW_ENUM, T(strict), N(0, 0, HKC_YES),
 	    KR_SESSION, strict_values, NULL },
+	/* checked against the linked libssh2; defaults from it (ssh/) */
+	{ "ciphers", KW_ALGORITHMS, T(ciphers), ALG(SA_CIPHERS),
+	    R(KR_SESSION) },
+	{ "macs", KW_ALGORITHMS, T(macs), ALG(SA_MACS), R(KR_SESSION) },
+	{ "kex_algorithms", KW_ALGORITHMS, T(kex_algorithms), ALG(SA_KEX),
+	    R(KR_SESSION) },
+	{ "host_key_algorithms", KW_ALGORITHMS, T(host_key_algorithms),
+	    ALG(SA_HOSTKEY), R(KR_SESSION) },
 	{ "autostart", KW_BOOL, T(autostart), N(0, 1, 1), R(KR_NONE) },
 	{ "keepalive_interval", KW_DURATION, T(keepalive_interval),
 	    N(0, 86400, 15), R(KR_REARM) },
@@ -100,6 +109,7 @@ const size_t nkeywords = nitems(keywords);
 #undef NA
 #undef N
 #undef R
+#undef ALG
 
 /* The field a keyword fills in obj (a struct config or tunnel_conf). */
 #define FIELD(kw, obj, type)	((type *)(void *)((char *)(obj) + (kw)->off))
@@ -192,6 +202,7 @@ static char *
 kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 {
 	const char *v;
+	char *why;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		KERR(s, "%s: expected a string", kw->name);
@@ -237,6 +248,14 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 			KERR(s, "%s: \"%s\" is not a SHA256 fingerprint as "
 			    "printed by ssh-keygen -lf (SHA256:...)",
 			    kw->name, v);
+			return NULL;
+		}
+		break;
+	case KW_ALGORITHMS:
+		if (session_algs_check((enum session_alg)kw->min, v,
+		    &why) != 0) {
+			KERR(s, "%s: %s", kw->name, why);
+			free(why);
 			return NULL;
 		}
 		break;
@@ -536,6 +555,7 @@ keyword_parse(const struct keyword *kw, config_setting_t *s,
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_ALGORITHMS:
 		if ((v = kw_string(kw, s, ctx)) == NULL)
 			return -1;
 		free(*FIELD(kw, obj, char *));
@@ -577,6 +597,7 @@ void
 keyword_default(const struct keyword *kw, void *obj)
 {
 	struct passwd *pw;
+	const char *def;
 
 	switch (kw->type) {
 	case KW_STRING:
@@ -593,6 +614,11 @@ keyword_default(const struct keyword *kw, void *obj)
 	case KW_LISTEN:
 		if (kw->def_str != NULL)
 			*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
+		break;
+	case KW_ALGORITHMS:
+		if ((def = session_algs_default((enum session_alg)kw->min)) !=
+		    NULL)
+			*FIELD(kw, obj, char *) = xstrdup(def);
 		break;
 	case KW_BOOL:
 	case KW_INT:
@@ -622,6 +648,7 @@ keyword_clear(const struct keyword *kw, void *obj)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_ALGORITHMS:
 		free(*FIELD(kw, obj, char *));
 		*FIELD(kw, obj, char *) = NULL;
 		break;
@@ -692,6 +719,7 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_ALGORITHMS:
 		return kw_str_eq(*CFIELD(kw, a, char *),
 		    *CFIELD(kw, b, char *));
 	case KW_BOOL:
@@ -806,6 +834,7 @@ keyword_print(FILE *f, const struct keyword *kw, const void *obj,
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_ALGORITHMS:
 		if ((s = *CFIELD(kw, obj, char *)) == NULL)
 			return;
 		fprintf(f, "%s%s = ", indent, kw->name);

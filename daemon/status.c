@@ -66,6 +66,29 @@ status_server(struct tunnel *t)
 	return o;
 }
 
+/* On the tunnel's worker: what its session negotiated, null until up. */
+static json_object *
+status_algorithms(struct tunnel *t)
+{
+	static const struct {
+		const char		*key;
+		enum session_alg	 kind;
+	} algs[] = {
+		{ "cipher", SA_CIPHERS }, { "mac", SA_MACS },
+		{ "kex", SA_KEX }, { "host_key", SA_HOSTKEY },
+	};
+	json_object *o;
+	size_t i;
+
+	if (!session_is_established(t->session))
+		return NULL;
+	o = json_object_new_object();
+	for (i = 0; i < nitems(algs); i++)
+		json_object_object_add(o, algs[i].key, status_string(
+		    session_algs_negotiated(t->session, algs[i].kind)));
+	return o;
+}
+
 /* On the tunnel's worker. */
 static json_object *
 status_tunnel_build(struct tunnel *t)
@@ -102,6 +125,7 @@ status_tunnel_build(struct tunnel *t)
 	    session_rtt_ms(t->session) : -1;
 	json_object_object_add(o, "rtt_ms", rtt >= 0 ?
 	    json_object_new_double(rtt) : NULL);
+	json_object_object_add(o, "algorithms", status_algorithms(t));
 	fw = json_object_new_array();
 	for (i = 0; i < t->nfwds; i++)
 		json_object_array_add(fw, status_forward(t->fwds[i]));
@@ -182,6 +206,8 @@ status_tunnel_posted(struct tunnel *t)
 	    t->pub_next_retry ? json_object_new_int64(t->pub_next_retry) :
 	    NULL);
 	json_object_object_add(o, "rtt_ms", NULL);
+	if (!json_object_object_get_ex(o, "algorithms", NULL))
+		json_object_object_add(o, "algorithms", NULL);
 	json_object_object_add(o, "worker_busy", json_object_new_boolean(1));
 	return o;
 }

@@ -30,6 +30,10 @@ tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 	p->host_key = tc->host_key;
 	p->jump = tc->jump;
 	p->accept_new = tc->strict == HKC_ACCEPT_NEW;
+	p->ciphers = tc->ciphers;
+	p->macs = tc->macs;
+	p->kex_algorithms = tc->kex_algorithms;
+	p->host_key_algorithms = tc->host_key_algorithms;
 	p->connect_timeout = tc->connect_timeout;
 	p->keepalive_interval = tc->keepalive_interval;
 	p->keepalive_count = tc->keepalive_count;

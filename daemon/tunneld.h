@@ -53,6 +53,9 @@
  *   ssh/session_lib.c libssh2 itself: the library, a session object's memory
  *                    (every block on a list) and its freeing, whatever
  *                    libssh2 says
+ *   ssh/session_algs.c the algorithms: what the linked libssh2 offers, the
+ *                    checks of tunneld.conf's lists, the defaults, what a
+ *                    session negotiated
  *   ssh/session_pump.c driving an established session: the call latch, the
  *                    pump over all channels, the open queue, the input path,
  *                    the queue of upward calls delivered after the pump
@@ -172,6 +175,10 @@ struct tunnel_conf {
 	char			*host_key;	/* "SHA256:..." or NULL */
 	char			*jump;		/* ProxyJump list, or NULL */
 	enum host_key_check	 strict;
+	char			*ciphers;	/* algorithm lists; the default */
+	char			*macs;		/* filled in, NULL if none */
+	char			*kex_algorithms;
+	char			*host_key_algorithms;	/* NULL: known_hosts' */
 	int			 autostart;
 	double			 keepalive_interval;
 	int			 keepalive_count;

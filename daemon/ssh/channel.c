@@ -413,14 +413,19 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 static int
 channel_fd_read(struct channel *c)
 {
+	size_t want;
 	ssize_t n;
 
 	if (c->fd == -1 || c->fd_eof || c->rd_drained ||
 	    (c->up_len != 0 && c->state != CH_SOCKS) ||
 	    (c->owedlen != 0 && c->client_remote))
 		return 0;
-	/* appends: only the SOCKS request is read into a non-empty buffer */
-	n = read(c->fd, c->up + c->up_len, sizeof c->up - c->up_len);
+	/* appends: only the SOCKS request is read into a non-empty buffer;
+	 * one packet's worth, or 32768 bytes left as 32700 and 68 (two
+	 * packets, and the read event toggled for the rest) */
+	want = sizeof c->up - c->up_len;
+	n = read(c->fd, c->up + c->up_len, want < CHANNEL_CHUNK ? want :
+	    CHANNEL_CHUNK);
 	if (n > 0) {
 		c->up_len += (size_t)n;
 		return 1;

@@ -83,6 +83,7 @@ session_conf_set(struct session_conf *sc, const struct session_params *p)
 	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
 	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
 	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump,
+	    &sc->p.host_key_algorithms,
 	    &sc->p.identity_agent, &sc->p.passphrase_file,
 	    &sc->p.password_file };
 	size_t i;
@@ -352,29 +353,75 @@ session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
 	tc->keepalive_count = p->keepalive_count;
 }
 
-/* The libssh2 session, with our callbacks and the owner's algorithms. */
+/* The owner's algorithms, or our defaults, in libssh2's preferences. */
+static int
+session_ssh_algorithms(struct session *s)
+{
+	static const struct {
+		int			method;
+		enum session_alg	kind;
+	} prefs[] = {
+		{ LIBSSH2_METHOD_CRYPT_CS, SA_CIPHERS },
+		{ LIBSSH2_METHOD_CRYPT_SC, SA_CIPHERS },
+		{ LIBSSH2_METHOD_MAC_CS, SA_MACS },
+		{ LIBSSH2_METHOD_MAC_SC, SA_MACS },
+		{ LIBSSH2_METHOD_KEX, SA_KEX },
+	};
+	const char *lists[SA_COUNT];
+	const char *pref;
+	size_t i;
+
+	lists[SA_CIPHERS] = s->conf->ciphers;
+	lists[SA_MACS] = s->conf->macs;
+	lists[SA_KEX] = s->conf->kex_algorithms;
+	lists[SA_HOSTKEY] = s->conf->host_key_algorithms;
+	for (i = 0; i < nitems(prefs); i++) {
+		if ((pref = lists[prefs[i].kind]) == NULL)
+			pref = session_algs_default(prefs[i].kind);
+		if (pref != NULL && libssh2_session_method_pref(s->ssh,
+		    prefs[i].method, pref) != 0) {
+			session_fail(s, SE_FATAL, "algorithms \"%s\": %s", pref,
+			    session_ssh_error(s));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The host key algorithms: the owner's, or those known_hosts has first. */
+static int
+session_ssh_hostkey_algorithms(struct session *s)
+{
+	struct hostkey_plan plan;
+	struct tunnel_conf tc;
+	const char *pref = s->conf->host_key_algorithms;
+	char *cause = NULL;
+
+	memset(&plan, 0, sizeof plan);
+	if (pref == NULL) {
+		session_hostkey_conf(s, &tc);
+		hostkey_plan(s->ssh, &tc, &plan, &cause);
+		free(cause);
+		pref = plan.method_pref;
+	}
+	if (pref != NULL) {
+		log_debug("%s: host key algorithms %s", s->conf->name, pref);
+		if (libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY,
+		    pref) != 0) {
+			session_fail(s, SE_FATAL, "host key algorithms \"%s\": "
+			    "%s", pref, session_ssh_error(s));
+			free(plan.method_pref);
+			return -1;
+		}
+	}
+	free(plan.method_pref);
+	return 0;
+}
+
+/* The libssh2 session, with our callbacks and the algorithms. */
 static int
 session_ssh_create(struct session *s)
 {
-	static const struct {
-		int	 method;
-		size_t	 off;
-	} prefs[] = {
-		{ LIBSSH2_METHOD_CRYPT_CS, offsetof(struct session_params,
-		    ciphers) },
-		{ LIBSSH2_METHOD_CRYPT_SC, offsetof(struct session_params,
-		    ciphers) },
-		{ LIBSSH2_METHOD_MAC_CS, offsetof(struct session_params, macs) },
-		{ LIBSSH2_METHOD_MAC_SC, offsetof(struct session_params, macs) },
-		{ LIBSSH2_METHOD_KEX, offsetof(struct session_params,
-		    kex_algorithms) },
-	};
-	struct hostkey_plan plan;
-	struct tunnel_conf tc;
-	const char *pref;
-	char *cause = NULL;
-	size_t i;
-
 	if (session_lib_new(s) == NULL) {
 		session_fail(s, SE_NETWORK, "cannot create an SSH session");
 		return -1;
@@ -383,26 +430,9 @@ session_ssh_create(struct session *s)
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_RECV, session_recv_cb);
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_SEND, session_send_cb);
 	SESSION_CALLBACK(s->ssh, LIBSSH2_CALLBACK_DEBUG, session_debug_cb);
-	for (i = 0; i < nitems(prefs); i++) {
-		pref = *(const char *const *)((const char *)s->conf +
-		    prefs[i].off);
-		if (pref != NULL && libssh2_session_method_pref(s->ssh,
-		    prefs[i].method, pref) != 0) {
-			session_fail(s, SE_FATAL, "algorithms \"%s\": %s", pref,
-			    session_ssh_error(s));
-			return -1;
-		}
-	}
-	session_hostkey_conf(s, &tc);
-	hostkey_plan(s->ssh, &tc, &plan, &cause);
-	if (plan.method_pref != NULL) {
-		log_debug("%s: host key algorithms %s", s->conf->name,
-		    plan.method_pref);
-		libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY,
-		    plan.method_pref);
-		free(plan.method_pref);
-	}
-	free(cause);
+	if (session_ssh_algorithms(s) != 0 ||
+	    session_ssh_hostkey_algorithms(s) != 0)
+		return -1;
 	return 0;
 }
 
@@ -464,6 +494,11 @@ session_step(struct session *s)
 		session_arm(s);
 		log_info("%s: authenticated to %s as %s", s->conf->name,
 		    s->addr, s->conf->user);
+		log_info("%s: cipher %s, MAC %s, key exchange %s, host key %s",
+		    s->conf->name, session_algs_negotiated(s, SA_CIPHERS),
+		    session_algs_negotiated(s, SA_MACS),
+		    session_algs_negotiated(s, SA_KEX),
+		    session_algs_negotiated(s, SA_HOSTKEY));
 		session_raise(s, SEV_UP, NULL, NULL);
 	}
 }

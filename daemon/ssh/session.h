@@ -47,6 +47,8 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 
 /* One forwarded connection (channel.c). */
 #define CHANNEL_BUF	32768	/* each direction's staging buffer */
+#define CHANNEL_CHUNK	32700	/* what libssh2 sends per packet at most
+				   (1.10, 1.11): what we read at a time */
 enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
 enum channel_state {
 	CH_SOCKS,	/* reading the client's SOCKS request */
@@ -151,7 +153,7 @@ struct session_lib {
 /* The owner's parameters, as copied by session_new(). */
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[13];	/* what p's pointers own */
+	char			*strings[14];	/* what p's pointers own */
 };
 
 struct session {

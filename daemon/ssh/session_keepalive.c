@@ -39,12 +39,21 @@ session_probe_done(struct session *s)
 	log_debug("%s: round trip %.2f ms", s->conf->name, s->rtt_ms);
 }
 
-/* A round trip now, unless one is on its way. */
+/*
+ * A round trip now, unless one is on its way; either way a pump, which
+ * pulls through libssh2 whatever input is at hand (session_rx_buffer()
+ * counts on it).  A pending probe is retried by every pump, so a pump is
+ * all it needs; that one is already scheduled whenever input waits behind
+ * a pending probe (doc/libssh2.md, "A lost wake-up?"), but that is an
+ * argument about the pump's exits, and this costs one pump per tick.
+ */
 void
 session_kick(struct session *s)
 {
-	if (s->ping_pending)
+	if (s->ping_pending) {
+		session_schedule(s);
 		return;
+	}
 	if (s->probe_ch == NULL) {
 		session_open(s, OPEN_PING, NULL, 0, NULL, 0, NULL);
 		return;

@@ -45,10 +45,11 @@ struct session_params {
 	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	const char	*host_key;	/* pinned "SHA256:...", or NULL */
 	int		 accept_new;	/* unknown host keys are learnt */
-	const char	*ciphers;	/* algorithm lists, NULL: libssh2's */
-	const char	*macs;
+	const char	*ciphers;	/* algorithm lists, NULL: the default */
+	const char	*macs;		/* (session_algs_default()) */
 	const char	*kex_algorithms;
 	const char	*jump;		/* "[user@]host[:port],...", or NULL */
+	const char	*host_key_algorithms; /* NULL: known_hosts' order */
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
@@ -126,6 +127,13 @@ void		 session_listen_cancel(struct session *, void *owner);
 enum gateway_ports session_gateway_ports(struct session *, int probe);
 void		 session_load(struct session *, unsigned *channels,
 		    unsigned *opening);
+
+/* session_algs.c */
+enum session_alg { SA_CIPHERS, SA_MACS, SA_KEX, SA_HOSTKEY, SA_COUNT };
+int		 session_algs_check(enum session_alg, const char *list,
+		    char **why);
+const char	*session_algs_default(enum session_alg);
+const char	*session_algs_negotiated(struct session *, enum session_alg);
 
 /* channel.c */
 struct channel	*channel_new(struct session *, int fd, const char *label);

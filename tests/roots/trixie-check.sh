@@ -20,14 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=${TRIXIE_OUT:-$top/build-trixie}
 
-PACKAGES="build-essential autoconf automake pkg-config clang libclang-rt-19-dev
-	libssh2-1-dev libevent-dev libconfig-dev libjson-c-dev libcmocka-dev
-	libsystemd-dev openssh-server openssh-client python3 netbase procps
-	util-linux iproute2 curl gdb strace python3-prometheus-client"
-
-root=$("$here/mkroot.sh" trixie trixie-ci "$PACKAGES")
-rc=$?
-[ "$rc" -eq 0 ] || exit "$rc"
+. "$here/trixie-root.sh"
 
 tests="$*"
 rm -rf "$out" && mkdir -p "$out" || exit 1

@@ -385,6 +385,17 @@ sample(const struct keyword *kw)
 		return "\"127.0.0.1:9190\"";
 	case KW_FINGERPRINT:
 		return "\"SHA256:mOFj6SXYltTk55tL1051B1UxSTcWz0dXdnnT9sZekHY\"";
+	case KW_ALGORITHMS:	/* offered by 1.10 and 1.11, not a default */
+		switch ((int)kw->min) {
+		case SA_CIPHERS:
+			return "\"aes256-ctr\"";
+		case SA_MACS:
+			return "\"hmac-sha2-512\"";
+		case SA_KEX:
+			return "\"ecdh-sha2-nistp256\"";
+		default:
+			return "\"ssh-ed25519\"";
+		}
 	case KW_BOOL:
 		return kw->def != 0 ? "false" : "true";
 	case KW_INT:
