@@ -155,6 +155,7 @@ struct tunnel_conf {
 	int			 permit_any;	/* permit_remote_open */
 	struct permit		*permits;
 	size_t			 npermits;
+	int			 window_budget;	/* MiB (ssh/window.c) */
 };
 struct config {
 	char			*file;
@@ -163,6 +164,7 @@ struct config {
 	int			 log_level;	/* LOG_LVL_* */
 	char			*include_dir;
 	unsigned		 workers;	/* threads; 0: one per CPU */
+	int			 window_budget_total;	/* MiB */
 	struct tunnel_conf	**tunnels;
 	size_t			 ntunnels;
 };

@@ -47,6 +47,8 @@ struct session_params {
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
+	long long	 window_budget;	/* bytes of receive windows above
+					   their base, per session (window.c) */
 };
 
 /*
@@ -105,6 +107,9 @@ int		 session_is_established(struct session *);
 const char	*session_phase_name(struct session *);
 double		 session_rtt_ms(struct session *);
 void		 session_forget_owner(struct session *, void *owner);
+/* window.c: the daemon-wide budget of receive windows above their base */
+void		 window_total_set(long long bytes);
+long long	 window_total_used(void);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 /* session_pump.c */
