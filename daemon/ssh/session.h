@@ -65,9 +65,11 @@ struct channel_window {
 	long long		 reserved;	/* above base, from the budgets */
 	unsigned		 want;		/* an adjust to send (CHOP_ADJUST) */
 	unsigned		 grown;		/* times it grew */
+	unsigned		 idle;		/* periods of little use in a row */
 	double			 rtt;		/* seconds, its open's; 0: none */
 	double			 t0;		/* the measuring period's start */
 	uint64_t		 bytes;		/* consumed since */
+	long long		 outq;		/* the client's send queue then */
 };
 struct channel {
 	TAILQ_ENTRY(channel)	 entry;

@@ -16,11 +16,13 @@
  *
  * So a channel opens with the window session_channel_window() gives it
  * (base, as today), and only here is it raised above that: the target.
- * After each read the bytes consumed are counted; once per measuring
+ * After each read the bytes consumed are counted, less what still waits in
+ * the local socket's send queue; once per measuring
  * period (a round trip, at least WINDOW_PERIOD) a channel that consumed at
  * least half its target per round trip is limited by its window: the
  * target doubles, as far as the budgets allow.  One that consumed less
- * than an eighth halves it (never below base).  While the target is above
+ * than an eighth for WINDOW_SHRINK periods in a row halves it (never below
+ * base).  While the target is above
  * base, the window is topped up to it as the consumer reads, so a slow or
  * stalled consumer holds at most its target, and an idle or slow one never
  * grows: the memory of many idle connections stays what base makes it.
@@ -33,12 +35,16 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
+
 #include <stdatomic.h>
 
 #include "session.h"
 
 #define WINDOW_PERIOD	0.01	/* seconds: the shortest measuring period */
 #define WINDOW_SLACK	(128 * 1024)	/* top up once this much is read */
+#define WINDOW_SHRINK	8	/* periods of little use before shrinking */
 
 static _Atomic long long window_total_limit = 256LL * 1024 * 1024;
 static _Atomic long long window_total_held;
@@ -107,6 +113,22 @@ window_rtt(struct channel *c)
 	return c->win.rtt;
 }
 
+/*
+ * What the client has not taken of what was written to it: the kernel's
+ * send queue (SIOCOUTQ).  A reader that does not read still accepts a
+ * socket buffer's worth (megabytes, autotuned) at once: that is no sign of
+ * a fast reader.
+ */
+static long long
+window_outq(struct channel *c)
+{
+	int n = 0;
+
+	if (c->fd == -1 || ioctl(c->fd, SIOCOUTQ, &n) == -1)
+		return 0;
+	return n;
+}
+
 /* Keep the reservation to what the window may hold above base. */
 static void
 window_account(struct channel *c, unsigned window)
@@ -128,14 +150,17 @@ window_measure(struct channel *c, double now)
 {
 	double rtt = window_rtt(c), period, per_rtt;
 	unsigned old = c->win.target;
-	long long want, got;
+	long long want, got, outq, taken;
 
 	period = rtt > WINDOW_PERIOD ? rtt : WINDOW_PERIOD;
 	if (rtt <= 0 || now - c->win.t0 < period)
 		return;
-	per_rtt = (double)c->win.bytes * rtt / (now - c->win.t0);
+	outq = window_outq(c);
+	taken = (long long)c->win.bytes - (outq - c->win.outq);
+	per_rtt = taken > 0 ? (double)taken * rtt / (now - c->win.t0) : 0;
 	c->win.t0 = now;
 	c->win.bytes = 0;
+	c->win.outq = outq;
 	if (per_rtt >= c->win.target / 2.0) {
 		want = (long long)c->win.target;	/* double it */
 		if (want > WINDOW_LIMIT - (long long)c->win.target)
@@ -148,9 +173,15 @@ window_measure(struct channel *c, double now)
 		c->win.target = (unsigned)(c->win.base + c->win.reserved);
 		if (c->win.target > old)
 			c->win.grown++;
-	} else if (per_rtt < c->win.target / 8.0 && c->win.target > c->win.base)
+		c->win.idle = 0;
+	} else if (per_rtt < c->win.target / 8.0 && c->win.target > c->win.base) {
+		if (++c->win.idle < WINDOW_SHRINK)
+			return;
+		c->win.idle = 0;
 		c->win.target = c->win.target / 2 > c->win.base ?
 		    c->win.target / 2 : c->win.base;
+	} else
+		c->win.idle = 0;
 	if (c->win.target != old)
 		log_debug("%s: %s: receive window %u KiB -> %u KiB (%.0f KiB "
 		    "per round trip of %.1f ms; %zu KiB above base in the "
