@@ -16,7 +16,8 @@
  * The connection to the target is made when the client connects, so a TCP
  * handshake costs nothing here (on a real link it costs one round trip).
  * One thread, epoll and a timerfd; each read becomes a chunk stamped with
- * its due time, written out (writev) when due.  With -d 0 it is a plain
+ * its due time (a well-filled read buffer is queued as it is, no copy),
+ * written out (writev) when due.  With -d 0 it is a plain
  * relay: bench/wan.sh measures it against a direct connection.
  */
 #include <sys/epoll.h>
@@ -80,7 +81,7 @@ static uint64_t		 relay_delay;	/* ns */
 static size_t		 relay_cap = 256u * 1024 * 1024;
 static int		 relay_ep;
 static struct conn	*relay_conns;
-static char		 relay_buf[RELAY_READ];
+static struct chunk	*relay_spare;	/* read into, kept if filled well */
 
 static uint64_t
 relay_now(void)
@@ -100,8 +101,8 @@ relay_nonblock(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-static void
-relay_queue(struct dir *d, const char *data, size_t len, int eof, uint64_t due)
+static struct chunk *
+relay_alloc(size_t len)
 {
 	struct chunk *c;
 
@@ -109,7 +110,23 @@ relay_queue(struct dir *d, const char *data, size_t len, int eof, uint64_t due)
 		perror("delay_relay: malloc");
 		exit(1);
 	}
-	memcpy(c->data, data, len);
+	return c;
+}
+
+/* Queue len bytes read into relay_spare: the spare itself if it is well
+ * filled (no copy), else a copy of the right size. */
+static void
+relay_queue(struct dir *d, size_t len, int eof, uint64_t due)
+{
+	struct chunk *c;
+
+	if (len > RELAY_READ / 2) {
+		c = relay_spare;
+		relay_spare = NULL;
+	} else {
+		c = relay_alloc(len);
+		memcpy(c->data, relay_spare->data, len);
+	}
 	c->next = NULL;
 	c->due = due;
 	c->len = len;
@@ -130,13 +147,15 @@ relay_read(struct dir *d, uint64_t now)
 	ssize_t n;
 
 	while (!d->read_eof && d->queued < relay_cap) {
-		n = read(d->from, relay_buf, sizeof relay_buf);
+		if (relay_spare == NULL)
+			relay_spare = relay_alloc(RELAY_READ);
+		n = read(d->from, relay_spare->data, RELAY_READ);
 		if (n > 0) {
-			relay_queue(d, relay_buf, (size_t)n, 0, now + relay_delay);
+			relay_queue(d, (size_t)n, 0, now + relay_delay);
 			continue;
 		}
 		if (n == 0) {
-			relay_queue(d, NULL, 0, 1, now + relay_delay);
+			relay_queue(d, 0, 1, now + relay_delay);
 			d->read_eof = 1;
 			break;
 		}
