@@ -48,6 +48,8 @@
  *                    dead one
  *   ssh/channel.c    one forwarded connection: a socket bridged to an SSH
  *                    channel
+ *   ssh/window.c     a busy channel's receive window grown for the path,
+ *                    within a per-session and a daemon-wide budget
  *   ssh/connect.c    non-blocking outbound connects (evdns, TCP with happy
  *                    eyeballs, UNIX)
  */
