@@ -47,7 +47,7 @@ struct chunk {
 	uint64_t	 due;		/* CLOCK_MONOTONIC, ns */
 	size_t		 len;
 	size_t		 off;
-	int		 eof;		/* shutdown(SHUT_WR) the sink when due */
+	int		 eof;		/* shut the sink for writing when due */
 	char		 data[];
 };
 
@@ -59,7 +59,7 @@ struct dir {
 	size_t		 queued;
 	int		 read_eof;	/* EOF read, EOF chunk queued */
 	int		 done;		/* EOF delivered */
-	int		 blocked;	/* write got EAGAIN: wait for EPOLLOUT */
+	int		 blocked;	/* EAGAIN: wait for EPOLLOUT */
 };
 
 struct conn;

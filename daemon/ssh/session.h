@@ -66,7 +66,6 @@ struct channel_window {
 	unsigned		 want;		/* an adjust to send (CHOP_ADJUST) */
 	unsigned		 grown;		/* times it grew */
 	unsigned		 idle;		/* periods of little use in a row */
-	double			 rtt;		/* seconds, its open's; 0: none */
 	double			 t0;		/* the measuring period's start */
 	uint64_t		 bytes;		/* consumed since */
 	long long		 outq;		/* the client's send queue then */
@@ -206,6 +205,7 @@ struct session {
 	double			 ping_t0;
 	double			 rtt_ms;
 	size_t			 window_used;	/* windows above base (window.c) */
+	double			 open_rtt_min;	/* seconds, its quickest open */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */

@@ -27,11 +27,11 @@
  * stalled consumer holds at most its target, and an idle or slow one never
  * grows: the memory of many idle connections stays what base makes it.
  *
- * The round trip is the channel's own open (request to answer: one round
- * trip plus the server's connect) or the session's last ping, whichever is
- * shorter.  Bytes above base are reserved from the budgets for as long as
- * the window may hold them (max(target, window) - base), so a channel that
- * shrinks gives back only what it no longer holds.
+ * The round trip is the session's shortest channel open (request to
+ * answer: one round trip plus the server's connect) or its last ping,
+ * whichever is shorter.  Bytes above base are reserved from the budgets
+ * for as long as the window may hold them (max(target, window) - base), so
+ * a channel that shrinks gives back only what it no longer holds.
  */
 #include "config.h"
 
@@ -98,19 +98,25 @@ window_unreserve(struct session *s, long long n)
 void
 window_opened(struct channel *c, unsigned base, double rtt)
 {
+	struct session *s = c->session;
+
 	c->win.base = c->win.target = base;
-	c->win.rtt = rtt;
 	c->win.t0 = mono_now();
+	if (rtt > 0 && (s->open_rtt_min <= 0 || rtt < s->open_rtt_min))
+		s->open_rtt_min = rtt;
 }
 
+/* The round trip: the shortest channel open of the session or its last
+ * ping (an open also waits for the server's connect, and for the CPU). */
 static double
 window_rtt(struct channel *c)
 {
 	double ping = c->session->rtt_ms / 1000;
+	double open = c->session->open_rtt_min;
 
-	if (ping > 0 && (c->win.rtt <= 0 || ping < c->win.rtt))
+	if (ping > 0 && (open <= 0 || ping < open))
 		return ping;
-	return c->win.rtt;
+	return open;
 }
 
 /*
@@ -174,7 +180,8 @@ window_measure(struct channel *c, double now)
 		if (c->win.target > old)
 			c->win.grown++;
 		c->win.idle = 0;
-	} else if (per_rtt < c->win.target / 8.0 && c->win.target > c->win.base) {
+	} else if (per_rtt < c->win.target / 8.0 &&
+	    c->win.target > c->win.base) {
 		if (++c->win.idle < WINDOW_SHRINK)
 			return;
 		c->win.idle = 0;
