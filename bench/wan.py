@@ -18,7 +18,7 @@ relay is seen not to be the bottleneck.  After each figure, what bounds it
 at that round trip (opens in flight, window per round trip).  Nothing is
 asserted.
 """
-import os, re, socket, statistics, subprocess, sys, time
+import math, os, re, socket, statistics, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench                                            # noqa: E402
@@ -209,6 +209,11 @@ def at_rtt(rtt):
     print("#   bound: a window of W per round trip: 2 MiB (ssh's) -> %.1f MB/s;"
           " tunneld's grew %d times, to %.1f MiB at most -> %.1f MB/s"
           % (2 * 1048576 / rtt / 1e3, n, top / 1024, top * 1024 / rtt / 1e3))
+    if top > 2048:
+        k = max(1, round(math.log2(top / 2048)))
+        print("#   bound: growing from 2 MiB doubles once per round trip at"
+              " most: %d round trips (%.0f ms) in which %d MiB move, of %d"
+              % (k, k * rtt, 2 * (2 ** k - 1), SIZE >> 20))
     if CEILING:
         print("#   bound: tunneld without delay (relay check): %.1f MB/s"
               % CEILING)
