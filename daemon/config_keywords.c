@@ -36,6 +36,7 @@ static const struct kw_enum level_values[] = {
 
 static void	keyword_apply_log_level(const struct config *);
 static void	keyword_apply_metrics(const struct config *);
+static void	keyword_apply_window_budget(const struct config *);
 
 #define G(f)		KW_GLOBAL, offsetof(struct config, f)
 #define T(f)		KW_TUNNEL, offsetof(struct tunnel_conf, f)
@@ -101,6 +102,12 @@ const struct keyword keywords[] = {
 	/* its field is permit_any; the list is beside it */
 	{ "permit_remote_open", KW_PERMITS, T(permit_any), N(0, 0, 1),
 	    R(KR_NONE) },
+
+	/* receive windows above their base, in MiB (ssh/window.c) */
+	{ "window_budget_total", KW_INT, G(window_budget_total),
+	    N(0, 65536, 256), KR_APPLY, NULL, keyword_apply_window_budget },
+	{ "window_budget", KW_INT, T(window_budget), N(0, 4096, 64),
+	    R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -153,6 +160,13 @@ static void
 keyword_apply_metrics(const struct config *conf)
 {
 	metrics_apply(conf);
+}
+
+/* main.c sets it at start-up too, before any session. */
+static void
+keyword_apply_window_budget(const struct config *conf)
+{
+	window_total_set((long long)conf->window_budget_total << 20);
 }
 
 /* A path as written, made absolute relative to the file it appears in. */

@@ -194,6 +194,7 @@ main(int argc, char **argv)
 		free(owned_config);
 		return 1;
 	}
+	window_total_set((long long)tunneld_conf->window_budget_total << 20);
 	if (check == 2) {
 		config_print(stdout, tunneld_conf);
 		config_free(tunneld_conf);

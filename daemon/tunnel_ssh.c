@@ -37,6 +37,7 @@ tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 	p->connect_timeout = tc->connect_timeout;
 	p->keepalive_interval = tc->keepalive_interval;
 	p->keepalive_count = tc->keepalive_count;
+	p->window_budget = (long long)tc->window_budget << 20;
 }
 
 static void

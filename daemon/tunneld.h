@@ -63,6 +63,8 @@
  *                    dead one
  *   ssh/channel.c    one forwarded connection: a socket bridged to an SSH
  *                    channel
+ *   ssh/window.c     a busy channel's receive window grown for the path,
+ *                    within a per-session and a daemon-wide budget
  *   ssh/connect.c    non-blocking outbound connects (evdns, TCP with happy
  *                    eyeballs, UNIX)
  *   ssh/hop.c        jump hosts: a session run in a direct-tcpip channel of
@@ -192,6 +194,7 @@ struct tunnel_conf {
 	int			 permit_any;	/* permit_remote_open */
 	struct permit		*permits;
 	size_t			 npermits;
+	int			 window_budget;	/* MiB (ssh/window.c) */
 };
 struct config {
 	char			*file;
@@ -201,6 +204,7 @@ struct config {
 	char			*include_dir;
 	unsigned		 workers;	/* threads; 0: one per CPU */
 	char			*metrics_listen;	/* "ADDRESS:PORT" or NULL */
+	int			 window_budget_total;	/* MiB */
 	struct tunnel_conf	**tunnels;
 	size_t			 ntunnels;
 };

@@ -7,7 +7,8 @@
  * a latched call on it (session.c).  Nothing is read from a side while the
  * other side has not taken the previous chunk: memory per connection is
  * 2 x 32 KiB here plus at most one channel window queued inside libssh2
- * (session_channel_window(): 256 KiB to 2 MiB).
+ * (session_channel_window(): 256 KiB to 2 MiB at open; window.c lets a busy
+ * channel's grow within the budgets, through CHOP_ADJUST).
  *
  * Close is tracked per direction, as OpenSSH's nchan.c does: the client's
  * EOF becomes the channel's EOF once the buffer is flushed, the channel's
@@ -545,6 +546,7 @@ channel_retry(struct channel *c, int op)
 		    sizeof c->down - c->down_len);
 		if (n > 0) {
 			c->down_len += (size_t)n;
+			window_consumed(c, (size_t)n);
 			return 1;
 		}
 		if (n == LIBSSH2_ERROR_EAGAIN && session_note_eagain(s, c, op))
@@ -579,6 +581,16 @@ channel_retry(struct channel *c, int op)
 		rc = libssh2_channel_send_eof(c->ch);
 		if (rc == 0) {
 			c->eof_sent = 1;
+			return 1;
+		}
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return session_note_eagain(s, c, op) ? -1 : 0;
+		break;
+	case CHOP_ADJUST:
+		rc = libssh2_channel_receive_window_adjust2(c->ch, c->win.want,
+		    1, NULL);
+		if (rc == 0) {
+			window_adjusted(c);
 			return 1;
 		}
 		if (rc == LIBSSH2_ERROR_EAGAIN)
@@ -691,7 +703,12 @@ channel_pump(struct channel *c)
 	}
 	progress = channel_pay_owed(c);
 
-	/* server -> client */
+	/* server -> client; a window the consumer earned first */
+	if (c->win.want != 0 && !c->ch_eof) {
+		if ((r = channel_retry(c, CHOP_ADJUST)) < 0)
+			return 0;
+		progress |= r;
+	}
 	if (c->down_len == 0 && !c->ch_eof &&
 	    !(c->owedlen != 0 && !c->client_remote)) {
 		if ((r = channel_retry(c, CHOP_READ)) < 0)
@@ -753,6 +770,7 @@ channel_session_gone(struct channel *c)
 	free(c->socks);
 	if (c->counters != NULL)
 		c->counters->connections--;
+	window_release(c);
 	session_events_drop(c->session, NULL, c);
 	session_channel_detach(c->session, c);
 	free(c->label);

@@ -30,6 +30,7 @@
 #define WINDOW_MIN	(256 * 1024)
 #define WINDOW_MAX	(2 * 1024 * 1024)
 #define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
+#define WINDOW_LIMIT	(1LL << 30)	/* the most window.c grows one to */
 
 enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 	SP_ESTABLISHED, SP_DEAD };
@@ -49,7 +50,8 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 #define CHANNEL_BUF	32768	/* each direction's staging buffer */
 #define CHANNEL_CHUNK	32700	/* what libssh2 sends per packet at most
 				   (1.10, 1.11): what we read at a time */
-enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE };
+enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE,
+	CHOP_ADJUST };
 enum channel_state {
 	CH_SOCKS,	/* reading the client's SOCKS request */
 	CH_OPENING,	/* waiting for the server to open our channel */
@@ -57,6 +59,18 @@ enum channel_state {
 	CH_OPEN,
 	CH_CLOSING,	/* CLOSE sent, waiting for the server's */
 	CH_DEAD
+};
+/* A channel's receive window above what it opened with (window.c). */
+struct channel_window {
+	unsigned		 base;		/* at open; libssh2 keeps it */
+	unsigned		 target;	/* kept topped up to, >= base */
+	long long		 reserved;	/* above base, from the budgets */
+	unsigned		 want;		/* an adjust to send (CHOP_ADJUST) */
+	unsigned		 grown;		/* times it grew */
+	unsigned		 idle;		/* periods of little use in a row */
+	double			 t0;		/* the measuring period's start */
+	uint64_t		 bytes;		/* consumed since */
+	long long		 outq;		/* the client's send queue then */
 };
 struct channel {
 	TAILQ_ENTRY(channel)	 entry;
@@ -90,6 +104,7 @@ struct channel {
 	int			 owed_then_close;
 	struct event		*ev_deadline;	/* SOCKS request, channel open */
 	struct connector	*conn;		/* CH_CONNECTING */
+	struct channel_window	 win;
 };
 TAILQ_HEAD(channels, channel);
 
@@ -107,6 +122,7 @@ struct open_req {
 	unsigned char		*payload;
 	size_t			 payload_len;
 	unsigned		 window;
+	double			 t0;		/* started */
 };
 
 /* A remote listener the server granted, and whose it is. */
@@ -195,6 +211,8 @@ struct session {
 	double			 rtt_ms;
 	double			 probe_since;	/* session_probe(): asked at, */
 	double			 probe_by;	/* answered by, or 0 */
+	size_t			 window_used;	/* windows above base (window.c) */
+	double			 open_rtt_min;	/* seconds, its quickest open */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */
@@ -240,6 +258,12 @@ struct evdns_base *session_dns(struct session *);
 double	session_connect_timeout(struct session *);
 const char *session_ssh_error(struct session *);
 unsigned session_channel_window(struct session *);
+
+/* window.c */
+void	window_opened(struct channel *, unsigned, double);
+void	window_consumed(struct channel *, size_t);
+void	window_adjusted(struct channel *);
+void	window_release(struct channel *);
 
 /* session_keepalive.c */
 void	session_keepalive_start(struct session *);

@@ -544,6 +544,7 @@ session_open_step(struct session *s)
 		return 0;
 	if (!r->started) {
 		r->started = 1;
+		r->t0 = mono_now();
 		r->window = session_channel_window(s);
 		r->debug_seq = s->debug_seq;
 		if (r->kind == OPEN_PING)
@@ -581,9 +582,11 @@ session_open_step(struct session *s)
 		if (ch != NULL)	/* a server that accepts anything */
 			channel_opened(channel_new(s, -1, "ping"), ch,
 			    NULL);
-	} else if (r->c != NULL)
+	} else if (r->c != NULL) {
+		if (ch != NULL)
+			window_opened(r->c, r->window, mono_now() - r->t0);
 		channel_opened(r->c, ch, err);
-	else if (ch != NULL)	/* abandoned: close what we got */
+	} else if (ch != NULL)	/* abandoned: close what we got */
 		channel_opened(channel_new(s, -1, "abandoned"), ch,
 		    NULL);
 	session_open_free(r);

@@ -53,6 +53,8 @@ struct session_params {
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
+	long long	 window_budget;	/* bytes of receive windows above
+					   their base, per session (window.c) */
 };
 
 /*
@@ -114,6 +116,9 @@ double		 session_rtt_ms(struct session *);
 void		 session_forget_owner(struct session *, void *owner);
 int		 session_address(struct session *, int peer,
 		    struct sockaddr_storage *);
+/* window.c: the daemon-wide budget of receive windows above their base */
+void		 window_total_set(long long bytes);
+long long	 window_total_used(void);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_probe(struct session *, double deadline);
