@@ -27,6 +27,8 @@
 #define PUMP_ROUNDS	8		/* then yield to the other events */
 #define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
 #define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
+#define TXQ_SIZE	4096		/* small packets' rest, when the */
+#define TX_SMALL	1024		/* socket is full (session_send_cb) */
 #define WINDOW_MIN	(256 * 1024)
 #define WINDOW_MAX	(2 * 1024 * 1024)
 #define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
@@ -203,6 +205,8 @@ struct session {
 	int			 rx_starved;	/* recv_cb's last answer: none */
 	unsigned long		 rx_fed;	/* bytes recv_cb handed libssh2 */
 	int			 sock_errno;	/* what recv() or send() failed with */
+	size_t			 txq_len;	/* kept back: goes first */
+	char			 txq[TXQ_SIZE];
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
@@ -281,6 +285,7 @@ void	session_kick(struct session *);
 void	session_arm(struct session *);
 void	session_read_cb(evutil_socket_t, short, void *);
 void	session_write_cb(evutil_socket_t, short, void *);
+int	session_tx_flush(struct session *);
 void	session_pump_cb(evutil_socket_t, short, void *);
 void	session_open_free(struct open_req *);
 void	session_debug_cb(LIBSSH2_SESSION *, int, const char *, int,

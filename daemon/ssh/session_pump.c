@@ -99,20 +99,71 @@ session_recv(struct session *s, libssh2_socket_t fd, void *buf, size_t len,
 	return -errno;
 }
 
-/* Our send callback: as libssh2's own, but the errno is kept, so that a
- * failed send is reported as itself ("Broken pipe"), not "Unable to send". */
+/* What send() did: n bytes sent, 0 if the socket is full, -1 failed. */
+static ssize_t
+session_send(struct session *s, int fd, const void *buf, size_t len,
+    int flags)
+{
+	ssize_t n;
+
+	if ((n = send(fd, buf, len, flags)) >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return 0;
+	s->sock_errno = errno;
+	return -1;
+}
+
+/* The bytes kept back in txq, to the socket: 0, or -1 if it failed. */
+int
+session_tx_flush(struct session *s)
+{
+	ssize_t n;
+
+	while (s->txq_len > 0) {
+		if ((n = session_send(s, s->fd, s->txq, s->txq_len,
+		    MSG_NOSIGNAL)) <= 0)
+			return (int)n;
+		memmove(s->txq, s->txq + n, s->txq_len - (size_t)n);
+		s->txq_len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Our send callback: as libssh2's own, but the errno is kept, so that a
+ * failed send is reported as itself ("Broken pipe"), not "Unable to send";
+ * and when the socket is full, the rest of a small packet (TX_SMALL) is
+ * kept in txq and said sent.  libssh2 1.10 keeps a packet it could not
+ * send whole by its address, and its EOF is built on the stack: retried
+ * from another call depth, it is another packet, refused as BAD_USE
+ * ("Unable to send EOF on channel").  So control packets (EOF, CLOSE,
+ * window adjusts, opens) never wait inside libssh2; only data does, in
+ * buffers that stay put, under the latch.  txq goes out first, when the
+ * socket is writable (ev_write).
+ */
 ssize_t
 session_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
     void **abstract)
 {
 	struct session *s = session_of(abstract);
-	ssize_t n;
+	ssize_t n = 0;
 
-	if ((n = send(fd, buf, len, flags)) >= 0)
-		return n;
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		s->sock_errno = errno;
-	return -errno;
+	if (session_tx_flush(s) < 0)
+		return -s->sock_errno;
+	if (s->txq_len == 0 &&
+	    ((n = session_send(s, fd, buf, len, flags)) < 0 ||
+	    (size_t)n == len))
+		return n < 0 ? -s->sock_errno : n;
+	if (len - (size_t)n <= TX_SMALL &&
+	    len - (size_t)n <= sizeof s->txq - s->txq_len) {
+		memcpy(s->txq + s->txq_len, (const char *)buf + n,
+		    len - (size_t)n);
+		s->txq_len += len - (size_t)n;
+		event_add(s->ev_write, NULL);
+		return (ssize_t)len;
+	}
+	return n > 0 ? n : -EAGAIN;
 }
 
 /*
@@ -900,7 +951,7 @@ session_arm(struct session *s)
 	if (s->phase == SP_ESTABLISHED) {
 		if (!s->rx_paused)
 			event_add(s->ev_read, NULL);
-		if (s->latch_op != LATCH_NONE)
+		if (s->latch_op != LATCH_NONE || s->txq_len > 0)
 			event_add(s->ev_write, NULL);
 		return;
 	}
@@ -909,7 +960,8 @@ session_arm(struct session *s)
 	dirs = libssh2_session_block_directions(s->ssh);
 	if (dirs == 0 || (dirs & LIBSSH2_SESSION_BLOCK_INBOUND))
 		event_add(s->ev_read, NULL);
-	if (dirs == 0 || (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+	if (dirs == 0 || (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) ||
+	    s->txq_len > 0)
 		event_add(s->ev_write, NULL);
 }
 
@@ -935,6 +987,11 @@ session_write_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	s->rx_drained = 0;
+	if (session_tx_flush(s) < 0) {
+		session_fail(s, SE_NETWORK, "connection to %s: %s", s->addr,
+		    strerror(s->sock_errno));
+		return;
+	}
 	if (s->phase == SP_ESTABLISHED)
 		session_pump(s);
 	else

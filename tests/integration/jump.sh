@@ -57,6 +57,23 @@ check "... the hop is logged: T authenticated to M first" \
 check "--print-config shows the jump" sh -c \
 	"$TUNNELD -c '$WORK/t.conf' --print-config | grep -q 'jump = \"$(id -un)@$NET_T.1:$MP\"'"
 
+# the sshd process on M that serves T's hop dies (and that one only):
+# T's session to H ends with it, and says the jump host is why
+hop_pids() {
+	ss -tnpH state established "( sport = :$MP )" dst "$NET_T.2" |
+	    sed -n 's/.*users:(\(.*\))/\1/p' | tr ',' '\n' |
+	    sed -n 's/^pid=\([0-9]*\)$/\1/p' | sort -u
+}
+pids=$(hop_pids)
+check "the sshd process on M for T's hop: found" test -n "$pids"
+events_mark
+kill $pids
+check "it dies: T's tunnel notices" wait_event to_h up backoff 10
+diag "$EV_REASON"
+check "... naming the jump host" says "$EV_REASON" "jump host $NET_T.1:$MP:"
+check "... and comes back by itself" wait_event to_h connecting up 20
+check "... and carries data again" in_ns T $NETIO roundtrip "$L" 100000
+
 # M's sshd restarts: every session through it ends, as in a crash
 events_mark
 stop_sshd_m() {
@@ -66,8 +83,9 @@ stop_sshd_m() {
 }
 stop_sshd_m
 check "M restarts: T's tunnel notices" wait_event to_h up backoff 10
+# whichever of M's processes dies first: T's (the jump host is named) or
+# H's (T's channel through M to H closes)
 diag "$EV_REASON"
-check "... naming the jump host" says "$EV_REASON" "jump host $NET_T.1:$MP"
 sshd_make M - "$MP" 127.0.0.1 "$NET_H.1" "$NET_T.1"
 check "... H's reverse tunnel comes back by itself" on h wait_state to_m up 20
 check "... and so does T's, through M" wait_event to_h connecting up 20
