@@ -88,6 +88,9 @@ const struct keyword keywords[] = {
 	/* its field is permit_any; the list is beside it */
 	{ "permit_remote_open", KW_PERMITS, T(permit_any), N(0, 0, 1),
 	    R(KR_NONE) },
+	/* upstream proxies and ~/.ssh/config aliases (ssh/proxy.c,
+	 * ssh_config.c) */
+	{ "proxy", KW_PROXY, T(proxy), NA, R(KR_SESSION) },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -187,7 +190,9 @@ kw_fingerprint_ok(const char *v)
 static char *
 kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 {
+	struct proxy_url url;
 	const char *v;
+	char *cause;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		KERR(s, "%s: expected a string", kw->name);
@@ -235,6 +240,14 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 			    kw->name, v);
 			return NULL;
 		}
+		break;
+	case KW_PROXY:
+		if (proxy_parse(v, &url, &cause) != 0) {
+			KERR(s, "%s: %s", kw->name, cause);
+			free(cause);
+			return NULL;
+		}
+		proxy_url_clear(&url);
 		break;
 	default:
 		break;
@@ -532,6 +545,7 @@ keyword_parse(const struct keyword *kw, config_setting_t *s,
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		if ((v = kw_string(kw, s, ctx)) == NULL)
 			return -1;
 		free(*FIELD(kw, obj, char *));
@@ -587,6 +601,7 @@ keyword_default(const struct keyword *kw, void *obj)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		if (kw->def_str != NULL)
 			*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
 		break;
@@ -618,6 +633,7 @@ keyword_clear(const struct keyword *kw, void *obj)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		free(*FIELD(kw, obj, char *));
 		*FIELD(kw, obj, char *) = NULL;
 		break;
@@ -688,6 +704,7 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		return kw_str_eq(*CFIELD(kw, a, char *),
 		    *CFIELD(kw, b, char *));
 	case KW_BOOL:
@@ -802,6 +819,7 @@ keyword_print(FILE *f, const struct keyword *kw, const void *obj,
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		if ((s = *CFIELD(kw, obj, char *)) == NULL)
 			return;
 		fprintf(f, "%s%s = ", indent, kw->name);

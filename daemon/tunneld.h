@@ -180,6 +180,7 @@ struct tunnel_conf {
 	int			 permit_any;	/* permit_remote_open */
 	struct permit		*permits;
 	size_t			 npermits;
+	char			*proxy;		/* "http://h:p", "socks5://h:p" */
 };
 struct config {
 	char			*file;

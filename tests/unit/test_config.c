@@ -385,6 +385,8 @@ sample(const struct keyword *kw)
 		return "\"127.0.0.1:9190\"";
 	case KW_FINGERPRINT:
 		return "\"SHA256:mOFj6SXYltTk55tL1051B1UxSTcWz0dXdnnT9sZekHY\"";
+	case KW_PROXY:
+		return "\"socks5://127.0.0.1:1080\"";
 	case KW_BOOL:
 		return kw->def != 0 ? "false" : "true";
 	case KW_INT:
