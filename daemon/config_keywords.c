@@ -91,6 +91,9 @@ const struct keyword keywords[] = {
 	/* upstream proxies and ~/.ssh/config aliases (ssh/proxy.c,
 	 * ssh_config.c) */
 	{ "proxy", KW_PROXY, T(proxy), NA, R(KR_SESSION) },
+	{ "ssh_config", KW_BOOL, T(ssh_config), N(0, 1, 0), R(KR_SESSION) },
+	{ "ssh_config_file", KW_PATH, T(ssh_config_file), NA,
+	    R(KR_SESSION) },
 };
 const size_t nkeywords = nitems(keywords);
 

@@ -181,6 +181,9 @@ struct tunnel_conf {
 	struct permit		*permits;
 	size_t			 npermits;
 	char			*proxy;		/* "http://h:p", "socks5://h:p" */
+	int			 ssh_config;	/* host is an ssh_config alias */
+	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */
+	struct ssh_resolved	*resolved;	/* what ssh -G said (ssh_config.c) */
 };
 struct config {
 	char			*file;
