@@ -9,6 +9,8 @@
  *   config_keywords.c every setting, defined once: name, type, range,
  *                    default, where it lives, what a reload needs
  *   config_print.c   the effective configuration (--print-config)
+ *   ssh_config.c     ssh_config = true: host resolved as an ssh_config
+ *                    alias by ssh -G, and where each value came from
  *   reload.c         reload by difference (SIGHUP, tunnelctl reload)
  *   worker.c         the threads that carry the tunnels; calls between
  *                    them and the main thread
@@ -65,6 +67,7 @@
  *                    keys, the key file, the password
  *   ssh/agent.c      the ssh-agent protocol on a non-blocking socket (no
  *                    libssh2: identity.c's probe uses it too)
+ *   ssh/proxy.c      through an upstream proxy: HTTP CONNECT, SOCKS5
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H
