@@ -325,7 +325,7 @@ proxy_socks5_request(struct proxy_talk *t)
 	t->outlen = n;
 	t->outoff = 0;
 	t->inlen = 0;
-	t->need = 5;	/* up to the address's first byte */
+	t->need = 2;	/* the reply code: some close right after it */
 	t->step = 1;
 }
 
@@ -362,6 +362,10 @@ proxy_socks5_answer(struct proxy_talk *t)
 		    "port %d: SOCKS5 reply %d (%s)", t->host, t->port, b[1],
 		    proxy_socks5_reply_name(b[1]));
 		return 0;
+	}
+	if (t->inlen == 2) {
+		t->need = 5;	/* up to the address's first byte */
+		return 1;
 	}
 	if (t->inlen == 5) {	/* the whole reply's length */
 		switch (b[3]) {

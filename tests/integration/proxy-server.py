@@ -106,7 +106,8 @@ def socks5(c, mode, logfile):
     port = struct.unpack(">H", recv_exact(c, 2))[0]
     log(logfile, "SOCKS5 %s:%d" % (host, port))
     if mode == "socks5-refuse":
-        c.sendall(b"\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00")
+        # the reply code, then the close: some proxies send no more
+        c.sendall(b"\x05\x05")
         c.close()
         return
     up = socket.create_connection((host, port))
