@@ -22,6 +22,7 @@ print_resolved(FILE *f, const struct keyword *kw,
     const struct tunnel_conf *tc)
 {
 	struct tunnel_conf shown = *tc;
+	struct server alias = { NULL, 0 };
 	char *line = NULL, *origin;
 	size_t len = 0;
 	FILE *m;
@@ -32,8 +33,12 @@ print_resolved(FILE *f, const struct keyword *kw,
 		free(origin);
 		return;
 	}
-	if (strcmp(kw->name, "host") == 0)	/* reads back as the alias */
-		shown.host = tc->resolved->alias;
+	if (strcmp(kw->name, "host") == 0) {	/* reads back as the alias */
+		alias.host = tc->resolved->alias;
+		shown.host = alias.host;
+		shown.servers = &alias;
+		shown.nservers = 1;
+	}
 	keyword_print(m, kw, &shown, "    ");
 	fclose(m);
 	if (len > 0 && line[len - 1] == '\n')

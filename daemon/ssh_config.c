@@ -583,6 +583,13 @@ ssh_config_resolve(struct tunnel_conf *tc, config_setting_t *group,
 		    getenv("PATH") != NULL ? getenv("PATH") : "unset");
 		return;
 	}
+	if (tc->nservers > 1 || (tc->nservers == 1 &&
+	    tc->servers[0].port != 0)) {
+		errlist_add(c->errs, c->file, c->line, "tunnel \"%s\": "
+		    "ssh_config = true takes one alias as host, without a port "
+		    "(the alias says its port, or write port = N)", tc->name);
+		goto out;
+	}
 	pw = getpwuid(geteuid());
 	if (tc->ssh_config_file != NULL && access(tc->ssh_config_file, R_OK)
 	    == -1) {

@@ -24,6 +24,10 @@ Match originalhost db
   Port $SSHD_PORT
   IdentityFile $WORK/id_ed25519
   UserKnownHostsFile $WORK/known_hosts
+Host jumpy
+  HostName 10.0.0.7
+  ProxyJump deploy@bastion.example:2222
+  IdentityAgent /run/test-agent.sock
 Host *
   ConnectTimeout 7
 CONF
@@ -54,6 +58,7 @@ tunnels = {
     local = [ "$L2:127.0.0.1:$ECHO" ]; };
   over = { host = "web-front";
     port = $WRONG; keepalive_interval = 9; };
+  jumpy = { host = "jumpy"; autostart = false; };
 };
 CONF
 
@@ -80,6 +85,10 @@ check "print-config: how it was resolved" \
 	printed "# ssh_config: \"web-front\" resolved by "
 check "print-config: Match originalhost gives db its HostName" \
 	sh -c "sed -n '/^  db = {/,/^  };/p' '$WORK/printed.conf' | grep -qF '    identity_file = \"$WORK/id_ed25519\";	# ssh_config: IdentityFile $WORK/id_ed25519'"
+check "print-config: ProxyJump becomes jump" \
+	printed "    jump = \"deploy@bastion.example:2222\";	# ssh_config: ProxyJump deploy@bastion.example:2222"
+check "print-config: IdentityAgent becomes identity_agent" \
+	printed "    identity_agent = \"/run/test-agent.sock\";	# ssh_config: IdentityAgent /run/test-agent.sock"
 check "print-config's output reads back as a valid configuration" \
 	$TUNNELD -n -c "$WORK/printed.conf"
 
@@ -145,6 +154,7 @@ tunnels = {
   c = { host = "many"; };
   d = { host = "x"; ssh_config_file = "$WORK/ssh/broken-config"; };
   e = { host = "slow"; ssh_config_file = "$WORK/ssh/slow-config"; };
+  f = { host = [ "proxied", "many" ]; };
 };
 CONF
 t0=$(now)
@@ -167,6 +177,9 @@ check "ssh -G that does not finish: given up after 5 seconds" says "$out" \
 	"$f:8: tunnel \"e\": ssh_config: " "-G slow gave no answer within 5 seconds"
 check "... so -n took 5 s and a little (${took}s)" between "$took" 4.9 9
 check "... and what ssh ran was killed with it" sh -c "! pgrep -f '^sleep $SLEEP' >/dev/null"
+
+check "a list of hosts is not an alias" says "$out" \
+	"$f:9: tunnel \"f\": ssh_config = true takes one alias as host"
 
 # No ssh at all
 out=$(PATH=/nonexistent $TUNNELD -n -c "$CONF" 2>&1); rc=$?
