@@ -9,13 +9,15 @@
 . "$(dirname "$0")/lib.sh"
 PROXY_SERVER="$PYTHON3 $top_srcdir/tests/integration/proxy-server.py"
 
-# start_proxy MODE: its port in PROXY_PORT; requests in $WORK/MODE.requests
+# start_proxy MODE [NAME]: its port in PROXY_PORT; requests in
+# $WORK/NAME.requests (NAME: MODE)
 start_proxy() {
-	$PROXY_SERVER "$1" "$WORK/$1.port" "$WORK/$1.requests" \
+	n=${2:-$1}
+	$PROXY_SERVER "$1" "$WORK/$n.port" "$WORK/$n.requests" \
 	    2>>"$WORK/proxy.log" &
 	PIDS="$PIDS $!"
-	wait_file "$WORK/$1.port" || bail "proxy-server.py $1 did not start"
-	PROXY_PORT=$(cat "$WORK/$1.port")
+	wait_file "$WORK/$n.port" || bail "proxy-server.py $1 did not start"
+	PROXY_PORT=$(cat "$WORK/$n.port")
 }
 
 # Bad URLs first: FILE:LINE and what is wrong.
@@ -57,6 +59,7 @@ start_proxy socks5-refuse; SREF=$PROXY_PORT
 start_proxy socks5-auth;   SAUTH=$PROXY_PORT
 start_proxy garbage;       GARB=$PROXY_PORT
 start_proxy silent;        SILENT=$PROXY_PORT
+start_proxy http jumpproxy; JPROXY=$PROXY_PORT
 DOWN=$(free_port)	# reserved, and nothing listens on it
 # through SOCKS5 by name: the proxy resolves it (a domain-name request);
 # its key pinned, since start_sshd writes known_hosts for 127.0.0.1 alone
@@ -74,7 +77,9 @@ write_conf "
   garb = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$GARB\"; };
   down = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$DOWN\"; };
   silent = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$SILENT\";
-    connect_timeout = 2; };"
+    connect_timeout = 2; };
+  viajump = { host = \"localhost\"; host_key = \"$FP\";
+    jump = \"127.0.0.1:$SSHD_PORT\"; proxy = \"http://127.0.0.1:$JPROXY\"; };"
 start_tunneld
 
 check "through an HTTP CONNECT proxy: up" wait_state viahttp up 15
@@ -87,6 +92,10 @@ check "... asked for the server by name (the proxy resolves it)" \
 	grep -qx "SOCKS5 localhost:$SSHD_PORT" "$WORK/socks5.requests"
 check "... data both ways through the tunnel, compared by hash" \
 	$NETIO roundtrip "$L2" 2000000
+
+check "with jump: up, the proxy carrying the first hop" wait_state viajump up 15
+check "... the proxy asked for the jump host alone, not the target" \
+	sh -c "[ \"\$(cat '$WORK/jumpproxy.requests')\" = 'CONNECT 127.0.0.1:$SSHD_PORT' ]"
 
 # error_says NAME STRING...: the tunnel is in backoff and its last error
 # says every STRING
