@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "config_keywords.h"
+#include "ssh_config.h"
 
 void
 errlist_add(struct errlist *e, const char *file, int line, const char *fmt, ...)
@@ -108,6 +109,7 @@ tunnel_conf_free(struct tunnel_conf *tc)
 		if (keywords[i].where == KW_TUNNEL)
 			keyword_clear(&keywords[i], tc);
 	}
+	ssh_resolved_free(tc->resolved);
 	free(tc->name);
 	free(tc->file);
 	free(tc);
@@ -156,6 +158,19 @@ cfg_check_jump(config_setting_t *t, config_setting_t *dg, const char *path,
 	free(cause);
 }
 
+/* ssh_config = true: host is an alias (ssh_config.c); the tunnel's own
+ * settings win. */
+static void
+cfg_ssh_config(struct tunnel_conf *tc, config_setting_t *t, const char *path,
+    struct errlist *errs)
+{
+	config_setting_t *h = config_setting_get_member(t, "host");
+	struct ssh_config_ctx c = { errs, cfg_file(t, path),
+	    (int)config_setting_source_line(h != NULL ? h : t), NULL };
+
+	ssh_config_resolve(tc, t, &c);
+}
+
 /* The tunnels group of one file (the main one or a drop-in). */
 static void
 cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
@@ -199,6 +214,8 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 		cfg_settings(t, KW_TUNNEL, path, errs, tc);
 		if (tc->host == NULL)
 			CERR(t, "tunnel \"%s\": host is required", name);
+		else if (tc->ssh_config)
+			cfg_ssh_config(tc, t, path, errs);
 		if (tc->reconnect_max < tc->reconnect_min)
 			CERR(t, "tunnel \"%s\": reconnect_max (%g) is below "
 			    "reconnect_min (%g)", name, tc->reconnect_max,

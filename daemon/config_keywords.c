@@ -108,6 +108,12 @@ const struct keyword keywords[] = {
 	    N(0, 65536, 256), KR_APPLY, NULL, keyword_apply_window_budget },
 	{ "window_budget", KW_INT, T(window_budget), N(0, 4096, 64),
 	    R(KR_NONE) },
+	/* upstream proxies and ~/.ssh/config aliases (ssh/proxy.c,
+	 * ssh_config.c) */
+	{ "proxy", KW_PROXY, T(proxy), NA, R(KR_SESSION) },
+	{ "ssh_config", KW_BOOL, T(ssh_config), N(0, 1, 0), R(KR_SESSION) },
+	{ "ssh_config_file", KW_PATH, T(ssh_config_file), NA,
+	    R(KR_SESSION) },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -215,6 +221,7 @@ kw_fingerprint_ok(const char *v)
 static char *
 kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 {
+	struct proxy_url url;
 	const char *v;
 	char *why;
 
@@ -272,6 +279,14 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 			free(why);
 			return NULL;
 		}
+		break;
+	case KW_PROXY:
+		if (proxy_parse(v, &url, &why) != 0) {
+			KERR(s, "%s: %s", kw->name, why);
+			free(why);
+			return NULL;
+		}
+		proxy_url_clear(&url);
 		break;
 	default:
 		break;
@@ -570,6 +585,7 @@ keyword_parse(const struct keyword *kw, config_setting_t *s,
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
 	case KW_ALGORITHMS:
+	case KW_PROXY:
 		if ((v = kw_string(kw, s, ctx)) == NULL)
 			return -1;
 		free(*FIELD(kw, obj, char *));
@@ -626,6 +642,7 @@ keyword_default(const struct keyword *kw, void *obj)
 	case KW_GROUP:
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
+	case KW_PROXY:
 		if (kw->def_str != NULL)
 			*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
 		break;
@@ -663,6 +680,7 @@ keyword_clear(const struct keyword *kw, void *obj)
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
 	case KW_ALGORITHMS:
+	case KW_PROXY:
 		free(*FIELD(kw, obj, char *));
 		*FIELD(kw, obj, char *) = NULL;
 		break;
@@ -734,6 +752,7 @@ keyword_equal(const struct keyword *kw, const void *a, const void *b)
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
 	case KW_ALGORITHMS:
+	case KW_PROXY:
 		return kw_str_eq(*CFIELD(kw, a, char *),
 		    *CFIELD(kw, b, char *));
 	case KW_BOOL:
@@ -849,6 +868,7 @@ keyword_print(FILE *f, const struct keyword *kw, const void *obj,
 	case KW_FINGERPRINT:
 	case KW_LISTEN:
 	case KW_ALGORITHMS:
+	case KW_PROXY:
 		if ((s = *CFIELD(kw, obj, char *)) == NULL)
 			return;
 		fprintf(f, "%s%s = ", indent, kw->name);

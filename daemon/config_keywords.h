@@ -23,6 +23,7 @@ enum kw_type {
 	KW_FINGERPRINT,	/* SHA256:... as ssh-keygen -lf prints it */
 	KW_LISTEN,	/* ADDRESS:PORT, numeric ([v6]:port) */
 	KW_ALGORITHMS,	/* names libssh2 offers; min: enum session_alg */
+	KW_PROXY,	/* http://host:port or socks5://host:port */
 	KW_BOOL,
 	KW_INT,		/* an integer in [min, max] */
 	KW_DURATION,	/* seconds, integer or decimal, in [min, max] */

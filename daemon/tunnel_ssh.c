@@ -29,6 +29,7 @@ tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 	p->known_hosts = tc->known_hosts;
 	p->host_key = tc->host_key;
 	p->jump = tc->jump;
+	p->proxy = tc->proxy;
 	p->accept_new = tc->strict == HKC_ACCEPT_NEW;
 	p->ciphers = tc->ciphers;
 	p->macs = tc->macs;

@@ -9,6 +9,8 @@
  *   config_keywords.c every setting, defined once: name, type, range,
  *                    default, where it lives, what a reload needs
  *   config_print.c   the effective configuration (--print-config)
+ *   ssh_config.c     ssh_config = true: host resolved as an ssh_config
+ *                    alias by ssh -G, and where each value came from
  *   reload.c         reload by difference (SIGHUP, tunnelctl reload)
  *   worker.c         the threads that carry the tunnels; calls between
  *                    them and the main thread
@@ -73,6 +75,7 @@
  *                    keys, the key file, the password
  *   ssh/agent.c      the ssh-agent protocol on a non-blocking socket (no
  *                    libssh2: identity.c's probe uses it too)
+ *   ssh/proxy.c      through an upstream proxy: HTTP CONNECT, SOCKS5
  */
 #ifndef TUNNELD_H
 #define TUNNELD_H
@@ -195,6 +198,10 @@ struct tunnel_conf {
 	struct permit		*permits;
 	size_t			 npermits;
 	int			 window_budget;	/* MiB (ssh/window.c) */
+	char			*proxy;		/* "http://h:p", "socks5://h:p" */
+	int			 ssh_config;	/* host is an ssh_config alias */
+	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */
+	struct ssh_resolved	*resolved;	/* what ssh -G said (ssh_config.c) */
 };
 struct config {
 	char			*file;

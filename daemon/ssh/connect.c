@@ -7,7 +7,9 @@
  * when it fails), the first to connect wins and the others are closed; the
  * whole within the caller's timeout.  A blackholed first address (broken
  * IPv6) then costs 250 ms, not all of the timeout.  Or connect to a UNIX
- * socket path.  Nothing here ever blocks the loop.
+ * socket path.  Or, for a session behind an upstream proxy
+ * (connector_start_via), connect to the proxy so, then have proxy.c ask it
+ * for the server.  Nothing here ever blocks the loop.
  *
  * The callback runs exactly once, never from inside connector_start(), and
  * the connector frees itself after it; connector_cancel() before that
@@ -61,6 +63,12 @@ struct connector {
 	struct event		*ev_stagger;	/* the next address's turn */
 	struct event		*ev_done;	/* deferred callback */
 	struct event		*ev_timeout;
+	struct proxy_url	 via;		/* via.host: through a proxy */
+	char			*via_host;	/* what to ask it for */
+	int			 via_port;
+	struct proxy_talk	*talk;		/* asking it */
+	int			 talked;
+	char			 via_addr[INET6_ADDRSTRLEN + 32];
 };
 
 static void
@@ -104,8 +112,13 @@ connector_free(struct connector *k)
 	free(k->host);
 	free(k->path);
 	free(k->why);
+	proxy_talk_free(k->talk);
+	proxy_url_clear(&k->via);
+	free(k->via_host);
 	free(k);
 }
+
+static int connector_via(struct connector *);
 
 static void
 connector_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -113,6 +126,8 @@ connector_done_cb(evutil_socket_t fd, short what, void *arg)
 	struct connector *k = arg;
 	int cfd = k->fd;
 
+	if (k->via.host != NULL && connector_via(k))
+		return;
 	k->fd = -1;	/* handed over */
 	k->cb(cfd, k->error, cfd == -1 ? k->why : NULL, k->arg);
 	connector_free(k);
@@ -384,6 +399,85 @@ connector_cancel(struct connector *k)
 		connector_free(k);
 }
 
+/* --- through a proxy ---------------------------------------------------- */
+
+/* proxy.c is done: the connection through the proxy is open, or not. */
+static void
+connector_via_cb(int error, const char *why, void *arg)
+{
+	struct connector *k = arg;
+
+	k->talked = 1;
+	if (error != 0) {
+		close(k->fd);
+		k->fd = -1;
+		connector_finish(k, error, "%s", why);
+		return;
+	}
+	event_active(k->ev_done, 0, 0);
+}
+
+/* From connector_done_cb(): 1 if the proxy is still to be asked (and is
+ * being asked now), 0 when the caller is to be told. */
+static int
+connector_via(struct connector *k)
+{
+	char *why;
+
+	if (k->talked)
+		return 0;
+	if (k->fd == -1) {	/* the proxy itself cannot be reached */
+		if (k->error == -1)	/* its name: why says so */
+			xasprintf(&why, "%s: %s", proxy_kind_name(k->via.kind),
+			    k->why != NULL ? k->why : "");
+		else
+			xasprintf(&why, "%s %s: %s",
+			    proxy_kind_name(k->via.kind), k->addr != NULL ?
+			    k->addr : k->via.host, k->why != NULL ? k->why :
+			    "");
+		free(k->why);
+		k->why = why;
+		return 0;
+	}
+	k->talk = proxy_talk_start(k->base, k->fd, k->via.kind,
+	    k->addr, k->via_host, k->via_port, connector_via_cb,
+	    k);
+	return 1;
+}
+
+/*
+ * Connect to host:port through proxy ("http://..." or "socks5://...",
+ * checked by the configuration), or straight there if proxy is NULL.
+ * The caller's own timer bounds it.  connector_address() names the proxy.
+ */
+struct connector *
+connector_start_via(struct event_base *base, struct evdns_base *dns,
+    const char *proxy, const char *host, int port, int ai_flags,
+    connector_cb cb, void *arg)
+{
+	struct proxy_url u;
+	struct connector *k;
+	char *cause;
+
+	if (proxy == NULL)
+		return connector_start(base, dns, host, port, NULL, 0,
+		    ai_flags, cb, arg);
+	if (proxy_parse(proxy, &u, &cause) != 0) {
+		/* the configuration checked it: cannot happen */
+		k = connector_start(base, dns, NULL, 0, "/", 0, 0, cb, arg);
+		free(k->why);
+		xasprintf(&k->why, "proxy %s", cause);
+		free(cause);
+		return k;
+	}
+	k = connector_start(base, dns, u.host, u.port, NULL, 0, ai_flags, cb,
+	    arg);
+	k->via = u;
+	k->via_host = xstrdup(host);
+	k->via_port = port;
+	return k;
+}
+
 /* Still waiting for the name's addresses? */
 int
 connector_resolving(struct connector *k)
@@ -395,5 +489,9 @@ connector_resolving(struct connector *k)
 const char *
 connector_address(struct connector *k)
 {
-	return k->addr;
+	if (k->via.host == NULL || k->addr == NULL)
+		return k->addr;
+	snprintf(k->via_addr, sizeof k->via_addr, "%s %s",
+	    proxy_kind_name(k->via.kind), k->addr);
+	return k->via_addr;
 }

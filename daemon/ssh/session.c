@@ -12,10 +12,10 @@
  * a libssh2 call.
  *
  * Phases: resolving (evdns) -> connecting (non-blocking TCP, happy eyeballs:
- * connect.c) -> handshake (+ host key check) -> auth -> established;
- * connect_timeout covers all of them.  Keepalives are in
- * session_keepalive.c, what happens on an established session in
- * session_pump.c.
+ * connect.c; through an upstream proxy: proxy.c) -> handshake (+ host key
+ * check) -> auth -> established; connect_timeout covers all of them.
+ * Keepalives are in session_keepalive.c, what happens on an established
+ * session in session_pump.c.
  */
 #include "config.h"
 
@@ -85,7 +85,7 @@ session_conf_set(struct session_conf *sc, const struct session_params *p)
 	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump,
 	    &sc->p.host_key_algorithms,
 	    &sc->p.identity_agent, &sc->p.passphrase_file,
-	    &sc->p.password_file };
+	    &sc->p.password_file, &sc->p.proxy };
 	size_t i;
 
 	for (i = 0; i < nitems(sc->strings); i++) {
@@ -550,8 +550,8 @@ session_new(struct event_base *base, struct evdns_base *dns,
 		hop_start(s);
 		return s;
 	}
-	s->conn = connector_start(base, dns, s->conf->host, s->conf->port,
-	    NULL, 0, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
+	s->conn = connector_start_via(base, dns, s->conf->proxy, s->conf->host,
+	    s->conf->port, EVUTIL_AI_ADDRCONFIG, session_connected_cb, s);
 	return s;
 }
 

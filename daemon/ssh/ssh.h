@@ -44,6 +44,7 @@ struct session_params {
 	const char	*password_file;	/* password auth, the last resort */
 	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	const char	*host_key;	/* pinned "SHA256:...", or NULL */
+	const char	*proxy;		/* "http://h:p", "socks5://h:p" or NULL */
 	int		 accept_new;	/* unknown host keys are learnt */
 	const char	*ciphers;	/* algorithm lists, NULL: the default */
 	const char	*macs;		/* (session_algs_default()) */
@@ -165,5 +166,25 @@ struct connector *connector_start(struct event_base *, struct evdns_base *,
 void		 connector_cancel(struct connector *);
 int		 connector_resolving(struct connector *);
 const char	*connector_address(struct connector *);
+struct connector *connector_start_via(struct event_base *, struct evdns_base *,
+		    const char *proxy, const char *host, int port,
+		    int ai_flags, connector_cb, void *arg);
+
+/* proxy.c */
+enum proxy_kind { PROXY_HTTP, PROXY_SOCKS5 };
+struct proxy_url {
+	enum proxy_kind	 kind;
+	char		*host;
+	int		 port;
+};
+struct proxy_talk;
+typedef void (*proxy_cb)(int error, const char *why, void *arg);
+int		 proxy_parse(const char *, struct proxy_url *, char **cause);
+void		 proxy_url_clear(struct proxy_url *);
+const char	*proxy_kind_name(enum proxy_kind);
+struct proxy_talk *proxy_talk_start(struct event_base *, int fd,
+		    enum proxy_kind, const char *addr, const char *host,
+		    int port, proxy_cb, void *arg);
+void		 proxy_talk_free(struct proxy_talk *);
 
 #endif

@@ -396,6 +396,8 @@ sample(const struct keyword *kw)
 		default:
 			return "\"ssh-ed25519\"";
 		}
+	case KW_PROXY:
+		return "\"socks5://127.0.0.1:1080\"";
 	case KW_BOOL:
 		return kw->def != 0 ? "false" : "true";
 	case KW_INT:
