@@ -34,6 +34,39 @@ PIDS=""
 # signal it blindly.
 mine() { [ "$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')" = "$$" ]; }
 
+# Everything the test starts, and what that starts in turn (an sshd's
+# session processes, which outlive a listener the test killed; a server
+# left in a namespace), runs in a cgroup of the test's own, and ends with
+# the test however it ends (cgroup v2's cgroup.kill): nothing is left to
+# hold a port another test is given next.  Without a cgroup v2 we may
+# write to (a Debian root in a chroot), PIDS alone.
+CG= CG_HOME=
+cg_enter() {
+	cg_root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$cg_root" ] || return 0
+	cg_self=$(sed -n 's/^0:://p' /proc/self/cgroup)
+	CG_HOME=$cg_root${cg_self%/}
+	[ -w "$CG_HOME/cgroup.procs" ] || return 0
+	CG=$CG_HOME/tunneld-test.${WORK##*.}
+	if ! mkdir "$CG" 2>/dev/null || ! [ -f "$CG/cgroup.kill" ] ||
+	    ! echo $$ > "$CG/cgroup.procs" 2>/dev/null; then
+		rmdir "$CG" 2>/dev/null
+		CG=
+	fi
+}
+cg_end() {
+	[ -n "$CG" ] || return 0
+	echo $$ > "$CG_HOME/cgroup.procs" 2>/dev/null || return 0
+	echo 1 > "$CG/cgroup.kill" 2>/dev/null
+	i=0	# the kernel ends them at once; bounded all the same
+	while grep -q '^populated 1' "$CG/cgroup.events" 2>/dev/null &&
+	    [ $i -lt 100 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	rmdir "$CG" 2>/dev/null
+}
+cg_enter
+
 cleanup() {
 	[ -z "${CLEANUP_EXTRA:-}" ] || eval "$CLEANUP_EXTRA"
 	for p in $PIDS; do
@@ -42,6 +75,7 @@ cleanup() {
 		kill "$p" 2>/dev/null
 	done
 	wait 2>/dev/null
+	cg_end
 	release_reserved
 	if [ "$T_FAILED" -ne 0 ] || [ -n "${KEEP_WORK:-}" ]; then
 		for f in "$WORK"/*.log; do
