@@ -93,7 +93,8 @@ const struct keyword keywords[] = {
 	{ "reconnect_max", KW_DURATION, T(reconnect_max), N(0.1, 86400, 300),
 	    R(KR_NONE) },
 	/* parallel sessions (issue 14): read where used */
-	{ "sessions", KW_INT, T(sessions), N(1, SESSIONS_MAX, 8), R(KR_NONE) },
+	{ "sessions", KW_INT, T(sessions), N(1, SESSIONS_MAX, 16),
+	    R(KR_NONE) },
 	{ "sessions_idle", KW_DURATION, T(sessions_idle), N(0.1, 86400, 60),
 	    R(KR_NONE) },
 	{ "local", KW_FORWARDS, T(fwds), NA, R(KR_FORWARDS) },
