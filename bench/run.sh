@@ -3,7 +3,7 @@
 # same sshd, cipher and MAC, on loopback; reported as absolute figures and
 # tunneld/ssh ratios; nothing is asserted.
 # Usage: bench/run.sh [--quick] [--only single,tunnels,idle,raw]
-#                     [--cipher CIPHERS] [--mac MACS]
+#                     [--cipher CIPHERS] [--mac MACS] [--idle N,...]
 #
 # Without --cipher and --mac each side uses its default algorithms (tunneld:
 # the fastest secure ones its libssh2 offers, chacha20-poly1305 on 1.11,
@@ -16,22 +16,24 @@
 # connections on one tunnel, 8 busy tunnels against 8 ssh processes, new
 # connections per second, 64-byte round trips (p50, p99) alone and beside a
 # bulk transfer, client CPU per GB, memory and bring-up time for 1, 100 and
-# 1000 idle tunnels against as many ssh processes, and the raw libssh2
+# 1000 idle tunnels against as many ssh processes (--idle: other counts;
+# --quick: 1 and 100), and the raw libssh2
 # ceiling (bench/raw_libssh2).  CSV in bench/out/, a chart with gnuplot.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 . "$top_srcdir/tests/integration/lib.sh"
 
-QUICK=0 STAGES= CIPHER= MAC=
+QUICK=0 STAGES= CIPHER= MAC= IDLE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--only) STAGES=${2:-}; shift ;;
 	--cipher) CIPHER=${2:-}; shift ;;
 	--mac) MAC=${2:-}; shift ;;
+	--idle) IDLE=${2:-}; shift ;;
 	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw]" \
-	    "[--cipher CIPHERS] [--mac MACS]"; exit 2 ;;
+	    "[--cipher CIPHERS] [--mac MACS] [--idle N,...]"; exit 2 ;;
 	esac
 	shift
 done
@@ -52,7 +54,7 @@ echo "# $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"); load before: $(
 echo "# ${CIPHER:-default ciphers}, ${MAC:-default MACs} on both sides; medians of alternating runs"
 WORK=$WORK SSHD_PORT=$SSHD_PORT TUNNELD=$TUNNELD TUNNELCTL=$TUNNELCTL \
     SSH=$SSH SINK=$SINK ECHO=$ECHO SOURCE=$SOURCE CIPHER=$CIPHER \
-    MAC=$MAC QUICK=$QUICK STAGES=$STAGES OUT=$OUT USER=$(id -un) \
+    MAC=$MAC QUICK=$QUICK STAGES=$STAGES OUT=$OUT USER=$(id -un) IDLE=$IDLE \
     RAW=$top_builddir/bench/raw_libssh2 \
     $PYTHON3 "$top_srcdir/bench/bench.py" || T_FAILED=1
 if command -v gnuplot >/dev/null 2>&1 && [ -s "$OUT/ratios.dat" ]; then
