@@ -88,6 +88,10 @@ session_conf_set(struct session_conf *sc, const struct session_params *p)
 	    &sc->p.password_file, &sc->p.proxy };
 	size_t i;
 
+	/* one owned copy per string parameter: a new one needs a slot */
+	_Static_assert(nitems(str) == nitems(sc->strings),
+	    "session_conf's strings[] and session_conf_set()'s list differ");
+
 	for (i = 0; i < nitems(sc->strings); i++) {
 		free(sc->strings[i]);
 		sc->strings[i] = NULL;

@@ -171,7 +171,7 @@ struct session_lib {
 /* The owner's parameters, as copied by session_new(). */
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[14];	/* what p's pointers own */
+	char			*strings[15];	/* what p's pointers own */
 };
 
 struct session {
