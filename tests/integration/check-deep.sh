@@ -123,7 +123,9 @@ check "a password file others can read: refused, with what to do" says "$out" \
 	"$D/bad.conf:27: tunnel openpw:" "$D/password" \
 	"fix: the service's user must own it"
 check "... and the password itself is nowhere" eval '! says "$out" "not so secret"'
-check "the count" says "$out" "7 problems in 7 of 8 tunnels"
+# the RSA key is a problem with libssh2 1.10 only
+if $TUNNELD -V | grep -q 'libssh2 1\.10'; then n=7; else n=6; fi
+check "the count" says "$out" "$n problems in $n of 8 tunnels"
 check "nothing was connected to" [ ! -s "$WORK/accepted" ]
 check "... nor is anything left listening on the free port" refused "$FREE"
 
