@@ -58,7 +58,14 @@ AllowTcpForwarding yes
 LogLevel VERBOSE
 CONF
 	} > "$WORK/$x.sshd_config"
-	in_ns "$ns" $SSHD -f "$WORK/$x.sshd_config" -D -e >> "$WORK/$x.sshd.log" 2>&1 &
+	# not through in_ns: $! must be sshd itself, not a shell around it
+	# (which would leave sshd behind when killed)
+	if [ "$ns" = - ]; then
+		$SSHD -f "$WORK/$x.sshd_config" -D -e >> "$WORK/$x.sshd.log" 2>&1 &
+	else
+		ip netns exec "tunneld-$ns-$$" $SSHD -f "$WORK/$x.sshd_config" \
+		    -D -e >> "$WORK/$x.sshd.log" 2>&1 &
+	fi
 	eval "SSHD_$x=$!"
 	PIDS="$PIDS $!"
 	i=0
