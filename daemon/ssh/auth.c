@@ -452,7 +452,12 @@ auth_kbdint(struct auth *a)
 	return rc;
 }
 
-/* Nothing was accepted: say what was tried, and what did not work here. */
+/*
+ * Nothing was accepted: say what was tried, and what did not work here.  A
+ * refusal is retried slowly (SE_AUTH); when nothing was offered at all (an
+ * agent with no keys yet, no key file) the server refused nothing, and the
+ * ordinary schedule applies.
+ */
 static int
 auth_none_left(struct auth *a)
 {
@@ -467,8 +472,9 @@ auth_none_left(struct auth *a)
 		session_fail(s, SE_AUTH, "authentication failed: %s refused %s "
 		    "for user \"%s\"%s%s", s->addr, a->tried, s->conf->user,
 		    notes != NULL ? "; " : "", notes != NULL ? notes : "");
-	else
-		session_fail(s, SE_AUTH, "authentication failed: %s offers %s "
+	else	/* nothing was refused: the server holds nothing against us,
+		 * and an agent may get its keys later (the schedule) */
+		session_fail(s, SE_NETWORK, "authentication failed: %s offers %s "
 		    "for user \"%s\", and tunneld has nothing to try for them%s"
 		    "%s", s->addr, a->methods, s->conf->user,
 		    notes != NULL ? ": " : "", notes != NULL ? notes : "");

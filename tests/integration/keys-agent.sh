@@ -63,8 +63,16 @@ err=$(json_get later "t['last_error']")
 diag "$err"
 check "... says the agent cannot be reached, where" says "$err" 'ssh-agent' "$WORK/later.sock" 'no agent is running there'
 check "... and the server was not bothered (not the slow retry)" sh -c "! echo '$err' | grep -q 'retrying slowly'"
-agent "$WORK/later.sock" "$WORK/id_confirm"
-check "the agent starts later: up on a retry" wait_state later up 15
+# the agent starts, its key is added a moment later (as at login): an
+# empty agent refused nothing, so it is the schedule, not the slow retry
+agent "$WORK/later.sock"
+check "the agent starts with no keys: said" wait_until 15 sh -c \
+    "$TUNNELCTL -s '$CTL' status --json later | grep -q 'holds no keys'"
+err=$(json_get later "t['last_error']")
+diag "$err"
+check "... not the slow retry (nothing was refused)" sh -c "! echo '$err' | grep -q 'retrying slowly'"
+SSH_AUTH_SOCK=$WORK/later.sock ssh-add "$WORK/id_confirm" 2>/dev/null || bail "ssh-add"
+check "its key added: up on a retry" wait_state later up 15
 
 check "an agent that refuses to sign: backoff" wait_state refuse backoff 10
 err=$(json_get refuse "t['last_error']")
