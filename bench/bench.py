@@ -68,7 +68,7 @@ def cpu_s(pid):
 
 class Tunneld:
     """One tunneld with n tunnels, each forwarding local ports to targets."""
-    def __init__(self, tunnels):
+    def __init__(self, tunnels, extra=""):
         self.conf = os.path.join(WORK, "bench-%d.conf" % id(self))
         self.sock = os.path.join(WORK, "bench-%d.sock" % id(self))
         lines = ['control_socket = "%s";' % self.sock, "log_level = \"warning\";",
@@ -78,8 +78,9 @@ class Tunneld:
                  ' ciphers = "%s";' % CIPHER if CIPHER else "",
                  ' macs = "%s";' % MAC if MAC else ""), "tunnels = {"]
         for i, fw in enumerate(tunnels):
-            lines.append('  t%d = { host = "127.0.0.1"; local = [ %s ]; };' %
-                         (i, ", ".join('"%d:127.0.0.1:%d"' % f for f in fw)))
+            lines.append('  t%d = { host = "127.0.0.1"; local = [ %s ];%s };' %
+                         (i, ", ".join('"%d:127.0.0.1:%d"' % f for f in fw),
+                          " " + extra if extra else ""))
         lines.append("};")
         open(self.conf, "w").write("\n".join(lines) + "\n")
         self.n = len(tunnels)
@@ -256,7 +257,7 @@ def main():
     if "idle" in STAGES:
         idle_tunnels()
     if "raw" in STAGES:
-        raw_ceiling(size)
+        raw_ceiling(size, runs)
     print("# negotiated: tunneld cipher: %s MAC: %s; ssh %s" % (
         NEGOTIATED.get("cipher", "unknown"), NEGOTIATED.get("mac", "unknown"),
         ssh_negotiated()), flush=True)
@@ -309,6 +310,16 @@ def single(size, runs):
     sp50, sp99 = (statistics.median(x) for x in zip(*ls_r))
     row("64-byte round trip p50, beside a bulk upload", "ms", tp50, sp50, "lower")
     row("64-byte round trip p99, beside a bulk upload", "ms", tp99, sp99, "lower")
+    td.stop()
+    # the same on one session, as ssh always has it (tunneld's sessions
+    # would otherwise give the round trips a session of their own)
+    l1_sink, l1_echo = free_port(), free_port()
+    td = Tunneld([[(l1_sink, SINK), (l1_echo, ECHO)]], "sessions = 1;").start()
+    td.wait_up()
+    lt_r = [loaded(l1_echo, l1_sink) for _ in range(runs)]
+    tp50, tp99 = (statistics.median(x) for x in zip(*lt_r))
+    row("... the same on one session, p50", "ms", tp50, sp50, "lower")
+    row("... the same on one session, p99", "ms", tp99, sp99, "lower")
     td.stop(); sp.terminate(); sp.wait()
 
 
@@ -382,37 +393,87 @@ def idle_tunnels():
 
 
 
-def raw_ceiling(size):
-    """the raw libssh2 ceiling: one blocking channel, no event loop"""
+def raw_ceiling(size, runs):
+    """tunneld against the raw libssh2 program (bench/raw_libssh2: one
+    blocking channel, no event loop), each way, in runs alternating with
+    ssh's (the raw program against ssh bounds tunneld's ratios): the
+    raw program's bytes made up in memory (dropped), and read from (written
+    to) a loopback client socket as a forwarder's are: the ceiling for a
+    single-threaded forwarder on libssh2.  Medians of 2 * runs + 1; CPU per
+    GB is each program's own, both ways together."""
     mb = size / 1048576
     raw = E.get("RAW")
-    if raw and os.access(raw, os.X_OK):
-        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        # tunneld's algorithms, or the ones asked for
-        c = NEGOTIATED.get("cipher") or CIPHER or "-"
-        m = NEGOTIATED.get("mac") or MAC or "-"
+    if not (raw and os.access(raw, os.X_OK)):
+        return
+    # tunneld's algorithms, or the ones asked for
+    c = NEGOTIATED.get("cipher") or CIPHER or "-"
+    m = NEGOTIATED.get("mac") or MAC or "-"
+    lt_sink, lt_src = free_port(), free_port()
+    ls_sink, ls_src = free_port(), free_port()
+    td = Tunneld([[(lt_sink, SINK), (lt_src, SOURCE)]]).start()
+    td.wait_up()
+    sp = ssh_forward([(ls_sink, SINK), (ls_src, SOURCE)])
+    for p in (ls_sink, ls_src):
+        wait_port(p)
+
+    def run(way, sock):
+        env = dict(os.environ, RAW_WAY=way)
+        if sock:
+            env["RAW_SOCKET"] = "1"
         r = subprocess.run([raw, "127.0.0.1", str(SSHD_PORT), E.get("USER", "root"), KEY,
-                            str(SINK), str(size), c, "-" if m.startswith("<") else m],
-                           capture_output=True, text=True)
-        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if r.returncode == 0:
-            dt = float(r.stdout.split()[0])
-            cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / (size / (1 << 30))
-            tc = [x for x in ROWS if x[0] == "client CPU per GB"]
-            print("# raw libssh2: cipher %s MAC %s" % tuple(r.stdout.split()[1:3]))
-            print("%-44s %10.2f %10s%s" %
-                  ("raw libssh2, CPU per GB (s/GB)", cpu, "-",
-                   " (tunneld needs %.0f%% more)" % (100 * (tc[0][2] / cpu - 1))
-                   if tc else ""))
-            ROWS.append(("raw libssh2 CPU per GB", "s/GB", cpu, 0, "lower"))
-            up = [x for x in ROWS if x[0].startswith("upload, one")]
-            print("%-44s %10.2f %10s%s" %
-                  ("raw libssh2, one blocking channel (MB/s)", mb / dt, "-",
-                   " (tunneld reaches %.0f%% of it)" % (100 * up[0][2] / (mb / dt))
-                   if up else ""))
-            ROWS.append(("raw libssh2 upload", "MB/s", mb / dt, 0, "higher"))
-        else:
-            print("raw libssh2: " + r.stderr.strip())
+                            str(SINK if way == "up" else SOURCE), str(size), c,
+                            "-" if m.startswith("<") else m],
+                           capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip())
+        f = r.stdout.split()
+        NEGOTIATED.setdefault("raw", "cipher %s MAC %s" % tuple(f[1:3]))
+        return float(f[0]), float(f[3])
+
+    def forwarder(pid, sink, src, way):
+        c0 = cpu_s(pid)
+        dt = upload(sink, size) if way == "up" else download(src, size)
+        return dt, cpu_s(pid) - c0
+
+    res = {}        # (who, way) -> [(seconds, cpu seconds)]
+    try:
+        for _ in range(2 * runs + 1):
+            for way in ("up", "down"):
+                for who in ("tunneld", "raw", "raw+socket", "ssh"):
+                    res.setdefault((who, way), []).append(
+                        forwarder(td.p.pid, lt_sink, lt_src, way)
+                        if who == "tunneld" else
+                        forwarder(sp.pid, ls_sink, ls_src, way)
+                        if who == "ssh" else run(way, who == "raw+socket"))
+    except RuntimeError as e:
+        print("raw libssh2: %s" % e)
+        return
+    finally:
+        td.stop(); sp.terminate(); sp.wait()
+    print("# against raw libssh2 (%s), alternating runs with ssh;"
+          " the columns are the two named" % NEGOTIATED["raw"])
+    gb = 2 * size / (1 << 30)
+
+    def rate(who, way):
+        return mb / statistics.median(x[0] for x in res[(who, way)])
+
+    def cpu(who):
+        return statistics.median(a[1] + b[1] for a, b in
+                                 zip(res[(who, "up")], res[(who, "down")])) / gb
+
+    for who, label in (("raw", "in memory"), ("raw+socket", "client socket")):
+        for way, name in (("up", "upload"), ("down", "download")):
+            row("%s vs raw libssh2, %s" % (name, label), "MB/s",
+                rate("tunneld", way), rate(who, way), "higher")
+        row("CPU per GB vs raw libssh2, %s" % label, "s/GB", cpu("tunneld"),
+            cpu(who), "lower")
+    # what the library itself reaches: ssh's ratios for tunneld are bounded
+    # by these (the first column is the raw program, the second ssh)
+    for way, name in (("up", "upload"), ("down", "download")):
+        row("raw libssh2 vs ssh, %s" % name, "MB/s", rate("raw", way),
+            rate("ssh", way), "higher")
+    row("raw libssh2 vs ssh, CPU per GB", "s/GB", cpu("raw"), cpu("ssh"),
+        "lower")
 
 
 def write_out():
@@ -426,7 +487,7 @@ def write_out():
             f.write('%s,"%s",%s,%.3f,%.3f,%.3f,%s\n' % (stamp, m, u, t, s, t / s if s else 0, b))
     with open(os.path.join(OUT, "ratios.dat"), "w") as f:
         for m, u, t, s, b in ROWS:
-            if s:
+            if s and "raw libssh2" not in m:    # the chart: tunneld/ssh
                 r = t / s if b == "higher" else s / t
                 f.write('"%s" %.3f\n' % (m, r))
     print("# CSV: %s" % csv)

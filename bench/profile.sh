@@ -2,8 +2,9 @@
 # profile.sh [MIB] - where tunneld's time goes on one bulk stream: perf
 # records tunneld while MIB MiB (default 1024) go up, then down, through
 # one tunnel with its default algorithms, and bench/raw_libssh2 moving the
-# same bytes up with the same cipher; perf report by shared object and by
-# symbol, to $OUT (bench/out/profile-*.txt).  Needs perf (Debian:
+# same bytes up with the same cipher (then, unprofiled, each way: in memory
+# and through a client socket as a forwarder's bytes go, RAW_SOCKET); perf
+# report by shared object and by symbol, to $OUT (bench/out/profile-*.txt).  Needs perf (Debian:
 # linux-perf) and root; `bench/trixie.sh --profile` runs it in the Debian
 # 13 root.  The machine's load is printed: other work skews the shares.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -108,13 +109,21 @@ if [ -x "$RAW" ]; then
 	$PERF record -q -g -F 499 -o "$WORK/raw.data" -- "$RAW" 127.0.0.1 \
 	    "$SSHD_PORT" "$(id -un)" "$WORK/id_ed25519" "$SINK" \
 	    $((MIB << 20)) "$cipher" "$rawmac" > "$WORK/raw.out" 2>/dev/null
-	$PYTHON3 -c 'import resource, subprocess, sys
-r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(r.stdout.strip(), u.ru_utime + u.ru_stime)' "$RAW" 127.0.0.1 \
-	    "$SSHD_PORT" "$(id -un)" "$WORK/id_ed25519" "$SINK" \
-	    $((MIB << 20)) "$cipher" "$rawmac" > "$WORK/raw.out2"
-	echo "raw libssh2 upload: $(awk -v m="$MIB" '{ printf "%.1f MB/s (%s), %.2f s CPU per GiB", m / $1, $2, $4 / (m / 1024) }' "$WORK/raw.out2")"
+	for way in up down; do
+		for sock in "" 1; do
+			[ $way = up ] && port=$SINK || port=$SOURCE
+			env RAW_WAY=$way ${sock:+RAW_SOCKET=1} "$RAW" 127.0.0.1 \
+			    "$SSHD_PORT" "$(id -un)" "$WORK/id_ed25519" "$port" \
+			    $((MIB << 20)) "$cipher" "$rawmac" > "$WORK/raw.out2"
+			echo "raw libssh2 $way${sock:+, client socket}: $(awk -v m="$MIB" '{ printf "%.1f MB/s (%s), %.2f s CPU per GiB", m / $1, $2, $4 / (m / 1024) }' "$WORK/raw.out2")"
+		done
+	done
 	report raw raw_libssh2
+	# and down, through a client socket, beside tunneld's download
+	$PERF record -q -g -F 499 -o "$WORK/raw-down.data" -- env RAW_WAY=down \
+	    RAW_SOCKET=1 "$RAW" 127.0.0.1 "$SSHD_PORT" "$(id -un)" \
+	    "$WORK/id_ed25519" "$SOURCE" $((MIB << 20)) "$cipher" "$rawmac" \
+	    > "$WORK/raw.out" 2>/dev/null
+	report raw-down raw_libssh2
 fi
 done_testing >/dev/null

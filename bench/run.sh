@@ -15,10 +15,13 @@
 # bench/bench.py measures: one-connection upload and download, 16 and 256
 # connections on one tunnel, 8 busy tunnels against 8 ssh processes, new
 # connections per second, 64-byte round trips (p50, p99) alone and beside a
-# bulk transfer, client CPU per GB, memory and bring-up time for 1, 100 and
-# 1000 idle tunnels against as many ssh processes (--idle: other counts;
-# --quick: 1 and 100), and the raw libssh2
-# ceiling (bench/raw_libssh2).  CSV in bench/out/, a chart with gnuplot.
+# bulk transfer (tunneld: with its default sessions, then on the bulk's own
+# session, as ssh always is), client CPU per GB, memory and bring-up time
+# for 1, 100 and 1000 idle tunnels against as many ssh processes (--idle:
+# other counts; --quick: 1 and 100), and (raw) tunneld against the raw
+# libssh2 program (bench/raw_libssh2) each way in alternating runs, its
+# bytes in memory and through a client socket as a forwarder's.  CSV in
+# bench/out/, a chart of the ratios to ssh with gnuplot.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir

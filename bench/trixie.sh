@@ -41,6 +41,11 @@ case $ARGS in
 	{ apt-get -q update && apt-get -q -y install linux-perf; } \
 	    >/out/apt.log 2>&1 ||
 		{ tail -20 /out/apt.log; echo "=== trixie-bench: no perf"; exit 1; }
+	# libssh2 symbols for perf, if the debug archive answers
+	echo "deb http://deb.debian.org/debian-debug trixie-debug main" \
+	    >/etc/apt/sources.list.d/debug.list
+	{ apt-get -q update && apt-get -q -y install libssh2-1t64-dbgsym; } \
+	    >>/out/apt.log 2>&1 || echo "# no libssh2 symbols (debian-debug)"
 	make bench/raw_libssh2 >/dev/null &&
 	eval "top_srcdir=/work/src top_builddir=/work/build sh /work/src/bench/profile.sh ${ARGS#--profile}"
 	status=$? ;;
