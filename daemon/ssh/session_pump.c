@@ -17,6 +17,9 @@
  *    seen (last_rx) and, when nothing inside libssh2 wants input, the socket
  *    is still drained into a bounded buffer instead of waking the loop in
  *    vain; a ping then pulls that input through libssh2.
+ *  - Busy, the pump tries the socket for input every round and yields
+ *    through the poll (session_yield()), so neither the session's own
+ *    input nor the worker's other sessions wait for a bulk transfer.
  *
  * The pump's rule: nothing called from inside it may free a session
  * object or call libssh2 on the session other than through the pump.
@@ -883,6 +886,53 @@ session_unlatch(struct session *s)
 	return s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED ? -1 : 0;
 }
 
+/*
+ * Fairness when the socket is what limits: a channel's call latched (the
+ * socket is full), so the next pump retries it first and then goes round
+ * the channels from the start.  Put the latched channel, and those before
+ * it, last: the next ones get their turn before it writes again.  Without
+ * this a bulk upload that fills the socket at every pump kept its place
+ * at the head, and a small request on another channel of the session
+ * waited for a pump in which the bulk channel's write did not latch.
+ */
+static void
+session_latch_last(struct session *s)
+{
+	struct channel *c, *latched = s->latch_ch;
+	unsigned n;
+
+	if (s->latch_op == LATCH_NONE || s->latch_op >= LATCH_OPEN ||
+	    latched == NULL || s->phase != SP_ESTABLISHED)
+		return;
+	for (n = 0; n < s->nchannels; n++) {	/* it is on the list */
+		c = TAILQ_FIRST(&s->channels);
+		TAILQ_REMOVE(&s->channels, c, entry);
+		TAILQ_INSERT_TAIL(&s->channels, c, entry);
+		if (c == latched)
+			break;
+	}
+}
+
+/*
+ * The pump went PUMP_ROUNDS rounds and there is more: go on once the loop
+ * has polled.  A timer that is already due, not event_active(): libevent
+ * runs what is made active from a callback in the same pass, before it
+ * polls again, so a pump that kept itself active ran on and on while the
+ * socket accepted its writes - the session's own input waited in the
+ * socket (its read event could not fire, and the recv callback says EAGAIN
+ * until it does), and so did every other session and tunnel of the
+ * worker.  A 64-byte request beside a bulk upload on one session waited
+ * 18 ms for its answer that way (ssh: 1 ms), until the upload ran out of
+ * window.  After the poll, the socket events come first.
+ */
+static void
+session_yield(struct session *s)
+{
+	static const struct timeval due = { 0, 0 };
+
+	event_add(s->ev_pump, &due);
+}
+
 static void
 session_pump(struct session *s)
 {
@@ -894,6 +944,11 @@ session_pump(struct session *s)
 		return;
 	s->pumping = 1;		/* session_free() checks the rule */
 	for (rounds = 0; rounds < PUMP_ROUNDS; rounds++) {
+		/* a busy round is worth one recv: input (an answer on another
+		 * channel, a window adjust) is taken every round, not only
+		 * when the loop polls again */
+		if (rounds > 0)
+			s->rx_drained = 0;
 		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
 			goto out;
@@ -919,8 +974,8 @@ session_pump(struct session *s)
 		if (!progress)
 			break;
 	}
-	if (rounds == PUMP_ROUNDS)	/* busy: let other tunnels run */
-		event_active(s->ev_pump, 0, 0);
+	if (rounds == PUMP_ROUNDS)	/* busy: after the others' turn */
+		session_yield(s);
 	/* fairness: the next pump starts with another channel */
 	if ((c = TAILQ_FIRST(&s->channels)) != NULL) {
 		TAILQ_REMOVE(&s->channels, c, entry);
@@ -928,6 +983,7 @@ session_pump(struct session *s)
 	}
 out:
 	s->pumping = 0;
+	session_latch_last(s);
 	if (s->rx_eof && s->rxq_len == 0 && s->phase == SP_ESTABLISHED)
 		session_fail(s, SE_NETWORK, "connection closed by %s", s->addr);
 	session_arm(s);
