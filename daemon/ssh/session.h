@@ -24,7 +24,7 @@
 	libssh2_session_callback_set((ssh), (type), (void *)(fn))
 #endif
 
-#define PUMP_ROUNDS	8		/* then yield to the other events */
+#define PUMP_ROUNDS	4		/* then yield through the poll */
 #define RXQ_SIZE	(256 * 1024)	/* input drained while nobody reads */
 #define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
 #define TXQ_SIZE	4096		/* small packets' rest, when the */
