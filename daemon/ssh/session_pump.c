@@ -890,10 +890,10 @@ session_unlatch(struct session *s)
  * Fairness when the socket is what limits: a channel's call latched (the
  * socket is full), so the next pump retries it first and then goes round
  * the channels from the start.  Put the latched channel, and those before
- * it, last: the next ones get their turn before it writes again.  Without
- * this a bulk upload that fills the socket at every pump kept its place
- * at the head, and a small request on another channel of the session
- * waited for a pump in which the bulk channel's write did not latch.
+ * it, last: the next ones get their turn before it writes again, so a
+ * channel that fills the socket at every pump does not keep its place at
+ * the head.  (Not measured on its own: the round trips beside a bulk
+ * upload were decided by session_yield(), doc/libssh2.md rule 11.)
  */
 static void
 session_latch_last(struct session *s)
