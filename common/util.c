@@ -137,3 +137,117 @@ home_dir(void)
 		return xstrdup(pw.pw_dir);
 	return xstrdup("/");
 }
+
+/* Copy src into dst of size len, always terminated: 0, or -1 if cut. */
+int
+bstrcpy(char *dst, const char *src, size_t len)
+{
+	size_t n = strlen(src);
+
+	if (len == 0)
+		return -1;
+	if (n >= len) {
+		memcpy(dst, src, len - 1);
+		dst[len - 1] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* snprintf into buf of size len: the length written, or -1 if it was cut
+ * (or could not be formatted). */
+int
+bsnprintf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return n;
+}
+
+void
+bbuf_init(struct bbuf *b, void *p, size_t size)
+{
+	b->p = p;
+	b->size = size;
+	b->len = 0;
+	b->over = 0;
+}
+
+/* Append n bytes; if they do not fit, nothing more is and b->over says so
+ * (what was built is not to be sent). */
+void
+bbuf_add(struct bbuf *b, const void *data, size_t n)
+{
+	if (b->over || n > b->size - b->len) {
+		b->over = 1;
+		b->len = 0;
+		return;
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+void
+bbuf_byte(struct bbuf *b, unsigned c)
+{
+	unsigned char u = (unsigned char)c;
+
+	bbuf_add(b, &u, 1);
+}
+
+void
+bbuf_printf(struct bbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->over)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf((char *)b->p + b->len, b->size - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->size - b->len) {
+		b->over = 1;
+		b->len = 0;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+/*
+ * A host name or address no longer than DNS allows: HOST_NAME_LEN
+ * characters (a final dot aside), no label (between dots) over
+ * HOST_LABEL_LEN.  0, or -1 and a cause naming the limit.
+ */
+int
+host_name_check(const char *host, char **cause)
+{
+	size_t len = strlen(host), label;
+	const char *p, *dot;
+
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	if (len > HOST_NAME_LEN) {
+		xasprintf(cause, "host name \"%.20s...\" is %zu characters "
+		    "long: at most %d", host, len, HOST_NAME_LEN);
+		return -1;
+	}
+	for (p = host; p < host + len; p = dot + 1) {
+		if ((dot = memchr(p, '.', (size_t)(host + len - p))) == NULL)
+			dot = host + len;
+		if ((label = (size_t)(dot - p)) > HOST_LABEL_LEN) {
+			xasprintf(cause, "host name \"%.20s...\" has a label "
+			    "of %zu characters: at most %d", host, label,
+			    HOST_LABEL_LEN);
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -26,6 +26,25 @@ double	 random_between(double, double);
 double	 backoff_delay(double lo, double hi, unsigned n);
 int	 set_nonblock(int);
 
+/* Writes into fixed-size buffers: each says whether all of it fitted. */
+int	 bstrcpy(char *, const char *, size_t);
+int	 bsnprintf(char *, size_t, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+struct bbuf {				/* bytes appended to a fixed array */
+	unsigned char	*p;
+	size_t		 size, len;
+	int		 over;		/* something did not fit: len is 0 */
+};
+void	 bbuf_init(struct bbuf *, void *, size_t);
+void	 bbuf_add(struct bbuf *, const void *, size_t);
+void	 bbuf_byte(struct bbuf *, unsigned);
+void	 bbuf_printf(struct bbuf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define HOST_NAME_LEN	253		/* a DNS name, at most (RFC 1035) */
+#define HOST_LABEL_LEN	63		/* one of its labels */
+int	 host_name_check(const char *, char **);
+
 /* paths.c */
 #define PATHS_SYSTEM_SOCKET	"/run/tunneld/tunneld.sock"
 enum paths_mode {

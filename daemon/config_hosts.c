@@ -88,6 +88,13 @@ config_hosts_entry(const char *v, struct server *sv, char **cause)
 		return -1;
 	}
 	xasprintf(&sv->host, "%.*s", (int)len, v);
+	if (host_name_check(sv->host, &why) != 0) {
+		xasprintf(cause, "%s", why);
+		free(why);
+		free(sv->host);
+		sv->host = NULL;
+		return -1;
+	}
 	return 0;
 }
 

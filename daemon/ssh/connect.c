@@ -360,7 +360,7 @@ connector_start(struct event_base *base, struct evdns_base *dns,
 	struct connector *k = xcalloc(1, sizeof *k);
 	struct evutil_addrinfo hints;
 	struct evdns_getaddrinfo_request *req;
-	char serv[16];
+	char serv[16], *cause;
 
 	k->base = base;
 	k->cb = cb;
@@ -377,6 +377,11 @@ connector_start(struct event_base *base, struct evdns_base *dns,
 		return k;
 	}
 	k->host = xstrdup(host);
+	if (host_name_check(host, &cause) != 0) {	/* the check's too */
+		connector_finish(k, -1, "%s", cause);
+		free(cause);
+		return k;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -66,7 +66,7 @@ hop_port(const char *p, int *port)
 
 /* The host and port of "host", "host:port", "[v6]" or "[v6]:port". */
 static int
-hop_host_port(char *hp, struct hop *h)
+hop_host_port(char *hp, struct hop *h, char **why)
 {
 	char *colon, *p = NULL;
 
@@ -86,6 +86,8 @@ hop_host_port(char *hp, struct hop *h)
 	}
 	if (*hp == '\0' || strpbrk(hp, " \t\r\n/@[]") != NULL)
 		return -1;
+	if (host_name_check(hp, why) != 0)
+		return -1;
 	h->port = 22;
 	if (p != NULL && hop_port(p, &h->port) != 0)
 		return -1;
@@ -97,7 +99,7 @@ hop_host_port(char *hp, struct hop *h)
 static int
 hop_parse(const char *spec, size_t len, struct hop *h, char **cause)
 {
-	char *copy, *hp, *at;
+	char *copy, *hp, *at, *why = NULL;
 	int rc = 0;
 
 	memset(h, 0, sizeof *h);
@@ -116,8 +118,11 @@ hop_parse(const char *spec, size_t len, struct hop *h, char **cause)
 		hp = at + 1;
 	}
 	if (rc == 0)
-		rc = hop_host_port(hp, h);
-	if (rc != 0) {
+		rc = hop_host_port(hp, h, &why);
+	if (rc != 0 && why != NULL) {
+		*cause = why;
+		hop_clear(h);
+	} else if (rc != 0) {
 		xasprintf(cause, "\"%.*s\" is not [user@]host[:port]",
 		    (int)len, spec);
 		hop_clear(h);
@@ -165,14 +170,14 @@ hop_first(const char *jump, char **host, int *port)
 	return 0;
 }
 
-/* "host:port" or "[v6]:port", for messages. */
+/* "host:port" or "[v6]:port", for messages: h->host was checked, and
+ * fits a buffer of HOST_NAME_LEN + 16. */
 static void
 hop_name(const struct hop *h, char *buf, size_t len)
 {
-	if (strchr(h->host, ':') != NULL)
-		snprintf(buf, len, "[%s]:%d", h->host, h->port);
-	else
-		snprintf(buf, len, "%s:%d", h->host, h->port);
+	if (bsnprintf(buf, len, strchr(h->host, ':') != NULL ? "[%s]:%d" :
+	    "%s:%d", h->host, h->port) == -1)
+		log_debug("jump host %.20s...: its name cut", h->host);
 }
 
 /*
@@ -187,13 +192,15 @@ hop_params(struct session *s, struct session_params *p, struct hop *h,
 {
 	const char *jump = s->conf->jump, *comma = strrchr(jump, ',');
 	const char *last = comma != NULL ? comma + 1 : jump;
-	struct passwd *pw;
-	char name[300];
+	struct passwd pwd, *pw = NULL;
+	char name[HOST_NAME_LEN + 16], pwbuf[4096];
 
 	if (hop_parse(last, strlen(last), h, cause) != 0)
 		return -1;
 	if (h->user == NULL) {
-		if ((pw = getpwuid(geteuid())) == NULL) {
+		/* a worker's thread: getpwuid()'s static result is shared */
+		if (getpwuid_r(geteuid(), &pwd, pwbuf, sizeof pwbuf, &pw) !=
+		    0 || pw == NULL) {
 			xasprintf(cause, "jump host %s: no user, and tunneld's "
 			    "own user has no name", h->host);
 			hop_clear(h);
@@ -237,7 +244,7 @@ hop_up_cb(void *arg)
 {
 	struct session *s = arg;
 	struct channel *c;
-	char label[300];
+	char label[HOST_NAME_LEN + 32];	/* "to NAME port N" */
 	int sp[2];
 
 	if (s->phase != SP_CONNECTING)

@@ -54,6 +54,55 @@ out=$($TUNNELD -c "$WORK/bad.conf" 2>&1); rc=$?
 check "start-up with a bad configuration exits 1 listing the errors" \
     sh -c "[ $rc -eq 1 ] && [ \$(printf '%s\n' \"\$1\" | grep -c '^$f:') -eq 4 ]" _ "$out"
 
+# Host names longer than DNS allows (253 characters, labels of 63): refused
+# by the check with FILE:LINE wherever they come from, never sent.
+LONG=$(printf '%060d.%060d.%060d.%060d.%055d' 1 2 3 4 5)	# 299 characters
+LABEL=$(printf 'a%064d.example' 0)				# a label of 65
+P=$(printf '%.20s' "$LONG")					# as quoted
+cat > "$WORK/long.conf" <<CONF
+defaults = { user = "tunnel"; };
+tunnels = {
+  viasocks = {
+    host = "$LONG"; proxy = "socks5://127.0.0.1:1080"; };
+  viahttp = {
+    host = "$LONG"; proxy = "http://127.0.0.1:3128"; };
+  inlist = { host = [ "relay1",
+    "$LONG:2222" ]; };
+  label = {
+    host = "$LABEL"; };
+  hop = { host = "relay1";
+    jump = "me@$LONG:22"; };
+  proxyname = { host = "relay1";
+    proxy = "socks5://$LONG:1080"; };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/long.conf" 2>&1); rc=$?
+f="$WORK/long.conf"
+check "host names over 253 characters: -n exits 1" [ $rc -eq 1 ]
+for want in "$f:4: host: host name \"$P...\" is 299 characters long: at most 253" \
+    "$f:6: host: host name \"$P...\" is 299 characters long" \
+    "$f:8: host: host name \"$P...\" is 299 characters long" \
+    "$f:10: host: host name \"a0000000000000000000...\" has a label of 65 characters: at most 63" \
+    "$f:12: tunnel \"hop\": jump: host name \"$P...\" is 299" \
+    "$f:14: proxy: \"socks5://$LONG:1080\": host name \"$P...\" is 299"; do
+	check "reports: $want" sh -c "printf '%s\n' \"\$1\" | grep -qF \"\$2\"" _ "$out" "$want"
+done
+check "... every one of them (6 lines)" \
+    [ "$(printf '%s\n' "$out" | grep -c "^$f:.*characters")" -eq 6 ]
+
+# the same name from ssh_config's HostName
+printf 'Host longone\n  HostName %s\n' "$LONG" > "$WORK/ssh_config"
+cat > "$WORK/long-ssh.conf" <<CONF
+tunnels = {
+  viaalias = { host = "longone"; ssh_config = true;
+    ssh_config_file = "$WORK/ssh_config"; proxy = "socks5://127.0.0.1:1080"; };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/long-ssh.conf" 2>&1); rc=$?
+check "ssh_config's HostName of 299 characters: -n exits 1 with FILE:LINE" \
+    sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q \"^$WORK/long-ssh.conf:2: .*HostName.*is 299 characters long\"" _ "$out"
+printf '%s\n' "$out" | grep -q "^$WORK/long-ssh.conf:2:" || diag "$out"
+
 out=$($TUNNELD --version 2>&1)
 check "--version names libssh2 and libevent" sh -c "echo '$out' | grep -q libssh2 && echo '$out' | grep -q libevent"
 $TUNNELD --bogus >/dev/null 2>&1
