@@ -35,11 +35,12 @@ struct proxy_talk {
 	char		*host;		/* what the proxy is asked for */
 	int		 port;
 	char		*desc;		/* "HTTP proxy 127.0.0.1:3128" */
-	unsigned char	 out[600];
+	unsigned char	 out[2 * HOST_NAME_LEN + 128];	/* a request */
 	size_t		 outlen, outoff;
 	unsigned char	 in[PROXY_HEADER_MAX + 1];
 	size_t		 inlen, need;
 	int		 garbage;	/* read on to quote a line of it */
+	char		*refused;	/* why it cannot be asked: said first */
 	proxy_cb	 cb;
 	void		*arg;
 };
@@ -87,7 +88,7 @@ int
 proxy_parse(const char *url, struct proxy_url *u, char **cause)
 {
 	const char *p, *colon, *end;
-	char *rest, *slash;
+	char *rest, *slash, *why;
 	size_t i;
 	int port;
 
@@ -137,16 +138,21 @@ proxy_parse(const char *url, struct proxy_url *u, char **cause)
 		u->host[colon - p] = '\0';
 	}
 	port = proxy_port(colon + 1);
+	free(rest);
 	if (u->host[0] == '\0' || strpbrk(u->host, " \t\r\n") != NULL ||
 	    port == -1) {
-		free(rest);
 		proxy_url_clear(u);
 		return proxy_parse_fail(cause, url, port == -1 ?
 		    "the port is not a number from 1 to 65535" :
 		    "no host name or address");
 	}
+	if (host_name_check(u->host, &why) != 0) {
+		proxy_url_clear(u);
+		proxy_parse_fail(cause, url, why);
+		free(why);
+		return -1;
+	}
 	u->port = port;
-	free(rest);
 	return 0;
 }
 
@@ -201,17 +207,42 @@ proxy_done(struct proxy_talk *t, int error, const char *fmt, ...)
 	free(msg);
 }
 
-static void
+/* CONNECT host:port; -1 if it does not fit (the name was checked). */
+static int
 proxy_http_request(struct proxy_talk *t)
 {
 	const char *fmt = strchr(t->host, ':') != NULL ? "[%s]:%d" : "%s:%d";
-	char hp[300];
+	char hp[HOST_NAME_LEN + 16];
+	struct bbuf b;
 
-	snprintf(hp, sizeof hp, fmt, t->host, t->port);
-	t->outlen = (size_t)snprintf((char *)t->out, sizeof t->out,
-	    "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: tunneld/%s\r\n\r\n",
-	    hp, hp, PACKAGE_VERSION);
+	if (bsnprintf(hp, sizeof hp, fmt, t->host, t->port) == -1)
+		return -1;
+	bbuf_init(&b, t->out, sizeof t->out);
+	bbuf_printf(&b, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n"
+	    "User-Agent: tunneld/%s\r\n\r\n", hp, hp, PACKAGE_VERSION);
+	if (b.over)
+		return -1;
+	t->outlen = b.len;
 	t->need = 1;	/* the header, a byte at a time */
+	return 0;
+}
+
+/*
+ * The status code of "HTTP/1.x DDD" and a space or the line's end, as
+ * RFC 9112 4 has it: exactly three digits; -1 if the line is not that.
+ */
+static int
+proxy_http_status(const char *line)
+{
+	const char *d = line + 9;
+
+	if (strncmp(line, "HTTP/1.", 7) != 0 || !isdigit((unsigned char)
+	    line[7]) || line[8] != ' ')
+		return -1;
+	if (!isdigit((unsigned char)d[0]) || !isdigit((unsigned char)d[1]) ||
+	    !isdigit((unsigned char)d[2]) || (d[3] != ' ' && d[3] != '\r'))
+		return -1;
+	return (d[0] - '0') * 100 + (d[1] - '0') * 10 + (d[2] - '0');
 }
 
 static void
@@ -228,8 +259,8 @@ proxy_http_garbage(struct proxy_talk *t)
 static int
 proxy_http_answer(struct proxy_talk *t)
 {
-	char q[PROXY_QUOTE_MAX * 4 + 8], *sp;
-	int code = 0;
+	char q[PROXY_QUOTE_MAX * 4 + 8];
+	int code;
 	size_t n;
 
 	if (t->garbage || (t->inlen <= 5 &&
@@ -254,9 +285,7 @@ proxy_http_answer(struct proxy_talk *t)
 	t->in[t->inlen] = '\0';
 	n = strcspn((char *)t->in, "\r\n");
 	proxy_quote(q, sizeof q, t->in, n);
-	if ((sp = strchr((char *)t->in, ' ')) == NULL || (size_t)(sp -
-	    (char *)t->in) > n || sscanf(sp, " %3d", &code) != 1 ||
-	    code < 100) {
+	if ((code = proxy_http_status((char *)t->in)) < 100) {
 		proxy_done(t, EPROTO, "answered an HTTP status line that "
 		    "makes no sense: \"%s\"", q);
 		return 0;
@@ -294,39 +323,41 @@ proxy_socks5_greeting(struct proxy_talk *t)
 	t->need = 2;
 }
 
-static void
+/* The CONNECT request (RFC 1928 4); -1 if it cannot be made: a name
+ * over 255 bytes has no length byte. */
+static int
 proxy_socks5_request(struct proxy_talk *t)
 {
-	unsigned char *o = t->out;
 	struct in6_addr a6;
 	struct in_addr a4;
-	size_t n = 0, len;
+	struct bbuf b;
+	size_t len;
 
-	o[n++] = 5;
-	o[n++] = 1;	/* CONNECT */
-	o[n++] = 0;
+	bbuf_init(&b, t->out, sizeof t->out);
+	bbuf_add(&b, "\x05\x01\x00", 3);	/* version, CONNECT, reserved */
 	if (inet_pton(AF_INET, t->host, &a4) == 1) {
-		o[n++] = 1;
-		memcpy(o + n, &a4, 4);
-		n += 4;
+		bbuf_byte(&b, 1);
+		bbuf_add(&b, &a4, sizeof a4);
 	} else if (inet_pton(AF_INET6, t->host, &a6) == 1) {
-		o[n++] = 4;
-		memcpy(o + n, &a6, 16);
-		n += 16;
+		bbuf_byte(&b, 4);
+		bbuf_add(&b, &a6, sizeof a6);
 	} else {	/* the proxy resolves the name */
-		len = strlen(t->host);
-		o[n++] = 3;
-		o[n++] = (unsigned char)len;
-		memcpy(o + n, t->host, len);
-		n += len;
+		if ((len = strlen(t->host)) > 255)
+			return -1;
+		bbuf_byte(&b, 3);
+		bbuf_byte(&b, (unsigned)len);
+		bbuf_add(&b, t->host, len);
 	}
-	o[n++] = (unsigned char)(t->port >> 8);
-	o[n++] = (unsigned char)t->port;
-	t->outlen = n;
+	bbuf_byte(&b, (unsigned)t->port >> 8);
+	bbuf_byte(&b, (unsigned)t->port & 0xff);
+	if (b.over)
+		return -1;
+	t->outlen = b.len;
 	t->outoff = 0;
 	t->inlen = 0;
 	t->need = 2;	/* the reply code: some close right after it */
 	t->step = 1;
+	return 0;
 }
 
 /* The SOCKS5 answer so far: 1 for more, 0 when done. */
@@ -354,7 +385,11 @@ proxy_socks5_answer(struct proxy_talk *t)
 			    "which was not offered", b[1]);
 			return 0;
 		}
-		proxy_socks5_request(t);
+		if (proxy_socks5_request(t) != 0) {
+			proxy_done(t, EINVAL, "cannot be asked for \"%.20s...\":"
+			    " the name does not fit a SOCKS5 request", t->host);
+			return 0;
+		}
 		return 1;
 	}
 	if (b[1] != 0) {
@@ -455,6 +490,10 @@ proxy_talk_cb(evutil_socket_t fd, short what, void *arg)
 	struct proxy_talk *t = arg;
 	int more;
 
+	if (t->refused != NULL) {
+		proxy_done(t, EINVAL, "%s", t->refused);
+		return;
+	}
 	do {
 		if (proxy_send(t) != 0 || proxy_recv(t) != 0)
 			return;
@@ -476,6 +515,7 @@ proxy_talk_start(struct event_base *base, int fd, enum proxy_kind kind,
     const char *addr, const char *host, int port, proxy_cb cb, void *arg)
 {
 	struct proxy_talk *t = xcalloc(1, sizeof *t);
+	char *cause;
 
 	t->fd = fd;
 	t->kind = kind;
@@ -484,9 +524,13 @@ proxy_talk_start(struct event_base *base, int fd, enum proxy_kind kind,
 	t->cb = cb;
 	t->arg = arg;
 	xasprintf(&t->desc, "%s %s", proxy_kind_name(kind), addr);
-	if (kind == PROXY_HTTP)
-		proxy_http_request(t);
-	else
+	if (host_name_check(host, &cause) != 0) {
+		xasprintf(&t->refused, "cannot be asked for it: %s", cause);
+		free(cause);
+	} else if (kind == PROXY_HTTP && proxy_http_request(t) != 0)
+		xasprintf(&t->refused, "cannot be asked for \"%.20s...\": the "
+		    "request does not fit", host);
+	else if (kind == PROXY_SOCKS5)
 		proxy_socks5_greeting(t);
 	t->ev = event_new(base, fd, EV_WRITE, proxy_talk_cb, t);
 	event_add(t->ev, NULL);		/* writable: at once */
@@ -501,5 +545,6 @@ proxy_talk_free(struct proxy_talk *t)
 	event_free(t->ev);
 	free(t->host);
 	free(t->desc);
+	free(t->refused);
 	free(t);
 }

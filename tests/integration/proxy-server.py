@@ -79,6 +79,12 @@ def http(c, mode, logfile):
         c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
         c.close()
         return
+    if mode == "http-2000":
+        # four digits: not a 2xx status, whatever its first three say
+        c.sendall(b"HTTP/1.1 2000 x\r\n\r\nSSH-2.0-not-the-server\r\n")
+        c.recv(1024)
+        c.close()
+        return
     host, port = target.rsplit(":", 1)
     up = socket.create_connection((host.strip("[]"), int(port)))
     # the answer and the server's first bytes in one segment: a client

@@ -55,6 +55,7 @@ start_server echo; ECHO=$SERVER_PORT
 start_proxy http;          HTTP=$PROXY_PORT
 start_proxy socks5;        SOCKS=$PROXY_PORT
 start_proxy http-403;      H403=$PROXY_PORT
+start_proxy http-2000;     H2000=$PROXY_PORT
 start_proxy socks5-refuse; SREF=$PROXY_PORT
 start_proxy socks5-auth;   SAUTH=$PROXY_PORT
 start_proxy garbage;       GARB=$PROXY_PORT
@@ -72,6 +73,7 @@ write_conf "
     host_key = \"$FP\";
     local = [ \"$L2:127.0.0.1:$ECHO\" ]; };
   h403 = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$H403\"; };
+  h2000 = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$H2000\"; };
   sref = { host = \"127.0.0.1\"; proxy = \"socks5://127.0.0.1:$SREF\"; };
   sauth = { host = \"127.0.0.1\"; proxy = \"socks5://127.0.0.1:$SAUTH\"; };
   garb = { host = \"127.0.0.1\"; proxy = \"http://127.0.0.1:$GARB\"; };
@@ -110,6 +112,11 @@ check "HTTP 403: the proxy and its status line" wait_until 15 error_says h403 \
 	"HTTP proxy 127.0.0.1:$H403 refused CONNECT 127.0.0.1:$SSHD_PORT" \
 	'"HTTP/1.1 403 Forbidden"'
 why h403
+check "HTTP/1.1 2000: four digits are no status, not a success" \
+	wait_until 15 error_says h2000 \
+	"HTTP proxy 127.0.0.1:$H2000 answered an HTTP status line that makes no sense" \
+	'"HTTP/1.1 2000 x"'
+why h2000
 check "SOCKS5 reply 5: its code and meaning" wait_until 15 error_says sref \
 	"SOCKS5 proxy 127.0.0.1:$SREF refused the connection to 127.0.0.1 port $SSHD_PORT" \
 	"SOCKS5 reply 5 (connection refused)"
