@@ -264,6 +264,11 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 			    "address in brackets)", kw->name, v);
 			return NULL;
 		}
+		if (metrics_listen_wildcard(v))
+			log_warnx("%s:%d: %s: \"%s\" is every address of this "
+			    "machine: the metrics are readable from the "
+			    "network", cfg_file(s, ctx->path),
+			    config_setting_source_line(s), kw->name, v);
 		break;
 	case KW_FINGERPRINT:
 		if (kw_fingerprint_ok(v) != 0) {

@@ -20,7 +20,10 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -494,14 +497,40 @@ metrics_accept_error_cb(struct evconnlistener *l, void *arg)
 	log_warnx("metrics: accept: %s", strerror(errno));
 }
 
+static void metrics_notfound_cb(struct evhttp_request *, void *);
+
+/* The request's target as sent is "/metrics", a query after it or not:
+ * evhttp matches the decoded path, and "/metrics%00" decodes to it. */
+static int
+metrics_target_ok(struct evhttp_request *req)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	size_t n = strlen("/metrics");
+
+	return uri != NULL && strncmp(uri, "/metrics", n) == 0 &&
+	    (uri[n] == '\0' || uri[n] == '?');
+}
+
 static void
 metrics_request_cb(struct evhttp_request *req, void *arg)
 {
-	struct evbuffer *b = evbuffer_new();
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *b;
+	char len[32];
 
+	if (!metrics_target_ok(req)) {
+		metrics_notfound_cb(req, arg);
+		return;
+	}
+	b = evbuffer_new();
 	metrics_write(b);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", METRICS_CONTENT_TYPE);
+	evhttp_add_header(h, "Content-Type", METRICS_CONTENT_TYPE);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* GET's headers, its length included, and no body */
+		snprintf(len, sizeof len, "%zu", evbuffer_get_length(b));
+		evhttp_add_header(h, "Content-Length", len);
+		evbuffer_drain(b, evbuffer_get_length(b));
+	}
 	evhttp_send_reply(req, HTTP_OK, "OK", b);
 	evbuffer_free(b);
 }
@@ -518,24 +547,87 @@ metrics_notfound_cb(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-/* "ADDRESS:PORT" (an IPv6 address in brackets) as a socket address;
- * config_keywords.c checks it with this too. */
+/* The address and port of "ADDRESS:PORT" or "[ADDRESS]:PORT" into host
+ * (of size len) and *port; -1 if it is not exactly that. */
+static int
+metrics_split_listen(const char *s, char *host, size_t len, int *port,
+    int *family)
+{
+	const char *h = s, *end, *p;
+	size_t n;
+
+	if (*s == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':')
+			return -1;
+		h = s + 1;
+		p = end + 2;
+		*family = AF_INET6;
+	} else {
+		if ((end = strchr(s, ':')) == NULL || strchr(end + 1, ':') !=
+		    NULL)
+			return -1;
+		p = end + 1;
+		*family = AF_INET;
+	}
+	if ((n = (size_t)(end - h)) == 0 || n >= len)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	/* the port: digits and nothing after them ("23190junk" is not one) */
+	if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") !=
+	    strlen(p) || (*port = atoi(p)) < 1 || *port > 65535)
+		return -1;
+	return 0;
+}
+
+/* "ADDRESS:PORT" (an IPv6 address in brackets), numeric, as a socket
+ * address; config_keywords.c checks it with this too. */
 int
 metrics_parse_listen(const char *s, struct sockaddr_storage *ss, int *len)
 {
 	struct sockaddr_storage tmp;
-	int tmplen = sizeof tmp;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&tmp;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&tmp;
+	char host[INET6_ADDRSTRLEN];
+	int port, family;
 
-	if (ss == NULL) {
-		ss = &tmp;
-		len = &tmplen;
-	} else
-		*len = sizeof *ss;
-	if (evutil_parse_sockaddr_port(s, (struct sockaddr *)ss, len) != 0)
+	if (metrics_split_listen(s, host, sizeof host, &port, &family) != 0)
 		return -1;
-	if (ss->ss_family == AF_INET)
-		return ((struct sockaddr_in *)ss)->sin_port != 0 ? 0 : -1;
-	return ((struct sockaddr_in6 *)ss)->sin6_port != 0 ? 0 : -1;
+	memset(&tmp, 0, sizeof tmp);
+	if (family == AF_INET) {
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+	} else {
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+	}
+	if (ss != NULL) {
+		*ss = tmp;
+		*len = family == AF_INET ? (int)sizeof *sin :
+		    (int)sizeof *sin6;
+	}
+	return 0;
+}
+
+/* Does a metrics_listen that parses take every address of the machine
+ * (0.0.0.0, [::]): the metrics then readable from the network? */
+int
+metrics_listen_wildcard(const char *s)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	if (metrics_parse_listen(s, &ss, &len) != 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&ss)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->
+	    sin6_addr);
 }
 
 static void

@@ -566,6 +566,7 @@ int	 check_deep(const struct config *, int system_mode);
 struct evbuffer;
 struct sockaddr_storage;
 int	 metrics_parse_listen(const char *, struct sockaddr_storage *, int *);
+int	 metrics_listen_wildcard(const char *);
 void	 metrics_write(struct evbuffer *);
 char	*metrics_text(void);
 void	 metrics_init(const struct config *);

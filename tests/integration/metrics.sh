@@ -95,6 +95,22 @@ elif mode == "huge-header":     # PORT: 1 MB of header; answered or closed
         pass
     assert b"200 OK" not in data, data[:200]
     print(data.split(b"\r\n")[0].decode() or "closed")
+elif mode == "head":            # PORT: HEAD's headers, a length, no body
+    c = socket.create_connection(("127.0.0.1", int(sys.argv[2])), 10)
+    c.settimeout(10)
+    c.sendall(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    data = b""
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        data += b
+    head, _, body = data.partition(b"\r\n\r\n")
+    lens = [l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")]
+    assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    assert len(lens) == 1 and int(lens[0].split(b":")[1]) > 0, head
+    assert body == b"", body[:100]
+    print(lens[0].decode())
 elif mode == "slowloris":       # PORT N SECONDS: N clients, a byte a second
     port, n, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     cs = [socket.create_connection(("127.0.0.1", port), 10) for i in range(n)]
@@ -196,6 +212,16 @@ check "tunnelctl metrics counts itself as a control client" \
 check "/ is 404" [ "$($SCRAPE status "http://127.0.0.1:$MP/")" = 404 ]
 check "/metricsx is 404" [ "$($SCRAPE status "http://127.0.0.1:$MP/metricsx")" = 404 ]
 check "HEAD /metrics is 200" [ "$($SCRAPE status "$URL" HEAD)" = 200 ]
+r=$($SCRAPE head "$MP" 2>&1)
+check "HEAD /metrics: GET's headers with Content-Length, and no body" \
+	[ $? -eq 0 ]
+diag "HEAD: $r"
+check "/metrics%00 is 404 (not /metrics decoded)" \
+	[ "$($SCRAPE status "http://127.0.0.1:$MP/metrics%00")" = 404 ]
+check "/metrics%2f is 404" \
+	[ "$($SCRAPE status "http://127.0.0.1:$MP/metrics%2f")" = 404 ]
+check "/metrics?a=b is /metrics" \
+	[ "$($SCRAPE status "http://127.0.0.1:$MP/metrics?a=b")" = 200 ]
 st=$($SCRAPE status "$URL" POST)
 check "POST /metrics is refused ($st: libevent 2.1 says 501)" \
 	[ "$st" = 405 -o "$st" = 501 ]
@@ -237,6 +263,19 @@ check "... saying where and what" says "$out" "$CONF:1:" "metrics_listen" "ADDRE
 check "... and the running address still serves" $SCRAPE save "http://127.0.0.1:$MP2/metrics" "$WORK/m6.txt"
 out=$($TUNNELD -n -c "$CONF" 2>&1)
 check "tunneld -n says so too" says "$out" "$CONF:1:" "metrics_listen"
+sed -i "s/^metrics_listen = .*/metrics_listen = \"127.0.0.1:${MP2}junk\";/" "$CONF"
+out=$($TUNNELD -n -c "$CONF" 2>&1); rc=$?
+check "a port with junk after it (${MP2}junk): tunneld -n refuses it" \
+	[ $rc -ne 0 ]
+check "... saying where and what" says "$out" "$CONF:1:" "metrics_listen" \
+	"127.0.0.1:${MP2}junk" "ADDRESS:PORT"
+for w in "0.0.0.0:$MP2" "[::]:$MP2"; do
+	sed -i "s/^metrics_listen = .*/metrics_listen = \"$w\";/" "$CONF"
+	out=$($TUNNELD -n -c "$CONF" 2>&1); rc=$?
+	check "$w: accepted, with a warning that the network reads it" \
+	    sh -c "[ $rc -eq 0 ] && printf '%s\n' \"\$1\" | grep -qF \"$CONF:1: metrics_listen: \\\"$w\\\" is every address of this machine: the metrics are readable from the network\"" _ "$out"
+done
+diag "$out"
 sed -i "/^metrics_listen/d" "$CONF"
 check "reload without metrics_listen" tctl reload
 check "nothing serves any more" refused "$MP2"
