@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -250,4 +251,16 @@ host_name_check(const char *host, char **cause)
 		}
 	}
 	return 0;
+}
+
+/* TCP_USER_TIMEOUT's milliseconds for count intervals: at least one
+ * second, at most INT_MAX (the kernel takes an int), never wrapped. */
+unsigned int
+tcp_user_timeout_ms(double interval, int count)
+{
+	double ms = interval * count * 1000.0;
+
+	if (!(ms >= 1000))	/* NaN too */
+		return 1000;
+	return ms > INT_MAX ? INT_MAX : (unsigned int)ms;
 }

@@ -25,6 +25,7 @@ char	*home_dir(void);
 double	 random_between(double, double);
 double	 backoff_delay(double lo, double hi, unsigned n);
 int	 set_nonblock(int);
+unsigned int tcp_user_timeout_ms(double, int);
 
 /* Writes into fixed-size buffers: each says whether all of it fitted. */
 int	 bstrcpy(char *, const char *, size_t);

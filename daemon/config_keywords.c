@@ -81,8 +81,9 @@ const struct keyword keywords[] = {
 	{ "host_key_algorithms", KW_ALGORITHMS, T(host_key_algorithms),
 	    ALG(SA_HOSTKEY), R(KR_SESSION) },
 	{ "autostart", KW_BOOL, T(autostart), N(0, 1, 1), R(KR_NONE) },
+	/* at most Linux's TCP_KEEPIDLE, 32767 s (ssh/session.c) */
 	{ "keepalive_interval", KW_DURATION, T(keepalive_interval),
-	    N(0, 86400, 15), R(KR_REARM) },
+	    N(0, 32767, 15), R(KR_REARM) },
 	{ "keepalive_count", KW_INT, T(keepalive_count), N(1, 1000, 3),
 	    R(KR_REARM) },
 	{ "connect_timeout", KW_DURATION, T(connect_timeout),

@@ -279,15 +279,14 @@ session_socket_options(const struct session_params *tc, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
 	if (tc->keepalive_interval <= 0)
 		return;
+	/* the check bounds the interval to Linux's TCP_KEEPIDLE (32767 s);
+	 * its 127 probes at most: TCP_USER_TIMEOUT bounds the whole */
 	idle = tc->keepalive_interval < 1 ? 1 : (int)tc->keepalive_interval;
-	cnt = tc->keepalive_count;
+	cnt = tc->keepalive_count > 127 ? 127 : tc->keepalive_count;
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-	ms = (unsigned int)(tc->keepalive_interval * tc->keepalive_count *
-	    1000);
-	if (ms < 1000)
-		ms = 1000;
+	ms = tcp_user_timeout_ms(tc->keepalive_interval, tc->keepalive_count);
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 }
 

@@ -103,6 +103,19 @@ check "ssh_config's HostName of 299 characters: -n exits 1 with FILE:LINE" \
     sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q \"^$WORK/long-ssh.conf:2: .*HostName.*is 299 characters long\"" _ "$out"
 printf '%s\n' "$out" | grep -q "^$WORK/long-ssh.conf:2:" || diag "$out"
 
+# keepalive_interval is TCP_KEEPIDLE too, which Linux takes up to 32767 s:
+# above it is an error of the check, not a setsockopt that fails unseen
+printf 'tunnels = {\n  k = { host = "relay1";\n    keepalive_interval = 40000; };\n};\n' \
+    > "$WORK/keepidle.conf"
+out=$($TUNNELD -n -c "$WORK/keepidle.conf" 2>&1); rc=$?
+check "keepalive_interval = 40000: refused with FILE:LINE and the range" \
+    sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q \"^$WORK/keepidle.conf:3: keepalive_interval: 40000 is out of range.*32767\"" _ "$out"
+diag "$out"
+printf 'tunnels = { k = { host = "relay1"; keepalive_interval = 32767;\n    keepalive_count = 1000; }; };\n' \
+    > "$WORK/keepidle.conf"
+check "keepalive_interval = 32767 with keepalive_count = 1000: fine" \
+    $TUNNELD -n -c "$WORK/keepidle.conf"
+
 out=$($TUNNELD --version 2>&1)
 check "--version names libssh2 and libevent" sh -c "echo '$out' | grep -q libssh2 && echo '$out' | grep -q libevent"
 $TUNNELD --bogus >/dev/null 2>&1
