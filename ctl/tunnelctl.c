@@ -61,7 +61,7 @@ ctl_connect_to(const char *path)
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof sun.sun_path)
 		return ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
+	bstrcpy(sun.sun_path, path, sizeof sun.sun_path);	/* checked above */
 	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (ctl_fd == -1)
 		return errno;

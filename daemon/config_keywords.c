@@ -817,7 +817,7 @@ kw_print_forwards(FILE *f, const struct keyword *kw,
 static void
 kw_print_permits(FILE *f, const struct tunnel_conf *tc, const char *indent)
 {
-	char buf[1100];
+	char *buf;
 	size_t i;
 
 	fprintf(f, "%spermit_remote_open = ", indent);
@@ -827,16 +827,16 @@ kw_print_permits(FILE *f, const struct tunnel_conf *tc, const char *indent)
 	}
 	fputs("[ ", f);
 	for (i = 0; i < tc->npermits; i++) {
-		snprintf(buf, sizeof buf, strchr(tc->permits[i].host,
-		    ':') != NULL ? "[%s]" : "%s", tc->permits[i].host);
 		if (tc->permits[i].port == -1)
-			strcat(buf, ":*");
+			xasprintf(&buf, strchr(tc->permits[i].host, ':') !=
+			    NULL ? "[%s]:*" : "%s:*", tc->permits[i].host);
 		else
-			snprintf(buf + strlen(buf), sizeof buf - strlen(buf),
-			    ":%d", tc->permits[i].port);
+			buf = config_server_string(tc->permits[i].host,
+			    tc->permits[i].port);
 		if (i > 0)
 			fputs(", ", f);
 		kw_print_str(f, buf);
+		free(buf);
 	}
 	fputs(" ];\n", f);
 }

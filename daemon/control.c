@@ -890,7 +890,7 @@ control_init(const char *path, int activated, char **cause)
 		xasprintf(cause, "control socket path %s is too long", path);
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
+	bstrcpy(sun.sun_path, path, sizeof sun.sun_path);	/* checked above */
 	if (activated != -1) {	/* tunneld.socket made it: systemd owns it */
 		set_nonblock(activated);
 		fd = activated;

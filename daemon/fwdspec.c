@@ -106,8 +106,11 @@ fwdspec_set_port(int *dst, const char *s, const char *what, char **cause)
 static int
 fwdspec_check_host(const char *h, const char *what, char **cause)
 {
-	if (strlen(h) >= NI_MAXHOST) {
-		xasprintf(cause, "%s address too long", what);
+	char *why;
+
+	if (host_name_check(h, &why) != 0) {	/* what DNS allows */
+		xasprintf(cause, "%s address: %s", what, why);
+		free(why);
 		return -1;
 	}
 	for (; *h != '\0'; h++) {

@@ -331,7 +331,13 @@ connector_unix(struct connector *k)
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", k->path);
+	if (bstrcpy(sun.sun_path, k->path, sizeof sun.sun_path) != 0) {
+		/* fwdspec.c refuses such a path: cannot happen */
+		k->error = ENAMETOOLONG;
+		connector_finish(k, k->error, "%s: %s", k->path,
+		    strerror(k->error));
+		return;
+	}
 	k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (k->fd != -1 && connect(k->fd, (struct sockaddr *)&sun,
 	    sizeof sun) == 0) {

@@ -105,6 +105,24 @@ check "the package holds the programs, units, snippets, man pages, completion${m
 check "/etc/tunneld.conf is a conffile" \
     has '^/etc/tunneld.conf$' dpkg-deb -I "$DEB" conffiles
 
+# hardening=+all (debian/rules): both programs as hardening-check sees them
+if command -v hardening-check >/dev/null; then
+	dpkg-deb -x "$DEB" "$WORK/pkg/x"
+	for b in usr/sbin/tunneld usr/bin/tunnelctl; do
+		hardening-check "$WORK/pkg/x/$b" >"$WORK/hardening.log" 2>&1
+		sed 's/^/# /' "$WORK/hardening.log"
+		for want in "Position Independent Executable: yes" \
+		    "Stack protected: yes" "Fortify Source functions: yes" \
+		    "Read-only relocations: yes" "Immediate binding: yes"; do
+			check "$b: hardening-check: $want" \
+			    grep -qF "$want" "$WORK/hardening.log"
+		done
+	done
+else
+	echo "ok $((T_N + 1)) - # SKIP hardening-check (devscripts) is not installed"
+	T_N=$((T_N + 1))
+fi
+
 # ---- the root -----------------------------------------------------------
 ROOT=$(bash "$top_srcdir/tests/roots/mkroot.sh" "$SUITE" "tunneld-boot-$SUITE" \
     "$PACKAGES" 2>"$WORK/mkroot.log")
