@@ -24,6 +24,15 @@ output_str(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* The same, "" if absent: for what is compared, never NULL. */
+const char *
+output_strz(json_object *o, const char *key)
+{
+	const char *s = output_str(o, key);
+
+	return s != NULL ? s : "";
+}
+
 long long
 output_int(json_object *o, const char *key)
 {
@@ -100,7 +109,7 @@ output_table(json_object *tunnels, int color)
 	size_t i, j, nf, up, width = 4;
 
 	for (i = 0; i < json_object_array_length(tunnels); i++) {
-		size_t l = strlen(output_str(json_object_array_get_idx(tunnels, i),
+		size_t l = strlen(output_strz(json_object_array_get_idx(tunnels, i),
 		    "name"));
 		if (l > width)
 			width = l;
@@ -109,13 +118,13 @@ output_table(json_object *tunnels, int color)
 	    "NAME", "STATE", "SINCE", "FORWARDS", "CONNS", "IN", "OUT", "INFO");
 	for (i = 0; i < json_object_array_length(tunnels); i++) {
 		t = json_object_array_get_idx(tunnels, i);
-		st = output_str(t, "state");
+		st = output_strz(t, "state");
 		json_object_object_get_ex(t, "forwards", &fw);
 		nf = json_object_array_length(fw);
 		in = out = conns = 0;
 		for (j = up = 0; j < nf; j++) {
 			f = json_object_array_get_idx(fw, j);
-			if (strcmp(output_str(f, "state"), "up") == 0)
+			if (strcmp(output_strz(f, "state"), "up") == 0)
 				up++;
 			in += output_int(f, "bytes_in");
 			out += output_int(f, "bytes_out");
@@ -156,7 +165,7 @@ output_sessions(json_object *t)
 		return;
 	for (i = 0; i < json_object_array_length(a); i++) {
 		o = json_object_array_get_idx(a, i);
-		st = output_str(o, "state");
+		st = output_strz(o, "state");
 		role = output_str(o, "role");
 		printf("  session %-4lld %s (%s); %lld connections, %lld "
 		    "opening\n", output_int(o, "id"), st != NULL ? st : "?",
@@ -188,7 +197,7 @@ output_detail(json_object *t, int color)
 	json_object *fw, *f, *rtt, *algs;
 	long long now = time(NULL), retry;
 	char since[32], bin[32], bout[32];
-	const char *st = output_str(t, "state"), *err;
+	const char *st = output_strz(t, "state"), *err, *kind;
 	size_t j;
 
 	printf("%s: %s%s%s for %s\n", output_str(t, "name"),
@@ -213,14 +222,16 @@ output_detail(json_object *t, int color)
 	json_object_object_get_ex(t, "forwards", &fw);
 	for (j = 0; j < json_object_array_length(fw); j++) {
 		f = json_object_array_get_idx(fw, j);
-		st = output_str(f, "state");
-		printf("  %-8s %s\n", output_str(f, "kind"), output_str(f, "spec"));
+		st = output_strz(f, "state");
+		kind = output_str(f, "kind");
+		printf("  %-8s %s\n", kind, output_str(f, "spec"));
 		printf("           %s%s%s", color ? state_color(st) : "", st,
 		    color ? C_RESET : "");
 		if (output_str(f, "listen_all") != NULL)
-			printf(", %s on %s", strncmp(output_str(f, "kind"),
-			    "remote", 6) == 0 ? "the server listens" :
-			    "listening", output_str(f, "listen_all"));
+			printf(", %s on %s", kind != NULL &&
+			    strncmp(kind, "remote", 6) == 0 ?
+			    "the server listens" : "listening",
+			    output_str(f, "listen_all"));
 		printf("; %lld open, %lld total; in %s, out %s\n",
 		    output_int(f, "connections"), output_int(f, "total_connections"),
 		    output_bytes(output_int(f, "bytes_in"), bin, sizeof bin),

@@ -289,7 +289,7 @@ show_progress(json_object *tunnels, char **shown, int n)
 
 	for (i = 0; i < (int)json_object_array_length(tunnels) && i < n; i++) {
 		t = json_object_array_get_idx(tunnels, i);
-		st = output_str(t, "state");
+		st = output_strz(t, "state");
 		ph = output_str(t, "phase");
 		snprintf(now, sizeof now, "%s", ph != NULL ? ph : st);
 		if (shown[i] != NULL && strcmp(shown[i], now) == 0)
@@ -328,7 +328,7 @@ wait_up_loop(char **names, int n, json_object **last, char **shown)
 		done = 1;
 		for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
 			t = json_object_array_get_idx(tunnels, i);
-			st = output_str(t, "state");
+			st = output_strz(t, "state");
 			if (strcmp(st, "failed") == 0 ||
 			    strcmp(st, "down") == 0) {
 				*last = reply;
@@ -385,7 +385,7 @@ report_tunnels(json_object *reply, int rc, const char *verb)
 	}
 	for (i = 0; i < (int)json_object_array_length(tunnels); i++) {
 		t = json_object_array_get_idx(tunnels, i);
-		st = output_str(t, "state");
+		st = output_strz(t, "state");
 		err = output_str(t, "last_error");
 		if (strcmp(verb, "up") == 0 && strcmp(st, "up") != 0)
 			fprintf(stderr, "%s: not up (%s)%s%s\n", output_str(t, "name"),

@@ -13,6 +13,7 @@
 
 /* output.c */
 const char *output_str(json_object *, const char *);
+const char *output_strz(json_object *, const char *);
 long long output_int(json_object *, const char *);
 void	output_table(json_object *tunnels, int color);
 void	output_detail(json_object *tunnel, int color);

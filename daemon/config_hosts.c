@@ -27,6 +27,7 @@ config_hosts_port(const char *v, char **cause)
 	char *end;
 	long n;
 
+	*cause = NULL;
 	if (*v == '\0') {
 		*cause = xstrdup("no port after the colon");
 		return 0;
@@ -48,7 +49,7 @@ static int
 config_hosts_entry(const char *v, struct server *sv, char **cause)
 {
 	const char *colon, *end, *port = NULL;
-	char *why;
+	char *why = NULL;
 	size_t len;
 
 	memset(sv, 0, sizeof *sv);
@@ -187,7 +188,7 @@ config_hosts_parse(const struct keyword *kw, config_setting_t *s,
 		return -1;
 	}
 	memset(&tmp, 0, sizeof tmp);
-	if (config_hosts_list(kw, s, ctx, &tmp) != 0) {
+	if (config_hosts_list(kw, s, ctx, &tmp) != 0 || tmp.nservers == 0) {
 		config_hosts_clear(&tmp);
 		return -1;
 	}

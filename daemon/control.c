@@ -786,14 +786,12 @@ control_refuse(int fd, const struct control_peer *p, const char *msg)
 	static unsigned suppressed;
 	json_object *o;
 	const char *s;
-	ssize_t n;
 
 	o = control_fail(NULL, PROTOCOL_E_FAILED, "%s", msg);
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	/* a new socket's buffer is empty: this short line fits */
-	n = write(fd, s, strlen(s));
-	if (n != -1)
-		n = write(fd, "\n", 1);
+	if (write(fd, s, strlen(s)) != -1 && write(fd, "\n", 1) == -1)
+		log_debug("control: %s: %s", msg, strerror(errno));
 	json_object_put(o);
 	close(fd);
 	if (mono_now() - last < CONTROL_LOG_EVERY) {
@@ -963,9 +961,9 @@ listen:
 void
 control_shutdown(void)
 {
-	struct client *cl;
+	struct client *cl, *next;
 
-	while ((cl = TAILQ_FIRST(&clients)) != NULL)
+	TAILQ_FOREACH_SAFE(cl, &clients, entry, next)
 		control_client_free(cl);
 	if (control_listener != NULL) {
 		evconnlistener_free(control_listener);

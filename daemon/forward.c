@@ -235,6 +235,7 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	char host[INET6_ADDRSTRLEN];
 	int fd, port, i;
 
+	memset(&ss, 0, sizeof ss);	/* what accept4() leaves, defined */
 	for (i = 0; i < ACCEPT_BURST; i++) {
 		len = sizeof ss;
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
@@ -513,8 +514,10 @@ forward_start(struct forward *f)
 void
 forward_stop(struct forward *f)
 {
-	while (!TAILQ_EMPTY(&f->waiters))
-		forward_waiter_free(TAILQ_FIRST(&f->waiters), 1);
+	struct forward_waiter *w, *next;
+
+	TAILQ_FOREACH_SAFE(w, &f->waiters, entry, next)
+		forward_waiter_free(w, 1);
 	forward_unlisten(f);
 	if (f->resume_timer != NULL) {
 		event_free(f->resume_timer);

@@ -403,11 +403,11 @@ tunnel_sessions_free(struct extra *e)
 void
 tunnel_sessions_clear(struct tunnel *t)
 {
-	struct extra *e;
+	struct extra *e, *next;
 
 	if (t->pool == NULL)
 		return;
-	while ((e = TAILQ_FIRST(&t->pool->extras)) != NULL) {
+	TAILQ_FOREACH_SAFE(e, &t->pool->extras, entry, next) {
 		log_info("%s: extra session closed with the tunnel's", e->name);
 		tunnel_sessions_free(e);
 	}
