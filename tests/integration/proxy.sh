@@ -140,6 +140,26 @@ check "... the working tunnels are still up" \
 	[ "$(json_get viahttp "t['state']")" = up ] &&
 	[ "$(json_get viasocks "t['state']")" = up ]
 
+# A host longer than DNS allows, through both proxies: a reload that
+# brings it is refused with FILE:LINE, and the daemon goes on as it was
+cp "$CONF" "$WORK/before.conf"
+LONG=$(printf '%060d.%060d.%060d.%060d.%055d' 1 2 3 4 5)	# 299 characters
+sed -i "/^  h403 = /i\\
+  longsocks = { host = \"$LONG\"; proxy = \"socks5://127.0.0.1:$SOCKS\"; };\\
+  longhttp = { host = \"$LONG\"; proxy = \"http://127.0.0.1:$HTTP\"; };" "$CONF"
+out=$(tctl reload 2>&1); rc=$?
+check "a 299-character host through SOCKS5 and HTTP proxies: reload refused" \
+	[ $rc -ne 0 ]
+check "... with FILE:LINE for each" says "$out" \
+	"$CONF:$(grep -n '^  longsocks' "$CONF" | cut -d: -f1): host: host name" \
+	"$CONF:$(grep -n '^  longhttp' "$CONF" | cut -d: -f1): host: host name" \
+	"is 299 characters long: at most 253"
+diag "$(printf '%s\n' "$out" | cut -c1-200)"
+check "... the daemon is alive and unchanged" kill -0 "$TUNNELD_PID"
+check "... the SOCKS5 proxy was never asked for it" \
+	sh -c "! grep -q 00000001 '$WORK/socks5.requests' '$WORK/http.requests'"
+cp "$WORK/before.conf" "$CONF"
+
 # The server restarts: the tunnels come back through their proxies.
 events_start
 stop_sshd
