@@ -186,7 +186,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proxy_url u;
 	int i;
 
-	if (size == 0 || size > 4096 || memchr(data, '\0', size) != NULL)
+	if (size == 0 || size > 4096 || memchr(data + 1, '\0', size - 1) !=
+	    NULL)
 		return 0;
 	s = xmalloc(size);
 	memcpy(s, data + 1, size - 1);
