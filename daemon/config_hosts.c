@@ -89,9 +89,7 @@ config_hosts_entry(const char *v, struct server *sv, char **cause)
 		return -1;
 	}
 	xasprintf(&sv->host, "%.*s", (int)len, v);
-	if (host_name_check(sv->host, &why) != 0) {
-		xasprintf(cause, "%s", why);
-		free(why);
+	if (host_name_check(sv->host, cause) != 0) {
 		free(sv->host);
 		sv->host = NULL;
 		return -1;
