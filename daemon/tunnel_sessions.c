@@ -427,6 +427,22 @@ tunnel_sessions_reconf(struct tunnel *t)
 		tunnel_ssh_extra_reconf(t, e->s, e->name);
 }
 
+/* fn for each extra session of the tunnel's, set up or not (not for the
+ * tunnel's own session); fn must not free the session. */
+void
+tunnel_sessions_foreach(struct tunnel *t,
+    void (*fn)(struct session *, void *), void *arg)
+{
+	struct extra *e;
+
+	if (t->pool == NULL)
+		return;
+	TAILQ_FOREACH(e, &t->pool->extras, entry) {
+		if (e->s != NULL)
+			fn(e->s, arg);
+	}
+}
+
 /* The forward goes (reload): its held connections are closed, those on
  * extra sessions go on without it. */
 void

@@ -383,6 +383,8 @@ void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
+void		 tunnel_sessions_foreach(struct tunnel *,
+		    void (*)(struct session *, void *), void *);
 
 /* hostkey.c */
 struct hostkey_plan {
