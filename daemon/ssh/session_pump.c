@@ -845,25 +845,33 @@ session_open_time(struct session *s)
 
 /*
  * How long a new open would wait on the session, in seconds: the opens
- * and requests queued ahead of it at the time an open takes there (dflt
- * before its first), the one in flight at least as long as it has been.
- * (tunnel_sessions.c weighs it against setting up another session.)
+ * and requests queued ahead of it, and those SOCKS requests being read
+ * will queue, at the time an open takes there (dflt before its first),
+ * the one in flight at least as long as it has been; *work: the same
+ * with the one in flight at that time too.
+ * (tunnel_sessions.c weighs them against setting up another session.)
  */
 double
-session_open_wait(struct session *s, double dflt)
+session_open_wait(struct session *s, double dflt, double *work)
 {
 	struct open_req *r;
+	struct channel *c;
 	double each, wait = 0;
 
+	*work = 0;
 	if (s == NULL)
 		return 0;
 	each = s->open_avg > 0 ? s->open_avg : dflt;
-	TAILQ_FOREACH(r, &s->opens, entry) {
-		if (r->started && mono_now() - r->t0 > each)
-			wait += mono_now() - r->t0;
-		else
-			wait += each;
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->state == CH_SOCKS)
+			*work += each;
 	}
+	TAILQ_FOREACH(r, &s->opens, entry)
+		*work += each;
+	wait = *work;
+	r = TAILQ_FIRST(&s->opens);
+	if (r != NULL && r->started && mono_now() - r->t0 > each)
+		wait += mono_now() - r->t0 - each;
 	return wait;
 }
 
