@@ -24,7 +24,7 @@ import bench                                            # noqa: E402
 import wan                                              # noqa: E402
 from bench import E, WORK, KEY, KH, free_ports          # noqa: E402
 
-RUNS = 1 if E.get("QUICK") == "1" else 3
+RUNS = int(E.get("BURSTS") or (1 if E.get("QUICK") == "1" else 3))
 wan.SESSIONS = ""       # SESSIONS is a list here: each Tunneld sets its own
 
 

@@ -20,12 +20,14 @@
  *    (session_open_wait(): the one in flight at least its age); on an
  *    extra being set up, what is left of a set-up and the connections it
  *    holds;
- *  - an extra starts only when even that wait is longer than setting up a
- *    session takes (the tunnel's set-ups measured, pool_counts.setup_avg),
- *    the tunnel is up, fewer than N sessions exist, fewer than
- *    POOL_SETUP_MAX of the tunnel's are being set up, and the server's
- *    set-up limit has a slot for extras that no tunnel waits for
- *    (tunnel_setup_extra());
+ *  - an extra starts only when even that wait, or what the opens queued
+ *    on the sessions take one after another, is longer than setting up a
+ *    session takes (the tunnel's set-ups measured, pool_counts.setup_avg;
+ *    tunnel_sessions_grow()), or when an extra comes up and the queued
+ *    opens still take longer; and only while the tunnel is up, fewer
+ *    than N sessions exist, fewer than POOL_SETUP_MAX of the tunnel's are
+ *    being set up, and the server's set-up limit has a slot for extras
+ *    that no tunnel waits for (tunnel_setup_extra());
  *  - it authenticates and checks the host key as the tunnel's own does
  *    (the same session_params, tunnel_ssh_extra());
  *  - connections given to it while it is being set up are held here (the
@@ -52,7 +54,10 @@
 
 #include "tunneld.h"
 
-#define POOL_SETUP_MAX	2	/* a tunnel's extras in set-up at once */
+#define POOL_SETUP_MAX	2	/* a tunnel's extras in set-up at once: with
+				   tunnel_setup.c's 4 per server, tunneld's
+				   extras stay far inside a stock sshd's
+				   MaxStartups 10:30:100 */
 #define SETUP_OPENS	7	/* an open, before one is measured, is taken
 				   for a set-up's share: a set-up is about 7
 				   round trips, an open one */
