@@ -306,8 +306,7 @@ tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
  * another, than a set-up (queued: a burst): then it has work when it is
  * up, and bursts like this one find it for sessions_idle.  (Weighing only
  * the wait of one new connection, the queue spread over the sessions,
- * keeps a pool where a burst still waits about a set-up: measured, 2 to 3
- * times ssh's burst of 32 at 50 ms.)
+ * would keep a pool in which every burst still waits about a set-up.)
  */
 static struct extra *
 tunnel_sessions_grow(struct tunnel *t, double wait, double queued)
