@@ -10,9 +10,12 @@ through -L and through SOCKS5:
   cold   the first burst after the tunnel came up: extra sessions are set
          up during the burst (their handshake and login cost round trips)
   warm   the median of the next RUNS bursts, while the extra sessions of
-         the first are still there (sessions_idle 60 s)
+         the first are still there (sessions_idle 60 s); each shown, as
+         the pool may still grow in the second (it starts an extra only
+         when a new connection would wait longer than a set-up takes, at
+         most 2 at once)
 
-and how many sessions the tunnel had after them.  Nothing is asserted.
+and how many sessions the tunnel had after each.  Nothing is asserted.
 """
 import json, os, statistics, subprocess, sys
 
@@ -21,7 +24,8 @@ import bench                                            # noqa: E402
 import wan                                              # noqa: E402
 from bench import E, WORK, KEY, KH, free_ports          # noqa: E402
 
-RUNS = 1 if E.get("QUICK") == "1" else 3
+RUNS = int(E.get("BURSTS") or (1 if E.get("QUICK") == "1" else 3))
+wan.SESSIONS = ""       # SESSIONS is a list here: each Tunneld sets its own
 
 
 class Tunneld(wan.Tunneld):
@@ -32,10 +36,6 @@ class Tunneld(wan.Tunneld):
             "dynamic = [", "sessions = %d; sessions_idle = 60;\n"
             "  dynamic = [" % n)
         open(self.conf, "w").write(conf)
-
-    def sessions(self):
-        t = self.status().get("tunnels") or [{}]
-        return len(t[0].get("sessions") or [])
 
 
 def one(rtt, n, relay):
@@ -50,14 +50,22 @@ def one(rtt, n, relay):
             td.stop()
             td = Tunneld(relay.port, *lt, n).start(); td.wait_up()
         cold = wan.burst(port_t, socks)
-        warm = statistics.median(wan.burst(port_t, socks) for _ in range(RUNS))
+        grown = [td.sessions()]
+        runs = []
+        for _ in range(RUNS):
+            runs.append(wan.burst(port_t, socks))
+            grown.append(td.sessions())
+        warm = statistics.median(runs)
         ssh = statistics.median(wan.burst(port_s, socks) for _ in range(RUNS))
-        res[kind] = (cold, warm, ssh, td.sessions())
+        res[kind] = (cold, warm, ssh, runs, grown)
     td.stop(); sp.terminate(); sp.wait()
-    for kind, (cold, warm, ssh, ns) in res.items():
+    for kind, (cold, warm, ssh, runs, grown) in res.items():
         print("RTT %3g ms  sessions %2d  %-6s cold %6.0f ms  warm %6.0f ms  "
-              "ssh %5.0f ms  warm/ssh %5.2f  (%d sessions after)" % (
-                  rtt, n, kind, cold, warm, ssh, warm / ssh, ns), flush=True)
+              "ssh %5.0f ms  warm/ssh %5.2f  (warm runs %s; sessions after "
+              "each burst %s)" % (
+                  rtt, n, kind, cold, warm, ssh, warm / ssh,
+                  " ".join("%.0f" % x for x in runs),
+                  " ".join("%d" % x for x in grown)), flush=True)
 
 
 def main():

@@ -3,6 +3,7 @@
 # `ssh -L/-D`, over bench/delay_relay (see bench/sessions.py; it uses
 # bench/wan.py's relay, clients and tunnel).  Nothing is asserted.
 # Usage: bench/sessions.sh [--quick] [--rtt MS,...] [--sessions N,...]
+# (BURSTS=N in the environment: N warm bursts, default 3)
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir

@@ -269,6 +269,47 @@ metrics_tunnel_server(struct evbuffer *b, json_object *ts)
 	}
 }
 
+/* One counter family from the tunnels' "pool" objects: each key of the
+ * object field (started, closed) is a sample labelled reason. */
+static void
+metrics_pool_family(struct evbuffer *b, json_object *ts, const char *name,
+    const char *field, const char *help)
+{
+	json_object *t, *pool, *by;
+	size_t i;
+
+	metrics_family(b, name, "counter", help);
+	for (i = 0; i < json_object_array_length(ts); i++) {
+		t = json_object_array_get_idx(ts, i);
+		if (!json_object_object_get_ex(t, "pool", &pool) ||
+		    !json_object_object_get_ex(pool, field, &by) ||
+		    !json_object_is_type(by, json_type_object))
+			continue;
+		json_object_object_foreach(by, reason, v) {
+			evbuffer_add_printf(b, "%s{", name);
+			metrics_labels(b, t, NULL);
+			evbuffer_add(b, ",", 1);
+			metrics_label(b, "reason", reason);
+			evbuffer_add_printf(b, "} %lld\n",
+			    (long long)json_object_get_int64(v));
+		}
+	}
+}
+
+/* The pool of extra sessions (tunnel_sessions.c): started and closed, by
+ * why. */
+static void
+metrics_tunnel_pool(struct evbuffer *b, json_object *ts)
+{
+	metrics_pool_family(b, ts, "tunneld_tunnel_extra_sessions_started_total",
+	    "started", "Extra sessions started, by why (queue: a new "
+	    "connection would have waited longer than a set-up takes).");
+	metrics_pool_family(b, ts, "tunneld_tunnel_extra_sessions_closed_total",
+	    "closed", "Extra sessions closed, by why (idle, lost, "
+	    "setup-failed, sessions: the setting was lowered, tunnel: the "
+	    "tunnel's own session went).");
+}
+
 /* The daemon's own: tunnels by state, control clients, build. */
 static void
 metrics_daemon(struct evbuffer *b, json_object *ts)
@@ -323,6 +364,7 @@ metrics_write(struct evbuffer *b)
 	metrics_tunnel_state(b, ts);
 	metrics_tunnel_server(b, ts);
 	metrics_tunnel_table(b, ts);
+	metrics_tunnel_pool(b, ts);
 	metrics_daemon(b, ts);
 	json_object_put(ts);
 }

@@ -131,6 +131,7 @@ status_tunnel_build(struct tunnel *t)
 		json_object_array_add(fw, status_forward(t->fwds[i]));
 	json_object_object_add(o, "forwards", fw);
 	json_object_object_add(o, "sessions", tunnel_sessions_status(t));
+	json_object_object_add(o, "pool", tunnel_sessions_pool_status(t));
 	json_object_object_add(o, "worker_busy", json_object_new_boolean(0));
 	return o;
 }

@@ -403,6 +403,7 @@ tunnel_session_begin(struct tunnel *t)
 		log_error("BUG: %s: a second session", t->name);
 		return;
 	}
+	tunnel_sessions_own_begin(t);
 	t->session = tunnel_ssh_session(t);
 }
 
@@ -413,6 +414,7 @@ tunnel_forwards_session_up(struct tunnel *t)
 	size_t i;
 
 	t->up_at = mono_now();
+	tunnel_sessions_own_up(t);
 	if (session_address(t->session, 1, &t->peer) != 0)	/* netwatch.c */
 		memset(&t->peer, 0, sizeof t->peer);
 	tunnel_setup_leave(t);

@@ -1,34 +1,48 @@
 /*
- * tunnel_sessions.c - a tunnel's extra sessions (sessions = N, issue 14).
+ * tunnel_sessions.c - a tunnel's extra sessions (sessions = N, issues 14
+ * and 24): a pool that costs the server a session only when it pays.
  *
  * libssh2 opens one channel at a time per session (LIBSSH2.md rule 3): a
- * burst of connections through -L or -D waits one round trip per
- * connection.  A tunnel with sessions = N may carry its connections over
- * up to N SSH sessions to its server, so that up to N opens are in flight.
+ * burst of connections through -L or -D waits one open per connection.
+ * A tunnel with sessions = N may carry its connections over up to N SSH
+ * sessions to its server, so that up to N opens are in flight.
  *
  * The first session is the tunnel's own (tunnel.c): remote forwards,
  * keepalives, the tunnel's state.  The others, "extra" sessions, live
- * here, on the tunnel's worker:
- *  - one starts only when a new connection would queue behind an open on
- *    every session there is, the tunnel is up, fewer than N sessions
- *    exist, and a set-up slot for the server is free without making a
- *    tunnel wait (tunnel_setup_extra());
+ * here, on the tunnel's worker.  Each is, to the server, a TCP connection,
+ * a key exchange, a login in its auth log and sshd processes, so:
+ *  - a new connection goes to the lowest-numbered session whose open slot
+ *    is free (session_load() counts no opening there; an abandoned open
+ *    still in flight holds the slot), so that the extras drain when the
+ *    tunnel is quiet and close after sessions_idle;
+ *  - when no session has its slot free, it goes where it waits least: on
+ *    a session, the opens queued ahead at the time an open takes there
+ *    (session_open_wait(): the one in flight at least its age); on an
+ *    extra being set up, what is left of a set-up and the connections it
+ *    holds;
+ *  - an extra starts only when even that wait, or what the opens queued
+ *    on the sessions take one after another, is longer than setting up a
+ *    session takes (the tunnel's set-ups measured, pool_counts.setup_avg;
+ *    tunnel_sessions_grow()), or when an extra comes up and the queued
+ *    opens still take longer; and only while the tunnel is up, fewer
+ *    than N sessions exist, fewer than POOL_SETUP_MAX of the tunnel's are
+ *    being set up, and the server's set-up limit has a slot for extras
+ *    that no tunnel waits for (tunnel_setup_extra());
  *  - it authenticates and checks the host key as the tunnel's own does
  *    (the same session_params, tunnel_ssh_extra());
  *  - connections given to it while it is being set up are held here (the
  *    socket, not yet a channel) and served when it is up, or on the
  *    tunnel's session if it fails;
+ *  - nothing here closes one while it is being set up (idle or surplus are
+ *    looked at once it is up), so the pool never makes sshd log a
+ *    pre-authentication close, which fail2ban and PerSourcePenalties
+ *    count against the address;
  *  - it closes when it has had no connection for sessions_idle seconds,
  *    so an idle tunnel costs the server one connection, as ssh does;
  *  - losing it costs its own connections only (a warning says how many);
  *    after a failure no other is started for reconnect_min seconds;
  *  - they all go when the tunnel's own session goes.
- *
- * Each connection goes to the session where it waits least: the fewest
- * channels still opening (a session being set up counts as
- * SETUP_OPENS opens, about the round trips its set-up costs, plus the
- * connections it holds), then the fewest channels, so bulk connections
- * spread over the sessions.
+ * Every start and close is counted, closes by why (status "pool").
  */
 #include "config.h"
 
@@ -40,7 +54,14 @@
 
 #include "tunneld.h"
 
-#define SETUP_OPENS	6	/* a set-up weighs as many queued opens */
+#define POOL_SETUP_MAX	2	/* a tunnel's extras in set-up at once: with
+				   tunnel_setup.c's 4 per server, tunneld's
+				   extras stay far inside a stock sshd's
+				   MaxStartups 10:30:100 */
+#define SETUP_OPENS	7	/* an open, before one is measured, is taken
+				   for a set-up's share: a set-up is about 7
+				   round trips, an open one */
+#define SETUP_AVG_WEIGHT 4	/* a set-up's share of the average: 1/4 */
 #define HELD_MAX	256	/* connections one extra session holds */
 #define IDLE_CHECK_MIN	0.1	/* seconds between looks at an idle one */
 #define IDLE_CHECK_MAX	5.0
@@ -60,6 +81,7 @@ struct extra {
 	char			*name;
 	struct session		*s;
 	struct setup_slots	*slot;		/* while being set up */
+	double			 t0;		/* started */
 	int			 up;
 	double			 busy_at;	/* last seen with connections */
 	struct event		*idle_timer;
@@ -68,13 +90,14 @@ struct extra {
 };
 
 struct tunnel_pool {
-	TAILQ_HEAD(, extra)	 extras;
+	TAILQ_HEAD(, extra)	 extras;	/* by id */
 	unsigned		 n;
+	unsigned		 nsetup;	/* of them being set up */
 	double			 quiet_until;	/* no new one before */
 };
 
-static struct extra	*tunnel_sessions_start(struct tunnel *);
-static void		 tunnel_sessions_free(struct extra *);
+static struct extra	*tunnel_sessions_start(struct tunnel *, double, double);
+static void		 tunnel_sessions_free(struct extra *, enum pool_close);
 
 static struct tunnel_pool *
 tunnel_sessions_pool(struct tunnel *t)
@@ -142,18 +165,86 @@ tunnel_sessions_release(struct extra *e, struct session *s)
 
 /* --- choosing a session -------------------------------------------------- */
 
-/* How long a new connection would wait there, in opens. */
-static unsigned
-tunnel_sessions_wait(struct extra *e, unsigned *channels)
+/* Seconds setting up a session takes the tunnel: its set-ups measured. */
+static double
+tunnel_sessions_setup_cost(struct tunnel *t)
 {
-	unsigned opening;
+	return t->pool_counts.setup_avg;
+}
 
-	if (!e->up) {
-		*channels = e->nheld;
-		return SETUP_OPENS + e->nheld;
-	}
-	session_load(e->s, channels, &opening);
-	return opening;
+static void
+tunnel_sessions_setup_took(struct tunnel *t, double secs)
+{
+	struct pool_counts *pc = &t->pool_counts;
+
+	pc->setup_avg = pc->setup_avg <= 0 ? secs :
+	    pc->setup_avg + (secs - pc->setup_avg) / SETUP_AVG_WEIGHT;
+}
+
+/* The tunnel's own session starts, and is up: its set-up is measured. */
+void
+tunnel_sessions_own_begin(struct tunnel *t)
+{
+	t->pool_counts.own_t0 = mono_now();
+}
+
+void
+tunnel_sessions_own_up(struct tunnel *t)
+{
+	if (t->pool_counts.own_t0 > 0)
+		tunnel_sessions_setup_took(t, mono_now() -
+		    t->pool_counts.own_t0);
+	t->pool_counts.own_t0 = 0;
+}
+
+/* Seconds an open takes on the tunnel's session, before one is measured
+ * there too. */
+static double
+tunnel_sessions_open_dflt(struct tunnel *t)
+{
+	double each = session_open_time(t->session);
+
+	return each > 0 ? each : tunnel_sessions_setup_cost(t) / SETUP_OPENS;
+}
+
+/*
+ * Seconds a new connection would wait for its open on the session; *work:
+ * what the opens queued there take at the time an open takes, 0 if the
+ * one in flight is late by more than a set-up (an extra cannot help what
+ * waits behind it: only new connections, which the wait turns away).
+ */
+static double
+tunnel_sessions_wait_on(struct tunnel *t, struct session *s, double each,
+    double *work)
+{
+	double wait = session_open_wait(s, each, work);
+
+	if (wait - *work > tunnel_sessions_setup_cost(t))
+		*work = 0;
+	return wait;
+}
+
+/* The same on an extra session, being set up or not. */
+static double
+tunnel_sessions_wait(struct extra *e, double each, double *work)
+{
+	double left;
+
+	if (e->up)
+		return tunnel_sessions_wait_on(e->t, e->s, each, work);
+	*work = e->nheld * each;
+	left = tunnel_sessions_setup_cost(e->t) - (mono_now() - e->t0);
+	return (left > each ? left : each) + *work;
+}
+
+/* Is the session's open slot free (nothing opening there)? */
+static int
+tunnel_sessions_free_slot(struct session *s)
+{
+	unsigned channels, opening;
+
+	session_load(s, &channels, &opening);
+	return opening == 0;
 }
 
 static int
@@ -166,43 +257,93 @@ tunnel_sessions_may_grow(struct tunnel *t)
 		return 0;
 	if (n >= (unsigned)t->conf->sessions)
 		return 0;
+	if (p != NULL && p->nsetup >= POOL_SETUP_MAX)
+		return 0;
 	return p == NULL || mono_now() >= p->quiet_until;
+}
+
+/* The extras a new connection may go to, lowest id first: those within
+ * sessions (after a reload lowered it, the others take no new ones). */
+#define FOREACH_USABLE(e, t, i)						\
+	for ((i) = 2, (e) = (t)->pool != NULL ?				\
+	    TAILQ_FIRST(&(t)->pool->extras) : NULL;			\
+	    (e) != NULL && (i) <= (unsigned)(t)->conf->sessions;	\
+	    (e) = TAILQ_NEXT((e), entry), (i)++)
+
+/*
+ * Seconds the opens queued on the tunnel's sessions take, one after
+ * another (each: an open's time where none is measured); *best is the
+ * extra where a new connection waits least (NULL: the tunnel's session),
+ * *best_wait that wait.
+ */
+static double
+tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
+    double *best_wait)
+{
+	struct extra *e;
+	double wait, work, queued;
+	unsigned i;
+
+	*best = NULL;
+	*best_wait = tunnel_sessions_wait_on(t, t->session, each, &queued);
+	FOREACH_USABLE(e, t, i) {
+		wait = tunnel_sessions_wait(e, each, &work);
+		queued += work;
+		if (!e->up && e->nheld >= HELD_MAX)
+			continue;
+		if (wait < *best_wait) {
+			*best = e;
+			*best_wait = wait;
+		}
+	}
+	return queued;
+}
+
+/*
+ * An extra session starts (if one may) when a new connection would wait
+ * longer than a set-up takes (wait: an open stuck on every session), or
+ * when the opens queued on the sessions would take longer, one after
+ * another, than a set-up (queued: a burst): then it has work when it is
+ * up, and bursts like this one find it for sessions_idle.  (Weighing only
+ * the wait of one new connection, the queue spread over the sessions,
+ * would keep a pool in which every burst still waits about a set-up.)
+ */
+static struct extra *
+tunnel_sessions_grow(struct tunnel *t, double wait, double queued)
+{
+	double setup = tunnel_sessions_setup_cost(t);
+
+	if ((wait <= setup && queued <= setup) || !tunnel_sessions_may_grow(t))
+		return NULL;
+	return tunnel_sessions_start(t, wait, queued);
 }
 
 /*
  * The session a new connection of f's goes on, the tunnel's being
- * established: the one where it waits least.  When it would wait behind
- * an open on every one, an extra session starts (if allowed).  NULL: the
+ * established: the lowest-numbered one with its open slot free; else the
+ * one where it waits least, a new extra session's included.  NULL: the
  * connection is held for an extra session being set up.
  */
 struct session *
 tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
     const char *host, int port)
 {
-	struct extra *e, *best = NULL;
-	unsigned wait, channels, best_wait, best_channels, i = 1;
+	struct extra *e, *best;
+	double each, best_wait, work, queued;
+	unsigned i;
 
 	if (t->conf->sessions <= 1 && t->pool == NULL)
 		return t->session;
-	session_load(t->session, &best_channels, &best_wait);
-	if (t->pool != NULL) {
-		TAILQ_FOREACH(e, &t->pool->extras, entry) {
-			/* after a reload lowered sessions: no new ones */
-			if (++i > (unsigned)t->conf->sessions)
-				break;
-			if (e->up || e->nheld < HELD_MAX) {
-				wait = tunnel_sessions_wait(e, &channels);
-				if (wait < best_wait || (wait == best_wait &&
-				    channels < best_channels)) {
-					best = e;
-					best_wait = wait;
-					best_channels = channels;
-				}
-			}
-		}
+	if (tunnel_sessions_free_slot(t->session))
+		return t->session;
+	FOREACH_USABLE(e, t, i) {
+		if (e->up && tunnel_sessions_free_slot(e->s))
+			return e->s;
 	}
-	if (best_wait > 0 && tunnel_sessions_may_grow(t) &&
-	    (e = tunnel_sessions_start(t)) != NULL && SETUP_OPENS < best_wait)
+	each = tunnel_sessions_open_dflt(t);
+	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
+	if ((e = tunnel_sessions_grow(t, best_wait, queued)) != NULL &&
+	    tunnel_sessions_wait(e, each, &work) < best_wait)
 		best = e;
 	if (best == NULL)
 		return t->session;
@@ -252,15 +393,29 @@ tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 	else if (tunnel_sessions_surplus(e)) {
 		log_info("%s: extra session closed: sessions is %d now",
 		    e->name, t->conf->sessions);
-		tunnel_sessions_free(e);
+		tunnel_sessions_free(e, PC_SESSIONS);
 		return;
 	} else if (now - e->busy_at >= t->conf->sessions_idle) {
 		log_info("%s: extra session closed: no connections for %gs",
 		    e->name, t->conf->sessions_idle);
-		tunnel_sessions_free(e);
+		tunnel_sessions_free(e, PC_IDLE);
 		return;
 	}
 	timer_add_secs(e->idle_timer, tunnel_sessions_period(t));
+}
+
+/* An extra is up: if the opens still queued would take longer than a
+ * set-up, the next starts now rather than at the next connection, so
+ * that a burst's successor finds the pool grown (set-ups stay at most
+ * POOL_SETUP_MAX at once). */
+static void
+tunnel_sessions_up_grow(struct tunnel *t)
+{
+	struct extra *best;
+	double best_wait;
+
+	tunnel_sessions_grow(t, 0, tunnel_sessions_queued(t,
+	    tunnel_sessions_open_dflt(t), &best, &best_wait));
 }
 
 static void
@@ -272,12 +427,16 @@ tunnel_sessions_up_cb(void *arg)
 	tunnel_setup_extra_done(e->slot);
 	e->slot = NULL;
 	e->up = 1;
+	t->pool->nsetup--;
 	e->busy_at = mono_now();
-	log_info("%s: extra session up (%u of at most %d for the tunnel), "
-	    "%u connections waited for it", e->name, 1 + t->pool->n,
-	    t->conf->sessions, e->nheld);
+	tunnel_sessions_setup_took(t, e->busy_at - e->t0);
+	log_info("%s: extra session up in %.0f ms (%u of at most %d for the "
+	    "tunnel), %u connections waited for it", e->name,
+	    (e->busy_at - e->t0) * 1000, 1 + t->pool->n, t->conf->sessions,
+	    e->nheld);
 	timer_add_secs(e->idle_timer, tunnel_sessions_period(t));
 	tunnel_sessions_release(e, e->s);
+	tunnel_sessions_up_grow(t);
 }
 
 static void
@@ -301,7 +460,7 @@ tunnel_sessions_lost_cb(void *arg, enum session_error class, const char *why)
 		    "that waited for it go on the tunnel's session; no new "
 		    "extra session for %gs", e->name, why, e->nheld, quiet);
 	tunnel_sessions_release(e, NULL);
-	tunnel_sessions_free(e);
+	tunnel_sessions_free(e, e->up ? PC_LOST : PC_SETUP_FAILED);
 }
 
 /* An extra session never listens on the server: nothing is forwarded to
@@ -349,13 +508,15 @@ static const struct session_ops tunnel_sessions_ops = {
 	.channel_error = tunnel_sessions_channel_error_cb,
 };
 
-/* A new extra session, if the server's set-up limit has a slot for it. */
+/* A new extra session, if the server's set-up limit has a slot for it: a
+ * new connection would wait that long, the opens queued take queued, one
+ * after another (seconds). */
 static struct extra *
-tunnel_sessions_start(struct tunnel *t)
+tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 {
 	struct tunnel_pool *p = tunnel_sessions_pool(t);
 	struct setup_slots *slot;
-	struct extra *e;
+	struct extra *e, *x;
 
 	if ((slot = tunnel_setup_extra(t)) == NULL) {
 		log_debug("%s: no extra session: no set-up slot free for "
@@ -369,26 +530,42 @@ tunnel_sessions_start(struct tunnel *t)
 	e->id = tunnel_sessions_id(p);
 	xasprintf(&e->name, "%s#%u", t->name, e->id);
 	TAILQ_INIT(&e->held);
+	e->t0 = mono_now();
 	e->idle_timer = evtimer_new(tunnel_base(t), tunnel_sessions_idle_cb,
 	    e);
-	TAILQ_INSERT_TAIL(&p->extras, e, entry);
+	TAILQ_FOREACH(x, &p->extras, entry) {
+		if (x->id > e->id)
+			break;
+	}
+	if (x != NULL)
+		TAILQ_INSERT_BEFORE(x, e, entry);
+	else
+		TAILQ_INSERT_TAIL(&p->extras, e, entry);
 	p->n++;
-	log_info("%s: extra session starting: opens queue on every session "
-	    "(%u of at most %d)", e->name, 1 + p->n, t->conf->sessions);
+	p->nsetup++;
+	t->pool_counts.started++;
+	log_info("%s: extra session starting: opens queue on every session, "
+	    "a new one would wait %.0f ms, the queued take %.0f ms, a set-up "
+	    "%.0f ms (%u of at most %d)", e->name, wait * 1000, queued * 1000,
+	    tunnel_sessions_setup_cost(t) * 1000, 1 + p->n,
+	    t->conf->sessions);
 	e->s = tunnel_ssh_extra(t, e->name, &tunnel_sessions_ops, e);
 	return e;
 }
 
 /* The extra session goes, with its connections (its held ones are
- * released before). */
+ * released before), counted under why. */
 static void
-tunnel_sessions_free(struct extra *e)
+tunnel_sessions_free(struct extra *e, enum pool_close why)
 {
 	struct tunnel_pool *p = e->t->pool;
 
+	e->t->pool_counts.closed[why]++;
 	tunnel_sessions_release(e, NULL);
 	TAILQ_REMOVE(&p->extras, e, entry);
 	p->n--;
+	if (!e->up)
+		p->nsetup--;
 	session_free(e->s);
 	tunnel_setup_extra_done(e->slot);
 	event_free(e->idle_timer);
@@ -409,7 +586,7 @@ tunnel_sessions_clear(struct tunnel *t)
 		return;
 	TAILQ_FOREACH_SAFE(e, &t->pool->extras, entry, next) {
 		log_info("%s: extra session closed with the tunnel's", e->name);
-		tunnel_sessions_free(e);
+		tunnel_sessions_free(e, PC_TUNNEL);
 	}
 	free(t->pool);
 	t->pool = NULL;
@@ -425,6 +602,22 @@ tunnel_sessions_reconf(struct tunnel *t)
 		return;
 	TAILQ_FOREACH(e, &t->pool->extras, entry)
 		tunnel_ssh_extra_reconf(t, e->s, e->name);
+}
+
+/* fn for each extra session of the tunnel's, set up or not (not for the
+ * tunnel's own session); fn must not free the session. */
+void
+tunnel_sessions_foreach(struct tunnel *t,
+    void (*fn)(struct session *, void *), void *arg)
+{
+	struct extra *e;
+
+	if (t->pool == NULL)
+		return;
+	TAILQ_FOREACH(e, &t->pool->extras, entry) {
+		if (e->s != NULL)
+			fn(e->s, arg);
+	}
 }
 
 /* The forward goes (reload): its held connections are closed, those on
@@ -467,6 +660,8 @@ tunnel_sessions_one(unsigned id, const char *role, struct session *s,
 	    json_object_new_int64(channels + held));
 	json_object_object_add(o, "opens_queued",
 	    json_object_new_int64(opening + held));
+	json_object_object_add(o, "open_ms", session_open_time(s) > 0 ?
+	    json_object_new_double(session_open_time(s) * 1000) : NULL);
 	return o;
 }
 
@@ -488,4 +683,42 @@ tunnel_sessions_status(struct tunnel *t)
 		json_object_array_add(a, tunnel_sessions_one(e->id, "extra",
 		    e->s, e->up, e->nheld));
 	return a;
+}
+
+static const char *const pool_close_names[PC_COUNT] = {
+	[PC_IDLE] = "idle",
+	[PC_LOST] = "lost",
+	[PC_SETUP_FAILED] = "setup-failed",
+	[PC_SESSIONS] = "sessions",
+	[PC_TUNNEL] = "tunnel",
+};
+
+/* What the pool did, as status shows it: extras started (why: "queue")
+ * and closed (by why), being set up, and the costs it weighs. */
+json_object *
+tunnel_sessions_pool_status(struct tunnel *t)
+{
+	const struct pool_counts *pc = &t->pool_counts;
+	json_object *o = json_object_new_object(), *started, *closed;
+	double each;
+	int i;
+
+	started = json_object_new_object();
+	json_object_object_add(started, "queue",
+	    json_object_new_int64((int64_t)pc->started));
+	json_object_object_add(o, "started", started);
+	closed = json_object_new_object();
+	for (i = 0; i < PC_COUNT; i++)
+		json_object_object_add(closed, pool_close_names[i],
+		    json_object_new_int64((int64_t)pc->closed[i]));
+	json_object_object_add(o, "closed", closed);
+	json_object_object_add(o, "in_setup", json_object_new_int(
+	    t->pool != NULL ? (int)t->pool->nsetup : 0));
+	json_object_object_add(o, "setup_ms", pc->setup_avg > 0 ?
+	    json_object_new_double(pc->setup_avg * 1000) : NULL);
+	each = session_is_established(t->session) ?
+	    tunnel_sessions_open_dflt(t) : 0;
+	json_object_object_add(o, "open_ms", each > 0 ?
+	    json_object_new_double(each * 1000) : NULL);
+	return o;
 }

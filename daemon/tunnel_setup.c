@@ -21,9 +21,12 @@
  * wait for each other.  A tunnel with one server is the case above.
  *
  * An extra session of a tunnel's (sessions = N, tunnel_sessions.c) takes
- * a slot of each of the same servers only when every one has a free slot
- * and nobody waits for one (tunnel_setup_extra()), all at once or none: it
- * never waits, and never delays a tunnel's own session.
+ * a slot of each of the same servers only when every one has a free slot,
+ * nobody waits for one, and fewer than SETUP_EXTRA_PER_SERVER extras of
+ * any tunnel are being set up with it (tunnel_setup_extra()), all at once
+ * or none: it never waits, never delays a tunnel's own session, and the
+ * other SETUP_PER_SERVER - SETUP_EXTRA_PER_SERVER slots stay for the
+ * tunnels' own sessions, whatever the extras do.
  */
 #include "config.h"
 
@@ -33,6 +36,10 @@
 
 #include "tunneld.h"
 
+/* Extras in set-up to one server at once, over all tunnels: half the
+ * limit, so that a tunnel that loses its session finds a slot. */
+#define SETUP_EXTRA_PER_SERVER	(SETUP_PER_SERVER / 2)
+
 enum { SETUP_NONE, SETUP_QUEUED, SETUP_GRANTED, SETUP_ACTIVE };
 
 struct setup_server {
@@ -41,6 +48,7 @@ struct setup_server {
 	int			 port;
 	unsigned		 refs;		/* tunnels that need a slot here */
 	unsigned		 n;		/* slots taken: granted, active */
+	unsigned		 extras;	/* ... of them by extra sessions */
 	TAILQ_HEAD(, tunnel)	 queue;		/* waiting, oldest first */
 	TAILQ_HEAD(, tunnel)	 granted;	/* their worker is told */
 };
@@ -298,8 +306,9 @@ struct setup_slots {
 
 /*
  * The tunnel's worker: a slot of each server for an extra session of the
- * tunnel t, if every one has a free slot and no tunnel waits for one;
- * NULL if not.
+ * tunnel t, if every one has a free slot, no tunnel waits for one and
+ * fewer than SETUP_EXTRA_PER_SERVER extras are being set up there; NULL
+ * if not.
  */
 struct setup_slots *
 tunnel_setup_extra(struct tunnel *t)
@@ -315,15 +324,17 @@ tunnel_setup_extra(struct tunnel *t)
 	for (i = 0; i < sl->n; i++) {
 		sl->sv[i] = tunnel_setup_server(names[i].host, names[i].port);
 		if (sl->sv[i]->n >= SETUP_PER_SERVER ||
+		    sl->sv[i]->extras >= SETUP_EXTRA_PER_SERVER ||
 		    !TAILQ_EMPTY(&sl->sv[i]->queue))
 			free_all = 0;
 		free(names[i].host);
 	}
 	free(names);
 	for (i = 0; i < sl->n; i++) {
-		if (free_all)
+		if (free_all) {
 			sl->sv[i]->n++;
-		else
+			sl->sv[i]->extras++;
+		} else
 			tunnel_setup_server_put(sl->sv[i]);
 	}
 	pthread_mutex_unlock(&setup_lock);
@@ -345,8 +356,10 @@ tunnel_setup_extra_done(struct setup_slots *sl)
 	if (sl == NULL)
 		return;
 	pthread_mutex_lock(&setup_lock);
-	for (i = 0; i < sl->n; i++)
+	for (i = 0; i < sl->n; i++) {
 		sl->sv[i]->n--;
+		sl->sv[i]->extras--;
+	}
 	for (i = 0; i < sl->n; i++)
 		tunnel_setup_grant(sl->sv[i]);
 	for (i = 0; i < sl->n; i++)

@@ -282,6 +282,17 @@ enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
 					   default MaxStartups refuses beyond
 					   10, and it counts a session a
 					   little longer than we do */
+/* tunnel_sessions.c: what a tunnel's pool of extra sessions did (status
+ * "pool"): extras started (all for queued opens), closed by why */
+enum pool_close { PC_IDLE, PC_LOST, PC_SETUP_FAILED, PC_SESSIONS, PC_TUNNEL,
+	PC_COUNT };
+struct pool_counts {
+	uint64_t		 started;
+	uint64_t		 closed[PC_COUNT];
+	double			 setup_avg;	/* seconds a set-up takes (EWMA) */
+	double			 own_t0;	/* the tunnel's session started */
+};
+
 /*
  * Threads: the list, name, id and worker belong to the main thread (set
  * at creation; the list changes under tunnels_lock).  conf changes only in
@@ -328,6 +339,7 @@ struct tunnel {
 	struct forward		**fwds;
 	size_t			 nfwds;
 	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
+	struct pool_counts	 pool_counts;
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
@@ -383,6 +395,11 @@ void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
+json_object	*tunnel_sessions_pool_status(struct tunnel *);
+void		 tunnel_sessions_own_begin(struct tunnel *);
+void		 tunnel_sessions_own_up(struct tunnel *);
+void		 tunnel_sessions_foreach(struct tunnel *,
+		    void (*)(struct session *, void *), void *);
 
 /* hostkey.c */
 struct hostkey_plan {

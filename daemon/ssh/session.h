@@ -217,6 +217,7 @@ struct session {
 	double			 probe_by;	/* answered by, or 0 */
 	size_t			 window_used;	/* windows above base (window.c) */
 	double			 open_rtt_min;	/* seconds, its quickest open */
+	double			 open_avg;	/* seconds an open takes (EWMA) */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */

@@ -42,6 +42,10 @@
 
 #include "session.h"
 
+#define OPEN_AVG_WEIGHT	4	/* an open's share of the average: 1/4 */
+
+static void	session_open_timed(struct session *, double);
+
 /* --- input: our recv callback and the overflow queue --------------------- */
 
 static ssize_t	session_recv(struct session *, libssh2_socket_t, void *,
@@ -637,6 +641,7 @@ session_open_step(struct session *s)
 			channel_opened(channel_new(s, -1, "ping"), ch,
 			    NULL);
 	} else if (r->c != NULL) {
+		session_open_timed(s, mono_now() - r->t0);
 		if (ch != NULL)
 			window_opened(r->c, r->window, mono_now() - r->t0);
 		channel_opened(r->c, ch, err);
@@ -820,6 +825,54 @@ session_load(struct session *s, unsigned *channels, unsigned *opening)
 		if (c->state == CH_SOCKS || c->state == CH_OPENING)
 			(*opening)++;
 	}
+}
+
+/* An open of a connection's took secs from its start to the answer. */
+static void
+session_open_timed(struct session *s, double secs)
+{
+	s->open_avg = s->open_avg <= 0 ? secs :
+	    s->open_avg + (secs - s->open_avg) / OPEN_AVG_WEIGHT;
+}
+
+/* Seconds an open of a connection's takes on the session (an average of
+ * the last ones), 0 before its first. */
+double
+session_open_time(struct session *s)
+{
+	return s != NULL ? s->open_avg : 0;
+}
+
+/*
+ * How long a new open would wait on the session, in seconds: the opens
+ * and requests queued ahead of it, and those SOCKS requests being read
+ * will queue, at the time an open takes there (dflt before its first),
+ * the one in flight at least as long as it has been; *work: the same
+ * with the one in flight at that time too.
+ * (tunnel_sessions.c weighs them against setting up another session.)
+ */
+double
+session_open_wait(struct session *s, double dflt, double *work)
+{
+	struct open_req *r;
+	struct channel *c;
+	double each, wait = 0;
+
+	*work = 0;
+	if (s == NULL)
+		return 0;
+	each = s->open_avg > 0 ? s->open_avg : dflt;
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->state == CH_SOCKS)
+			*work += each;
+	}
+	TAILQ_FOREACH(r, &s->opens, entry)
+		*work += each;
+	wait = *work;
+	r = TAILQ_FIRST(&s->opens);
+	if (r != NULL && r->started && mono_now() - r->t0 > each)
+		wait += mono_now() - r->t0 - each;
+	return wait;
 }
 
 void

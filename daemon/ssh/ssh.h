@@ -133,6 +133,9 @@ void		 session_listen_cancel(struct session *, void *owner);
 enum gateway_ports session_gateway_ports(struct session *, int probe);
 void		 session_load(struct session *, unsigned *channels,
 		    unsigned *opening);
+double		 session_open_time(struct session *);
+double		 session_open_wait(struct session *, double dflt,
+		    double *work);
 
 /* session_algs.c */
 enum session_alg { SA_CIPHERS, SA_MACS, SA_KEX, SA_HOSTKEY, SA_COUNT };

@@ -2,7 +2,8 @@
  * test_tunnel.c - the tunnel state machine, without a server: the
  * transition table for every (state, event) pair, valid and invalid; the
  * entry actions (retry timer armed and cancelled, set-up slots taken and
- * given back, also to a tunnel on another worker) on real tunnels whose
+ * given back, also to a tunnel on another worker; extra sessions' share
+ * of them) on real tunnels whose
  * sessions never start; invalid events logged as bugs and ignored; and
  * the backoff schedule (full jitter within its bounds, the cap, the reset
  * after a stable period, slow retries after authentication failures).
@@ -606,6 +607,49 @@ test_setup_chain(void **state)
 	feed(direct, TE_DOWN, "test");
 }
 
+/*
+ * Extra sessions (tunnel_sessions.c) take at most half a server's set-up
+ * slots, never one a tunnel waits for: the rest stay for the tunnels' own
+ * sessions.
+ */
+static void
+test_setup_extras(void **state)
+{
+	struct tunnel *t[SETUP_PER_SERVER / 2 + 1], *own[SETUP_PER_SERVER / 2 + 1];
+	struct setup_slots *e[nitems(t)];
+	struct feed f;
+	char name[16];
+	size_t i, half = SETUP_PER_SERVER / 2;
+
+	for (i = 0; i < nitems(t); i++) {
+		snprintf(name, sizeof name, "e%zu", i);
+		t[i] = tunnel_create(conf_new(name, "extras.invalid"));
+		snprintf(name, sizeof name, "w%zu", i);
+		own[i] = tunnel_create(conf_new(name, "extras.invalid"));
+	}
+	for (i = 0; i < half; i++)
+		assert_non_null(e[i] = tunnel_setup_extra(t[i]));
+	assert_null(tunnel_setup_extra(t[half]));	/* half the slots */
+	tunnel_setup_extra_done(e[0]);
+	assert_non_null(e[0] = tunnel_setup_extra(t[half]));
+	/* the tunnels' own sessions take the other half; one more waits */
+	for (i = 0; i < half; i++) {
+		f = feed(own[i], TE_UP, "test");
+		assert_false(f.queued);
+	}
+	f = feed(own[half], TE_UP, "test");
+	assert_true(f.queued);
+	/* an extra's slot that frees goes to the tunnel that waits (whose
+	 * session fails on the missing key), not to another extra */
+	tunnel_setup_extra_done(e[1]);
+	assert_true(await_state(own[half], TS_FAILED));
+	for (i = 2; i < half; i++)
+		tunnel_setup_extra_done(e[i]);
+	tunnel_setup_extra_done(e[0]);
+	for (i = 0; i < nitems(t); i++)
+		feed(own[i], TE_DOWN, "test");
+}
+
 int
 main(void)
 {
@@ -618,6 +662,7 @@ main(void)
 		cmocka_unit_test(test_backoff_tunnel),
 		cmocka_unit_test(test_setup_limit),
 		cmocka_unit_test(test_setup_chain),
+		cmocka_unit_test(test_setup_extras),
 	};
 
 	return cmocka_run_group_tests(tests, setup_workers, teardown_workers);
