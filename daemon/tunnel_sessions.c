@@ -467,6 +467,7 @@ tunnel_sessions_one(unsigned id, const char *role, struct session *s,
 	    json_object_new_int64(channels + held));
 	json_object_object_add(o, "opens_queued",
 	    json_object_new_int64(opening + held));
+	status_session_transport(o, s);
 	return o;
 }
 

@@ -188,6 +188,7 @@ struct tunnel_conf {
 	double			 keepalive_interval;
 	int			 keepalive_count;
 	double			 connect_timeout;
+	double			 channel_stall_timeout;	/* 0: none */
 	double			 reconnect_min;
 	double			 reconnect_max;
 	struct fwdspec		*fwds;
@@ -551,6 +552,7 @@ int		 netwatch_prefix_contains(const struct netwatch_prefix *,
 /* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
+void		 status_session_transport(json_object *, struct session *);
 
 /* control.c */
 int	 control_init(const char *path, int activated, char **cause);

@@ -529,6 +529,8 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	TAILQ_INIT(&s->listeners);
 	TAILQ_INIT(&s->events);
 	s->rxq = xmalloc(RXQ_SIZE);
+	s->txq_cap = TXQ_SIZE;
+	s->txq = xmalloc(s->txq_cap);
 	s->ev_timeout = evtimer_new(base, session_timeout_cb, s);
 	s->ev_pump = event_new(base, -1, 0, session_pump_cb, s);
 	s->ev_dead = event_new(base, -1, 0, session_dead_cb, s);
@@ -617,6 +619,7 @@ session_free(struct session *s)
 	identity_clear(&s->id);
 	auth_free(s);
 	free(s->rxq);
+	free(s->txq);
 	free(s->debug_msg);
 	free(s->error);
 	if (s->delivering) {

@@ -29,6 +29,8 @@
 #define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
 #define TXQ_SIZE	4096		/* small packets' rest, when the */
 #define TX_SMALL	1024		/* socket is full (session_send_cb) */
+#define TXQ_MAX		(256 * 1024)	/* ... growing, for control packets */
+#define OPEN_STUCK	1.0		/* seconds: an open this old is shown */
 #define WINDOW_MIN	(256 * 1024)
 #define WINDOW_MAX	(2 * 1024 * 1024)
 #define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
@@ -53,7 +55,7 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 #define CHANNEL_CHUNK	32700	/* what libssh2 sends per packet at most
 				   (1.10, 1.11): what we read at a time */
 enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE,
-	CHOP_ADJUST };
+	CHOP_ADJUST, CHOP_CLOSED, CHOP_FREE };
 enum channel_state {
 	CH_SOCKS,	/* reading the client's SOCKS request */
 	CH_OPENING,	/* waiting for the server to open our channel */
@@ -89,6 +91,12 @@ struct channel {
 	int			 eof_sent;	/* ... and we passed it on */
 	int			 ch_eof;	/* remote sent EOF */
 	int			 fd_shut;	/* ... and we passed it on */
+	int			 ch_closed;	/* remote sent CLOSE */
+	int			 fd_reset;	/* local peer reset (EV_CLOSED) */
+	int			 close_expired;	/* no CLOSE in time: free it */
+	double			 moved_at;	/* last byte moved, either way */
+	struct event		*ev_stall;	/* channel_stall_timeout */
+	struct event		*ev_closed;	/* the local peer's reset */
 	size_t			 up_off, up_len;	/* fd -> channel */
 	size_t			 down_off, down_len;	/* channel -> fd */
 	char			 up[CHANNEL_BUF];
@@ -125,6 +133,7 @@ struct open_req {
 	size_t			 payload_len;
 	unsigned		 window;
 	double			 t0;		/* started */
+	char			*target;	/* "host:port" or a path */
 };
 
 /* A remote listener the server granted, and whose it is. */
@@ -206,7 +215,8 @@ struct session {
 	unsigned long		 rx_fed;	/* bytes recv_cb handed libssh2 */
 	int			 sock_errno;	/* what recv() or send() failed with */
 	size_t			 txq_len;	/* kept back: goes first */
-	char			 txq[TXQ_SIZE];
+	size_t			 txq_cap;	/* TXQ_SIZE, up to TXQ_MAX */
+	char			*txq;
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
@@ -215,7 +225,8 @@ struct session {
 	double			 rtt_ms;
 	double			 probe_since;	/* session_probe(): asked at, */
 	double			 probe_by;	/* answered by, or 0 */
-	size_t			 window_used;	/* windows above base (window.c) */
+	size_t			 window_used;	/* windows held (window.c) */
+	uint64_t		 channels_stalled;	/* channel.c */
 	double			 open_rtt_min;	/* seconds, its quickest open */
 
 	TAILQ_HEAD(, session_listener) listeners;
