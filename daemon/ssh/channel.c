@@ -887,6 +887,7 @@ channel_session_gone(struct channel *c)
 	if (c->counters != NULL)
 		c->counters->connections--;
 	window_release(c);
+	session_probe_forget(c->session, c);
 	session_events_drop(c->session, NULL, c);
 	session_channel_detach(c->session, c);
 	free(c->label);

@@ -49,6 +49,8 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 #define FREE_RETRIES	8	/* ... then from a timer, before a hard free */
 #define FREE_RETRY_SECS	0.1
 #define PROBE_ADDRESS	"192.0.2.1"	/* TEST-NET-1: no server has it */
+#define OPEN_HANG_MAX	150	/* seconds a server may take to answer an
+				   open (Linux gives up a SYN after 127) */
 
 /* One forwarded connection (channel.c). */
 #define CHANNEL_BUF	32768	/* each direction's staging buffer */
@@ -220,6 +222,9 @@ struct session {
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
+	struct channel		*probe_via;	/* ... or a data channel's */
+	int			 probe_nudge;	/* a keepalive@ without reply: */
+	int			 ping_nudged;	/* to send; the pending "ping" */
 	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;
@@ -287,6 +292,7 @@ void	session_alive_cb(evutil_socket_t, short, void *);
 int	session_probe_step(struct session *);
 void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
 void	session_ping_answered(struct session *);
+void	session_probe_forget(struct session *, struct channel *);
 
 /* session_pump.c */
 ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);

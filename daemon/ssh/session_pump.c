@@ -302,6 +302,8 @@ session_check_error(struct session *s, int rc, const char *what)
 
 /* --- channel opens: one in flight, FIFO ---------------------------------- */
 
+static const char *session_open_target(struct open_req *);
+
 void
 session_open_free(struct open_req *r)
 {
@@ -648,7 +650,20 @@ session_open_step(struct session *s)
 		err = session_ssh_error(s);
 		if (r->kind == OPEN_PING && e == LIBSSH2_ERROR_CHANNEL_FAILURE)
 			err = NULL;	/* the expected answer */
-		else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+		else if (e == LIBSSH2_ERROR_TIMEOUT) {
+			/* libssh2 stopped waiting for the answer (60 s,
+			 * LIBSSH2_READ_TIMEOUT): the open failed, the session
+			 * did not (doc/libssh2.md rule 15) */
+			err = "the server did not answer the open within 60s";
+			log_info("%s: open of %s: %s", s->conf->name,
+			    session_open_target(r), err);
+			if (r->kind == OPEN_PING) {
+				TAILQ_REMOVE(&s->opens, r, entry);
+				s->ping_pending = 0;
+				session_open_free(r);
+				return 1;
+			}
+		} else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
 			/* not a refusal by the server: the session broke */
 			if (!session_check_error(s, e, "channel open"))
 				session_fail(s, SE_NETWORK, "channel open: %s", err);

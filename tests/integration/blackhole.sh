@@ -7,36 +7,10 @@
 # so - the open counts as opening, status shows it stuck (target, age) -
 # and round trips to a healthy target on the same tunnel, with the default
 # settings, must go elsewhere and each come back within 4 s.
-#
-# The blackhole is real: sshd runs in a network namespace this test
-# creates, where 198.51.100.7 (TEST-NET-2) is routed to a veth with a
-# permanent neighbour entry for a MAC nobody has, so SYNs leave and vanish
-# (no ICMP, no RST, no ARP failure: connect() just waits).
+# The blackhole is real: sshd runs in a network namespace where SYNs to
+# the target vanish (blackhole-lib.sh).
 . "$(dirname "$0")/lib.sh"
-
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root and ip(8) for a network namespace"; exit 0
-fi
-NS=tunneld-test-$$
-VA=tdv$$a; VB=tdv$$b
-NET=10.199.$(free_subnet)	# not another suite's at the same time
-BH=198.51.100.7
-ip netns add "$NS" || bail "cannot create a network namespace"
-CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip link del "$VA" 2>/dev/null; ip netns del "$NS" 2>/dev/null'
-ip link add "$VA" type veth peer name "$VB" || bail "cannot create veth"
-ip link set "$VB" netns "$NS"
-ip addr add "$NET.1/30" dev "$VA"
-ip link set "$VA" up
-ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VB"
-ip netns exec "$NS" ip link set "$VB" up
-ip netns exec "$NS" ip link set lo up
-# the blackhole, inside the namespace
-ip netns exec "$NS" ip link add bh0 type veth peer name bh1 || bail "veth"
-ip netns exec "$NS" ip link set bh0 up
-ip netns exec "$NS" ip link set bh1 up
-ip netns exec "$NS" ip addr add 198.51.100.1/24 dev bh0
-ip netns exec "$NS" ip neigh replace "$BH" lladdr 02:00:5e:00:53:07 dev bh0 \
-    nud permanent || bail "cannot make the blackhole"
+. "$(dirname "$0")/blackhole-lib.sh"
 
 SSHD_NETNS=$NS SSHD_ADDR=$NET.2 start_sshd
 ip netns exec "$NS" $NETIO echo > "$WORK/server.echo.port" 2>>"$WORK/netio.log" &
