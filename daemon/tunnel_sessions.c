@@ -427,6 +427,19 @@ tunnel_sessions_reconf(struct tunnel *t)
 		tunnel_ssh_extra_reconf(t, e->s, e->name);
 }
 
+/* reload: keepalive_interval or keepalive_count changed: the extra
+ * sessions re-arm their keepalives too (after tunnel_sessions_reconf). */
+void
+tunnel_sessions_rearm(struct tunnel *t)
+{
+	struct extra *e;
+
+	if (t->pool == NULL)
+		return;
+	TAILQ_FOREACH(e, &t->pool->extras, entry)
+		session_keepalive_rearm(e->s);
+}
+
 /* The forward goes (reload): its held connections are closed, those on
  * extra sessions go on without it. */
 void

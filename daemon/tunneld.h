@@ -382,6 +382,7 @@ struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
 		    int fd, const char *host, int port);
 void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
+void		 tunnel_sessions_rearm(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
 

@@ -51,6 +51,8 @@ sleep 8
 check "the session stays up while an open is stuck (probes on a data channel)" \
 	no_event fwd up '*'
 check "... and its idle connection too" kill -0 "$IDLE"
+check "... answered: the verdict never had to wait" \
+	sh -c "! grep -q 'an open holds the slot' '$WORK/tunneld.log'"
 
 kill "$IDLE" 2>/dev/null; wait "$IDLE" 2>/dev/null
 conns() { [ "$(json_get fwd "t['forwards'][0]['connections']")" = 0 ]; }
