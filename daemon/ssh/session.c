@@ -171,13 +171,15 @@ session_rtt_ms(struct session *s)
 unsigned
 session_channel_window(struct session *s)
 {
-	unsigned w = WINDOW_BUDGET / (s->nchannels + 1);
+	long long w = WINDOW_BUDGET / (s->nchannels + 1), room;
 
 	if (w > WINDOW_MAX)
 		w = WINDOW_MAX;
+	if (w > (room = window_room(s)))	/* bases count (window.c) */
+		w = room;
 	if (w < WINDOW_MIN)
 		w = WINDOW_MIN;
-	return w;
+	return (unsigned)w;
 }
 
 /* A session that died tells its tunnel from a deferred event, never from

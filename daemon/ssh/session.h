@@ -71,6 +71,7 @@ struct channel_window {
 	unsigned		 base;		/* at open; libssh2 keeps it */
 	unsigned		 target;	/* kept topped up to, >= base */
 	long long		 reserved;	/* above base, from the budgets */
+	long long		 charged;	/* the base, from the budgets */
 	unsigned		 want;		/* an adjust to send (CHOP_ADJUST) */
 	unsigned		 grown;		/* times it grew */
 	unsigned		 idle;		/* periods of little use in a row */
@@ -284,6 +285,7 @@ void	window_opened(struct channel *, unsigned, double);
 void	window_consumed(struct channel *, size_t);
 void	window_adjusted(struct channel *);
 void	window_release(struct channel *);
+long long window_room(struct session *);
 
 /* session_keepalive.c */
 void	session_keepalive_start(struct session *);
