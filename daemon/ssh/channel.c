@@ -263,6 +263,7 @@ channel_await_open(struct channel *c)
 {
 	c->state = CH_OPENING;
 	channel_set_deadline(c, session_connect_timeout(c->session));
+	channel_update_events(c);
 }
 
 /* Speak SOCKS with the client first - the one here, or for a channel
