@@ -18,6 +18,8 @@ clients (exit 0 on success, print what went wrong otherwise):
   upload PORT BYTES SECONDS     send BYTES; succeed once the far end ended
                                 the connection (a reset, or an EOF read),
                                 fail if it is still open after SECONDS
+  reset PORT SECONDS            connect, wait, then reset the connection
+                                (SO_LINGER 0); "# connected" at once
   idle PORT SECONDS             connect to a flood ("# connected"), read
                                 nothing, then close
   rss PID                       print the resident set size in KiB
@@ -393,6 +395,13 @@ def main():
             sys.exit(0)
         print("still open after %s s, %d bytes left" % (args[2], left))
         sys.exit(1)
+    elif mode == "reset":
+        import struct, time
+        c = connect(args[0])
+        print("# connected", flush=True)
+        time.sleep(float(args[1]))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
     elif mode == "push":
         import time
         c = connect(args[0])

@@ -45,6 +45,19 @@ STUCK=$!
 stuck() { [ "$(json_get fwd "(t['sessions'][0].get('stuck_open') or {}).get('target')")" = "$BH:80" ]; }
 check "an open stuck behind the blackhole" wait_until 10 stuck
 
+# a client that gives up (a reset) while its open waits behind the stuck
+# one is let go at once, not at connect_timeout (90 s)
+bconns() { json_get fwd "t['forwards'][1]['connections']"; }
+$NETIO reset "$B" 0.5 > "$WORK/reset.out" 2>&1 &
+RESET=$!
+two() { [ "$(bconns)" = 2 ]; }
+one() { [ "$(bconns)" = 1 ]; }
+check "a second client waits behind the stuck open" wait_until 3 two
+t0=$(now)
+wait "$RESET"
+check "... it resets: let go at once" wait_until 3 one
+diag "let go after $(elapsed "$t0") s"
+
 # a wrong verdict comes 3 keepalives + 1 s after the last byte: wait well
 # past it (the time passing is what is tested)
 sleep 8
