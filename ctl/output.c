@@ -152,6 +152,26 @@ output_table(json_object *tunnels, int color)
 	}
 }
 
+/* A session's transport: an open stuck in flight, channels that stalled. */
+static void
+output_session_transport(json_object *o)
+{
+	json_object *stuck, *age;
+	const char *target;
+
+	if (json_object_object_get_ex(o, "stuck_open", &stuck) &&
+	    stuck != NULL) {
+		target = output_str(stuck, "target");
+		json_object_object_get_ex(stuck, "age_s", &age);
+		printf("    an open stuck for %.1fs: %s (the next connections "
+		    "wait behind it)\n", json_object_get_double(age),
+		    target != NULL ? target : "?");
+	}
+	if (output_int(o, "channels_stalled") > 0)
+		printf("    %lld connections closed for making no progress\n",
+		    output_int(o, "channels_stalled"));
+}
+
 /* The SSH sessions (sessions = N): the tunnel's, then the extra ones. */
 static void
 output_sessions(json_object *t)
@@ -172,6 +192,7 @@ output_sessions(json_object *t)
 		    role != NULL && strcmp(role, "tunnel") == 0 ?
 		    "the tunnel's" : "extra", output_int(o, "channels"),
 		    output_int(o, "opens_queued"));
+		output_session_transport(o);
 	}
 }
 

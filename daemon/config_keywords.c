@@ -88,6 +88,9 @@ const struct keyword keywords[] = {
 	    R(KR_REARM) },
 	{ "connect_timeout", KW_DURATION, T(connect_timeout),
 	    N(0.1, 3600, 10), R(KR_NONE) },
+	/* a channel with bytes waiting and none moving (ssh/channel.c) */
+	{ "channel_stall_timeout", KW_DURATION, T(channel_stall_timeout),
+	    N(0, 86400, 300), R(KR_NONE) },
 	/* the next delay drawn; a retry already scheduled keeps its time */
 	{ "reconnect_min", KW_DURATION, T(reconnect_min), N(0.1, 86400, 1),
 	    R(KR_NONE) },

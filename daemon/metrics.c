@@ -88,6 +88,23 @@ static const struct metric forward_metrics[] = {
 	{ "tunneld_forward_failures_total", "counter", "failures", 1,
 	    "Connections that could not be forwarded (refused by the server, "
 	    "or the target here could not be reached)." },
+	{ "tunneld_forward_stalled_total", "counter", "stalled", 1,
+	    "Connections closed for making no progress for "
+	    "channel_stall_timeout." },
+};
+
+/* Each SSH session of a tunnel (status "sessions"), labelled tunnel,
+ * session (its id) and role. */
+static const struct metric session_metrics[] = {
+	{ "tunneld_session_opens", "gauge", "opens", 1,
+	    "Channel opens and requests queued or in flight on the session "
+	    "(one is in flight at a time)." },
+	{ "tunneld_session_oldest_open_seconds", "gauge", "oldest_open_s", 1,
+	    "How long the open in flight has waited for the server's "
+	    "answer." },
+	{ "tunneld_session_channels_stalled_total", "counter",
+	    "channels_stalled", 1, "Channels of the session closed for making "
+	    "no progress for channel_stall_timeout." },
 };
 
 static const char *const metrics_states[] = { "down", "connecting", "up",
@@ -202,6 +219,41 @@ metrics_tunnel_table(struct evbuffer *b, json_object *ts)
 			for (k = 0; k < json_object_array_length(fs); k++) {
 				f = json_object_array_get_idx(fs, k);
 				metrics_sample(b, m, f, t, f);
+			}
+		}
+	}
+}
+
+/* The per-session families: one sample per session row. */
+static void
+metrics_sessions(struct evbuffer *b, json_object *ts)
+{
+	const struct metric *m;
+	json_object *t, *ss, *o, *id, *v;
+	size_t i, j, k;
+
+	for (i = 0; i < nitems(session_metrics); i++) {
+		m = &session_metrics[i];
+		metrics_family(b, m->name, m->type, m->help);
+		for (j = 0; j < json_object_array_length(ts); j++) {
+			t = json_object_array_get_idx(ts, j);
+			if (!json_object_object_get_ex(t, "sessions", &ss) ||
+			    !json_object_is_type(ss, json_type_array))
+				continue;
+			for (k = 0; k < json_object_array_length(ss); k++) {
+				o = json_object_array_get_idx(ss, k);
+				json_object_object_get_ex(o, "id", &id);
+				if (!json_object_object_get_ex(o, m->field,
+				    &v) || v == NULL)
+					continue;
+				evbuffer_add_printf(b, "%s{", m->name);
+				metrics_labels(b, t, NULL);
+				evbuffer_add_printf(b, ",session=\"%d\",",
+				    json_object_get_int(id));
+				metrics_label(b, "role", metrics_str(o,
+				    "role"));
+				evbuffer_add_printf(b, "} %.9g\n",
+				    json_object_get_double(v));
 			}
 		}
 	}
@@ -365,6 +417,7 @@ metrics_write(struct evbuffer *b)
 	metrics_tunnel_server(b, ts);
 	metrics_tunnel_table(b, ts);
 	metrics_tunnel_pool(b, ts);
+	metrics_sessions(b, ts);
 	metrics_daemon(b, ts);
 	json_object_put(ts);
 }

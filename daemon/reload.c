@@ -206,8 +206,10 @@ reload_job(void *arg)
 			reload_forwards_acquire(j->t, j->tc);
 	} else if (j->acquire)
 		reload_repoint(j->t, j->tc);
-	if (j->acquire && KR_NEEDS(j->needs, KR_REARM))
+	if (j->acquire && KR_NEEDS(j->needs, KR_REARM)) {
 		session_keepalive_rearm(j->t->session);
+		tunnel_sessions_rearm(j->t);
+	}
 }
 
 static void

@@ -50,9 +50,41 @@ status_forward(struct forward *f)
 	    json_object_new_int64((int64_t)f->counters.bytes_out));
 	json_object_object_add(o, "failures",
 	    json_object_new_int64((int64_t)f->counters.failures));
+	json_object_object_add(o, "stalled",
+	    json_object_new_int64((int64_t)f->counters.stalled));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
 	free(first);
 	return o;
+}
+
+/*
+ * On the tunnel's worker: a session's row (tunnel_sessions.c) gets what
+ * its transport says - the opens queued or in flight, how long the one in
+ * flight has waited, the open that is stuck (its target and age, once it
+ * has waited OPEN_STUCK), and the channels closed for making no progress.
+ */
+void
+status_session_transport(json_object *o, struct session *s)
+{
+	json_object *stuck = NULL;
+	char target[300];
+	double oldest, age;
+	unsigned n;
+
+	n = session_opens(s, &oldest);
+	json_object_object_add(o, "opens", json_object_new_int64(n));
+	json_object_object_add(o, "oldest_open_s", oldest > 0 ?
+	    json_object_new_double(oldest) : NULL);
+	if (session_open_stuck(s, &age, target, sizeof target)) {
+		stuck = json_object_new_object();
+		json_object_object_add(stuck, "target",
+		    json_object_new_string(target));
+		json_object_object_add(stuck, "age_s",
+		    json_object_new_double(age));
+	}
+	json_object_object_add(o, "stuck_open", stuck);
+	json_object_object_add(o, "channels_stalled", json_object_new_int64(
+	    (int64_t)session_channels_stalled(s)));
 }
 
 /* On the tunnel's worker: "host:port" of the server in use. */
@@ -155,6 +187,7 @@ status_forward_conf(const struct fwdspec *sp)
 	json_object_object_add(o, "bytes_in", json_object_new_int64(0));
 	json_object_object_add(o, "bytes_out", json_object_new_int64(0));
 	json_object_object_add(o, "failures", json_object_new_int64(0));
+	json_object_object_add(o, "stalled", json_object_new_int64(0));
 	json_object_object_add(o, "last_error", NULL);
 	return o;
 }

@@ -604,20 +604,17 @@ tunnel_sessions_reconf(struct tunnel *t)
 		tunnel_ssh_extra_reconf(t, e->s, e->name);
 }
 
-/* fn for each extra session of the tunnel's, set up or not (not for the
- * tunnel's own session); fn must not free the session. */
+/* reload: keepalive_interval or keepalive_count changed: the extra
+ * sessions re-arm their keepalives too (after tunnel_sessions_reconf). */
 void
-tunnel_sessions_foreach(struct tunnel *t,
-    void (*fn)(struct session *, void *), void *arg)
+tunnel_sessions_rearm(struct tunnel *t)
 {
 	struct extra *e;
 
 	if (t->pool == NULL)
 		return;
-	TAILQ_FOREACH(e, &t->pool->extras, entry) {
-		if (e->s != NULL)
-			fn(e->s, arg);
-	}
+	TAILQ_FOREACH(e, &t->pool->extras, entry)
+		session_keepalive_rearm(e->s);
 }
 
 /* The forward goes (reload): its held connections are closed, those on
@@ -662,6 +659,7 @@ tunnel_sessions_one(unsigned id, const char *role, struct session *s,
 	    json_object_new_int64(opening + held));
 	json_object_object_add(o, "open_ms", session_open_time(s) > 0 ?
 	    json_object_new_double(session_open_time(s) * 1000) : NULL);
+	status_session_transport(o, s);
 	return o;
 }
 

@@ -39,6 +39,7 @@ tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 	p->keepalive_interval = tc->keepalive_interval;
 	p->keepalive_count = tc->keepalive_count;
 	p->window_budget = (long long)tc->window_budget << 20;
+	p->channel_stall_timeout = tc->channel_stall_timeout;
 }
 
 static void

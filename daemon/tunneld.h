@@ -188,6 +188,7 @@ struct tunnel_conf {
 	double			 keepalive_interval;
 	int			 keepalive_count;
 	double			 connect_timeout;
+	double			 channel_stall_timeout;	/* 0: none */
 	double			 reconnect_min;
 	double			 reconnect_max;
 	struct fwdspec		*fwds;
@@ -393,13 +394,12 @@ struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
 		    int fd, const char *host, int port);
 void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
+void		 tunnel_sessions_rearm(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
 json_object	*tunnel_sessions_pool_status(struct tunnel *);
 void		 tunnel_sessions_own_begin(struct tunnel *);
 void		 tunnel_sessions_own_up(struct tunnel *);
-void		 tunnel_sessions_foreach(struct tunnel *,
-		    void (*)(struct session *, void *), void *);
 
 /* hostkey.c */
 struct hostkey_plan {
@@ -568,6 +568,7 @@ int		 netwatch_prefix_contains(const struct netwatch_prefix *,
 /* status.c (main thread) */
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
+void		 status_session_transport(json_object *, struct session *);
 
 /* control.c */
 int	 control_init(const char *path, int activated, char **cause);

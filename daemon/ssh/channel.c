@@ -41,6 +41,7 @@
 #define CLOSE_TIMEOUT	10	/* seconds to wait for the server's CLOSE */
 
 static void	channel_update_events(struct channel *);
+static void	channel_stall_arm(struct channel *);
 
 static void
 channel_fd_cb(evutil_socket_t fd, short what, void *arg);
@@ -122,6 +123,15 @@ channel_error(struct channel *c, const char *error)
 	ev->error = xstrdup(error);
 }
 
+/*
+ * No CLOSE from the server in CLOSE_TIMEOUT: the channel is freed without
+ * it - by the pump (CHOP_FREE), as any libssh2 call: this timer may fire
+ * while another call holds the latch, and libssh2_channel_free() itself
+ * may say EAGAIN (1.10 and 1.11: it closes first, and a close waits for
+ * one more packet from the server).  A ping brings that packet; the timer
+ * asks again every CLOSE_TIMEOUT until the free went through, or the
+ * session went, with every channel (doc/libssh2.md rule 13).
+ */
 static void
 channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -130,17 +140,14 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != CH_CLOSING || c->ch == NULL)
 		return;
-	if (session_latched_on(c->session, c)) {
-		/* our CLOSE is half sent: libssh2 needs that call again, and
-		 * a socket that stays unwritable is for keepalives to judge */
-		evtimer_add(c->ev_timer, &tv);
-		return;
-	}
-	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
-	    session_name(c->session), c->label, CLOSE_TIMEOUT);
-	libssh2_channel_free(c->ch);
-	c->ch = NULL;
-	c->state = CH_DEAD;
+	if (!c->close_expired)
+		log_debug("%s: %s: no CLOSE from the server after %ds, "
+		    "freeing", session_name(c->session), c->label,
+		    CLOSE_TIMEOUT);
+	c->close_expired = 1;
+	evtimer_add(c->ev_timer, &tv);
+	if (session_is_established(c->session))
+		session_kick(c->session);
 	session_schedule(c->session);
 }
 
@@ -256,6 +263,7 @@ channel_await_open(struct channel *c)
 {
 	c->state = CH_OPENING;
 	channel_set_deadline(c, session_connect_timeout(c->session));
+	channel_update_events(c);
 }
 
 /* Speak SOCKS with the client first - the one here, or for a channel
@@ -404,6 +412,7 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	c->state = CH_OPEN;
+	c->moved_at = mono_now();
 	log_debug("%s: %s: channel open", session_name(c->session), c->label);
 	channel_update_events(c);
 }
@@ -429,6 +438,7 @@ channel_fd_read(struct channel *c)
 	    CHANNEL_CHUNK);
 	if (n > 0) {
 		c->up_len += (size_t)n;
+		c->moved_at = mono_now();
 		return 1;
 	}
 	if (n == 0) {
@@ -459,6 +469,7 @@ channel_fd_write(struct channel *c)
 		c->down_off += (size_t)n;
 		if (c->down_off == c->down_len)
 			c->down_off = c->down_len = 0;
+		c->moved_at = mono_now();
 		return 1;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -484,8 +495,11 @@ channel_update_events(struct channel *c)
 		    !c->fd_eof && c->up_len < sizeof c->up;
 		want_wr = c->down_len > 0;
 	} else {
-		want_rd = c->state == CH_OPEN && c->up_len == 0 &&
-		    !c->fd_eof && !(c->owedlen != 0 && c->client_remote);
+		/* opening too: the client's first bytes, its EOF or its
+		 * reset are seen while the server connects */
+		want_rd = (c->state == CH_OPEN || c->state == CH_OPENING) &&
+		    c->up_len == 0 && !c->fd_eof &&
+		    !(c->owedlen != 0 && c->client_remote);
 		want_wr = c->state == CH_OPEN && c->down_len > 0;
 	}
 	if (want_rd != c->rd_on) {
@@ -546,6 +560,7 @@ channel_retry(struct channel *c, int op)
 		    sizeof c->down - c->down_len);
 		if (n > 0) {
 			c->down_len += (size_t)n;
+			c->moved_at = mono_now();
 			window_consumed(c, (size_t)n);
 			return 1;
 		}
@@ -569,6 +584,7 @@ channel_retry(struct channel *c, int op)
 			c->up_off += (size_t)n;
 			if (c->up_off == c->up_len)
 				c->up_off = c->up_len = 0;
+			c->moved_at = mono_now();
 			return 1;
 		}
 		if (n == LIBSSH2_ERROR_EAGAIN && session_note_eagain(s, c, op))
@@ -596,6 +612,27 @@ channel_retry(struct channel *c, int op)
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return session_note_eagain(s, c, op) ? -1 : 0;
 		break;
+	case CHOP_CLOSED:
+		/* after its EOF: has the server closed the channel too? */
+		rc = libssh2_channel_wait_closed(c->ch);
+		if (rc == 0) {
+			c->ch_closed = 1;
+			return 1;
+		}
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return session_note_eagain(s, c, op) ? -1 : 0;
+		if (rc == LIBSSH2_ERROR_INVAL)	/* not at its EOF after all */
+			return 0;
+		break;
+	case CHOP_FREE:
+		rc = libssh2_channel_free(c->ch);
+		if (rc == LIBSSH2_ERROR_EAGAIN)
+			return session_note_eagain(s, c, op) ? -1 : 0;
+		c->ch = NULL;
+		c->state = CH_DEAD;
+		if (c->ev_timer != NULL)
+			evtimer_del(c->ev_timer);
+		return 1;
 	case CHOP_CLOSE:
 		rc = libssh2_channel_close(c->ch);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
@@ -693,11 +730,12 @@ channel_pump(struct channel *c)
 		if (c->client_remote && c->up_len > 0)
 			return channel_retry(c, CHOP_WRITE) > 0;
 		return 0;
-	case CH_OPENING:
+	case CH_OPENING:	/* the client's reset is channel_fd_cb's */
 	case CH_DEAD:
 		return 0;
 	case CH_CLOSING:
-		return channel_retry(c, CHOP_CLOSE) > 0;
+		return channel_retry(c, c->close_expired ? CHOP_FREE :
+		    CHOP_CLOSE) > 0;
 	case CH_OPEN:
 		break;
 	}
@@ -725,6 +763,22 @@ channel_pump(struct channel *c)
 		c->fd_shut = 1;
 		progress = 1;
 	}
+	/* the server's CLOSE, in every state of the other direction - a
+	 * zero window included: it takes nothing more */
+	if (c->ch_eof && !c->ch_closed) {
+		if ((r = channel_retry(c, CHOP_CLOSED)) < 0)
+			return 0;
+		progress |= r;
+	}
+	if (c->ch_closed && c->down_len == 0) {
+		if (c->up_len > 0 || !c->fd_eof)
+			log_debug("%s: %s: closed by the server, %zu bytes "
+			    "from the client not taken",
+			    session_name(c->session), c->label,
+			    c->up_len - c->up_off);
+		channel_closing(c);
+		return 1;
+	}
 
 	/* client -> server */
 	if (c->up_len == 0 && !c->fd_eof) {
@@ -747,7 +801,68 @@ channel_pump(struct channel *c)
 		return 1;
 	}
 	channel_update_events(c);
+	channel_stall_arm(c);
 	return progress;
+}
+
+/* --- a channel that makes no progress ------------------------------------ */
+
+/* Bytes wait in one direction: the server's window, or the client, does
+ * not take them. */
+static int
+channel_pending(struct channel *c)
+{
+	return c->up_len > 0 || c->down_len > 0;
+}
+
+/*
+ * channel_stall_timeout after the last byte moved either way, with bytes
+ * still waiting: nothing has moved for that long, and nothing says it
+ * will (a zero window that is never adjusted, a client that never reads).
+ * The channel is closed and counted.
+ */
+static void
+channel_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *c = arg;
+	struct session *s = c->session;
+	double limit = s->conf->channel_stall_timeout, quiet;
+	char why[256];
+
+	if (c->state != CH_OPEN || !channel_pending(c) || limit <= 0)
+		return;		/* armed again by the pump when it matters */
+	quiet = mono_now() - c->moved_at;
+	if (quiet < limit) {
+		timer_add_secs(c->ev_stall, limit - quiet + 0.001);
+		return;
+	}
+	snprintf(why, sizeof why, "no progress for %.0fs (%zu bytes for the "
+	    "server, %zu for the client waiting; channel_stall_timeout), "
+	    "closed", quiet, c->up_len - c->up_off, c->down_len - c->down_off);
+	s->channels_stalled++;
+	if (c->counters != NULL)
+		c->counters->stalled++;
+	channel_abort(c, why);
+}
+
+/* Bytes wait: make sure the stall timer runs (it re-arms itself while
+ * bytes move, and stops when none wait). */
+static void
+channel_stall_arm(struct channel *c)
+{
+	double limit = c->session->conf->channel_stall_timeout, left;
+
+	if (limit <= 0 || !channel_pending(c))
+		return;
+	if (c->moved_at == 0)
+		c->moved_at = mono_now();
+	if (c->ev_stall == NULL)
+		c->ev_stall = evtimer_new(session_base(c->session),
+		    channel_stall_cb, c);
+	else if (evtimer_pending(c->ev_stall, NULL))
+		return;
+	left = limit - (mono_now() - c->moved_at);
+	timer_add_secs(c->ev_stall, left > 0 ? left + 0.001 : 0.001);
 }
 
 /* The session is going away: drop the channel without touching libssh2,
@@ -762,6 +877,8 @@ channel_session_gone(struct channel *c)
 		event_free(c->ev_write);
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
+	if (c->ev_stall != NULL)
+		event_free(c->ev_stall);
 	if (c->state == CH_OPENING)
 		session_open_abandon(c->session, c);
 	connector_cancel(c->conn);
@@ -771,6 +888,7 @@ channel_session_gone(struct channel *c)
 	if (c->counters != NULL)
 		c->counters->connections--;
 	window_release(c);
+	session_probe_forget(c->session, c);
 	session_events_drop(c->session, NULL, c);
 	session_channel_detach(c->session, c);
 	free(c->label);

@@ -171,13 +171,15 @@ session_rtt_ms(struct session *s)
 unsigned
 session_channel_window(struct session *s)
 {
-	unsigned w = WINDOW_BUDGET / (s->nchannels + 1);
+	long long w = WINDOW_BUDGET / (s->nchannels + 1), room;
 
 	if (w > WINDOW_MAX)
 		w = WINDOW_MAX;
+	if (w > (room = window_room(s)))	/* bases count (window.c) */
+		w = room;
 	if (w < WINDOW_MIN)
 		w = WINDOW_MIN;
-	return w;
+	return (unsigned)w;
 }
 
 /* A session that died tells its tunnel from a deferred event, never from
@@ -528,6 +530,8 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	TAILQ_INIT(&s->listeners);
 	TAILQ_INIT(&s->events);
 	s->rxq = xmalloc(RXQ_SIZE);
+	s->txq_cap = TXQ_SIZE;
+	s->txq = xmalloc(s->txq_cap);
 	s->ev_timeout = evtimer_new(base, session_timeout_cb, s);
 	s->ev_pump = event_new(base, -1, 0, session_pump_cb, s);
 	s->ev_dead = event_new(base, -1, 0, session_dead_cb, s);
@@ -616,6 +620,7 @@ session_free(struct session *s)
 	identity_clear(&s->id);
 	auth_free(s);
 	free(s->rxq);
+	free(s->txq);
 	free(s->debug_msg);
 	free(s->error);
 	if (s->delivering) {

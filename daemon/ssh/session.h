@@ -29,6 +29,8 @@
 #define PACKET_SIZE	32768		/* never advertise more (LIBSSH2.md) */
 #define TXQ_SIZE	4096		/* small packets' rest, when the */
 #define TX_SMALL	1024		/* socket is full (session_send_cb) */
+#define TXQ_MAX		(256 * 1024)	/* ... growing, for control packets */
+#define OPEN_STUCK	1.0		/* seconds: an open this old is shown */
 #define WINDOW_MIN	(256 * 1024)
 #define WINDOW_MAX	(2 * 1024 * 1024)
 #define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
@@ -47,13 +49,15 @@ enum session_phase { SP_RESOLVING, SP_CONNECTING, SP_HANDSHAKE, SP_AUTH,
 #define FREE_RETRIES	8	/* ... then from a timer, before a hard free */
 #define FREE_RETRY_SECS	0.1
 #define PROBE_ADDRESS	"192.0.2.1"	/* TEST-NET-1: no server has it */
+#define OPEN_HANG_MAX	150	/* seconds a server may take to answer an
+				   open (Linux gives up a SYN after 127) */
 
 /* One forwarded connection (channel.c). */
 #define CHANNEL_BUF	32768	/* each direction's staging buffer */
 #define CHANNEL_CHUNK	32700	/* what libssh2 sends per packet at most
 				   (1.10, 1.11): what we read at a time */
 enum channel_op { CHOP_NONE, CHOP_READ, CHOP_WRITE, CHOP_EOF, CHOP_CLOSE,
-	CHOP_ADJUST };
+	CHOP_ADJUST, CHOP_CLOSED, CHOP_FREE };
 enum channel_state {
 	CH_SOCKS,	/* reading the client's SOCKS request */
 	CH_OPENING,	/* waiting for the server to open our channel */
@@ -67,6 +71,7 @@ struct channel_window {
 	unsigned		 base;		/* at open; libssh2 keeps it */
 	unsigned		 target;	/* kept topped up to, >= base */
 	long long		 reserved;	/* above base, from the budgets */
+	long long		 charged;	/* the base, from the budgets */
 	unsigned		 want;		/* an adjust to send (CHOP_ADJUST) */
 	unsigned		 grown;		/* times it grew */
 	unsigned		 idle;		/* periods of little use in a row */
@@ -89,6 +94,12 @@ struct channel {
 	int			 eof_sent;	/* ... and we passed it on */
 	int			 ch_eof;	/* remote sent EOF */
 	int			 fd_shut;	/* ... and we passed it on */
+	int			 ch_closed;	/* remote sent CLOSE */
+	int			 fd_reset;	/* local peer reset (EV_CLOSED) */
+	int			 close_expired;	/* no CLOSE in time: free it */
+	double			 moved_at;	/* last byte moved, either way */
+	struct event		*ev_stall;	/* channel_stall_timeout */
+	struct event		*ev_closed;	/* the local peer's reset */
 	size_t			 up_off, up_len;	/* fd -> channel */
 	size_t			 down_off, down_len;	/* channel -> fd */
 	char			 up[CHANNEL_BUF];
@@ -125,6 +136,7 @@ struct open_req {
 	size_t			 payload_len;
 	unsigned		 window;
 	double			 t0;		/* started */
+	char			*target;	/* "host:port" or a path */
 };
 
 /* A remote listener the server granted, and whose it is. */
@@ -206,16 +218,21 @@ struct session {
 	unsigned long		 rx_fed;	/* bytes recv_cb handed libssh2 */
 	int			 sock_errno;	/* what recv() or send() failed with */
 	size_t			 txq_len;	/* kept back: goes first */
-	char			 txq[TXQ_SIZE];
+	size_t			 txq_cap;	/* TXQ_SIZE, up to TXQ_MAX */
+	char			*txq;
 	double			 last_rx;
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
+	struct channel		*probe_via;	/* ... or a data channel's */
+	int			 probe_nudge;	/* a keepalive@ without reply: */
+	int			 ping_nudged;	/* to send; the pending "ping" */
 	int			 ping_pending;	/* a round trip in flight */
 	double			 ping_t0;
 	double			 rtt_ms;
 	double			 probe_since;	/* session_probe(): asked at, */
 	double			 probe_by;	/* answered by, or 0 */
-	size_t			 window_used;	/* windows above base (window.c) */
+	size_t			 window_used;	/* windows held (window.c) */
+	uint64_t		 channels_stalled;	/* channel.c */
 	double			 open_rtt_min;	/* seconds, its quickest open */
 	double			 open_avg;	/* seconds an open takes (EWMA) */
 
@@ -269,6 +286,7 @@ void	window_opened(struct channel *, unsigned, double);
 void	window_consumed(struct channel *, size_t);
 void	window_adjusted(struct channel *);
 void	window_release(struct channel *);
+long long window_room(struct session *);
 
 /* session_keepalive.c */
 void	session_keepalive_start(struct session *);
@@ -277,6 +295,7 @@ void	session_alive_cb(evutil_socket_t, short, void *);
 int	session_probe_step(struct session *);
 void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
 void	session_ping_answered(struct session *);
+void	session_probe_forget(struct session *, struct channel *);
 
 /* session_pump.c */
 ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);

@@ -14,8 +14,15 @@
  * not, and starts nothing).  It does not need the session's one channel-open
  * slot, so a slow open (sshd connecting to a blackholed target for two
  * minutes) cannot starve the keepalives into a false verdict.  A server that
- * refuses session channels gets the old probe instead: opening a channel of
- * an unknown type, which sshd refuses at once - through the open queue.
+ * refuses session channels (sshd's MaxSessions 0) gets the old probe
+ * instead: opening a channel of an unknown type, which sshd refuses at
+ * once - ahead of the opens queued, when the open slot is free.  When an
+ * open holds the slot (rule 3), the probe does not wait behind it: it is
+ * an "env" request on one of the session's open data channels (sshd
+ * answers it on any channel: a failure for a direct-tcpip one).  With no
+ * such channel, a keepalive@libssh2.org without reply goes out, and while
+ * the server's kernel acknowledges it the verdict waits for the open, for
+ * OPEN_HANG_MAX at most (doc/libssh2.md rule 14).
  *
  * A probe on demand (session_probe(): the network changed, the machine
  * resumed): a round trip now, and the session is dead unless a byte comes
@@ -25,6 +32,9 @@
 #include "config.h"
 
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "session.h"
 
@@ -35,8 +45,85 @@ static void
 session_probe_done(struct session *s)
 {
 	s->ping_pending = 0;
+	s->ping_nudged = 0;
+	s->probe_via = NULL;
 	s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
 	log_debug("%s: round trip %.2f ms", s->conf->name, s->rtt_ms);
+}
+
+/* Is the open slot taken - an open, or a request, in flight? */
+static int
+session_open_busy(struct session *s)
+{
+	double age;
+
+	return session_opens(s, &age) > 0;
+}
+
+/* A channel of the session's to probe on, while the open slot is taken. */
+static struct channel *
+session_probe_channel(struct session *s)
+{
+	struct channel *c;
+
+	TAILQ_FOREACH(c, &s->channels, entry) {
+		if (c->state == CH_OPEN && c->ch != NULL && !c->ch_closed)
+			return c;
+	}
+	return NULL;
+}
+
+/* The channel goes: a probe on it is forgotten (the next tick asks again). */
+void
+session_probe_forget(struct session *s, struct channel *c)
+{
+	if (s->probe_via != c || c == NULL)
+		return;
+	s->probe_via = NULL;
+	s->ping_pending = 0;
+}
+
+/*
+ * The probe while the open slot is taken and no channel is open: a
+ * keepalive@libssh2.org without reply (a reply would be taken by the next
+ * tcpip-forward request as its own), so that the server's kernel has
+ * something to acknowledge.
+ */
+static int
+session_probe_nudge(struct session *s)
+{
+	int next;
+
+	s->probe_nudge = 0;
+	libssh2_keepalive_config(s->ssh, 0, 1);
+	if (libssh2_keepalive_send(s->ssh, &next) != 0 &&
+	    session_check_error(s, libssh2_session_last_errno(s->ssh),
+	    "keepalive"))
+		return -1;
+	return 0;
+}
+
+/*
+ * No answer in time, but the probe could not be a round trip (the open
+ * slot is taken, no channel is open): the verdict waits while the open
+ * in flight is younger than OPEN_HANG_MAX and the server's kernel has
+ * acknowledged everything sent (TCP_INFO) - the server is there, busy
+ * connecting for that open.
+ */
+static int
+session_probe_blocked(struct session *s)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof ti;
+	double age;
+
+	if (s->probe_ch != NULL || s->probe_via != NULL ||
+	    !session_open_stuck(s, &age, NULL, 0) || age >= OPEN_HANG_MAX)
+		return 0;
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_unacked == 0 && s->txq_len == 0;
 }
 
 /*
@@ -50,14 +137,19 @@ session_probe_done(struct session *s)
 void
 session_kick(struct session *s)
 {
-	if (s->ping_pending) {
+	if (s->ping_pending && !s->ping_nudged) {
 		session_schedule(s);
 		return;
 	}
-	if (s->probe_ch == NULL) {
+	s->ping_nudged = 0;	/* a nudge is no round trip: choose again */
+	if (s->probe_ch == NULL && !session_open_busy(s)) {
 		session_open(s, OPEN_PING, NULL, 0, NULL, 0, NULL);
 		return;
 	}
+	if (s->probe_ch == NULL && (s->probe_via = session_probe_channel(
+	    s)) == NULL)
+		s->probe_nudge = s->ping_nudged = 1;	/* the verdict may
+							   wait for the open */
 	s->ping_pending = 1;
 	s->ping_t0 = mono_now();
 	session_schedule(s);
@@ -70,11 +162,24 @@ session_kick(struct session *s)
 int
 session_probe_step(struct session *s)
 {
+	LIBSSH2_CHANNEL *ch;
 	int rc;
 
-	if (!s->ping_pending || s->probe_ch == NULL)
+	if (s->probe_nudge && s->latch_op == LATCH_NONE &&
+	    session_probe_nudge(s) < 0)
+		return -1;
+	if (!s->ping_pending)
 		return 0;
-	rc = libssh2_channel_setenv_ex(s->probe_ch, PROBE_VAR,
+	if (s->probe_via != NULL && s->probe_via->state != CH_OPEN) {
+		s->probe_via = NULL;	/* it is closing: the next tick */
+		s->ping_pending = 0;
+		return 0;
+	}
+	if ((ch = s->probe_ch) == NULL && s->probe_via != NULL)
+		ch = s->probe_via->ch;
+	if (ch == NULL)
+		return 0;
+	rc = libssh2_channel_setenv_ex(ch, PROBE_VAR,
 	    sizeof PROBE_VAR - 1, "1", 1);
 	if (rc == LIBSSH2_ERROR_EAGAIN) {
 		return session_note_eagain(s, NULL, LATCH_PROBE) ? -1 : 0;
@@ -85,6 +190,11 @@ session_probe_step(struct session *s)
 	}
 	if (session_check_error(s, rc, "keepalive"))
 		return -1;
+	if (ch != s->probe_ch) {	/* the data channel went: next tick */
+		s->probe_via = NULL;
+		s->ping_pending = 0;
+		return 1;
+	}
 	/* the server closed our probe channel: fall back to open probes */
 	log_info("%s: keepalive channel lost (%s); probing with channel "
 	    "opens", s->conf->name, session_ssh_error(s));
@@ -177,6 +287,14 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (!s->ping_pending) {		/* not asked yet: ask, then judge */
 		session_kick(s);
+		timer_add_secs(s->ev_alive, iv);
+		return;
+	}
+	if (session_probe_blocked(s)) {
+		log_debug("%s: no answer for %.1fs, but an open holds the "
+		    "slot and the server acknowledges: waiting", s->conf->name,
+		    quiet);
+		s->ping_pending = 0;	/* the next tick probes again */
 		timer_add_secs(s->ev_alive, iv);
 		return;
 	}

@@ -36,6 +36,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -138,6 +139,27 @@ session_tx_flush(struct session *s)
 }
 
 /*
+ * Room in txq for n more bytes: it grows (doubling) up to TXQ_MAX, so a
+ * burst of control packets - EOFs, CLOSEs, window adjusts of many channels
+ * at once - never meets a full txq.
+ */
+static int
+session_txq_room(struct session *s, size_t n)
+{
+	size_t cap = s->txq_cap;
+
+	if (n <= cap - s->txq_len)
+		return 1;
+	while (n > cap - s->txq_len && cap < TXQ_MAX)
+		cap *= 2;
+	if (n > cap - s->txq_len)
+		return 0;
+	s->txq = xreallocarray(s->txq, cap, 1);
+	s->txq_cap = cap;
+	return 1;
+}
+
+/*
  * Our send callback: as libssh2's own, but the errno is kept, so that a
  * failed send is reported as itself ("Broken pipe"), not "Unable to send";
  * and when the socket is full, the rest of a small packet (TX_SMALL) is
@@ -147,7 +169,9 @@ session_tx_flush(struct session *s)
  * ("Unable to send EOF on channel").  So control packets (EOF, CLOSE,
  * window adjusts, opens) never wait inside libssh2; only data does, in
  * buffers that stay put, under the latch.  txq goes out first, when the
- * socket is writable (ev_write).
+ * socket is writable (ev_write); it grows for small packets up to TXQ_MAX
+ * (doc/libssh2.md rule 12), which only a socket that stays full while
+ * thousands of channels end could reach.
  */
 ssize_t
 session_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
@@ -163,7 +187,7 @@ session_send_cb(libssh2_socket_t fd, const void *buf, size_t len, int flags,
 	    (size_t)n == len))
 		return n < 0 ? -s->sock_errno : n;
 	if (len - (size_t)n <= TX_SMALL &&
-	    len - (size_t)n <= sizeof s->txq - s->txq_len) {
+	    session_txq_room(s, len - (size_t)n)) {
 		memcpy(s->txq + s->txq_len, (const char *)buf + n,
 		    len - (size_t)n);
 		s->txq_len += len - (size_t)n;
@@ -282,9 +306,12 @@ session_check_error(struct session *s, int rc, const char *what)
 
 /* --- channel opens: one in flight, FIFO ---------------------------------- */
 
+static const char *session_open_target(struct open_req *);
+
 void
 session_open_free(struct open_req *r)
 {
+	free(r->target);
 	free(r->payload);
 	free(r->host);
 	free(r);
@@ -337,6 +364,7 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 		put_string(&p, orig_host);
 		put_u32(&p, (uint32_t)orig_port);
 		r->payload_len = (size_t)(p - r->payload);
+		xasprintf(&r->target, "%s:%d", host, port);
 		break;
 	case OPEN_STREAMLOCAL:
 		r->payload = xmalloc(strlen(host) + 16);
@@ -345,6 +373,7 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 		put_string(&p, "");	/* reserved */
 		put_u32(&p, 0);		/* reserved */
 		r->payload_len = (size_t)(p - r->payload);
+		r->target = xstrdup(host);
 		break;
 	case OPEN_PING:
 		s->ping_pending = 1;
@@ -625,7 +654,20 @@ session_open_step(struct session *s)
 		err = session_ssh_error(s);
 		if (r->kind == OPEN_PING && e == LIBSSH2_ERROR_CHANNEL_FAILURE)
 			err = NULL;	/* the expected answer */
-		else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
+		else if (e == LIBSSH2_ERROR_TIMEOUT) {
+			/* libssh2 stopped waiting for the answer (60 s,
+			 * LIBSSH2_READ_TIMEOUT): the open failed, the session
+			 * did not (doc/libssh2.md rule 15) */
+			err = "the server did not answer the open within 60s";
+			log_info("%s: open of %s: %s", s->conf->name,
+			    session_open_target(r), err);
+			if (r->kind == OPEN_PING) {
+				TAILQ_REMOVE(&s->opens, r, entry);
+				s->ping_pending = 0;
+				session_open_free(r);
+				return 1;
+			}
+		} else if (e != LIBSSH2_ERROR_CHANNEL_FAILURE) {
 			/* not a refusal by the server: the session broke */
 			if (!session_check_error(s, e, "channel open"))
 				session_fail(s, SE_NETWORK, "channel open: %s", err);
@@ -809,12 +851,19 @@ session_channel_detach(struct session *s, struct channel *c)
 	s->nchannels--;
 }
 
-/* How busy the session is: its channels, and those of them not open yet
- * (a SOCKS request being read, or an open queued or in flight). */
+/*
+ * How busy the session is: its channels, and how many opens a new one
+ * would wait behind - its channels not open yet (a SOCKS request being
+ * read, or an open queued or in flight), and whatever else holds or waits
+ * for the one open slot (rule 3): an abandoned open still in flight (the
+ * server has not answered; its channel gave up), a keepalive open, a
+ * request.  So opening is at least 1 whenever the slot is taken.
+ */
 void
 session_load(struct session *s, unsigned *channels, unsigned *opening)
 {
 	struct channel *c;
+	struct open_req *r;
 
 	*channels = 0;
 	*opening = 0;
@@ -825,6 +874,73 @@ session_load(struct session *s, unsigned *channels, unsigned *opening)
 		if (c->state == CH_SOCKS || c->state == CH_OPENING)
 			(*opening)++;
 	}
+	TAILQ_FOREACH(r, &s->opens, entry) {
+		if (r->c == NULL)
+			(*opening)++;
+	}
+}
+
+/* Channels closed for making no progress (channel_stall_timeout). */
+uint64_t
+session_channels_stalled(struct session *s)
+{
+	return s != NULL ? s->channels_stalled : 0;
+}
+
+/* What the open in flight is for, in status and messages. */
+static const char *
+session_open_target(struct open_req *r)
+{
+	static const char *what[] = { "direct-tcpip", "direct-streamlocal",
+	    "keepalive open", "keepalive channel", "tcpip-forward",
+	    "cancel-tcpip-forward", "GatewayPorts probe" };
+
+	if (r->target != NULL)
+		return r->target;
+	if (r->kind == REQ_LISTEN && r->host != NULL)
+		return r->host;
+	return what[r->kind];
+}
+
+/*
+ * The opens and requests queued or in flight on the session, and how long
+ * the one in flight has been (*oldest; 0 if none is).
+ */
+unsigned
+session_opens(struct session *s, double *oldest)
+{
+	struct open_req *r;
+	unsigned n = 0;
+
+	*oldest = 0;
+	if (s == NULL)
+		return 0;
+	TAILQ_FOREACH(r, &s->opens, entry) {
+		if (r->started && mono_now() - r->t0 > *oldest)
+			*oldest = mono_now() - r->t0;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Is an open stuck?  1 when the one in flight has waited OPEN_STUCK seconds
+ * or more for the server's answer (an open takes a round trip and the
+ * server's connect: milliseconds): its age, and its target "host:port"
+ * (a path, or what it is for) in target.
+ */
+int
+session_open_stuck(struct session *s, double *age, char *target, size_t len)
+{
+	struct open_req *r;
+
+	if (s == NULL || (r = TAILQ_FIRST(&s->opens)) == NULL || !r->started ||
+	    mono_now() - r->t0 < OPEN_STUCK)
+		return 0;
+	*age = mono_now() - r->t0;
+	if (target != NULL && len > 0)
+		snprintf(target, len, "%s", session_open_target(r));
+	return 1;
 }
 
 /* An open of a connection's took secs from its start to the answer. */

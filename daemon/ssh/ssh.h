@@ -17,6 +17,7 @@
 #ifndef TUNNELD_SSH_H
 #define TUNNELD_SSH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct event_base;
@@ -54,8 +55,9 @@ struct session_params {
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
-	long long	 window_budget;	/* bytes of receive windows above
-					   their base, per session (window.c) */
+	long long	 window_budget;	/* bytes of receive windows, per
+					   session (window.c) */
+	double		 channel_stall_timeout;	/* 0: none (channel.c) */
 };
 
 /*
@@ -94,6 +96,7 @@ struct channel_counters {
 	uint64_t	 bytes_in;	/* from the SSH side to the client */
 	uint64_t	 bytes_out;	/* from the client to the SSH side */
 	uint64_t	 failures;	/* not forwarded: refused, unreachable */
+	uint64_t	 stalled;	/* closed for making no progress */
 };
 
 /* session.c */
@@ -136,6 +139,10 @@ void		 session_load(struct session *, unsigned *channels,
 double		 session_open_time(struct session *);
 double		 session_open_wait(struct session *, double dflt,
 		    double *work);
+unsigned	 session_opens(struct session *, double *oldest);
+int		 session_open_stuck(struct session *, double *age,
+		    char *target, size_t);
+uint64_t	 session_channels_stalled(struct session *);
 
 /* session_algs.c */
 enum session_alg { SA_CIPHERS, SA_MACS, SA_KEX, SA_HOSTKEY, SA_COUNT };

@@ -32,6 +32,12 @@
  * whichever is shorter.  Bytes above base are reserved from the budgets
  * for as long as the window may hold them (max(target, window) - base), so
  * a channel that shrinks gives back only what it no longer holds.
+ *
+ * The base itself is inside the budgets too (doc/libssh2.md rule 6): it is
+ * charged at open, for the channel's life, and session_channel_window()
+ * sizes a new channel's base by what the budgets have left - never below
+ * WINDOW_MIN, so a channel always opens, and only bases of WINDOW_MIN can
+ * take the budgets past their limit.
  */
 #include "config.h"
 
@@ -85,6 +91,26 @@ window_reserve(struct session *s, long long want)
 	return want;
 }
 
+/* What the budgets have left for a new channel's base. */
+long long
+window_room(struct session *s)
+{
+	long long room, total;
+
+	room = s->conf->window_budget - (long long)s->window_used;
+	total = atomic_load(&window_total_limit) -
+	    atomic_load(&window_total_held);
+	return room < total ? room : total;
+}
+
+/* A channel's base, taken whatever the budgets say (it must open). */
+static void
+window_charge(struct session *s, long long n)
+{
+	atomic_fetch_add(&window_total_held, n);
+	s->window_used += (size_t)n;
+}
+
 static void
 window_unreserve(struct session *s, long long n)
 {
@@ -102,6 +128,10 @@ window_opened(struct channel *c, unsigned base, double rtt)
 
 	c->win.base = c->win.target = base;
 	c->win.t0 = mono_now();
+	if (c->win.charged == 0) {
+		window_charge(s, base);
+		c->win.charged = base;
+	}
 	if (rtt > 0 && (s->open_rtt_min <= 0 || rtt < s->open_rtt_min))
 		s->open_rtt_min = rtt;
 }
@@ -191,7 +221,7 @@ window_measure(struct channel *c, double now)
 		c->win.idle = 0;
 	if (c->win.target != old)
 		log_debug("%s: %s: receive window %u KiB -> %u KiB (%.0f KiB "
-		    "per round trip of %.1f ms; %zu KiB above base in the "
+		    "per round trip of %.1f ms; %zu KiB held in the "
 		    "session, %lld KiB in the daemon)",
 		    session_name(c->session), c->label, old / 1024,
 		    c->win.target / 1024, per_rtt / 1024, rtt * 1000,
@@ -228,6 +258,7 @@ window_adjusted(struct channel *c)
 void
 window_release(struct channel *c)
 {
-	window_unreserve(c->session, c->win.reserved);
+	window_unreserve(c->session, c->win.reserved + c->win.charged);
 	c->win.reserved = 0;
+	c->win.charged = 0;
 }

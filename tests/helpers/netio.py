@@ -7,12 +7,19 @@ servers (print the chosen port on stdout, then serve until killed):
   refuse               print a port on which nothing listens
   stall                accept and never read
   flood                accept and send without end
+  reject [N]           read N bytes (1000), then close (the rest unread: a reset),
+                       as a server refusing an upload does
 clients (exit 0 on success, print what went wrong otherwise):
   roundtrip PORT BYTES          send random bytes, read the echo, compare
   concurrent PORT N BYTES       N roundtrips at once
   halfclose PORT BYTES          send, shut down writing, read the answer
   closed PORT                   expect the connection to be closed at once
   push PORT SECONDS             send into a stalled peer; print bytes taken
+  upload PORT BYTES SECONDS     send BYTES; succeed once the far end ended
+                                the connection (a reset, or an EOF read),
+                                fail if it is still open after SECONDS
+  reset PORT SECONDS            connect, wait, then reset the connection
+                                (SO_LINGER 0); "# connected" at once
   idle PORT SECONDS             connect to a flood ("# connected"), read
                                 nothing, then close
   rss PID                       print the resident set size in KiB
@@ -348,6 +355,53 @@ def main():
             except OSError:
                 c.close()
         serve(flood)
+    elif mode == "reject":
+        def reject(c):
+            want = int(args[0]) if args else 1000
+            try:
+                while want > 0:
+                    d = c.recv(want)
+                    if not d:
+                        break
+                    want -= len(d)
+            except OSError:
+                pass
+            c.close()
+        serve(reject)
+    elif mode == "upload":
+        import time
+        c = connect(args[0])
+        left, end = int(args[1]), time.time() + float(args[2])
+        chunk = os.urandom(65536)
+        c.setblocking(False)
+        try:
+            while time.time() < end:
+                try:
+                    if left > 0:
+                        left -= c.send(chunk[:min(left, len(chunk))])
+                    elif not c.recv(65536):
+                        print("# EOF after all was sent")
+                        sys.exit(0)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                    try:
+                        if c.recv(65536) == b"":
+                            print("# EOF with %d bytes left" % left)
+                            sys.exit(0)
+                    except BlockingIOError:
+                        pass
+        except OSError as e:
+            print("# ended: %s, %d bytes left" % (e, left))
+            sys.exit(0)
+        print("still open after %s s, %d bytes left" % (args[2], left))
+        sys.exit(1)
+    elif mode == "reset":
+        import struct, time
+        c = connect(args[0])
+        print("# connected", flush=True)
+        time.sleep(float(args[1]))
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
     elif mode == "push":
         import time
         c = connect(args[0])

@@ -174,7 +174,7 @@ PermitRootLogin prohibit-password
 AllowTcpForwarding yes
 AllowStreamLocalForwarding yes
 MaxStartups ${SSHD_MAXSTARTUPS:-200}
-MaxSessions 1000
+MaxSessions ${SSHD_MAXSESSIONS:-1000}
 LogLevel VERBOSE
 ${1:-}
 CONF
