@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -72,6 +73,75 @@ cfg_file(const config_setting_t *s, const char *fallback)
 
 #define CERR(s, ...) errlist_add(errs, cfg_file((s), path), \
 	config_setting_source_line(s), __VA_ARGS__)
+
+/*
+ * WHAT PATH must be trusted (file.c: file_trust()); if not, the error, at
+ * FILE:LINE of the setting that names it if there is one.  0 or -1.
+ */
+static int
+cfg_trust(struct errlist *errs, const char *file, int line,
+    const char *prefix, const char *path, const char *what)
+{
+	char *cause = NULL;
+
+	if (file_trust(path, what, &cause) == 0)
+		return 0;
+	if (file != NULL)
+		errlist_add(errs, file, line, "%s%s", prefix, cause);
+	else if (errs != NULL) {
+		errs->v = xreallocarray(errs->v, errs->n + 1, sizeof *errs->v);
+		errs->v[errs->n++] = cause;
+		return -1;
+	}
+	free(cause);
+	return -1;
+}
+
+/* Files that @include brought in, each checked once (seen: those done). */
+static void
+cfg_trust_includes(config_setting_t *g, const char *path, char ***seen,
+    size_t *nseen, struct errlist *errs)
+{
+	config_setting_t *s;
+	const char *f;
+	size_t j;
+	int i, n;
+
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, i);
+		if ((f = config_setting_source_file(s)) != NULL &&
+		    strcmp(f, path) != 0) {
+			for (j = 0; j < *nseen; j++) {
+				if (strcmp((*seen)[j], f) == 0)
+					break;
+			}
+			if (j == *nseen) {
+				*seen = xreallocarray(*seen, *nseen + 1,
+				    sizeof **seen);
+				(*seen)[(*nseen)++] = xstrdup(f);
+				cfg_trust(errs, NULL, 0, "", f,
+				    "included file");
+			}
+		}
+		if (config_setting_is_group(s) || config_setting_is_list(s))
+			cfg_trust_includes(s, path, seen, nseen, errs);
+	}
+}
+
+/* Every file of one configuration file (path and what it @includes). */
+static void
+cfg_trust_file(config_t *cfg, const char *path, struct errlist *errs)
+{
+	char **seen = NULL;
+	size_t nseen = 0, i;
+
+	cfg_trust_includes(config_root_setting(cfg), path, &seen, &nseen,
+	    errs);
+	for (i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+}
 
 /*
  * The settings of one group into obj: the global ones of the file (the
@@ -139,6 +209,66 @@ cfg_tunnel_name_ok(const char *n)
 			return 0;
 	}
 	return 1;
+}
+
+/* The setting NAME of a tunnel, where it is written (its block, then
+ * defaults), else the tunnel's block. */
+static config_setting_t *
+cfg_where(config_setting_t *t, config_setting_t *dg, const char *name)
+{
+	config_setting_t *s;
+
+	if ((s = config_setting_get_member(t, name)) == NULL &&
+	    (dg == NULL || (s = config_setting_get_member(dg, name)) == NULL))
+		s = t;
+	return s;
+}
+
+/*
+ * The files a tunnel names must be trusted (file.c); 0 or -1.  SSH: the
+ * ssh_config_file only, before ssh -G reads it; else the others, which
+ * ssh_config may have set.
+ */
+static int
+cfg_trust_tunnel(config_setting_t *t, config_setting_t *dg, const char *path,
+    struct errlist *errs, const struct tunnel_conf *tc, int ssh)
+{
+	const struct {
+		const char	*name;
+		const char	*value;
+		int		 secret;	/* file.c: read with O_NOFOLLOW */
+	} f[] = {
+		{ "ssh_config_file", tc->ssh_config_file, 0 },
+		{ "identity_file", tc->identity_file, 1 },
+		{ "known_hosts", tc->known_hosts, 0 },
+		{ "password_file", tc->password_file, 1 },
+		{ "passphrase_file", tc->passphrase_file, 1 },
+	};
+	config_setting_t *s;
+	struct stat st;
+	char *prefix;
+	size_t i;
+	int rc = 0;
+
+	xasprintf(&prefix, "tunnel \"%s\": ", tc->name);
+	for (i = ssh ? 0 : 1; i < (ssh ? 1 : nitems(f)); i++) {
+		if (f[i].value == NULL)
+			continue;
+		s = cfg_where(t, dg, f[i].name);
+		if (f[i].secret && lstat(f[i].value, &st) == 0 &&
+		    S_ISLNK(st.st_mode)) {
+			CERR(s, "tunnel \"%s\": %s %s is a symbolic link: a "
+			    "secret is read only from the file itself (set %s "
+			    "to the file it points to)", tc->name, f[i].name,
+			    f[i].value, f[i].name);
+			rc = -1;
+		} else if (cfg_trust(errs, cfg_file(s, path),
+		    config_setting_source_line(s), prefix, f[i].value,
+		    f[i].name) != 0)
+			rc = -1;
+	}
+	free(prefix);
+	return rc;
 }
 
 /* jump: every hop [user@]host[:port], said where it is written. */
@@ -214,8 +344,10 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 		cfg_settings(t, KW_TUNNEL, path, errs, tc);
 		if (tc->host == NULL)
 			CERR(t, "tunnel \"%s\": host is required", name);
-		else if (tc->ssh_config)
+		else if (tc->ssh_config && cfg_trust_tunnel(t, dg, path, errs,
+		    tc, 1) == 0)
 			cfg_ssh_config(tc, t, path, errs);
+		cfg_trust_tunnel(t, dg, path, errs, tc, 0);
 		if (tc->reconnect_max < tc->reconnect_min)
 			CERR(t, "tunnel \"%s\": reconnect_max (%g) is below "
 			    "reconnect_min (%g)", name, tc->reconnect_max,
@@ -414,16 +546,24 @@ cfg_dropin_filter(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-/* Every *.conf of include_dir, in name order, may add tunnels. */
+/*
+ * Every *.conf of include_dir, in name order, may add tunnels.  An
+ * include_dir (written at INC) or a drop-in that is not trusted is not
+ * read; every drop-in is still checked, so that all are reported.
+ */
 static void
-cfg_dropins(struct config *conf, config_setting_t *dg, struct errlist *errs)
+cfg_dropins(struct config *conf, config_setting_t *dg, config_setting_t *inc,
+    const char *main_path, struct errlist *errs)
 {
 	struct dirent **ents;
 	config_setting_t *root, *s;
 	config_t cfg;
 	char *path;
-	int i, j, n;
+	int i, j, n, trusted;
 
+	trusted = cfg_trust(errs, inc != NULL ? cfg_file(inc, main_path) :
+	    main_path, inc != NULL ? config_setting_source_line(inc) : 0, "",
+	    conf->include_dir, "include_dir") == 0;
 	n = scandir(conf->include_dir, &ents, cfg_dropin_filter, alphasort);
 	if (n == -1) {
 		if (errno != ENOENT)
@@ -433,7 +573,9 @@ cfg_dropins(struct config *conf, config_setting_t *dg, struct errlist *errs)
 	}
 	for (i = 0; i < n; i++) {
 		xasprintf(&path, "%s/%s", conf->include_dir, ents[i]->d_name);
-		if (cfg_read(&cfg, path, errs) == 0) {
+		if (cfg_trust(errs, NULL, 0, "", path, "drop-in") == 0 &&
+		    trusted && cfg_read(&cfg, path, errs) == 0) {
+			cfg_trust_file(&cfg, path, errs);
 			root = config_root_setting(&cfg);
 			for (j = 0; j < config_setting_length(root); j++) {
 				s = config_setting_get_elem(root, j);
@@ -461,8 +603,10 @@ config_load(const char *path, struct errlist *errs)
 	config_t cfg;
 	size_t before = errs->n, i;
 
-	if (cfg_read(&cfg, path, errs) != 0)
+	if (cfg_trust(errs, NULL, 0, "", path, "configuration file") != 0 ||
+	    cfg_read(&cfg, path, errs) != 0)
 		return NULL;
+	cfg_trust_file(&cfg, path, errs);
 	conf = xcalloc(1, sizeof *conf);
 	conf->file = xstrdup(path);
 	for (i = 0; i < nkeywords; i++) {
@@ -485,7 +629,8 @@ config_load(const char *path, struct errlist *errs)
 	if (tg != NULL)
 		cfg_tunnels(conf, tg, dg, path, errs);
 	if (conf->include_dir != NULL)
-		cfg_dropins(conf, dg, errs);
+		cfg_dropins(conf, dg, config_setting_get_member(root,
+		    "include_dir"), path, errs);
 	cfg_check_listeners(conf, errs);
 	config_destroy(&cfg);
 

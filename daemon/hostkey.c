@@ -283,10 +283,10 @@ known_hosts_load_file(struct known_hosts *k, LIBSSH2_SESSION *ssh,
 		    f->path);
 		return -1;
 	}
-	if (file_read(f->path, "known_hosts", KNOWN_HOSTS_MAX, 0, &data, &len,
-	    &st, cause) != 0) {
+	if (file_read(f->path, "known_hosts", KNOWN_HOSTS_MAX, FILE_TRUST,
+	    &data, &len, &st, cause) != 0) {
 		if (errno == ENOENT || (k->tc->known_hosts == NULL &&
-		    errno != EINVAL && errno != EFBIG)) {
+		    errno != EINVAL && errno != EFBIG && errno != EPERM)) {
 			log_debug("%s: %s", k->tc->name, *cause);
 			free(*cause);
 			*cause = NULL;
@@ -587,13 +587,15 @@ known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
 			return -1;
 		}
 		if (file_read(path, "known_hosts", KNOWN_HOSTS_MAX,
-		    FILE_NOFOLLOW, &old, &oldlen, &st, cause) != 0)
+		    FILE_NOFOLLOW | FILE_TRUST, &old, &oldlen, &st,
+		    cause) != 0)
 			return errno == ENOENT ? 1 : -1;
 		old_st = &st;
 	} else if (errno != ENOENT) {
 		xasprintf(cause, "known_hosts %s: %s", path, strerror(errno));
 		return -1;
-	}
+	} else if (file_trust(path, "known_hosts", cause) != 0)
+		return -1;	/* the directories it would be created in */
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) == NULL) {
 		free(dir);

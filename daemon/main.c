@@ -185,6 +185,7 @@ main(int argc, char **argv)
 	}
 	if (config_path == NULL)
 		config_path = owned_config = paths_default_config(mode);
+	file_trust_init(paths_is_system(mode));
 
 	tunneld_conf = config_load(config_path, &errs);
 	if (tunneld_conf == NULL) {

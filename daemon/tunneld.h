@@ -400,6 +400,10 @@ ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 /* file.c */
 struct stat;
 #define FILE_NOFOLLOW	0x1	/* a symbolic link is refused */
+#define FILE_TRUST	0x2	/* file_trust(), and on the descriptor */
+#define TUNNELD_SERVICE_USER	"tunneld"	/* the system unit's User= */
+void	 file_trust_init(int system_mode);
+int	 file_trust(const char *, const char *, char **cause);
 const char	*file_kind(mode_t);
 int	 file_open(const char *, const char *, off_t, int, struct stat *,
 	    char **cause);
