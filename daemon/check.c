@@ -410,6 +410,30 @@ check_forwards(struct check *c)
 	}
 }
 
+/* --- ssh_config ---------------------------------------------------------- */
+
+/*
+ * tunneld -n: reading the file ran ssh -G for each ssh_config = true
+ * tunnel, as this user, and ssh ran whatever a Match exec says: say so.
+ */
+void
+check_note_ssh_config(const struct config *conf)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	size_t i, n = 0;
+
+	for (i = 0; i < conf->ntunnels; i++) {
+		if (conf->tunnels[i]->ssh_config)
+			n++;
+	}
+	if (n == 0)
+		return;
+	printf("note: ssh_config = true: ran ssh -G for %zu tunnel%s, as "
+	    "user %s (uid %lu); ssh runs the commands of any Match exec of "
+	    "the ssh configuration, as this user\n", n, n == 1 ? "" : "s",
+	    pw != NULL ? pw->pw_name : "?", (unsigned long)geteuid());
+}
+
 /* --- the whole check ----------------------------------------------------- */
 
 /*

@@ -518,6 +518,8 @@ extern struct config	*tunneld_conf;
 extern int		 tunneld_log_level_fixed;
 extern const char	*tunneld_socket_path;
 json_object	*reload_config(const char *by);
+typedef void	 reload_done_cb(json_object *, void *);
+void		 reload_request(const char *by, reload_done_cb *, void *);
 
 /* notify.c */
 void		 notify_init(void);
@@ -564,6 +566,7 @@ void	 control_notify_state(const char *tunnel, enum tunnel_state old,
 	    enum tunnel_state new, const char *reason, const char *server);
 
 /* check.c */
+void	 check_note_ssh_config(const struct config *);
 int	 check_deep(const struct config *, int system_mode);
 
 /* metrics.c (main thread) */
