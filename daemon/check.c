@@ -156,8 +156,8 @@ check_known_hosts(struct check *c)
 			check_known_hosts_default(c);
 		return;
 	}
-	if ((fd = file_open(tc->known_hosts, "known_hosts", CHECK_FILE_MAX, 0,
-	    &st, &cause)) != -1) {
+	if ((fd = file_open(tc->known_hosts, "known_hosts", CHECK_FILE_MAX,
+	    FILE_TRUST, &st, &cause)) != -1) {
 		close(fd);
 		return;
 	}
@@ -170,6 +170,10 @@ check_known_hosts(struct check *c)
 		    "-p %d %s >> %s, after checking the fingerprint), or set "
 		    "strict_host_key_checking = \"accept-new\"", tc->port,
 		    tc->host, tc->known_hosts);
+	else if (errno == EPERM)
+		xasprintf(&fix, "give it and its directories to root (or %s) "
+		    "and let no one else write them, or correct known_hosts",
+		    c->user);
 	else
 		xasprintf(&fix, "let user %s read it (chmod 644 %s), or "
 		    "correct known_hosts", c->user, tc->known_hosts);
