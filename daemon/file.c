@@ -430,9 +430,9 @@ trust_entry(const char *what, const char *file, const char *name,
 	else
 		snprintf(entry, sizeof entry, "%s %s: %s %s", what, file,
 		    S_ISLNK(st->st_mode) ? "the symbolic link" :
-		    "the directory", name);
+		    S_ISDIR(st->st_mode) ? "the directory" : "the file", name);
 	if (!trust_owner_ok(st->st_uid)) {
-		xasprintf(cause, "%s is owned by %s (mode %04o), not by %s: "
+		xasprintf(cause, "%s is owned by %s, mode %04o, not by %s: "
 		    "refused, as sshd's StrictModes does", entry,
 		    trust_user(st->st_uid, owner, sizeof owner),
 		    (unsigned)(st->st_mode & 07777),
