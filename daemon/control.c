@@ -471,17 +471,32 @@ control_reload_done(json_object *r, void *arg)
 }
 
 /* reload.c answers later (ssh -G runs off the main thread): NULL, and
- * the client reads nothing more until then. */
+ * the client reads nothing more until then.  A peer that is no client
+ * (tests/unit) gets its answer at once. */
 static json_object *
 control_reload(const struct control_peer *p, json_object *id)
 {
-	struct client *cl = (struct client *)(void *)((char *)(uintptr_t)p -
-	    offsetof(struct client, peer));
-	struct control_wait *w = xcalloc(1, sizeof *w);
+	struct control_wait *w;
+	struct client *cl;
+	json_object *r;
 	char why[128];
 
 	snprintf(why, sizeof why, "by uid %lu pid %ld", (unsigned long)p->uid,
 	    (long)p->pid);
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (&cl->peer == p)
+			break;
+	}
+	if (cl == NULL) {
+		r = reload_config(why);
+		if (id != NULL)
+			json_object_object_add(r, "id", json_object_get(id));
+		if (!json_object_get_boolean(json_object_object_get(r, "ok")))
+			json_object_object_add(r, "code",
+			    json_object_new_string(PROTOCOL_E_FAILED));
+		return r;
+	}
+	w = xcalloc(1, sizeof *w);
 	w->serial = cl->serial;
 	w->id = id != NULL ? json_object_get(id) : NULL;
 	cl->waiting = 1;
