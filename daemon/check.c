@@ -156,8 +156,8 @@ check_known_hosts(struct check *c)
 			check_known_hosts_default(c);
 		return;
 	}
-	if ((fd = file_open(tc->known_hosts, "known_hosts", CHECK_FILE_MAX, 0,
-	    &st, &cause)) != -1) {
+	if ((fd = file_open(tc->known_hosts, "known_hosts", CHECK_FILE_MAX,
+	    FILE_TRUST, &st, &cause)) != -1) {
 		close(fd);
 		return;
 	}
@@ -170,6 +170,10 @@ check_known_hosts(struct check *c)
 		    "-p %d %s >> %s, after checking the fingerprint), or set "
 		    "strict_host_key_checking = \"accept-new\"", tc->port,
 		    tc->host, tc->known_hosts);
+	else if (errno == EPERM)
+		xasprintf(&fix, "give it and its directories to root (or %s) "
+		    "and let no one else write them, or correct known_hosts",
+		    c->user);
 	else
 		xasprintf(&fix, "let user %s read it (chmod 644 %s), or "
 		    "correct known_hosts", c->user, tc->known_hosts);
@@ -408,6 +412,30 @@ check_forwards(struct check *c)
 		else
 			check_listen_tcp(c, sp);
 	}
+}
+
+/* --- ssh_config ---------------------------------------------------------- */
+
+/*
+ * tunneld -n: reading the file ran ssh -G for each ssh_config = true
+ * tunnel, as this user, and ssh ran whatever a Match exec says: say so.
+ */
+void
+check_note_ssh_config(const struct config *conf)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	size_t i, n = 0;
+
+	for (i = 0; i < conf->ntunnels; i++) {
+		if (conf->tunnels[i]->ssh_config)
+			n++;
+	}
+	if (n == 0)
+		return;
+	printf("note: ssh_config = true: ran ssh -G for %zu tunnel%s, as "
+	    "user %s (uid %lu); ssh runs the commands of any Match exec of "
+	    "the ssh configuration, as this user\n", n, n == 1 ? "" : "s",
+	    pw != NULL ? pw->pw_name : "?", (unsigned long)geteuid());
 }
 
 /* --- the whole check ----------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,304 @@ cfg_file(const config_setting_t *s, const char *fallback)
 
 #define CERR(s, ...) errlist_add(errs, cfg_file((s), path), \
 	config_setting_source_line(s), __VA_ARGS__)
+
+/*
+ * The trust checks (file.c: file_trust()) of a load.  They stat() every
+ * directory above a file, which on a file system that does not answer (a
+ * hung NFS mount) waits for ever: so, as cfg_check() does for reading, a
+ * child makes them and the daemon waits at most CFG_TRUST_TIMEOUT.  The
+ * files tunnels name are checked together at the end of the load, in one
+ * child.
+ */
+#define CFG_CHECK_TIMEOUT	10	/* seconds: a child's verdict */
+#define CFG_TRUST_TIMEOUT	5	/* seconds: trust checks */
+
+struct cfg_trust_req {
+	char	*path;
+	char	*what;
+	int	 secret;	/* read with O_NOFOLLOW: no link either */
+	char	*file;		/* where it is set, or NULL */
+	int	 line;
+	char	*prefix;	/* "tunnel \"x\": " */
+	char	*cause;		/* the verdict: NULL if trusted */
+	int	 unknown;	/* no verdict in time */
+};
+static struct cfg_trust_req	*cfg_trust_pending;
+static size_t			 cfg_trust_npending;
+
+static char *
+cfg_trust_one(const struct cfg_trust_req *r)
+{
+	struct stat st;
+	char *cause = NULL;
+
+	if (r->secret && lstat(r->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		xasprintf(&cause, "%s %s is a symbolic link: a secret is read "
+		    "only from the file itself (set %s to the file it points "
+		    "to)", r->what, r->path, r->what);
+		return cause;
+	}
+	if (file_trust(r->path, r->what, &cause) == 0)
+		return NULL;
+	return cause;
+}
+
+static int
+cfg_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void __attribute__((noreturn))
+cfg_trust_child(struct cfg_trust_req *v, size_t n, int fd)
+{
+	char *cause;
+	uint32_t len;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cause = cfg_trust_one(&v[i]);
+		len = cause != NULL ? (uint32_t)strlen(cause) : 0;
+		if (cfg_write_all(fd, &len, sizeof len) != 0 ||
+		    (len > 0 && cfg_write_all(fd, cause, len) != 0))
+			_exit(1);
+		free(cause);
+	}
+	_exit(0);
+}
+
+/* Read exactly len bytes from fd by the deadline end; 0 or -1. */
+static int
+cfg_read_by(int fd, void *buf, size_t len, double end)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		n = poll(&pfd, 1, (int)((end - mono_now()) * 1000) + 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || mono_now() > end)
+			return -1;
+		if ((n = read(fd, (char *)buf + got, len - got)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Every verdict of v[0..n) into v[i].cause, made in a child; those it
+ * gave no answer for in time are marked unknown.
+ */
+static void
+cfg_trust_run(struct cfg_trust_req *v, size_t n)
+{
+	double end = mono_now() + CFG_TRUST_TIMEOUT;
+	uint32_t len;
+	size_t i = 0;
+	pid_t pid;
+	int fds[2];
+
+	if (n == 0)
+		return;
+	if (pipe2(fds, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+		for (i = 0; i < n; i++)		/* no child: here, then */
+			v[i].cause = cfg_trust_one(&v[i]);
+		return;
+	}
+	if (pid == 0) {
+		/* a grandchild does it: one stuck on a file system that does
+		 * not answer cannot be killed or reaped, and is init's */
+		close(fds[0]);
+		if ((pid = fork()) != 0)
+			_exit(pid == -1);
+		pid = getpid();
+		if (cfg_write_all(fds[1], &pid, sizeof pid) != 0)
+			_exit(1);
+		cfg_trust_child(v, n, fds[1]);
+	}
+	close(fds[1]);
+	while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+		;
+	pid = -1;
+	if (cfg_read_by(fds[0], &pid, sizeof pid, end) != 0)
+		pid = -1;
+	for (i = 0; pid != -1 && i < n; i++) {
+		if (cfg_read_by(fds[0], &len, sizeof len, end) != 0 ||
+		    len > 65536)
+			break;
+		if (len == 0)
+			continue;
+		v[i].cause = xmalloc((size_t)len + 1);
+		if (cfg_read_by(fds[0], v[i].cause, len, end) != 0) {
+			free(v[i].cause);
+			v[i].cause = NULL;
+			break;
+		}
+		v[i].cause[len] = '\0';
+	}
+	if (pid != -1 && i < n)
+		kill(pid, SIGKILL);	/* if it can be: it is stuck */
+	for (; i < n; i++) {
+		v[i].unknown = 1;
+		xasprintf(&v[i].cause, "%s %s: cannot check it or the "
+		    "directories above it: no answer within %d seconds (a "
+		    "file system that does not answer?)", v[i].what, v[i].path,
+		    CFG_TRUST_TIMEOUT);
+	}
+	close(fds[0]);
+}
+
+/*
+ * A verdict into errs: at FILE:LINE of the setting if there is one.  A
+ * file a tunnel names that could not be checked in time is only warned
+ * of: the worker checks it again when it opens it (file.c: FILE_TRUST),
+ * and the other tunnels should not wait on it.
+ */
+static void
+cfg_trust_report(struct errlist *errs, struct cfg_trust_req *r, int later)
+{
+	if (r->cause == NULL)
+		return;
+	if (r->unknown && later)
+		log_warnx("%s:%d: %s%s; checked when it is opened", r->file,
+		    r->line, r->prefix, r->cause);
+	else if (r->file != NULL)
+		errlist_add(errs, r->file, r->line, "%s%s", r->prefix,
+		    r->cause);
+	else if (errs != NULL) {
+		errs->v = xreallocarray(errs->v, errs->n + 1, sizeof *errs->v);
+		errs->v[errs->n++] = r->cause;
+		r->cause = NULL;
+	}
+}
+
+static void
+cfg_trust_req_clear(struct cfg_trust_req *r)
+{
+	free(r->path);
+	free(r->what);
+	free(r->file);
+	free(r->prefix);
+	free(r->cause);
+}
+
+/* WHAT PATH must be trusted, now; 0 or -1 with the error in errs. */
+static int
+cfg_trust(struct errlist *errs, const char *file, int line,
+    const char *prefix, const char *path, const char *what)
+{
+	struct cfg_trust_req r;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.path = xstrdup(path);
+	r.what = xstrdup(what);
+	r.file = file != NULL ? xstrdup(file) : NULL;
+	r.line = line;
+	r.prefix = xstrdup(prefix);
+	cfg_trust_run(&r, 1);
+	rc = r.cause == NULL ? 0 : -1;
+	cfg_trust_report(errs, &r, 0);
+	cfg_trust_req_clear(&r);
+	return rc;
+}
+
+/* The same, at the end of the load (cfg_trust_flush). */
+static void
+cfg_trust_later(const char *file, int line, const char *prefix,
+    const char *path, const char *what, int secret)
+{
+	struct cfg_trust_req *r;
+
+	cfg_trust_pending = xreallocarray(cfg_trust_pending,
+	    cfg_trust_npending + 1, sizeof *cfg_trust_pending);
+	r = &cfg_trust_pending[cfg_trust_npending++];
+	memset(r, 0, sizeof *r);
+	r->path = xstrdup(path);
+	r->what = xstrdup(what);
+	r->secret = secret;
+	r->file = xstrdup(file);
+	r->line = line;
+	r->prefix = xstrdup(prefix);
+}
+
+static void
+cfg_trust_flush(struct errlist *errs)
+{
+	size_t i;
+
+	cfg_trust_run(cfg_trust_pending, cfg_trust_npending);
+	for (i = 0; i < cfg_trust_npending; i++) {
+		cfg_trust_report(errs, &cfg_trust_pending[i], 1);
+		cfg_trust_req_clear(&cfg_trust_pending[i]);
+	}
+	free(cfg_trust_pending);
+	cfg_trust_pending = NULL;
+	cfg_trust_npending = 0;
+}
+
+/* Files that @include brought in, each checked once (seen: those done). */
+static void
+cfg_trust_includes(config_setting_t *g, const char *path, char ***seen,
+    size_t *nseen, struct errlist *errs)
+{
+	config_setting_t *s;
+	const char *f;
+	size_t j;
+	int i, n;
+
+	n = config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		s = config_setting_get_elem(g, i);
+		if ((f = config_setting_source_file(s)) != NULL &&
+		    strcmp(f, path) != 0) {
+			for (j = 0; j < *nseen; j++) {
+				if (strcmp((*seen)[j], f) == 0)
+					break;
+			}
+			if (j == *nseen) {
+				*seen = xreallocarray(*seen, *nseen + 1,
+				    sizeof **seen);
+				(*seen)[(*nseen)++] = xstrdup(f);
+				cfg_trust(errs, NULL, 0, "", f,
+				    "included file");
+			}
+		}
+		if (config_setting_is_group(s) || config_setting_is_list(s))
+			cfg_trust_includes(s, path, seen, nseen, errs);
+	}
+}
+
+/* Every file of one configuration file (path and what it @includes). */
+static void
+cfg_trust_file(config_t *cfg, const char *path, struct errlist *errs)
+{
+	char **seen = NULL;
+	size_t nseen = 0, i;
+
+	cfg_trust_includes(config_root_setting(cfg), path, &seen, &nseen,
+	    errs);
+	for (i = 0; i < nseen; i++)
+		free(seen[i]);
+	free(seen);
+}
 
 /*
  * The settings of one group into obj: the global ones of the file (the
@@ -139,6 +439,65 @@ cfg_tunnel_name_ok(const char *n)
 			return 0;
 	}
 	return 1;
+}
+
+/* The setting NAME of a tunnel, where it is written (its block, then
+ * defaults), else the tunnel's block. */
+static config_setting_t *
+cfg_where(config_setting_t *t, config_setting_t *dg, const char *name)
+{
+	config_setting_t *s;
+
+	if ((s = config_setting_get_member(t, name)) == NULL &&
+	    (dg == NULL || (s = config_setting_get_member(dg, name)) == NULL))
+		s = t;
+	return s;
+}
+
+/*
+ * The files a tunnel names must be trusted (file.c).  SSH: the
+ * ssh_config_file only, now, before ssh -G reads it (0 or -1); else the
+ * others, which ssh_config may have set, at the end of the load.
+ */
+static int
+cfg_trust_tunnel(config_setting_t *t, config_setting_t *dg, const char *path,
+    struct errlist *errs, const struct tunnel_conf *tc, int ssh)
+{
+	const struct {
+		const char	*name;
+		const char	*value;
+		int		 secret;	/* file.c: read with O_NOFOLLOW */
+	} f[] = {
+		{ "identity_file", tc->identity_file, 1 },
+		{ "known_hosts", tc->known_hosts, 0 },
+		{ "password_file", tc->password_file, 1 },
+		{ "passphrase_file", tc->passphrase_file, 1 },
+	};
+	config_setting_t *s;
+	char *prefix;
+	size_t i;
+	int rc = 0;
+
+	xasprintf(&prefix, "tunnel \"%s\": ", tc->name);
+	if (ssh) {
+		s = cfg_where(t, dg, "ssh_config_file");
+		if (tc->ssh_config_file != NULL && cfg_trust(errs,
+		    cfg_file(s, path), config_setting_source_line(s), prefix,
+		    tc->ssh_config_file, "ssh_config_file") != 0)
+			rc = -1;
+		free(prefix);
+		return rc;
+	}
+	for (i = 0; i < nitems(f); i++) {
+		if (f[i].value == NULL)
+			continue;
+		s = cfg_where(t, dg, f[i].name);
+		cfg_trust_later(cfg_file(s, path),
+		    config_setting_source_line(s), prefix, f[i].value,
+		    f[i].name, f[i].secret);
+	}
+	free(prefix);
+	return 0;
 }
 
 /* jump: every hop [user@]host[:port], said where it is written. */
@@ -214,8 +573,10 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 		cfg_settings(t, KW_TUNNEL, path, errs, tc);
 		if (tc->host == NULL)
 			CERR(t, "tunnel \"%s\": host is required", name);
-		else if (tc->ssh_config)
+		else if (tc->ssh_config && cfg_trust_tunnel(t, dg, path, errs,
+		    tc, 1) == 0)
 			cfg_ssh_config(tc, t, path, errs);
+		cfg_trust_tunnel(t, dg, path, errs, tc, 0);
 		if (tc->reconnect_max < tc->reconnect_min)
 			CERR(t, "tunnel \"%s\": reconnect_max (%g) is below "
 			    "reconnect_min (%g)", name, tc->reconnect_max,
@@ -281,7 +642,6 @@ cfg_check_listeners(struct config *conf, struct errlist *errs)
  * a file the child could read.  The child also bounds the time a file may
  * take (a FIFO, a hung file system): the daemon never waits longer.
  */
-#define CFG_CHECK_TIMEOUT	10	/* seconds */
 struct cfg_verdict {
 	int	ok;
 	int	io;		/* CONFIG_ERR_FILE_IO, with errno in err */
@@ -414,16 +774,24 @@ cfg_dropin_filter(const struct dirent *d)
 	    strcmp(d->d_name + n - 5, ".conf") == 0;
 }
 
-/* Every *.conf of include_dir, in name order, may add tunnels. */
+/*
+ * Every *.conf of include_dir, in name order, may add tunnels.  An
+ * include_dir (written at INC) or a drop-in that is not trusted is not
+ * read; every drop-in is still checked, so that all are reported.
+ */
 static void
-cfg_dropins(struct config *conf, config_setting_t *dg, struct errlist *errs)
+cfg_dropins(struct config *conf, config_setting_t *dg, config_setting_t *inc,
+    const char *main_path, struct errlist *errs)
 {
 	struct dirent **ents;
 	config_setting_t *root, *s;
 	config_t cfg;
 	char *path;
-	int i, j, n;
+	int i, j, n, trusted;
 
+	trusted = cfg_trust(errs, inc != NULL ? cfg_file(inc, main_path) :
+	    main_path, inc != NULL ? config_setting_source_line(inc) : 0, "",
+	    conf->include_dir, "include_dir") == 0;
 	n = scandir(conf->include_dir, &ents, cfg_dropin_filter, alphasort);
 	if (n == -1) {
 		if (errno != ENOENT)
@@ -433,7 +801,9 @@ cfg_dropins(struct config *conf, config_setting_t *dg, struct errlist *errs)
 	}
 	for (i = 0; i < n; i++) {
 		xasprintf(&path, "%s/%s", conf->include_dir, ents[i]->d_name);
-		if (cfg_read(&cfg, path, errs) == 0) {
+		if (cfg_trust(errs, NULL, 0, "", path, "drop-in") == 0 &&
+		    trusted && cfg_read(&cfg, path, errs) == 0) {
+			cfg_trust_file(&cfg, path, errs);
 			root = config_root_setting(&cfg);
 			for (j = 0; j < config_setting_length(root); j++) {
 				s = config_setting_get_elem(root, j);
@@ -461,8 +831,10 @@ config_load(const char *path, struct errlist *errs)
 	config_t cfg;
 	size_t before = errs->n, i;
 
-	if (cfg_read(&cfg, path, errs) != 0)
+	if (cfg_trust(errs, NULL, 0, "", path, "configuration file") != 0 ||
+	    cfg_read(&cfg, path, errs) != 0)
 		return NULL;
+	cfg_trust_file(&cfg, path, errs);
 	conf = xcalloc(1, sizeof *conf);
 	conf->file = xstrdup(path);
 	for (i = 0; i < nkeywords; i++) {
@@ -485,8 +857,10 @@ config_load(const char *path, struct errlist *errs)
 	if (tg != NULL)
 		cfg_tunnels(conf, tg, dg, path, errs);
 	if (conf->include_dir != NULL)
-		cfg_dropins(conf, dg, errs);
+		cfg_dropins(conf, dg, config_setting_get_member(root,
+		    "include_dir"), path, errs);
 	cfg_check_listeners(conf, errs);
+	cfg_trust_flush(errs);
 	config_destroy(&cfg);
 
 	if (errs->n != before) {

@@ -47,7 +47,10 @@ struct client {
 	int			 events;	/* subscribed to state events */
 	int			 closing;	/* close once output is flushed */
 	double			 active;	/* last complete request */
+	unsigned long		 serial;	/* names it to a late answer */
+	int			 waiting;	/* for a reload: reads nothing */
 };
+static unsigned long control_serial;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
 static struct evconnlistener *control_listener;
@@ -429,21 +432,77 @@ control_command(json_object *req, json_object *id, json_object **reply)
 	return NULL;
 }
 
+/* A reload's answer to the client that asked, if it is still there; it
+ * reads its next requests again. */
+struct control_wait {
+	unsigned long	 serial;
+	json_object	*id;
+};
+
+static void	control_send(struct client *, json_object *);
+
+static void
+control_reload_done(json_object *r, void *arg)
+{
+	struct control_wait *w = arg;
+	struct client *cl;
+
+	if (w->id != NULL)
+		json_object_object_add(r, "id", json_object_get(w->id));
+	if (!json_object_get_boolean(json_object_object_get(r, "ok")))
+		json_object_object_add(r, "code",
+		    json_object_new_string(PROTOCOL_E_FAILED));
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (cl->serial != w->serial)
+			continue;
+		control_send(cl, r);
+		cl->waiting = 0;
+		if (!cl->closing) {
+			bufferevent_enable(cl->bev, EV_READ);
+			bufferevent_trigger(cl->bev, EV_READ,
+			    BEV_TRIG_IGNORE_WATERMARKS |
+			    BEV_TRIG_DEFER_CALLBACKS);
+		}
+		break;
+	}
+	json_object_put(r);
+	json_object_put(w->id);
+	free(w);
+}
+
+/* reload.c answers later (ssh -G runs off the main thread): NULL, and
+ * the client reads nothing more until then.  A peer that is no client
+ * (tests/unit) gets its answer at once. */
 static json_object *
 control_reload(const struct control_peer *p, json_object *id)
 {
+	struct control_wait *w;
+	struct client *cl;
 	json_object *r;
 	char why[128];
 
 	snprintf(why, sizeof why, "by uid %lu pid %ld", (unsigned long)p->uid,
 	    (long)p->pid);
-	r = reload_config(why);
-	if (id != NULL)
-		json_object_object_add(r, "id", json_object_get(id));
-	if (!json_object_get_boolean(json_object_object_get(r, "ok")))
-		json_object_object_add(r, "code",
-		    json_object_new_string(PROTOCOL_E_FAILED));
-	return r;
+	TAILQ_FOREACH(cl, &clients, entry) {
+		if (&cl->peer == p)
+			break;
+	}
+	if (cl == NULL) {
+		r = reload_config(why);
+		if (id != NULL)
+			json_object_object_add(r, "id", json_object_get(id));
+		if (!json_object_get_boolean(json_object_object_get(r, "ok")))
+			json_object_object_add(r, "code",
+			    json_object_new_string(PROTOCOL_E_FAILED));
+		return r;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->serial = cl->serial;
+	w->id = id != NULL ? json_object_get(id) : NULL;
+	cl->waiting = 1;
+	bufferevent_disable(cl->bev, EV_READ);
+	reload_request(why, control_reload_done, w);
+	return NULL;
 }
 
 static json_object *
@@ -671,6 +730,8 @@ control_request(struct client *cl, const char *line, size_t len)
 	int flags;
 
 	r = control_handle(&cl->peer, line, len, &flags);
+	if (r == NULL)		/* answered later: control_reload() */
+		return;
 	control_send(cl, r);
 	json_object_put(r);
 	if (flags & CONTROL_SUBSCRIBE)
@@ -688,7 +749,7 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	size_t len;
 	char *line;
 
-	while (!cl->closing) {
+	while (!cl->closing && !cl->waiting) {
 		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (p.pos == -1 ? evbuffer_get_length(in) > PROTOCOL_MAX_LINE :
 		    (size_t)p.pos > PROTOCOL_MAX_LINE) {
@@ -849,6 +910,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	cl = xcalloc(1, sizeof *cl);
 	cl->peer = p;
+	cl->serial = ++control_serial;
 	cl->privileged = privileged;
 	cl->active = mono_now();
 	cl->bev = bev;

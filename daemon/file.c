@@ -16,6 +16,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,9 @@
 #include <unistd.h>
 
 #include "tunneld.h"
+
+static int	trust_entry(const char *, const char *, const char *,
+		    const struct stat *, char **);
 
 /* "a FIFO (named pipe)", for "PATH is a FIFO (named pipe), not ...". */
 const char *
@@ -70,7 +75,9 @@ file_check(const char *path, const char *what, const struct stat *st,
 
 /*
  * Open PATH for reading if it is a regular file of at most MAX bytes; its
- * fstat in *st.  FILE_NOFOLLOW: a symbolic link is refused too.  The
+ * fstat in *st.  FILE_NOFOLLOW: a symbolic link is refused too.
+ * FILE_TRUST: the file and the directories above it must be trusted
+ * (file_trust()), the file checked again on the opened descriptor.  The
  * descriptor, or -1 with *cause and errno (ENOENT: the file does not exist).
  */
 int
@@ -91,6 +98,8 @@ file_open(const char *path, const char *what, off_t max, int flags,
 	}
 	if (file_check(path, what, &pre, max, cause) != 0)
 		return -1;
+	if ((flags & FILE_TRUST) && file_trust(path, what, cause) != 0)
+		return -1;
 	if ((fd = open(path, oflags)) == -1) {
 		e = errno;
 		xasprintf(cause, "%s %s: %s", what, path, strerror(e));
@@ -104,7 +113,9 @@ file_open(const char *path, const char *what, off_t max, int flags,
 		errno = e;
 		return -1;
 	}
-	if (file_check(path, what, st, max, cause) != 0) {
+	if (file_check(path, what, st, max, cause) != 0 ||
+	    ((flags & FILE_TRUST) && trust_entry(what, path, path, st,
+	    cause) != 0)) {
 		e = errno;
 		close(fd);
 		errno = e;
@@ -256,8 +267,12 @@ file_acl_private(int fd)
  * A file that holds a secret, with ssh's rules for a private key: a regular
  * file (file_open), owned by this user or root, readable by no one else,
  * not empty.  Unlike ssh, group bits that are the mask of an ACL granting
- * this user alone pass: that is how systemd hands out credentials.  *data (secret_alloc()ed, NUL-terminated, *len bytes) or -1
- * with *cause, which names WHAT and PATH.
+ * this user alone pass: that is how systemd hands out credentials.  The
+ * file and its directories must be trusted (FILE_TRUST), and it is opened
+ * without following a symbolic link (O_NOFOLLOW) and checked on that
+ * descriptor: a link, whoever owns it, could be pointed at another secret
+ * (a host key) between the check and the read.  *data (secret_alloc()ed,
+ * NUL-terminated, *len bytes) or -1 with *cause, which names WHAT and PATH.
  */
 int
 file_read_secret(const char *path, const char *what, off_t max, char **data,
@@ -268,7 +283,8 @@ file_read_secret(const char *path, const char *what, off_t max, char **data,
 
 	*data = NULL;
 	*len = 0;
-	if ((fd = file_open(path, what, max, 0, &st, cause)) == -1)
+	if ((fd = file_open(path, what, max, FILE_NOFOLLOW | FILE_TRUST, &st,
+	    cause)) == -1)
 		return -1;
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		xasprintf(cause, "%s %s is owned by uid %lu, not by this user "
@@ -329,4 +345,188 @@ file_read_password(const char *path, const char *what, char **pw,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The trust model, as sshd's StrictModes (OpenSSH's safe_path()): a file
+ * tunneld acts on - configuration, drop-ins and their directory, identity,
+ * known_hosts, password and passphrase files - and every directory above
+ * it up to / must be owned by a trusted user and writable by no one else.
+ * Trusted: root and the user the daemon runs as; for the system daemon run
+ * by root, the service user (TUNNELD_SERVICE_USER) too.  A directory that
+ * others may write is accepted only if it is sticky (/tmp): then no one
+ * but the owner of an entry in it can rename or remove that entry, and the
+ * entry itself must be trusted.  The path is checked as written (a link on
+ * the way must be owned by a trusted user, so that no one else can point
+ * it elsewhere) and as realpath() resolves it (the directories the file
+ * really is in).
+ */
+static uid_t	trust_service = (uid_t)-1;
+
+/* On the main thread, before any worker: getpwnam() is not reentrant. */
+void
+file_trust_init(int system_mode)
+{
+	struct passwd *pw;
+
+	if (geteuid() == 0 && system_mode &&
+	    (pw = getpwnam(TUNNELD_SERVICE_USER)) != NULL && pw->pw_uid != 0)
+		trust_service = pw->pw_uid;
+}
+
+static int
+trust_owner_ok(uid_t uid)
+{
+	return uid == 0 || uid == geteuid() ||
+	    (trust_service != (uid_t)-1 && uid == trust_service);
+}
+
+/* "uid 1000 (bob)", in buf; reentrant, as worker threads call it. */
+static const char *
+trust_user(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pwd, *pw = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pwd, tmp, sizeof tmp, &pw) == 0 && pw != NULL)
+		snprintf(buf, len, "%s (uid %lu)", pw->pw_name,
+		    (unsigned long)uid);
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+/* Who may own a trusted file, for messages. */
+static const char *
+trust_owners(char *buf, size_t len)
+{
+	char me[256], svc[256];
+
+	if (geteuid() == 0 && trust_service == (uid_t)-1)
+		snprintf(buf, len, "root");
+	else if (geteuid() == 0)
+		snprintf(buf, len, "root or %s", trust_user(trust_service,
+		    svc, sizeof svc));
+	else
+		snprintf(buf, len, "root or %s", trust_user(geteuid(), me,
+		    sizeof me));
+	return buf;
+}
+
+/*
+ * One entry on the way to WHAT FILE: NAME (the file itself, or a directory
+ * or link above it) with its stat.  0, or -1 with *cause naming the file,
+ * the entry, its owner and mode.
+ */
+static int
+trust_entry(const char *what, const char *file, const char *name,
+    const struct stat *st, char **cause)
+{
+	char owner[256], owners[600], entry[PATH_MAX + 64];
+	const char *by;
+
+	if (strcmp(name, file) == 0 && !S_ISLNK(st->st_mode))
+		snprintf(entry, sizeof entry, "%s %s", what, file);
+	else
+		snprintf(entry, sizeof entry, "%s %s: %s %s", what, file,
+		    S_ISLNK(st->st_mode) ? "the symbolic link" :
+		    S_ISDIR(st->st_mode) ? "the directory" : "the file", name);
+	if (!trust_owner_ok(st->st_uid)) {
+		xasprintf(cause, "%s is owned by %s, mode %04o, not by %s: "
+		    "refused, as sshd's StrictModes does", entry,
+		    trust_user(st->st_uid, owner, sizeof owner),
+		    (unsigned)(st->st_mode & 07777),
+		    trust_owners(owners, sizeof owners));
+		errno = EPERM;
+		return -1;
+	}
+	if (S_ISLNK(st->st_mode) || (st->st_mode & 022) == 0 ||
+	    (S_ISDIR(st->st_mode) && (st->st_mode & S_ISVTX)))
+		return 0;
+	by = (st->st_mode & 022) == 022 ? "group and others" :
+	    (st->st_mode & 020) ? "its group" : "others";
+	xasprintf(cause, "%s is writable by %s (owner %s, mode %04o): "
+	    "refused, as sshd's StrictModes does (chmod go-w %s)", entry, by,
+	    trust_user(st->st_uid, owner, sizeof owner),
+	    (unsigned)(st->st_mode & 07777), name);
+	errno = EPERM;
+	return -1;
+}
+
+/*
+ * PATH and every directory above it, as written (lstat: a link is checked
+ * as a link) or resolved.  What does not exist is skipped: a missing file
+ * is someone else's error, and known_hosts may be created.  A final entry
+ * that is neither a file, a directory nor a link is left to file_open(),
+ * which refuses it by its type.
+ */
+static int
+trust_walk(const char *what, const char *file, const char *path,
+    char **cause)
+{
+	char *p = xstrdup(path), *slash;
+	struct stat st;
+	size_t n;
+	int first = 1, rc = 0;
+
+	while ((n = strlen(p)) > 1 && p[n - 1] == '/')
+		p[n - 1] = '\0';
+	for (;;) {
+		if (lstat(p, &st) == 0) {
+			if ((!first || S_ISREG(st.st_mode) ||
+			    S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)) &&
+			    trust_entry(what, file, p, &st, cause) != 0) {
+				rc = -1;
+				break;
+			}
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			xasprintf(cause, "%s %s: cannot check %s: %s", what,
+			    file, p, strerror(errno));
+			rc = -1;
+			break;
+		}
+		first = 0;
+		if (strcmp(p, "/") == 0 || (slash = strrchr(p, '/')) == NULL)
+			break;
+		slash[slash == p ? 1 : 0] = '\0';
+	}
+	free(p);
+	return rc;
+}
+
+/* realpath() of PATH, or of the longest part of it that exists. */
+static char *
+trust_resolve(const char *path)
+{
+	char *p = xstrdup(path), *r, *slash;
+
+	while ((r = realpath(p, NULL)) == NULL) {
+		if ((slash = strrchr(p, '/')) == NULL || slash == p) {
+			r = realpath(slash == p ? "/" : ".", NULL);
+			break;
+		}
+		*slash = '\0';
+	}
+	free(p);
+	return r;
+}
+
+/*
+ * Whether WHAT PATH may be trusted (see above): 0, or -1 with *cause and
+ * errno EPERM.
+ */
+int
+file_trust(const char *path, const char *what, char **cause)
+{
+	char *real;
+	int rc;
+
+	if (trust_walk(what, path, path, cause) != 0)
+		return -1;
+	if ((real = trust_resolve(path)) == NULL)
+		return 0;
+	rc = strcmp(real, path) == 0 ? 0 : trust_walk(what, path, real,
+	    cause);
+	free(real);
+	return rc;
 }

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,10 +284,10 @@ known_hosts_load_file(struct known_hosts *k, LIBSSH2_SESSION *ssh,
 		    f->path);
 		return -1;
 	}
-	if (file_read(f->path, "known_hosts", KNOWN_HOSTS_MAX, 0, &data, &len,
-	    &st, cause) != 0) {
+	if (file_read(f->path, "known_hosts", KNOWN_HOSTS_MAX, FILE_TRUST,
+	    &data, &len, &st, cause) != 0) {
 		if (errno == ENOENT || (k->tc->known_hosts == NULL &&
-		    errno != EINVAL && errno != EFBIG)) {
+		    errno != EINVAL && errno != EFBIG && errno != EPERM)) {
 			log_debug("%s: %s", k->tc->name, *cause);
 			free(*cause);
 			*cause = NULL;
@@ -566,8 +567,84 @@ known_hosts_sync_dir(const char *tunnel, const char *dir)
 }
 
 /*
+ * One writer per known_hosts path in this process: workers that learn keys
+ * at the same time (accept-new) take turns, each reading the file as the
+ * one before left it, so that every key is kept and a change seen between
+ * the read and the rename is another program's.  A lock per path (as
+ * written in the configuration), made on first use and freed with its
+ * last user.
+ */
+struct kh_lock {
+	char		*path;
+	pthread_mutex_t	 mutex;
+	unsigned	 users;
+	struct kh_lock	*next;
+};
+static pthread_mutex_t	 kh_locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct kh_lock	*kh_locks;
+
+static struct kh_lock *
+kh_lock(const char *path)
+{
+	struct kh_lock *l;
+
+	pthread_mutex_lock(&kh_locks_mutex);
+	for (l = kh_locks; l != NULL; l = l->next) {
+		if (strcmp(l->path, path) == 0)
+			break;
+	}
+	if (l == NULL) {
+		l = xcalloc(1, sizeof *l);
+		l->path = xstrdup(path);
+		pthread_mutex_init(&l->mutex, NULL);
+		l->next = kh_locks;
+		kh_locks = l;
+	}
+	l->users++;
+	pthread_mutex_unlock(&kh_locks_mutex);
+	pthread_mutex_lock(&l->mutex);
+	return l;
+}
+
+static void
+kh_unlock(struct kh_lock *l)
+{
+	struct kh_lock **pp;
+
+	pthread_mutex_unlock(&l->mutex);
+	pthread_mutex_lock(&kh_locks_mutex);
+	if (--l->users == 0) {
+		for (pp = &kh_locks; *pp != l; pp = &(*pp)->next)
+			;
+		*pp = l->next;
+		pthread_mutex_destroy(&l->mutex);
+		free(l->path);
+		free(l);
+	}
+	pthread_mutex_unlock(&kh_locks_mutex);
+}
+
+/* Whether the file already holds ENTRY as a whole line (another tunnel to
+ * the same server learnt the same key first). */
+static int
+known_hosts_holds(const char *old, size_t oldlen, const char *entry,
+    size_t elen)
+{
+	const char *p = old, *end = old + oldlen;
+
+	while (p != NULL && (size_t)(end - p) >= elen) {
+		if (memcmp(p, entry, elen) == 0)
+			return 1;
+		if ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/*
  * One attempt at adding ENTRY to PATH: 0, -1 with *cause, or 1 if another
- * program changed the file meanwhile (the caller tries again).
+ * program changed the file meanwhile (the caller tries again).  Called
+ * with PATH's kh_lock held.
  */
 static int
 known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
@@ -587,13 +664,19 @@ known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
 			return -1;
 		}
 		if (file_read(path, "known_hosts", KNOWN_HOSTS_MAX,
-		    FILE_NOFOLLOW, &old, &oldlen, &st, cause) != 0)
+		    FILE_NOFOLLOW | FILE_TRUST, &old, &oldlen, &st,
+		    cause) != 0)
 			return errno == ENOENT ? 1 : -1;
 		old_st = &st;
+		if (known_hosts_holds(old, oldlen, entry, elen)) {
+			free(old);
+			return 0;
+		}
 	} else if (errno != ENOENT) {
 		xasprintf(cause, "known_hosts %s: %s", path, strerror(errno));
 		return -1;
-	}
+	} else if (file_trust(path, "known_hosts", cause) != 0)
+		return -1;	/* the directories it would be created in */
 	dir = xstrdup(path);
 	if ((slash = strrchr(dir, '/')) == NULL) {
 		free(dir);
@@ -653,15 +736,19 @@ static int
 known_hosts_append(const char *tunnel, const char *path, int mkdir_ok,
     const char *entry, size_t elen, char **cause)
 {
+	struct kh_lock *l = kh_lock(path);
 	int i, rc;
 
 	for (i = 0; i < KNOWN_HOSTS_TRIES; i++) {
 		if ((rc = known_hosts_rewrite(tunnel, path, mkdir_ok, entry,
-		    elen, cause)) <= 0)
+		    elen, cause)) <= 0) {
+			kh_unlock(l);
 			return rc;
+		}
 		free(*cause);
 		*cause = NULL;
 	}
+	kh_unlock(l);
 	xasprintf(cause, "known_hosts %s was changed by another program %d "
 	    "times while tunneld was adding a key: not added", path,
 	    KNOWN_HOSTS_TRIES);

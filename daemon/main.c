@@ -99,7 +99,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(tunneld_base);
 		break;
 	case SIGHUP:
-		json_object_put(reload_config("SIGHUP"));
+		reload_request("SIGHUP", NULL, NULL);
 		break;
 	}
 }
@@ -185,6 +185,7 @@ main(int argc, char **argv)
 	}
 	if (config_path == NULL)
 		config_path = owned_config = paths_default_config(mode);
+	file_trust_init(paths_is_system(mode));
 
 	tunneld_conf = config_load(config_path, &errs);
 	if (tunneld_conf == NULL) {
@@ -205,6 +206,7 @@ main(int argc, char **argv)
 		printf("%s: configuration OK (%zu tunnel%s)\n", config_path,
 		    tunneld_conf->ntunnels, tunneld_conf->ntunnels == 1 ?
 		    "" : "s");
+		check_note_ssh_config(tunneld_conf);
 		if (deep) {
 			log_init(LOG_LVL_WARNING);
 			rc = check_deep(tunneld_conf, paths_is_system(mode));

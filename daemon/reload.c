@@ -30,6 +30,14 @@
  * Runs on the main thread; what it does to a tunnel runs on the tunnel's
  * worker (reload_job), and the old configuration is freed only after
  * every tunnel has been moved to the new one.
+ *
+ * A reload of tunnels with ssh_config = true needs ssh -G, which may take
+ * seconds (a Match exec): reload_request() first loads the file to learn
+ * which runs it needs, has them made off the main thread
+ * (ssh_config.c's batch), and loads it again with their answers when they
+ * are in; the answer goes to whoever asked then.  Requests that come
+ * meanwhile wait for one more reload after it, which reads the file as it
+ * is by then.
  */
 #include "config.h"
 
@@ -39,6 +47,7 @@
 #include <string.h>
 
 #include "config_keywords.h"
+#include "ssh_config.h"
 
 struct config		*tunneld_conf;			/* in force */
 int			 tunneld_log_level_fixed;	/* by the command line */
@@ -387,4 +396,111 @@ reload_config(const char *by)
 	    JSON_C_TO_STRING_PLAIN));
 	notify_ready();
 	return o;
+}
+
+/* Those waiting for a reload's answer. */
+struct reload_waiter {
+	reload_done_cb	*cb;
+	void		*arg;
+};
+static struct {
+	struct ssh_g_batch	*batch;		/* the ssh -G runs under way */
+	char			*by;
+	struct reload_waiter	*w;
+	size_t			 nw;
+	char			*next_by;	/* asked for meanwhile */
+	struct reload_waiter	*next;
+	size_t			 nnext;
+} reload_state;
+
+static void	reload_begin(void);
+
+static void
+reload_wait_add(struct reload_waiter **v, size_t *n, reload_done_cb *cb,
+    void *arg)
+{
+	if (cb == NULL)
+		return;
+	*v = xreallocarray(*v, *n + 1, sizeof **v);
+	(*v)[*n].cb = cb;
+	(*v)[(*n)++].arg = arg;
+}
+
+/* The ssh -G runs are in (or none were needed): the reload proper. */
+static void
+reload_resume(void *arg)
+{
+	json_object *r, *copy;
+	struct reload_waiter *w;
+	size_t i, n;
+
+	ssh_config_batch_use(reload_state.batch);
+	r = reload_config(reload_state.by);
+	ssh_config_batch_use(NULL);
+	ssh_config_batch_free(reload_state.batch);
+	reload_state.batch = NULL;
+	free(reload_state.by);
+	reload_state.by = NULL;
+	w = reload_state.w;
+	n = reload_state.nw;
+	reload_state.w = NULL;
+	reload_state.nw = 0;
+	for (i = 0; i < n; i++) {
+		copy = json_tokener_parse(json_object_to_json_string(r));
+		w[i].cb(copy, w[i].arg);
+	}
+	free(w);
+	json_object_put(r);
+	if (reload_state.next_by != NULL) {
+		reload_state.by = reload_state.next_by;
+		reload_state.w = reload_state.next;
+		reload_state.nw = reload_state.nnext;
+		reload_state.next_by = NULL;
+		reload_state.next = NULL;
+		reload_state.nnext = 0;
+		reload_begin();
+	}
+}
+
+/* Which ssh -G runs the file needs; made in threads, or none: at once. */
+static void
+reload_begin(void)
+{
+	struct errlist errs = { NULL, 0 };
+
+	reload_state.batch = ssh_config_batch_new();
+	ssh_config_batch_use(reload_state.batch);
+	config_free(config_load(tunneld_conf->file, &errs));
+	ssh_config_batch_use(NULL);
+	errlist_clear(&errs);
+	if (ssh_config_batch_size(reload_state.batch) > 0) {
+		log_info("reload: %zu ssh -G run%s, off the main thread",
+		    ssh_config_batch_size(reload_state.batch),
+		    ssh_config_batch_size(reload_state.batch) == 1 ? "" :
+		    "s");
+		if (ssh_config_batch_start(reload_state.batch, reload_resume,
+		    NULL) == 0)
+			return;
+	}
+	reload_resume(NULL);
+}
+
+/*
+ * Reload, by says who asked; cb(answer, arg) when it is done (it owns the
+ * answer; cb may be NULL), possibly before this returns.
+ */
+void
+reload_request(const char *by, reload_done_cb *cb, void *arg)
+{
+	if (reload_state.batch != NULL) {
+		if (reload_state.next_by == NULL)
+			reload_state.next_by = xstrdup(by);
+		reload_wait_add(&reload_state.next, &reload_state.nnext, cb,
+		    arg);
+		log_info("reload (%s): after the one under way", by);
+		return;
+	}
+	reload_state.by = xstrdup(by);
+	reload_wait_add(&reload_state.w, &reload_state.nw, cb, arg);
+	reload_begin();
 }

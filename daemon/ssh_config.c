@@ -18,9 +18,15 @@
  * inherited from defaults, which is about every host, where the alias is
  * about this one.
  *
- * The run is bounded (SSH_G_TIMEOUT), at configuration load only: the
- * event loop never waits on ssh afterwards.  What was resolved, and from
- * where, is kept in struct ssh_resolved for --print-config.
+ * Each run is bounded (SSH_G_TIMEOUT: then ssh and what it started are
+ * killed, and the error names the alias).  At start-up and for tunneld -n
+ * the runs are made in turn; for a reload they are not made on the main
+ * thread: a first load collects them (a batch), each runs in a thread of
+ * its own, and the load that is applied takes their answers from the
+ * batch (reload.c), so that status keeps answering meanwhile.  ssh runs
+ * as the daemon's user and runs what a Match exec says, as ssh would.
+ * What was resolved, and from where, is kept in struct ssh_resolved for
+ * --print-config.
  */
 #include "config.h"
 
@@ -29,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,10 +43,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "config_keywords.h"
 #include "ssh_config.h"
 
-#define SSH_G_TIMEOUT	5	/* seconds for each ssh -G */
+#define SSH_G_TIMEOUT	10	/* seconds for each ssh -G */
 #define SSH_G_OUT_MAX	(256 * 1024)
 #define SSH_G_ERR_MAX	2048
 #define SSH_UNSET	"/nonexistent/tunneld-unset"	/* sentinels */
@@ -323,21 +332,23 @@ ssh_config_run(char *const argv[], char **out, char **err)
 }
 
 /* ssh -G for alias, reading file (NULL: the user's and the system's)
- * through our wrapper, into d; -1 with a cause if it failed. */
+ * through our wrapper: its exit status (-1: no answer in time, -2: no
+ * temporary file), output and error output.  Touches nothing shared: a
+ * batch runs it in threads. */
 static int
-ssh_config_dump(const char *ssh, const char *file, const char *home,
-    const char *alias, struct ssh_dump *d, char **cause)
+ssh_config_exec(const char *ssh, const char *file, const char *home,
+    const char *alias, char **out, char **err)
 {
-	char *argv[6], *out, *err, *nl, *config, *path;
+	char *argv[6], *config, *path;
 	int rc;
 
 	config = ssh_config_wrapper(file, home);
 	path = ssh_config_text_file(config);
 	free(config);
 	if (path == NULL) {
-		xasprintf(cause, "cannot write a temporary file for ssh -G: "
-		    "%s", strerror(errno));
-		return -1;
+		*out = xstrdup("");
+		xasprintf(err, "%s", strerror(errno));
+		return -2;
 	}
 	argv[0] = (char *)ssh;
 	argv[1] = (char *)"-G";
@@ -345,14 +356,207 @@ ssh_config_dump(const char *ssh, const char *file, const char *home,
 	argv[3] = path;
 	argv[4] = (char *)alias;
 	argv[5] = NULL;
-	rc = ssh_config_run(argv, &out, &err);
+	rc = ssh_config_run(argv, out, err);
 	unlink(path);
 	free(path);
+	return rc;
+}
+
+/*
+ * A batch of ssh -G runs (reload.c): while one is collecting, the runs a
+ * load would make are recorded instead (the load fails: it is thrown
+ * away); once run, the next load takes its answers from it.  Main thread
+ * only, but for the runs themselves.
+ */
+struct ssh_g_run {
+	char		*ssh, *file, *home, *alias;
+	int		 rc;
+	char		*out, *err;
+	pthread_t	 thread;
+	struct ssh_g_batch *batch;
+};
+struct ssh_g_batch {
+	int		 collect;
+	struct ssh_g_run *v;
+	size_t		 n;
+	size_t		 running;	/* threads not finished (lock) */
+	pthread_mutex_t	 lock;
+	struct event	*done;
+	void		(*cb)(void *);
+	void		*arg;
+};
+static struct ssh_g_batch *ssh_g_batch;
+
+static int
+ssh_g_same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+static struct ssh_g_run *
+ssh_g_find(const char *ssh, const char *file, const char *home,
+    const char *alias)
+{
+	struct ssh_g_run *r;
+	size_t i;
+
+	for (i = 0; i < ssh_g_batch->n; i++) {
+		r = &ssh_g_batch->v[i];
+		if (strcmp(r->ssh, ssh) == 0 && ssh_g_same(r->file, file) &&
+		    strcmp(r->home, home) == 0 && strcmp(r->alias, alias) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+struct ssh_g_batch *
+ssh_config_batch_new(void)
+{
+	struct ssh_g_batch *b = xcalloc(1, sizeof *b);
+
+	b->collect = 1;
+	pthread_mutex_init(&b->lock, NULL);
+	return b;
+}
+
+/* The batch loads collect into or answer from (NULL: none, ssh runs). */
+void
+ssh_config_batch_use(struct ssh_g_batch *b)
+{
+	ssh_g_batch = b;
+}
+
+size_t
+ssh_config_batch_size(const struct ssh_g_batch *b)
+{
+	return b->n;
+}
+
+static void *
+ssh_g_thread(void *arg)
+{
+	struct ssh_g_run *r = arg;
+	struct ssh_g_batch *b = r->batch;
+	int last;
+
+	r->rc = ssh_config_exec(r->ssh, r->file, r->home, r->alias, &r->out,
+	    &r->err);
+	pthread_mutex_lock(&b->lock);
+	last = --b->running == 0;
+	pthread_mutex_unlock(&b->lock);
+	if (last)
+		event_active(b->done, EV_READ, 0);	/* evthread: safe */
+	return NULL;
+}
+
+static void
+ssh_g_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct ssh_g_batch *b = arg;
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		pthread_join(b->v[i].thread, NULL);
+	b->cb(b->arg);
+}
+
+/*
+ * Run every ssh -G of the batch, each in a thread; cb(arg) on the main
+ * loop when all have ended.  0, or -1 if no thread could be made (the
+ * batch is then empty of answers: the load runs ssh itself).
+ */
+int
+ssh_config_batch_start(struct ssh_g_batch *b, void (*cb)(void *), void *arg)
+{
+	size_t i;
+
+	b->collect = 0;
+	b->cb = cb;
+	b->arg = arg;
+	b->done = event_new(tunneld_base, -1, 0, ssh_g_done, b);
+	b->running = b->n;
+	for (i = 0; i < b->n; i++) {
+		b->v[i].batch = b;
+		if (pthread_create(&b->v[i].thread, NULL, ssh_g_thread,
+		    &b->v[i]) != 0)
+			break;
+	}
+	if (i == b->n)
+		return 0;
+	/* the threads made so far end; the batch is then given up */
+	pthread_mutex_lock(&b->lock);
+	b->running -= b->n - i;
+	pthread_mutex_unlock(&b->lock);
+	while (i-- > 0)
+		pthread_join(b->v[i].thread, NULL);
+	for (i = 0; i < b->n; i++)
+		b->v[i].rc = -3;
+	return -1;
+}
+
+void
+ssh_config_batch_free(struct ssh_g_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		free(b->v[i].ssh);
+		free(b->v[i].file);
+		free(b->v[i].home);
+		free(b->v[i].alias);
+		free(b->v[i].out);
+		free(b->v[i].err);
+	}
+	free(b->v);
+	if (b->done != NULL)
+		event_free(b->done);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+/* ssh -G for alias (ssh_config_exec), or its answer from the batch, into
+ * d; -1 with a cause if it failed, or if the batch is collecting. */
+static int
+ssh_config_dump(const char *ssh, const char *file, const char *home,
+    const char *alias, struct ssh_dump *d, char **cause)
+{
+	struct ssh_g_run *r = NULL;
+	char *out, *err, *nl;
+	int rc;
+
+	if (ssh_g_batch != NULL && (r = ssh_g_find(ssh, file, home,
+	    alias)) == NULL && ssh_g_batch->collect) {
+		ssh_g_batch->v = xreallocarray(ssh_g_batch->v,
+		    ssh_g_batch->n + 1, sizeof *ssh_g_batch->v);
+		r = &ssh_g_batch->v[ssh_g_batch->n++];
+		memset(r, 0, sizeof *r);
+		r->ssh = xstrdup(ssh);
+		r->file = file != NULL ? xstrdup(file) : NULL;
+		r->home = xstrdup(home);
+		r->alias = xstrdup(alias);
+	}
+	if (ssh_g_batch != NULL && ssh_g_batch->collect) {
+		xasprintf(cause, "ssh -G %s: collected", alias);
+		return -1;
+	}
+	if (r != NULL && r->rc != -3) {
+		rc = r->rc;
+		out = xstrdup(r->out != NULL ? r->out : "");
+		err = xstrdup(r->err != NULL ? r->err : "");
+	} else
+		rc = ssh_config_exec(ssh, file, home, alias, &out, &err);
 	if ((nl = strchr(err, '\n')) != NULL)
 		*nl = '\0';	/* its first line says it */
-	if (rc == -1)
-		xasprintf(cause, "%s -G %s gave no answer within %d seconds",
-		    ssh, alias, SSH_G_TIMEOUT);
+	if (rc == -2)
+		xasprintf(cause, "cannot write a temporary file for ssh -G: "
+		    "%s", err);
+	else if (rc == -1)
+		xasprintf(cause, "%s -G %s gave no answer within %d seconds: "
+		    "killed (a Match exec that does not end?)", ssh, alias,
+		    SSH_G_TIMEOUT);
 	else if (rc != 0)
 		xasprintf(cause, "%s -G %s failed (exit status %d)%s%s", ssh,
 		    alias, rc, *err != '\0' ? ": " : "", err);

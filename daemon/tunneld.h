@@ -417,6 +417,10 @@ ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 /* file.c */
 struct stat;
 #define FILE_NOFOLLOW	0x1	/* a symbolic link is refused */
+#define FILE_TRUST	0x2	/* file_trust(), and on the descriptor */
+#define TUNNELD_SERVICE_USER	"tunneld"	/* the system unit's User= */
+void	 file_trust_init(int system_mode);
+int	 file_trust(const char *, const char *, char **cause);
 const char	*file_kind(mode_t);
 int	 file_open(const char *, const char *, off_t, int, struct stat *,
 	    char **cause);
@@ -531,6 +535,8 @@ extern struct config	*tunneld_conf;
 extern int		 tunneld_log_level_fixed;
 extern const char	*tunneld_socket_path;
 json_object	*reload_config(const char *by);
+typedef void	 reload_done_cb(json_object *, void *);
+void		 reload_request(const char *by, reload_done_cb *, void *);
 
 /* notify.c */
 void		 notify_init(void);
@@ -578,6 +584,7 @@ void	 control_notify_state(const char *tunnel, enum tunnel_state old,
 	    enum tunnel_state new, const char *reason, const char *server);
 
 /* check.c */
+void	 check_note_ssh_config(const struct config *);
 int	 check_deep(const struct config *, int system_mode);
 
 /* metrics.c (main thread) */
