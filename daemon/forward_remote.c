@@ -223,6 +223,7 @@ void
 forward_remote_accept(struct forward *f, struct channel *c)
 {
 	const struct fwdspec *sp = f->spec;
+	const char *why;
 	char label[512];
 
 	if (sp->kind == FWD_REMOTE_DYNAMIC)
@@ -236,6 +237,14 @@ forward_remote_accept(struct forward *f, struct channel *c)
 		    sp->spec, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
 	channel_set_label(c, label);
+	if ((why = forward_over_budget(f)) != NULL ||
+	    (sp->kind == FWD_REMOTE && !budget_fd_room() &&
+	    (why = "out of descriptors "
+	    "for forwarded connections") != NULL)) {
+		forward_refused(f, "the server", 0, why);
+		channel_abort(c, why);
+		return;
+	}
 	channel_set_owner(c, f, &f->counters);
 	if (sp->kind == FWD_REMOTE_DYNAMIC)
 		channel_socks_start(c, f->tunnel->conf->connect_timeout);
