@@ -97,8 +97,11 @@ L2=$(free_port)
 MPORT=$(free_port)
 
 # --- 1. the flood, under systemd's default soft limit -----------------------
+# (0.4.0: root's status hangs, metrics too, the daemon spins on the control
+# listener's EMFILE and logs it a million times).  connect_timeout = 60:
+# the SOCKS clients that say nothing are not dropped while it is measured.
 write_conf "
-  t = { host = \"127.0.0.1\"; dynamic = [ \"$D\" ];
+  t = { host = \"127.0.0.1\"; dynamic = [ \"$D\" ]; connect_timeout = 60;
         max_connections = 100000; max_forward_connections = 100000; };"
 sed -i "1i metrics_listen = \"127.0.0.1:$MPORT\";" "$CONF"
 TUNNELD_REAL=$TUNNELD
@@ -194,15 +197,19 @@ check "below the limits again, a connection goes through" \
 # --- 4. 300 control clients of nobody that never read ----------------------
 $NOBODY $NOBODY_PY - "$CTL" "$WORK/nobody/ctl300.ready" "$WORK/nobody/ctl300.stop" <<'PY' &
 import os, socket, sys, time
+# each one: requests whose replies (more than the socket holds) it never
+# reads, then a malformed line that makes tunneld close it - once the
+# first byte of a reply came, so that it is closing before the next one
 held = []
 req = b'{"cmd":"status"}\n' * 400 + b'not json\n'
 for i in range(300):
     s = socket.socket(socket.AF_UNIX)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(2)
     try:
         s.connect(sys.argv[1])
-        s.setblocking(False)
-        s.send(req)
+        s.sendall(req)
+        s.recv(1)
     except OSError:
         pass
     held.append(s)
@@ -214,7 +221,10 @@ CTL300=$!
 wait_file "$WORK/nobody/ctl300.ready"
 check "300 unread control clients of nobody: root's status answers within 2 s" \
     status_within 2
-check "... nobody holds at most 16, those closing included" \
+check "... nobody holds at most 16, those closing included" sh -c "
+    curl -sf http://127.0.0.1:$MPORT/metrics |
+    awk '/^tunneld_control_clients / { exit !(\$2 <= 16) }'"
+check "... the others are told why" \
     wait_log "too many connections from uid 65534"
 check "... a closing client that does not read is dropped in time" \
     wait_log "did not read its last reply within 5s, dropped" 15
