@@ -94,6 +94,7 @@ ECHO=$SERVER_PORT
 D=$(free_port)
 L1=$(free_port)
 L2=$(free_port)
+R=$(free_port)
 MPORT=$(free_port)
 
 # --- 1. the flood, under systemd's default soft limit -----------------------
@@ -165,7 +166,9 @@ stop_tunneld
 write_conf "
   campus = { host = \"127.0.0.1\";
         local = [ \"$L1:127.0.0.1:$ECHO\", \"$L2:127.0.0.1:$ECHO\" ];
-        max_forward_connections = 3; max_connections = 5; };"
+        max_forward_connections = 3; max_connections = 5; };
+  rev = { host = \"127.0.0.1\"; remote = [ \"$R:127.0.0.1:$ECHO\" ];
+          max_forward_connections = 1; };"
 sed -i "1i metrics_listen = \"127.0.0.1:$MPORT\";" "$CONF"
 start_tunneld
 check "campus up (limits)" wait_state campus up
@@ -193,6 +196,12 @@ HOLDER=$HOLD1; end_hold lim1
 HOLDER=$HOLD2; end_hold lim2
 check "below the limits again, a connection goes through" \
     wait_until 10 $NETIO roundtrip "$L1" 10000
+check "rev up" wait_state rev up
+check "nobody holds a connection to a remote forward" as_nobody_hold "$R" 1 rev1
+check "... the server's next one is refused: its channel closed" \
+    $NETIO closed "$R"
+check "... counted" test "$(json_get rev "t['forwards'][0]['refused']")" = 1
+end_hold rev1
 
 # --- 4. 300 control clients of nobody that never read ----------------------
 $NOBODY $NOBODY_PY - "$CTL" "$WORK/nobody/ctl300.ready" "$WORK/nobody/ctl300.stop" <<'PY' &
