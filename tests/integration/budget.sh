@@ -87,6 +87,13 @@ metrics_within() {
 	curl -sf -m "$1" "http://127.0.0.1:$MPORT/metrics" > "$WORK/metrics.out"
 }
 log_size() { stat -c %s "$WORK/tunneld.log"; }
+# next_part N: this tunneld's log is kept apart, checked as done_testing
+# checks the last one's
+next_part() {
+	stop_tunneld
+	check "tunneld $1 exits cleanly on SIGTERM" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.log'"
+	mv "$WORK/tunneld.log" "$WORK/tunneld.$1.log"
+}
 
 start_sshd
 start_server echo
@@ -131,10 +138,9 @@ diag "the log grew by $((SIZE1 - SIZE0)) bytes"
 check "... its log grew under 1 MB" test $((SIZE1 - SIZE0)) -lt 1000000
 check "the forward works again after the flood" \
     wait_until 15 $NETIO socks-roundtrip "$D" 5 127.0.0.1 "$ECHO" 10000
-stop_tunneld
+next_part flood
 
 # --- 2. a limit that cannot be raised: the reserve ---------------------------
-: > "$WORK/tunneld.log"
 TUNNELD="prlimit --nofile=512:512 $TUNNELD_REAL"
 start_tunneld
 TUNNELD=$TUNNELD_REAL
@@ -159,10 +165,9 @@ check "the forward works again after the flood" \
     wait_until 15 $NETIO socks-roundtrip "$D" 5 127.0.0.1 "$ECHO" 10000
 check "repeated lines were folded into a summary" \
     wait_log "similar messages suppressed in 10s" 25
-stop_tunneld
+next_part reserve
 
 # --- 3. max_forward_connections and max_connections ------------------------
-: > "$WORK/tunneld.log"
 write_conf "
   campus = { host = \"127.0.0.1\";
         local = [ \"$L1:127.0.0.1:$ECHO\", \"$L2:127.0.0.1:$ECHO\" ];
