@@ -64,9 +64,10 @@ budget_init(void)
 	if (budget_reserve < 32)
 		budget_reserve = budget_nofile / 2 < 32 ? budget_nofile / 2 :
 		    32;
-	log_debug("descriptors: soft limit %llu raised to %d (hard %llu); "
-	    "%d kept from forwarded connections", (unsigned long long)old,
-	    budget_nofile, (unsigned long long)rl.rlim_max, budget_reserve);
+	log_debug("descriptors: %d (the soft limit was %llu, the hard one is "
+	    "%llu); %d kept from forwarded connections", budget_nofile,
+	    (unsigned long long)old, (unsigned long long)rl.rlim_max,
+	    budget_reserve);
 }
 
 int

@@ -237,10 +237,11 @@ forward_remote_accept(struct forward *f, struct channel *c)
 		    sp->spec, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
 	channel_set_label(c, label);
-	if ((why = forward_over_budget(f)) != NULL ||
-	    (sp->kind == FWD_REMOTE && !budget_fd_room() &&
-	    (why = "out of descriptors "
-	    "for forwarded connections") != NULL)) {
+	/* the connection made here for it must stay out of the reserve */
+	why = forward_over_budget(f);
+	if (why == NULL && !budget_fd_room())
+		why = "out of descriptors for forwarded connections";
+	if (why != NULL) {
 		forward_refused(f, "the server", 0, why);
 		channel_abort(c, why);
 		return;
