@@ -206,9 +206,9 @@ static json_object *control_names_check(json_object *, json_object *);
 
 /*
  * The names of a, each once, in the order first given: the request's
- * "tunnels" from now on.  A name repeated costs its reply nothing, which
- * would otherwise be a status object per repetition (a 54 KB request
- * asked for 10 MB).
+ * "tunnels" from now on.  A name repeated costs the reply nothing: it
+ * would otherwise carry a status object per repetition, thousands from
+ * one request line.
  */
 static json_object *
 control_names_unique(json_object *req, json_object *a)
