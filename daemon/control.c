@@ -44,8 +44,9 @@
 #define CONTROL_LOG_EVERY	10.0	/* seconds between refusal logs */
 #define CONTROL_CLOSE_WAIT	5	/* seconds a closing client has to read
 					   its last reply */
-#define CONTROL_SPARE_BURST	16	/* connections taken through the spare
-					   descriptor per wake-up */
+#define CONTROL_SPARE_BURST	64	/* connections taken through the spare
+					   descriptor per wake-up: the
+					   listener's backlog */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
