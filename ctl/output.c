@@ -142,6 +142,9 @@ output_table(json_object *tunnels, int color)
 		if (output_busy(t))
 			snprintf(info, sizeof info, "worker %lld busy: "
 			    "last known state", output_int(t, "worker"));
+		else if (info[0] == '\0' && output_int(t, "refused") > 0)
+			snprintf(info, sizeof info, "%lld connections "
+			    "refused", output_int(t, "refused"));
 		printf("%-*s  %s%-10s%s  %-7s  %-8s  %5lld  %8s  %8s  %s\n",
 		    (int)width, output_str(t, "name"), color ? state_color(st) : "",
 		    st, color ? C_RESET : "",
@@ -231,6 +234,10 @@ output_detail(json_object *t, int color)
 	if (json_object_object_get_ex(t, "algorithms", &algs) && algs != NULL)
 		output_algorithms(algs);
 	printf("\n  reconnects:  %lld\n", output_int(t, "reconnects"));
+	if (output_int(t, "refused") > 0)
+		printf("  refused:     %lld connections, over max_connections, "
+		    "max_forward_connections or the descriptors\n",
+		    output_int(t, "refused"));
 	if ((err = output_str(t, "last_error")) != NULL)
 		printf("  last error:  %s\n", err);
 	if ((retry = output_int(t, "next_retry")) > 0)
@@ -253,10 +260,13 @@ output_detail(json_object *t, int color)
 			    strncmp(kind, "remote", 6) == 0 ?
 			    "the server listens" : "listening",
 			    output_str(f, "listen_all"));
-		printf("; %lld open, %lld total; in %s, out %s\n",
+		printf("; %lld open, %lld total; in %s, out %s",
 		    output_int(f, "connections"), output_int(f, "total_connections"),
 		    output_bytes(output_int(f, "bytes_in"), bin, sizeof bin),
 		    output_bytes(output_int(f, "bytes_out"), bout, sizeof bout));
+		if (output_int(f, "refused") > 0)
+			printf("; %lld refused", output_int(f, "refused"));
+		printf("\n");
 		if ((err = output_str(f, "last_error")) != NULL)
 			printf("           last error: %s\n", err);
 	}

@@ -37,6 +37,7 @@ static const struct kw_enum level_values[] = {
 static void	keyword_apply_log_level(const struct config *);
 static void	keyword_apply_metrics(const struct config *);
 static void	keyword_apply_window_budget(const struct config *);
+static void	keyword_apply_log_rate(const struct config *);
 
 #define G(f)		KW_GLOBAL, offsetof(struct config, f)
 #define T(f)		KW_TUNNEL, offsetof(struct tunnel_conf, f)
@@ -119,6 +120,14 @@ const struct keyword keywords[] = {
 	{ "ssh_config", KW_BOOL, T(ssh_config), N(0, 1, 0), R(KR_SESSION) },
 	{ "ssh_config_file", KW_PATH, T(ssh_config_file), NA,
 	    R(KR_SESSION) },
+	/* budgets (issue 23): connections open at once, over which a new
+	 * one is refused; lines of one message per LOG_RATE_INTERVAL */
+	{ "max_connections", KW_INT, T(max_connections), N(1, 1000000, 4096),
+	    R(KR_NONE) },
+	{ "max_forward_connections", KW_INT, T(max_forward_connections),
+	    N(1, 1000000, 1024), R(KR_NONE) },
+	{ "log_rate_limit", KW_INT, G(log_rate_limit), N(0, 1000000, 20),
+	    KR_APPLY, NULL, keyword_apply_log_rate },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -171,6 +180,13 @@ static void
 keyword_apply_metrics(const struct config *conf)
 {
 	metrics_apply(conf);
+}
+
+/* main.c sets it at start-up too, before the first message of a tunnel. */
+static void
+keyword_apply_log_rate(const struct config *conf)
+{
+	log_set_rate_limit(conf->log_rate_limit);
 }
 
 /* main.c sets it at start-up too, before any session. */

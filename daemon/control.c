@@ -5,8 +5,11 @@
  * Who may change state is decided from the peer's credentials (SO_PEERCRED),
  * never from the message.  A client that sends an oversized line or bad JSON,
  * or that never reads its replies, loses its own connection and nothing else.
- * One unprivileged uid holds at most CONTROL_MAX_PER_UID connections, and a
- * privileged peer (root, the daemon's user, control_group) always gets in.
+ * One unprivileged uid holds at most CONTROL_MAX_PER_UID connections, those
+ * being closed included, and a privileged peer (root, the daemon's user,
+ * control_group) always gets in: by eviction when CONTROL_MAX_CLIENTS are
+ * connected, through a spare descriptor when the process has none left.
+ * A reply is at most PROTOCOL_MAX_OUTPUT bytes; a larger one is an error.
  *
  * control_handle() is the protocol: one line in, one reply out, no socket;
  * the rest of this file is the socket and its clients.
@@ -14,6 +17,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <math.h>
 #include <pwd.h>
@@ -38,6 +42,11 @@
 #define CONTROL_MAX_PER_UID	16	/* of a peer not privileged */
 #define CONTROL_QUOTE_MAX	64	/* request bytes quoted in a reply */
 #define CONTROL_LOG_EVERY	10.0	/* seconds between refusal logs */
+#define CONTROL_CLOSE_WAIT	5	/* seconds a closing client has to read
+					   its last reply */
+#define CONTROL_SPARE_BURST	64	/* connections taken through the spare
+					   descriptor per wake-up: the
+					   listener's backlog */
 
 struct client {
 	TAILQ_ENTRY(client)	 entry;
@@ -46,6 +55,7 @@ struct client {
 	int			 privileged;	/* when it connected */
 	int			 events;	/* subscribed to state events */
 	int			 closing;	/* close once output is flushed */
+	struct event		*close_timer;	/* ... or at CONTROL_CLOSE_WAIT */
 	double			 active;	/* last complete request */
 	unsigned long		 serial;	/* names it to a late answer */
 	int			 waiting;	/* for a reload: reads nothing */
@@ -55,6 +65,9 @@ static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
 static unsigned nclients;
 static struct evconnlistener *control_listener;
 static char *control_path;
+static struct listen_pause control_pause;	/* out of descriptors */
+static int control_spare = -1;	/* /dev/null: given up to accept one */
+static int control_scarce;	/* accepting through the spare */
 
 /* --- the protocol: one request line, one reply ------------------------- */
 
@@ -193,6 +206,38 @@ control_privileged(const struct control_peer *p)
 	return p->gid == gr->gr_gid || control_in_group(p->uid, gr->gr_gid);
 }
 
+static json_object *control_names_check(json_object *, json_object *);
+
+/*
+ * The names of a, each once, in the order first given: the request's
+ * "tunnels" from now on.  A name repeated costs the reply nothing: it
+ * would otherwise carry a status object per repetition, thousands from
+ * one request line.
+ */
+static json_object *
+control_names_unique(json_object *req, json_object *a)
+{
+	json_object *u = json_object_new_array();
+	struct tunnel **seen = NULL, *t;
+	size_t i, j, n = json_object_array_length(a), nseen = 0;
+
+	for (i = 0; i < n; i++) {
+		t = tunnel_find(json_object_get_string(
+		    json_object_array_get_idx(a, i)));
+		for (j = 0; j < nseen && seen[j] != t; j++)
+			;
+		if (j < nseen)
+			continue;
+		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
+		seen[nseen++] = t;
+		json_object_array_add(u, json_object_get(
+		    json_object_array_get_idx(a, i)));
+	}
+	free(seen);
+	json_object_object_add(req, "tunnels", u);	/* a is put */
+	return u;
+}
+
 /*
  * The "tunnels" array: names, each of which must be a tunnel's name exactly
  * (json-c strings carry a length: an embedded NUL is not a shorter name).
@@ -201,10 +246,7 @@ control_privileged(const struct control_peer *p)
 static json_object *
 control_names(json_object *req, json_object *id, json_object **names)
 {
-	json_object *a, *e, *r;
-	const char *s;
-	size_t i, n, len;
-	char *q;
+	json_object *a, *r;
 
 	*names = NULL;
 	if (!json_object_object_get_ex(req, "tunnels", &a))
@@ -213,6 +255,21 @@ control_names(json_object *req, json_object *id, json_object **names)
 		return control_fail(id, PROTOCOL_E_USAGE,
 		    "\"tunnels\" must be an array of names, not %s",
 		    json_type_to_name(json_object_get_type(a)));
+	if ((r = control_names_check(a, id)) != NULL)
+		return r;
+	*names = control_names_unique(req, a);
+	return NULL;
+}
+
+/* Each element of the array a tunnel's name, exactly. */
+static json_object *
+control_names_check(json_object *a, json_object *id)
+{
+	json_object *e, *r;
+	const char *s;
+	size_t i, n, len;
+	char *q;
+
 	n = json_object_array_length(a);
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(a, i);
@@ -239,7 +296,6 @@ control_names(json_object *req, json_object *id, json_object **names)
 			return r;
 		}
 	}
-	*names = a;
 	return NULL;
 }
 
@@ -661,7 +717,39 @@ control_client_free(struct client *cl)
 	TAILQ_REMOVE(&clients, cl, entry);
 	nclients--;
 	bufferevent_free(cl->bev);
+	if (cl->close_timer != NULL)
+		event_free(cl->close_timer);
 	free(cl);
+	if (control_spare == -1)	/* a descriptor is free again */
+		control_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static void
+control_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	log_info("control: client uid %lu pid %ld did not read its last reply "
+	    "within %ds, dropped", (unsigned long)cl->peer.uid,
+	    (long)cl->peer.pid, CONTROL_CLOSE_WAIT);
+	control_client_free(cl);
+}
+
+/* No more requests: the client goes once its output is flushed, or at
+ * CONTROL_CLOSE_WAIT if it does not read it.  Until then it still counts
+ * toward its uid's connections. */
+static void
+control_closing(struct client *cl)
+{
+	struct timeval tv = { CONTROL_CLOSE_WAIT, 0 };
+
+	if (cl->closing)
+		return;
+	cl->closing = 1;
+	cl->close_timer = evtimer_new(tunneld_base, control_close_timeout_cb,
+	    cl);
+	if (cl->close_timer != NULL)
+		evtimer_add(cl->close_timer, &tv);
 }
 
 /*
@@ -690,26 +778,48 @@ control_add_line(struct evbuffer *out, const char *s)
 	free(copy);
 }
 
+/*
+ * A reply, or an event.  Its text is made before it is queued: one larger
+ * than PROTOCOL_MAX_OUTPUT alone is replaced by a short error (its text is
+ * freed with the object, by the caller); one that would take the client's
+ * unread output past it means the client does not read.
+ */
 static void
 control_send(struct client *cl, json_object *o)
 {
 	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	json_object *id = NULL, *e;
+	const char *s;
+	size_t len;
 
 	if (cl->closing)
 		return;
-	if (evbuffer_get_length(out) > PROTOCOL_MAX_OUTPUT) {
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	len = strlen(s);
+	if (len > PROTOCOL_MAX_OUTPUT) {
+		json_object_object_get_ex(o, "id", &id);
+		e = control_fail(id, PROTOCOL_E_FAILED, "reply too large: %zu "
+		    "bytes, more than the %d a reply may have; ask for fewer "
+		    "tunnels", len, PROTOCOL_MAX_OUTPUT);
+		log_notice("control: a reply of %zu bytes to uid %lu pid %ld "
+		    "replaced by an error", len, (unsigned long)cl->peer.uid,
+		    (long)cl->peer.pid);
+		control_send(cl, e);
+		json_object_put(e);
+		return;
+	}
+	if (evbuffer_get_length(out) + len + 1 > PROTOCOL_MAX_OUTPUT) {
 		/* it does not read: it loses its connection, nobody else */
 		log_info("control: client pid %ld does not read its replies, "
 		    "dropped", (long)cl->peer.pid);
-		cl->closing = 1;
+		control_closing(cl);
 		evbuffer_drain(out, evbuffer_get_length(out));
 		bufferevent_disable(cl->bev, EV_READ);
 		bufferevent_trigger(cl->bev, EV_WRITE,
 		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 		return;
 	}
-	control_add_line(out, json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PLAIN));
+	control_add_line(out, s);
 }
 
 static void
@@ -720,7 +830,7 @@ control_too_long(struct client *cl)
 
 	control_send(cl, o);
 	json_object_put(o);
-	cl->closing = 1;
+	control_closing(cl);
 }
 
 static void
@@ -737,7 +847,7 @@ control_request(struct client *cl, const char *line, size_t len)
 	if (flags & CONTROL_SUBSCRIBE)
 		cl->events = 1;
 	if (flags & CONTROL_CLOSE)
-		cl->closing = 1;
+		control_closing(cl);
 }
 
 static void
@@ -792,8 +902,8 @@ control_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /*
  * Full: make room by dropping one client.  An unprivileged newcomer may only
- * take the place of an unprivileged client that is idle (not subscribed to
- * events), the one idle longest.  A privileged one always gets in: it
+ * take the place of a client being closed, or of an unprivileged client
+ * that is idle (not subscribed to events), the one idle longest.  A privileged one always gets in: it
  * takes the place of an unprivileged client, subscribed or not, before that
  * of a privileged one.  0 if a client was dropped.
  */
@@ -804,9 +914,8 @@ control_evict(int privileged)
 	int rank, best = 0;
 
 	TAILQ_FOREACH(cl, &clients, entry) {
-		if (cl->closing)
-			continue;
-		rank = cl->privileged * 2 + cl->events;
+		/* a closing client goes first, whoever it is */
+		rank = cl->closing ? -1 : cl->privileged * 2 + cl->events;
 		if (!privileged && rank > 0)
 			continue;
 		if (victim == NULL || rank < best ||
@@ -817,15 +926,16 @@ control_evict(int privileged)
 	}
 	if (victim == NULL)
 		return -1;
-	log_info("control: %u clients connected; dropping uid %lu pid %ld%s, "
-	    "idle for %.0fs", nclients, (unsigned long)victim->peer.uid,
+	log_info("control: %u clients connected%s; dropping uid %lu pid %ld%s, "
+	    "idle for %.0fs", nclients, control_scarce ? " and no descriptor "
+	    "left" : "", (unsigned long)victim->peer.uid,
 	    (long)victim->peer.pid, victim->events ? " (events)" : "",
 	    mono_now() - victim->active);
 	control_client_free(victim);
 	return 0;
 }
 
-/* Connections held by uid. */
+/* Connections held by uid, whatever their state. */
 static unsigned
 control_count_uid(uid_t uid)
 {
@@ -833,7 +943,7 @@ control_count_uid(uid_t uid)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(cl, &clients, entry) {
-		if (cl->peer.uid == uid && !cl->closing)
+		if (cl->peer.uid == uid)
 			n++;
 	}
 	return n;
@@ -887,6 +997,12 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	p.uid = cred.uid;
 	p.gid = cred.gid;
 	privileged = control_privileged(&p);
+	listen_pause_ok(&control_pause);
+	if (control_scarce && !privileged) {
+		control_refuse(fd, &p, "tunneld is out of descriptors; only "
+		    "root, the tunneld user or control_group get in");
+		return;
+	}
 	if (!privileged && control_count_uid(p.uid) >= CONTROL_MAX_PER_UID) {
 		snprintf(msg, sizeof msg, "too many connections from uid %lu "
 		    "(%d at most for a user that is not root, the tunneld "
@@ -920,13 +1036,50 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&clients, cl, entry);
 	nclients++;
+	if (control_scarce)	/* give a descriptor back for the spare */
+		control_evict(0);
 }
 
+static void
+control_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (control_spare == -1)
+		control_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (control_listener != NULL)
+		evconnlistener_enable(control_listener);
+}
 
+/*
+ * accept() failed.  Out of descriptors (EMFILE, ENFILE), the spare one
+ * makes room for one connection at a time: a privileged peer is served
+ * (and an unprivileged client dropped to give a descriptor back), anyone
+ * else is told why and closed.  Then, whatever the error, the listener
+ * pauses instead of waking up at once for it again.
+ */
 static void
 control_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	log_warnx("control: accept: %s", strerror(errno));
+	int e = errno, fd, i;
+
+	for (i = 0; i < CONTROL_SPARE_BURST && control_spare != -1 &&
+	    (e == EMFILE || e == ENFILE); i++) {
+		close(control_spare);
+		control_spare = -1;
+		fd = accept4(evconnlistener_get_fd(l), NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			control_scarce = 1;
+			control_accept_cb(l, fd, NULL, 0, NULL);
+			control_scarce = 0;
+		}
+		if (control_spare == -1)
+			control_spare = open("/dev/null", O_RDONLY |
+			    O_CLOEXEC);
+		if (fd == -1)
+			break;
+	}
+	evconnlistener_disable(l);
+	listen_pause_start(&control_pause, "control: accept", strerror(e));
 }
 
 /*
@@ -1017,6 +1170,10 @@ listen:
 		return -1;
 	}
 	evconnlistener_set_error_cb(control_listener, control_accept_error_cb);
+	listen_pause_init(&control_pause, tunneld_base, control_resume_cb,
+	    NULL);
+	if (control_spare == -1)
+		control_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -1031,6 +1188,10 @@ control_shutdown(void)
 		evconnlistener_free(control_listener);
 		control_listener = NULL;
 	}
+	listen_pause_clear(&control_pause);
+	if (control_spare != -1)
+		close(control_spare);
+	control_spare = -1;
 	if (control_path != NULL) {
 		unlink(control_path);
 		free(control_path);

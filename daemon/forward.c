@@ -76,30 +76,86 @@ forward_fail(struct forward *f, const char *error)
 #define MAX_WAITERS	256	/* per forward, waiting for the session */
 
 static void
+forward_who(struct forward *f, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s: accept on %s", f->tunnel->conf->name,
+	    f->listen_str != NULL ? f->listen_str : f->spec->spec);
+}
+
+/* The pause is over: listen again, unless the forwards' share of the
+ * descriptors is still used up (budget.c). */
+static void
 forward_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct forward *f = arg;
+	char who[512];
 	size_t i;
 
+	if (f->nlfds == 0)
+		return;
+	if (!budget_fd_room()) {
+		forward_who(f, who, sizeof who);
+		listen_pause_start(&f->pause, who, "the descriptors left are "
+		    "kept for the control socket and the sessions");
+		return;
+	}
 	for (i = 0; i < f->nlfds; i++)
 		event_add(f->levs[i], NULL);
 }
 
-/* Out of descriptors: stop accepting for a second instead of spinning. */
+/* Out of descriptors: stop accepting for a while instead of spinning. */
 static void
-forward_pause(struct forward *f, int e)
+forward_pause(struct forward *f, const char *why)
 {
-	struct timeval tv = { 1, 0 };
+	char who[512];
 	size_t i;
 
-	log_warnx("%s: accept on %s: %s; pausing new connections for 1s",
-	    f->tunnel->conf->name, f->listen_str, strerror(e));
 	for (i = 0; i < f->nlfds; i++)
 		event_del(f->levs[i]);
-	if (f->resume_timer == NULL)
-		f->resume_timer = evtimer_new(tunnel_base(f->tunnel),
+	if (f->pause.timer == NULL)
+		listen_pause_init(&f->pause, tunnel_base(f->tunnel),
 		    forward_resume_cb, f);
-	evtimer_add(f->resume_timer, &tv);
+	forward_who(f, who, sizeof who);
+	listen_pause_start(&f->pause, who, why);
+}
+
+/* Connections a forward holds: forwarded, and waiting for the session. */
+static unsigned
+forward_connections(const struct forward *f)
+{
+	return f->counters.connections + f->nwaiters;
+}
+
+/* NULL if f may take one more connection; otherwise the budget it is
+ * over, by the name of its setting. */
+const char *
+forward_over_budget(struct forward *f)
+{
+	const struct tunnel *t = f->tunnel;
+	unsigned n = 0;
+	size_t i;
+
+	if (forward_connections(f) >=
+	    (unsigned)t->conf->max_forward_connections)
+		return "max_forward_connections";
+	for (i = 0; i < t->nfwds; i++)
+		n += forward_connections(t->fwds[i]);
+	if (n >= (unsigned)t->conf->max_connections)
+		return "max_connections";
+	return NULL;
+}
+
+/* A connection refused at once for a budget: counted, for the forward
+ * and its tunnel (status "refused"), and logged (log.c folds repeats). */
+void
+forward_refused(struct forward *f, const char *host, int port,
+    const char *why)
+{
+	f->refused++;
+	f->tunnel->refused++;
+	log_notice("%s: %s forward \"%s\": connection from %s:%d refused: %s",
+	    f->tunnel->conf->name, fwdspec_kind_name(f->spec->kind),
+	    f->spec->spec, host, port, why);
 }
 
 static void
@@ -233,6 +289,7 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char host[INET6_ADDRSTRLEN];
+	const char *why;
 	int fd, port, i;
 
 	memset(&ss, 0, sizeof ss);	/* what accept4() leaves, defined */
@@ -241,9 +298,8 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM)
-				forward_pause(f, errno);
+			if (budget_accept_exhausted(errno))
+				forward_pause(f, strerror(errno));
 			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				log_warnx("%s: accept on %s: %s",
@@ -252,6 +308,20 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		forward_peer(&ss, host, sizeof host, &port);
+		if (budget_fd_over(fd)) {
+			close(fd);
+			forward_refused(f, host, port, "out of descriptors "
+			    "for forwarded connections");
+			forward_pause(f, "the descriptors left are kept for "
+			    "the control socket and the sessions");
+			return;
+		}
+		listen_pause_ok(&f->pause);
+		if ((why = forward_over_budget(f)) != NULL) {
+			close(fd);
+			forward_refused(f, host, port, why);
+			continue;
+		}
 		if (session_is_established(f->tunnel->session))
 			forward_dispatch(f, fd, host, port);
 		else
@@ -519,10 +589,7 @@ forward_stop(struct forward *f)
 	TAILQ_FOREACH_SAFE(w, &f->waiters, entry, next)
 		forward_waiter_free(w, 1);
 	forward_unlisten(f);
-	if (f->resume_timer != NULL) {
-		event_free(f->resume_timer);
-		f->resume_timer = NULL;
-	}
+	listen_pause_clear(&f->pause);
 	if (forward_is_remote(f)) {
 		forward_remote_session_lost(f);
 		return;

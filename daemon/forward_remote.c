@@ -223,6 +223,7 @@ void
 forward_remote_accept(struct forward *f, struct channel *c)
 {
 	const struct fwdspec *sp = f->spec;
+	const char *why;
 	char label[512];
 
 	if (sp->kind == FWD_REMOTE_DYNAMIC)
@@ -236,6 +237,15 @@ forward_remote_accept(struct forward *f, struct channel *c)
 		    sp->spec, sp->connect.host, sp->connect.port);
 	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
 	channel_set_label(c, label);
+	/* the connection made here for it must stay out of the reserve */
+	why = forward_over_budget(f);
+	if (why == NULL && !budget_fd_room())
+		why = "out of descriptors for forwarded connections";
+	if (why != NULL) {
+		forward_refused(f, "the server", 0, why);
+		channel_abort(c, why);
+		return;
+	}
 	channel_set_owner(c, f, &f->counters);
 	if (sp->kind == FWD_REMOTE_DYNAMIC)
 		channel_socks_start(c, f->tunnel->conf->connect_timeout);

@@ -4,9 +4,19 @@
  * structured journal entries with TUNNEL=, STATE= and FORWARD= fields, so
  * that `journalctl -u tunneld TUNNEL=campus-bbs` tells one tunnel's story;
  * otherwise "<N>" priority prefixes, which journald also understands.
+ *
+ * A message repeated faster than log_rate_limit lines per LOG_RATE_INTERVAL
+ * is folded, as the kernel's printk_ratelimit and journald's
+ * RateLimitBurst do: after the burst its lines are counted, not written,
+ * and one line says how many were suppressed when the interval ends.  A
+ * message is known by its call site (the format) and what it is about
+ * (the text before its first ": ", a tunnel's name or "control"): one
+ * noisy tunnel cannot silence another's lines, nor its own other ones.
  */
 #include "config.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +37,23 @@ static int log_tty;
 #ifdef HAVE_SYSTEMD
 static int log_journal;
 #endif
+
+#define RATE_SLOTS	256	/* message keys followed at once */
+#define RATE_PROBE	8	/* slots a key may take, from its hash */
+#define RATE_ABOUT	64	/* bytes of the text before ": " */
+#define RATE_LAST	256	/* bytes of the last suppressed line kept */
+struct log_rate {
+	const char	*fmt;		/* NULL: free */
+	char		 about[RATE_ABOUT];
+	int		 level;
+	double		 start;		/* of the interval */
+	unsigned	 lines;		/* in it */
+	unsigned	 suppressed;
+	char		 last[RATE_LAST];
+};
+static struct log_rate	 log_rates[RATE_SLOTS];
+static pthread_mutex_t	 log_rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int	 log_rate_limit = 20;
 
 static const char *level_names[] = { "error", "warning", "notice", "info",
 	"debug" };
@@ -154,18 +181,18 @@ log_level_parse(const char *s)
 }
 
 void
-log_msg(int level, const char *fmt, ...)
+log_set_rate_limit(int n)
 {
-	char buf[2048], ts[32];
+	log_rate_limit = n;
+}
+
+static void
+log_emit(int level, const char *buf)
+{
+	char ts[32];
 	struct tm tm;
-	va_list ap;
 	time_t now;
 
-	if (level > log_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
 #ifdef HAVE_SYSTEMD
 	if (log_journal) {
 		log_journal_send(level, buf);
@@ -179,4 +206,135 @@ log_msg(int level, const char *fmt, ...)
 	} else
 		fprintf(stderr, "<%d>%s: %s\n", level_prio[level],
 		    level_names[level], buf);
+}
+
+/* The summary of a slot whose interval is over; the slot is free again. */
+static void
+log_rate_summary(struct log_rate *r, char *out, size_t len)
+{
+	if (r->about[0] != '\0')
+		snprintf(out, len, "%s: %u similar messages suppressed in %ds "
+		    "(the last: %s)", r->about, r->suppressed,
+		    LOG_RATE_INTERVAL, r->last);
+	else
+		snprintf(out, len, "%u similar messages suppressed in %ds (the "
+		    "last: %s)", r->suppressed, LOG_RATE_INTERVAL, r->last);
+}
+
+/*
+ * Whether a line may be written (1), or was counted (0).  *summary gets
+ * the summary of the key's last interval if it had suppressed lines.
+ */
+static int
+log_rate_check(int level, const char *fmt, const char *msg, char *summary,
+    size_t sumlen, int *sumlevel)
+{
+	struct log_rate *r, *slot = NULL;
+	const char *colon;
+	char about[RATE_ABOUT];
+	uint64_t h = (uintptr_t)fmt;
+	double now = mono_now();
+	size_t n, i;
+	int limit = log_rate_limit, ok = 1;
+
+	*summary = '\0';
+	if (limit == 0)
+		return 1;
+	about[0] = '\0';
+	if ((colon = strstr(msg, ": ")) != NULL &&
+	    (n = (size_t)(colon - msg)) < sizeof about) {
+		memcpy(about, msg, n);
+		about[n] = '\0';
+	}
+	for (i = 0; about[i] != '\0'; i++)
+		h = (h ^ (unsigned char)about[i]) * 0x100000001b3ULL;
+	pthread_mutex_lock(&log_rate_lock);
+	for (i = 0; i < RATE_PROBE; i++) {
+		r = &log_rates[(h + i) % RATE_SLOTS];
+		if (r->fmt == fmt && strcmp(r->about, about) == 0) {
+			slot = r;
+			break;
+		}
+		if (slot == NULL && (r->fmt == NULL ||
+		    (now - r->start >= LOG_RATE_INTERVAL &&
+		    r->suppressed == 0)))
+			slot = r;
+	}
+	if (slot == NULL)	/* every slot busy: written */
+		goto out;
+	if (slot->fmt != fmt || strcmp(slot->about, about) != 0) {
+		slot->fmt = fmt;
+		snprintf(slot->about, sizeof slot->about, "%s", about);
+		slot->start = now;
+		slot->lines = 0;
+		slot->suppressed = 0;
+	}
+	if (now - slot->start >= LOG_RATE_INTERVAL) {
+		if (slot->suppressed > 0) {
+			log_rate_summary(slot, summary, sumlen);
+			*sumlevel = slot->level;
+		}
+		slot->start = now;
+		slot->lines = 0;
+		slot->suppressed = 0;
+	}
+	if (++slot->lines > (unsigned)limit) {
+		slot->suppressed++;
+		slot->level = level;
+		n = strnlen(msg, sizeof slot->last - 1);	/* cut short */
+		memcpy(slot->last, msg, n);
+		slot->last[n] = '\0';
+		ok = 0;
+	}
+out:
+	pthread_mutex_unlock(&log_rate_lock);
+	return ok;
+}
+
+/* Every LOG_RATE_INTERVAL (main.c's timer): the summaries of the keys
+ * whose interval is over, though they have said nothing since. */
+void
+log_rate_flush(void)
+{
+	char summary[RATE_LAST + 2 * RATE_ABOUT + 128];
+	struct log_rate *r;
+	double now = mono_now();
+	size_t i;
+	int level = LOG_LVL_INFO;
+
+	for (i = 0; i < RATE_SLOTS; i++) {
+		summary[0] = '\0';
+		pthread_mutex_lock(&log_rate_lock);
+		r = &log_rates[i];
+		if (r->fmt != NULL && r->suppressed > 0 &&
+		    now - r->start >= LOG_RATE_INTERVAL) {
+			log_rate_summary(r, summary, sizeof summary);
+			level = r->level;
+			r->fmt = NULL;
+			r->suppressed = 0;
+		}
+		pthread_mutex_unlock(&log_rate_lock);
+		if (summary[0] != '\0' && level <= log_level)
+			log_emit(level, summary);
+	}
+}
+
+void
+log_msg(int level, const char *fmt, ...)
+{
+	char buf[2048], summary[RATE_LAST + 2 * RATE_ABOUT + 128];
+	va_list ap;
+	int ok, sumlevel = level;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	ok = log_rate_check(level, fmt, buf, summary, sizeof summary,
+	    &sumlevel);
+	if (summary[0] != '\0')
+		log_emit(sumlevel, summary);
+	if (ok)
+		log_emit(level, buf);
 }

@@ -88,6 +88,13 @@ activated_path(int fd)
 	return xstrdup(sun.sun_path);
 }
 
+/* log.c's summaries of suppressed messages, when their interval ends. */
+static void
+log_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_rate_flush();
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -121,7 +128,8 @@ main(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	struct event *sigs[3];
+	struct event *sigs[3], *log_flush;
+	struct timeval flush_tv = { LOG_RATE_INTERVAL, 0 };
 	struct errlist errs = { NULL, 0 };
 	struct tunnel *t;
 	char *config_path = NULL, *socket_path = NULL, *cause = NULL;
@@ -223,6 +231,8 @@ main(int argc, char **argv)
 	if (level > LOG_LVL_DEBUG)
 		level = LOG_LVL_DEBUG;
 	log_init(level);
+	log_set_rate_limit(tunneld_conf->log_rate_limit);
+	budget_init();
 
 	signal(SIGPIPE, SIG_IGN);
 	if (session_library_init() != 0) {
@@ -244,6 +254,9 @@ main(int argc, char **argv)
 	sigs[2] = evsignal_new(tunneld_base, SIGHUP, signal_cb, NULL);
 	for (i = 0; i < nitems(sigs); i++)
 		event_add(sigs[i], NULL);
+	log_flush = event_new(tunneld_base, -1, EV_PERSIST, log_flush_cb,
+	    NULL);
+	event_add(log_flush, &flush_tv);
 	netwatch_init(tunneld_base);
 
 	if (socket_path == NULL)
@@ -298,6 +311,8 @@ main(int argc, char **argv)
 	netwatch_shutdown();
 	for (i = 0; i < nitems(sigs); i++)
 		event_free(sigs[i]);
+	event_free(log_flush);
+	log_rate_flush();
 	event_base_free(tunneld_base);
 	config_free(tunneld_conf);
 	session_library_exit();

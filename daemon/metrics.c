@@ -68,6 +68,9 @@ static const struct metric tunnel_metrics[] = {
 	    "Round-trip time of the last keepalive answered." },
 	{ "tunneld_tunnel_sessions", "gauge", "sessions", 1,
 	    "SSH sessions the tunnel holds." },
+	{ "tunneld_tunnel_connections_refused_total", "counter", "refused", 1,
+	    "Connections to the tunnel's forwards refused at once for a "
+	    "budget: max_connections, max_forward_connections, descriptors." },
 	{ "tunneld_tunnel_worker_busy", "gauge", "worker_busy", 1,
 	    "1 if the tunnel's worker did not answer this scrape in time: its "
 	    "values are the last it posted." },
@@ -91,6 +94,9 @@ static const struct metric forward_metrics[] = {
 	{ "tunneld_forward_stalled_total", "counter", "stalled", 1,
 	    "Connections closed for making no progress for "
 	    "channel_stall_timeout." },
+	{ "tunneld_forward_connections_refused_total", "counter", "refused", 1,
+	    "Connections refused at once for a budget: max_connections, "
+	    "max_forward_connections, descriptors." },
 };
 
 /* Each SSH session of a tunnel (status "sessions"), labelled tunnel,
@@ -464,6 +470,8 @@ static struct evhttp		*metrics_http;
 static struct event		*metrics_sweep_ev;
 static struct event		*metrics_adopt_ev;
 static char			*metrics_addr;	/* listening on */
+static struct evconnlistener	*metrics_listener;
+static struct listen_pause	 metrics_pause;	/* out of descriptors */
 
 /* Is c still the connection it was when accepted? */
 static int
@@ -587,9 +595,21 @@ metrics_bev_cb(struct event_base *base, void *arg)
 }
 
 static void
+metrics_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (metrics_listener != NULL)
+		evconnlistener_enable(metrics_listener);
+}
+
+/* accept() failed (out of descriptors, most likely): pause instead of
+ * waking up at once for the same error (budget.c). */
+static void
 metrics_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	log_warnx("metrics: accept: %s", strerror(errno));
+	int e = errno;
+
+	evconnlistener_disable(l);
+	listen_pause_start(&metrics_pause, "metrics: accept", strerror(e));
 }
 
 static void metrics_notfound_cb(struct evhttp_request *, void *);
@@ -730,6 +750,8 @@ metrics_close(void)
 {
 	metrics_nconns = 0;
 	metrics_npending = 0;
+	metrics_listener = NULL;
+	listen_pause_clear(&metrics_pause);
 	if (metrics_http != NULL)	/* its listener and connections */
 		evhttp_free(metrics_http);
 	metrics_http = NULL;
@@ -798,6 +820,9 @@ metrics_open(const char *addr, char **cause)
 		return -1;
 	}
 	evconnlistener_set_error_cb(l, metrics_accept_error_cb);
+	metrics_listener = l;
+	listen_pause_init(&metrics_pause, tunneld_base, metrics_resume_cb,
+	    NULL);
 	metrics_addr = xstrdup(addr);
 	log_info("metrics: serving http://%s/metrics", addr);
 	return 0;

@@ -52,6 +52,8 @@ status_forward(struct forward *f)
 	    json_object_new_int64((int64_t)f->counters.failures));
 	json_object_object_add(o, "stalled",
 	    json_object_new_int64((int64_t)f->counters.stalled));
+	json_object_object_add(o, "refused",
+	    json_object_new_int64((int64_t)f->refused));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
 	free(first);
 	return o;
@@ -141,6 +143,8 @@ status_tunnel_build(struct tunnel *t)
 	    json_object_new_int((int)worker_id(t->worker)));
 	json_object_object_add(o, "reconnects",
 	    json_object_new_int64(t->reconnects));
+	json_object_object_add(o, "refused",
+	    json_object_new_int64((int64_t)t->refused));
 	json_object_object_add(o, "last_error", status_string(t->last_error));
 	json_object_object_add(o, "next_retry", t->state == TS_BACKOFF &&
 	    t->next_retry ? json_object_new_int64(t->next_retry) : NULL);
@@ -188,6 +192,7 @@ status_forward_conf(const struct fwdspec *sp)
 	json_object_object_add(o, "bytes_out", json_object_new_int64(0));
 	json_object_object_add(o, "failures", json_object_new_int64(0));
 	json_object_object_add(o, "stalled", json_object_new_int64(0));
+	json_object_object_add(o, "refused", json_object_new_int64(0));
 	json_object_object_add(o, "last_error", NULL);
 	return o;
 }

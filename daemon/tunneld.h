@@ -44,6 +44,9 @@
  *                    metrics_listen (evhttp), and tunnelctl metrics
  *   netwatch.c       the network changed (rtnetlink), the machine resumed:
  *                    sessions replaced or probed at once
+ *   budget.c         descriptors: the soft limit raised, a reserve kept
+ *                    from forwarded connections, listeners that pause
+ *                    when out of descriptors
  *
  * The SSH transport, ssh/ (ssh/ssh.h): below tunnels and forwards, which
  * it knows nothing of.  Its files are the only ones that include libssh2.h,
@@ -117,6 +120,9 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARNING, LOG_LVL_NOTICE, LOG_LVL_INFO,
 	LOG_LVL_DEBUG };
 void	 log_init(int level);
 void	 log_set_level(int level);
+#define LOG_RATE_INTERVAL	10	/* seconds: log_rate_limit's interval */
+void	 log_set_rate_limit(int);
+void	 log_rate_flush(void);
 int	 log_get_level(void);
 int	 log_level_parse(const char *);
 void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
@@ -125,6 +131,27 @@ void	 log_msg(int, const char *, ...) __attribute__((format(printf, 2, 3)));
 #define log_notice(...)	 log_msg(LOG_LVL_NOTICE, __VA_ARGS__)
 #define log_info(...)	 log_msg(LOG_LVL_INFO, __VA_ARGS__)
 #define log_debug(...)	 log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/* budget.c */
+struct listen_pause {
+	struct event	*timer;		/* resumes the listener */
+	double		 delay;		/* of the next pause */
+	double		 last_log;
+	unsigned	 paused;	/* pauses since the last message */
+};
+void	 budget_init(void);
+int	 budget_fd_limit(void);
+int	 budget_fd_reserve(void);
+int	 budget_fd_over(int);
+int	 budget_fd_room(void);
+int	 budget_accept_exhausted(int);
+void	 listen_pause_init(struct listen_pause *, struct event_base *,
+	    void (*)(evutil_socket_t, short, void *), void *);
+void	 listen_pause_clear(struct listen_pause *);
+void	 listen_pause_start(struct listen_pause *, const char *who,
+	    const char *why);
+void	 listen_pause_ok(struct listen_pause *);
+int	 listen_pause_pending(const struct listen_pause *);
 
 /* fwdspec.c */
 enum fwd_kind { FWD_LOCAL, FWD_REMOTE, FWD_DYNAMIC, FWD_REMOTE_DYNAMIC };
@@ -199,6 +226,8 @@ struct tunnel_conf {
 	struct permit		*permits;
 	size_t			 npermits;
 	int			 window_budget;	/* MiB (ssh/window.c) */
+	int			 max_connections;	/* of the tunnel */
+	int			 max_forward_connections; /* of each forward */
 	char			*proxy;		/* "http://h:p", "socks5://h:p" */
 	int			 ssh_config;	/* host is an ssh_config alias */
 	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */
@@ -213,6 +242,7 @@ struct config {
 	unsigned		 workers;	/* threads; 0: one per CPU */
 	char			*metrics_listen;	/* "ADDRESS:PORT" or NULL */
 	int			 window_budget_total;	/* MiB */
+	int			 log_rate_limit;	/* lines per message key */
 	struct tunnel_conf	**tunnels;
 	size_t			 ntunnels;
 };
@@ -341,6 +371,7 @@ struct tunnel {
 	size_t			 nfwds;
 	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
 	struct pool_counts	 pool_counts;
+	uint64_t		 refused;	/* connections over a budget */
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
@@ -492,7 +523,8 @@ struct forward {
 	int			*lfds;
 	struct event		**levs;
 	size_t			 nlfds;
-	struct event		*resume_timer;
+	struct listen_pause	 pause;		/* out of descriptors */
+	uint64_t		 refused;	/* connections over a budget */
 	TAILQ_HEAD(, forward_waiter) waiters;	/* for the session */
 	unsigned		 nwaiters;
 	/* remote kinds: the server's listener */
@@ -511,6 +543,9 @@ void		 forward_stop(struct forward *);
 const char	*forward_state_name(enum forward_state);
 void		 forward_set_error(struct forward *, const char *);
 void		 forward_fail(struct forward *, const char *);
+const char	*forward_over_budget(struct forward *);
+void		 forward_refused(struct forward *, const char *host, int port,
+		    const char *why);
 void		 forward_session_up(struct forward *);
 int		 forward_is_remote(const struct forward *);
 void		 forward_serve(struct forward *, struct session *, int fd,
