@@ -6,6 +6,7 @@
 # max_forward_connections (refused at once, counted), 300 control clients
 # that never read, a 54 KB status request, and the log's volume meanwhile.
 . "$(dirname "$0")/lib.sh"
+LOG_RATE_LIMIT=20	# the default: this test checks the limit itself
 
 # nobody's processes connect to the control socket in $WORK, and write
 # in $WORK/nobody

@@ -233,9 +233,12 @@ start_server() {
 }
 
 # write_conf: the global part; tunnels follow through add_tunnel
+# Tests read the log line by line: no rate limit unless a test sets
+# LOG_RATE_LIMIT (budget.sh tests the limit itself).
 write_conf() {
 	cat > "$CONF" <<CONF
 control_socket = "$CTL";
+log_rate_limit = ${LOG_RATE_LIMIT:-0};
 defaults = {
   port = $SSHD_PORT;
   user = "$(id -un)";

@@ -111,6 +111,7 @@ setup_workers(void **state)
 	saved_stderr = dup(2);
 	dup2(logfd, 2);
 	log_init(LOG_LVL_DEBUG);
+	log_set_rate_limit(0);	/* the test counts the lines it causes */
 	if (worker_threads_enable() != 0 ||
 	    (main_base = event_base_new()) == NULL)
 		return -1;
