@@ -52,6 +52,7 @@ struct log_rate {
 	char		 last[RATE_LAST];
 };
 static struct log_rate	 log_rates[RATE_SLOTS];
+static struct log_rate	 log_rate_other;	/* keys that found no slot */
 static pthread_mutex_t	 log_rate_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int	 log_rate_limit = 20;
 
@@ -260,9 +261,9 @@ log_rate_check(int level, const char *fmt, const char *msg, char *summary,
 		    r->suppressed == 0)))
 			slot = r;
 	}
-	if (slot == NULL)	/* every slot busy: written */
-		goto out;
-	if (slot->fmt != fmt || strcmp(slot->about, about) != 0) {
+	if (slot == NULL)	/* every slot busy: one budget for the rest */
+		slot = &log_rate_other;
+	else if (slot->fmt != fmt || strcmp(slot->about, about) != 0) {
 		slot->fmt = fmt;
 		snprintf(slot->about, sizeof slot->about, "%s", about);
 		slot->start = now;
@@ -278,7 +279,8 @@ log_rate_check(int level, const char *fmt, const char *msg, char *summary,
 		slot->lines = 0;
 		slot->suppressed = 0;
 	}
-	if (++slot->lines > (unsigned)limit) {
+	if (++slot->lines > (unsigned)limit * (slot == &log_rate_other ?
+	    RATE_PROBE : 1)) {
 		slot->suppressed++;
 		slot->level = level;
 		n = strnlen(msg, sizeof slot->last - 1);	/* cut short */
@@ -286,7 +288,6 @@ log_rate_check(int level, const char *fmt, const char *msg, char *summary,
 		slot->last[n] = '\0';
 		ok = 0;
 	}
-out:
 	pthread_mutex_unlock(&log_rate_lock);
 	return ok;
 }
@@ -302,11 +303,12 @@ log_rate_flush(void)
 	size_t i;
 	int level = LOG_LVL_INFO;
 
-	for (i = 0; i < RATE_SLOTS; i++) {
+	for (i = 0; i <= RATE_SLOTS; i++) {
 		summary[0] = '\0';
 		pthread_mutex_lock(&log_rate_lock);
-		r = &log_rates[i];
-		if (r->fmt != NULL && r->suppressed > 0 &&
+		r = i < RATE_SLOTS ? &log_rates[i] : &log_rate_other;
+		if ((r->fmt != NULL || r == &log_rate_other) &&
+		    r->suppressed > 0 &&
 		    now - r->start >= LOG_RATE_INTERVAL) {
 			log_rate_summary(r, summary, sizeof summary);
 			level = r->level;

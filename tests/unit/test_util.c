@@ -1,7 +1,8 @@
 /*
  * test_util.c - the bounded writes of common/util.c (each says whether
  * all of it fitted, and never writes past its buffer), the host name
- * limits, TCP_USER_TIMEOUT's arithmetic, and metrics_listen's parser.
+ * limits, TCP_USER_TIMEOUT's arithmetic, metrics_listen's parser, and
+ * the log's rate limit.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <limits.h>
+#include <unistd.h>
 #include <netinet/in.h>
 
 #include <cmocka.h>
@@ -200,6 +202,64 @@ test_metrics_listen(void **state)
 	assert_false(metrics_listen_wildcard("[::1]:9100"));
 }
 
+/* Lines written to standard error by fn, counted. */
+static int
+log_lines(void (*fn)(void))
+{
+	char tmpl[] = "/tmp/test_util.XXXXXX";
+	int fd = mkstemp(tmpl), saved, c, n = 0;
+	FILE *f;
+
+	assert_true(fd >= 0);
+	unlink(tmpl);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	fn();
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_non_null(f = fdopen(fd, "r"));
+	rewind(f);
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void
+log_one_key(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		log_info("noisy: line %d", i);
+}
+
+static void
+log_many_keys(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		log_info("t%d: line", i);
+}
+
+/* One key is held to its burst; keys past the table's slots share one
+ * budget (RATE_PROBE bursts), never written without a limit. */
+static void
+test_log_rate(void **state)
+{
+	(void)state;
+	unsetenv("JOURNAL_STREAM");
+	log_init(LOG_LVL_INFO);
+	log_set_rate_limit(5);
+	assert_int_equal(log_lines(log_one_key), 5);
+	assert_in_range(log_lines(log_many_keys), 256, 256 + 5 * 8);
+	log_set_rate_limit(0);
+	assert_int_equal(log_lines(log_one_key), 1000);
+}
+
 int
 main(void)
 {
@@ -210,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_host_name),
 		cmocka_unit_test(test_user_timeout),
 		cmocka_unit_test(test_metrics_listen),
+		cmocka_unit_test(test_log_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
