@@ -54,7 +54,7 @@
 
 #include "tunneld.h"
 
-#define POOL_SETUP_MAX	2	/* a tunnel's extras in set-up at once: with
+#define POOL_SETUP_MAX	4	/* a tunnel's extras in set-up at once: with
 				   tunnel_setup.c's 4 per server, tunneld's
 				   extras stay far inside a stock sshd's
 				   MaxStartups 10:30:100 */

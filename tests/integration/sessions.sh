@@ -148,12 +148,12 @@ BURST=$!
 grow_setup() {
 	$NETIO roundtrip "$L" 1000 >> "$WORK/grow.out" 2>&1 &
 	GROW="$GROW $!"
-	[ "$(pool "['in_setup']")" -ge 2 ]
+	[ "$(pool "['in_setup']")" -ge 4 ]
 }
 check "extras start while every open waits" wait_until 20 grow_setup
 for i in 1 2 3 4 5 6 7 8 9 10; do grow_setup; done
-check "... no more than 2 are being set up at once" is nsess $((base + 2))
-check "... as status says" [ "$(pool "['in_setup']")" = 2 ]
+check "... no more than 4 are being set up at once" is nsess $((base + 4))
+check "... as status says" [ "$(pool "['in_setup']")" = 4 ]
 kill -CONT "$SSHD_PID" $MAIN
 check "... the burst completes" wait "$BURST"
 fails=0
