@@ -197,7 +197,10 @@ forward_dispatch(struct forward *f, int fd, const char *host, int port)
 {
 	struct session *s;
 
-	if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) != NULL)
+	if (f->spec->kind == FWD_DYNAMIC)	/* its session: at its request */
+		forward_serve(f, f->tunnel->session, fd, host, port);
+	else if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) !=
+	    NULL)
 		forward_serve(f, s, fd, host, port);
 }
 

@@ -29,11 +29,16 @@ forward_dynamic_accepted(struct forward *f, struct session *s, int fd,
 }
 
 /* The client's request is complete: ask the server for the connection,
- * on the session the channel is on. */
+ * on the session where it waits least (tunnel_sessions_pick_open()). */
 void
 forward_dynamic_request(struct forward *f, struct session *s,
     struct channel *c, const char *host, int port)
 {
+	struct session *to = tunnel_sessions_pick_open(f->tunnel, f);
+
+	if (to != NULL && to != s && session_is_established(to) &&
+	    channel_move(c, to))
+		s = to;
 	/* the originator is not known to SOCKS; OpenSSH sends its own */
 	session_open(s, OPEN_DIRECT_TCPIP, host, port,
 	    "127.0.0.1", 0, c);

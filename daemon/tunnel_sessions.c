@@ -63,6 +63,9 @@
 				   round trips, an open one */
 #define SETUP_AVG_WEIGHT 4	/* a set-up's share of the average: 1/4 */
 #define HELD_MAX	256	/* connections one extra session holds */
+#define LATE_OPENS	4	/* an open this many opens' time in flight is
+				   late: its target does not answer */
+#define LATE_MIN	0.05	/* seconds: no open is late sooner */
 #define IDLE_CHECK_MIN	0.1	/* seconds between looks at an idle one */
 #define IDLE_CHECK_MAX	5.0
 
@@ -319,6 +322,41 @@ tunnel_sessions_grow(struct tunnel *t, double wait, double queued)
 }
 
 /*
+ * Has f taken its share of the open slots?  Opens to a target that does
+ * not answer (dropped SYNs: sshd's connect hangs about two minutes) hold
+ * their session's one slot; a forward whose late opens (in flight for
+ * LATE_OPENS opens' time) hold half the sessions (at least one) gets no
+ * more slots - its new connections queue behind its own late open (*own)
+ * - so that one forward, a SOCKS one whose targets any local user names,
+ * cannot take every session of the tunnel and every login the pool may
+ * open.  A burst of healthy opens is never late: they take an open's time.
+ */
+static int
+tunnel_sessions_share_taken(struct tunnel *t, struct forward *f,
+    struct session **own)
+{
+	struct extra *e;
+	unsigned i, n = 0, share = (unsigned)t->conf->sessions / 2;
+	double late = LATE_OPENS * tunnel_sessions_open_dflt(t);
+
+	if (late < LATE_MIN)
+		late = LATE_MIN;
+	*own = NULL;
+	if (session_open_late_for(t->session, f, late)) {
+		*own = t->session;
+		n++;
+	}
+	FOREACH_USABLE(e, t, i) {
+		if (e->up && session_open_late_for(e->s, f, late)) {
+			if (*own == NULL)
+				*own = e->s;
+			n++;
+		}
+	}
+	return n >= (share > 0 ? share : 1);
+}
+
+/*
  * The session a new connection of f's goes on, the tunnel's being
  * established: the lowest-numbered one with its open slot free; else the
  * one where it waits least, a new extra session's included.  NULL: the
@@ -329,11 +367,14 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
     const char *host, int port)
 {
 	struct extra *e, *best;
+	struct session *own;
 	double each, best_wait, work, queued;
 	unsigned i;
 
 	if (t->conf->sessions <= 1 && t->pool == NULL)
 		return t->session;
+	if (tunnel_sessions_share_taken(t, f, &own))
+		return own;
 	if (tunnel_sessions_free_slot(t->session))
 		return t->session;
 	FOREACH_USABLE(e, t, i) {
@@ -351,6 +392,47 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 		return best->s;
 	tunnel_sessions_hold(best, f, fd, host, port);
 	return NULL;
+}
+
+/*
+ * The session a SOCKS client's request is opened on, once the request is
+ * read (the client waited on the tunnel's session until then: an idle
+ * client holds no slot and grows no session): as above, but only a
+ * session that is up - a connection being served cannot be held.
+ */
+struct session *
+tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
+{
+	struct extra *e, *best;
+	struct session *own, *s;
+	double each, best_wait, wait, work, queued;
+	unsigned i;
+
+	if (t->conf->sessions <= 1 && t->pool == NULL)
+		return t->session;
+	if (tunnel_sessions_share_taken(t, f, &own))
+		return own;
+	if (tunnel_sessions_free_slot(t->session))
+		return t->session;
+	FOREACH_USABLE(e, t, i) {
+		if (e->up && session_is_established(e->s) &&
+		    tunnel_sessions_free_slot(e->s))
+			return e->s;
+	}
+	each = tunnel_sessions_open_dflt(t);
+	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
+	tunnel_sessions_grow(t, best_wait, queued);	/* for those to come */
+	s = t->session;
+	best_wait = tunnel_sessions_wait_on(t, t->session, each, &work);
+	FOREACH_USABLE(e, t, i) {
+		if (!e->up || !session_is_established(e->s))
+			continue;
+		if ((wait = tunnel_sessions_wait(e, each, &work)) < best_wait) {
+			s = e->s;
+			best_wait = wait;
+		}
+	}
+	return s;
 }
 
 /* --- an extra session's life --------------------------------------------- */

@@ -421,6 +421,7 @@ void		 tunnel_ssh_extra_reconf(struct tunnel *, struct session *,
 
 /* tunnel_sessions.c: the extra sessions of a tunnel (sessions = N) */
 #define SESSIONS_MAX	32
+struct session	*tunnel_sessions_pick_open(struct tunnel *, struct forward *);
 struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
 		    int fd, const char *host, int port);
 void		 tunnel_sessions_clear(struct tunnel *);

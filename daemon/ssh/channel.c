@@ -75,6 +75,27 @@ channel_new(struct session *s, int fd, const char *label)
 	return c;
 }
 
+/* A SOCKS client's channel, its request read and nothing asked of the
+ * server yet, goes to another session of the same worker (the one its
+ * open will wait least on); 1 if it went. */
+int
+channel_move(struct channel *c, struct session *to)
+{
+	if (c->session == to || c->state != CH_SOCKS ||
+	    session_base(to) != session_base(c->session))
+		return 0;
+	session_channel_detach(c->session, c);
+	c->session = to;
+	session_channel_attach(to, c);
+	return 1;
+}
+
+void *
+channel_owner(struct channel *c)
+{
+	return c->owner;
+}
+
 /* Whose the channel is, and where its statistics go. */
 void
 channel_set_owner(struct channel *c, void *owner,

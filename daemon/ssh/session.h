@@ -137,6 +137,8 @@ struct open_req {
 	unsigned		 window;
 	double			 t0;		/* started */
 	char			*target;	/* "host:port" or a path */
+	const void		*tag;		/* the channel's owner, kept
+						   when it is abandoned */
 };
 
 /* A remote listener the server granted, and whose it is. */

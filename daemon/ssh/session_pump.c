@@ -355,6 +355,7 @@ session_open(struct session *s, enum session_open_kind kind, const char *host,
 
 	r->kind = kind;
 	r->c = c;
+	r->tag = c != NULL ? channel_owner(c) : NULL;
 	switch (kind) {
 	case OPEN_DIRECT_TCPIP:
 		r->payload = xmalloc(strlen(host) + strlen(orig_host) + 16);
@@ -853,8 +854,10 @@ session_channel_detach(struct session *s, struct channel *c)
 
 /*
  * How busy the session is: its channels, and how many opens a new one
- * would wait behind - its channels not open yet (a SOCKS request being
- * read, or an open queued or in flight), and whatever else holds or waits
+ * would wait behind - its channels not open yet (an open queued or in
+ * flight; not a SOCKS client whose request is being read: it has asked
+ * nothing yet, and its open goes where it waits least), and whatever else
+ * holds or waits
  * for the one open slot (rule 3): an abandoned open still in flight (the
  * server has not answered; its channel gave up), a keepalive open, a
  * request.  So opening is at least 1 whenever the slot is taken.
@@ -871,7 +874,7 @@ session_load(struct session *s, unsigned *channels, unsigned *opening)
 		return;
 	*channels = s->nchannels;
 	TAILQ_FOREACH(c, &s->channels, entry) {
-		if (c->state == CH_SOCKS || c->state == CH_OPENING)
+		if (c->state == CH_OPENING)
 			(*opening)++;
 	}
 	TAILQ_FOREACH(r, &s->opens, entry) {
@@ -943,6 +946,18 @@ session_open_stuck(struct session *s, double *age, char *target, size_t len)
 	return 1;
 }
 
+/* Has the open in flight waited late seconds or more, and was it tag's (a
+ * channel's owner: the forward), its channel there still or abandoned? */
+int
+session_open_late_for(struct session *s, const void *tag, double late)
+{
+	struct open_req *r;
+
+	return s != NULL && tag != NULL &&
+	    (r = TAILQ_FIRST(&s->opens)) != NULL && r->started &&
+	    r->tag == tag && mono_now() - r->t0 >= late;
+}
+
 /* An open of a connection's took secs from its start to the answer. */
 static void
 session_open_timed(struct session *s, double secs)
@@ -971,17 +986,12 @@ double
 session_open_wait(struct session *s, double dflt, double *work)
 {
 	struct open_req *r;
-	struct channel *c;
 	double each, wait = 0;
 
 	*work = 0;
 	if (s == NULL)
 		return 0;
 	each = s->open_avg > 0 ? s->open_avg : dflt;
-	TAILQ_FOREACH(c, &s->channels, entry) {
-		if (c->state == CH_SOCKS)
-			*work += each;
-	}
 	TAILQ_FOREACH(r, &s->opens, entry)
 		*work += each;
 	wait = *work;

@@ -140,6 +140,7 @@ double		 session_open_time(struct session *);
 double		 session_open_wait(struct session *, double dflt,
 		    double *work);
 unsigned	 session_opens(struct session *, double *oldest);
+int		 session_open_late_for(struct session *, const void *, double);
 int		 session_open_stuck(struct session *, double *age,
 		    char *target, size_t);
 uint64_t	 session_channels_stalled(struct session *);
@@ -153,6 +154,8 @@ const char	*session_algs_negotiated(struct session *, enum session_alg);
 
 /* channel.c */
 struct channel	*channel_new(struct session *, int fd, const char *label);
+int		 channel_move(struct channel *, struct session *);
+void		*channel_owner(struct channel *);
 void		 channel_set_owner(struct channel *, void *owner,
 		    struct channel_counters *);
 void		 channel_set_label(struct channel *, const char *);
