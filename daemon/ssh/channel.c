@@ -124,13 +124,35 @@ channel_error(struct channel *c, const char *error)
 }
 
 /*
+ * The channel's close has expired: it is nobody's any more.  Its
+ * connection, its owner and its window are released now, whenever
+ * libssh2 lets it go; session_load() no longer counts it.
+ */
+static void
+channel_expire(struct channel *c)
+{
+	if (c->close_expired)
+		return;
+	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
+	    session_name(c->session), c->label, CLOSE_TIMEOUT);
+	c->close_expired = 1;
+	if (c->counters != NULL)
+		c->counters->connections--;
+	c->counters = NULL;
+	c->owner = NULL;
+	window_release(c);
+}
+
+/*
  * No CLOSE from the server in CLOSE_TIMEOUT: the channel is freed without
  * it - by the pump (CHOP_FREE), as any libssh2 call: this timer may fire
  * while another call holds the latch, and libssh2_channel_free() itself
  * may say EAGAIN (1.10 and 1.11: it closes first, and a close waits for
- * one more packet from the server).  A ping brings that packet; the timer
- * asks again every CLOSE_TIMEOUT until the free went through, or the
- * session went, with every channel (doc/libssh2.md rule 13).
+ * one more packet from the server, any packet).  A ping brings that
+ * packet, and the pump tries expired channels first in each round, before
+ * an open or the keepalive probe can read it; the timer asks again every
+ * CLOSE_TIMEOUT until the free went through, or the session went, with
+ * every channel (doc/libssh2.md rule 13).
  */
 static void
 channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -140,11 +162,7 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != CH_CLOSING || c->ch == NULL)
 		return;
-	if (!c->close_expired)
-		log_debug("%s: %s: no CLOSE from the server after %ds, "
-		    "freeing", session_name(c->session), c->label,
-		    CLOSE_TIMEOUT);
-	c->close_expired = 1;
+	channel_expire(c);
 	evtimer_add(c->ev_timer, &tv);
 	if (session_is_established(c->session))
 		session_kick(c->session);
@@ -628,6 +646,8 @@ channel_retry(struct channel *c, int op)
 		rc = libssh2_channel_free(c->ch);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return session_note_eagain(s, c, op) ? -1 : 0;
+		log_debug("%s: %s: freed without the server's CLOSE",
+		    session_name(s), c->label);
 		c->ch = NULL;
 		c->state = CH_DEAD;
 		if (c->ev_timer != NULL)

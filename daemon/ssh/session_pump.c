@@ -871,7 +871,9 @@ session_load(struct session *s, unsigned *channels, unsigned *opening)
 		return;
 	*channels = s->nchannels;
 	TAILQ_FOREACH(c, &s->channels, entry) {
-		if (c->state == CH_SOCKS || c->state == CH_OPENING)
+		if (c->close_expired)	/* nobody's: only libssh2 holds it */
+			(*channels)--;
+		else if (c->state == CH_SOCKS || c->state == CH_OPENING)
 			(*opening)++;
 	}
 	TAILQ_FOREACH(r, &s->opens, entry) {
@@ -1102,6 +1104,30 @@ session_yield(struct session *s)
 	event_add(s->ev_pump, &due);
 }
 
+/*
+ * Channels whose close expired, before anything else in a round: their
+ * libssh2_channel_free() goes through only once it reads a packet itself
+ * (doc/libssh2.md rule 13), and the open or the probe step would read
+ * the ping's answer first.  -1: stop the round.
+ */
+static int
+session_pump_expired(struct session *s)
+{
+	struct channel *c, *next;
+	int progress = 0;
+
+	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
+		if (c->state != CH_CLOSING || !c->close_expired)
+			continue;
+		progress |= channel_pump(c);
+		if (c->state == CH_DEAD)
+			channel_session_gone(c);
+		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
+			return -1;
+	}
+	return progress;
+}
+
 static void
 session_pump(struct session *s)
 {
@@ -1121,7 +1147,9 @@ session_pump(struct session *s)
 		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
 			goto out;
-		progress = session_open_step(s);
+		if ((progress = session_pump_expired(s)) < 0)
+			goto out;
+		progress |= session_open_step(s);
 		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
 			goto out;
 		if ((r = session_probe_step(s)) < 0)

@@ -73,5 +73,14 @@ check "... and in the metrics" \
 check "... per session too" \
 	grep -q '^tunneld_session_channels_stalled_total{tunnel="st",session="1",role="tunnel"} 1$' "$WORK/metrics"
 check "... the log says why" wait_log "no progress for"
+# sshd never answers that CLOSE (it waits to hand the target its bytes):
+# after 10 s (CLOSE_TIMEOUT) the channel is freed without it - released
+# at once, and freed in libssh2 by the keepalive's answer
+st_conns() { [ "$(json_get st "t['forwards'][0]['connections']")" = 0 ]; }
+st_chans() { [ "$(json_get st "t['sessions'][0]['channels']")" = 0 ]; }
+check "... its connection is released within 20 s" wait_until 20 st_conns
+check "... and its session's channel" wait_until 2 st_chans
+check "... and libssh2 freed it" \
+	wait_log "freed without the server's CLOSE" 10
 check "... the tunnel is still up" wait_state st up 5
 done_testing
