@@ -105,20 +105,25 @@ session_probe_nudge(struct session *s)
 
 /*
  * No answer in time, but the probe could not be a round trip (the open
- * slot is taken, no channel is open): the verdict waits while the open
- * in flight is younger than OPEN_HANG_MAX and the server's kernel has
- * acknowledged everything sent (TCP_INFO) - the server is there, busy
- * connecting for that open.
+ * slot is taken by a data open, no channel is open): the verdict waits
+ * while the server's kernel has acknowledged everything sent (TCP_INFO) -
+ * the server is there, busy connecting for that open - and for
+ * OPEN_HANG_MAX at most since the server last sent a byte, however many
+ * opens take the slot in turn (libssh2 gives one up after 60 s).  A
+ * keepalive's own open, or a request, is answered at once by a live
+ * server: one that holds the slot is no reason to wait.
  */
 static int
 session_probe_blocked(struct session *s)
 {
+	struct open_req *r = TAILQ_FIRST(&s->opens);
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
-	double age;
 
-	if (s->probe_ch != NULL || s->probe_via != NULL ||
-	    !session_open_stuck(s, &age, NULL, 0) || age >= OPEN_HANG_MAX)
+	if (s->probe_ch != NULL || s->probe_via != NULL || r == NULL ||
+	    !r->started || (r->kind != OPEN_DIRECT_TCPIP &&
+	    r->kind != OPEN_STREAMLOCAL) ||
+	    mono_now() - s->last_rx >= OPEN_HANG_MAX)
 		return 0;
 	memset(&ti, 0, sizeof ti);
 	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
