@@ -95,11 +95,13 @@ struct channel {
 	int			 ch_eof;	/* remote sent EOF */
 	int			 fd_shut;	/* ... and we passed it on */
 	int			 ch_closed;	/* remote sent CLOSE */
-	int			 fd_reset;	/* local peer reset (EV_CLOSED) */
+	int			 fd_reset;	/* local peer's error (ev_closed) */
 	int			 close_expired;	/* no CLOSE in time: free it */
 	double			 moved_at;	/* last byte moved, either way */
 	struct event		*ev_stall;	/* channel_stall_timeout */
-	struct event		*ev_closed;	/* the local peer's reset */
+	struct event		*ev_closed;	/* the local peer's reset, while
+						   neither event is armed */
+	int			 cl_on;		/* ev_closed armed */
 	size_t			 up_off, up_len;	/* fd -> channel */
 	size_t			 down_off, down_len;	/* channel -> fd */
 	char			 up[CHANNEL_BUF];
