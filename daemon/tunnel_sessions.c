@@ -142,6 +142,26 @@ tunnel_sessions_hold(struct extra *e, struct forward *f, int fd,
 	e->nheld++;
 }
 
+/* The connections of f's held for extras being set up: they count in
+ * f's budgets (forward_over_budget()) and status. */
+unsigned
+tunnel_sessions_held(struct tunnel *t, const struct forward *f)
+{
+	struct extra *e;
+	struct held_conn *h;
+	unsigned n = 0;
+
+	if (t->pool == NULL)
+		return 0;
+	TAILQ_FOREACH(e, &t->pool->extras, entry) {
+		TAILQ_FOREACH(h, &e->held, entry) {
+			if (h->f == f)
+				n++;
+		}
+	}
+	return n;
+}
+
 /* The extra session is up (s) or failed (s NULL): what it held goes on it,
  * or on the tunnel's session, or is closed if there is none. */
 static void

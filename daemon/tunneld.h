@@ -427,6 +427,7 @@ void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
 void		 tunnel_sessions_rearm(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
+unsigned	 tunnel_sessions_held(struct tunnel *, const struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
 json_object	*tunnel_sessions_pool_status(struct tunnel *);
 void		 tunnel_sessions_own_begin(struct tunnel *);
