@@ -284,6 +284,20 @@ tunnel_sessions_may_grow(struct tunnel *t)
 
 /* The extras a new connection may go to, lowest id first: those within
  * sessions (after a reload lowered it, the others take no new ones). */
+/*
+ * May the extra take new connections?  One being set up holds them; one
+ * that is up, only while its session is (it may have failed, its loss
+ * not yet delivered) and no open of it was given up by libssh2: that one
+ * is retired, and closes once its channels are gone (doc/libssh2.md
+ * rule 15).
+ */
+static int
+tunnel_sessions_usable(struct extra *e)
+{
+	return !e->up || (session_is_established(e->s) &&
+	    !session_open_timed_out(e->s));
+}
+
 #define FOREACH_USABLE(e, t, i)						\
 	for ((i) = 2, (e) = (t)->pool != NULL ?				\
 	    TAILQ_FIRST(&(t)->pool->extras) : NULL;			\
@@ -307,6 +321,8 @@ tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
 	*best = NULL;
 	*best_wait = tunnel_sessions_wait_on(t, t->session, each, &queued);
 	FOREACH_USABLE(e, t, i) {
+		if (!tunnel_sessions_usable(e))
+			continue;
 		wait = tunnel_sessions_wait(e, each, &work);
 		queued += work;
 		if (!e->up && e->nheld >= HELD_MAX)
@@ -357,7 +373,8 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 	if (tunnel_sessions_free_slot(t->session))
 		return t->session;
 	FOREACH_USABLE(e, t, i) {
-		if (e->up && tunnel_sessions_free_slot(e->s))
+		if (e->up && tunnel_sessions_usable(e) &&
+		    tunnel_sessions_free_slot(e->s))
 			return e->s;
 	}
 	each = tunnel_sessions_open_dflt(t);
@@ -410,7 +427,12 @@ tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 	session_load(e->s, &channels, &opening);
 	if (channels > 0)
 		e->busy_at = now;
-	else if (tunnel_sessions_surplus(e)) {
+	else if (session_open_timed_out(e->s)) {
+		log_info("%s: extra session closed: libssh2 gave up an open "
+		    "on it, which the server may still hold", e->name);
+		tunnel_sessions_free(e, PC_OPEN_TIMEOUT);
+		return;
+	} else if (tunnel_sessions_surplus(e)) {
 		log_info("%s: extra session closed: sessions is %d now",
 		    e->name, t->conf->sessions);
 		tunnel_sessions_free(e, PC_SESSIONS);
@@ -709,6 +731,7 @@ static const char *const pool_close_names[PC_COUNT] = {
 	[PC_SETUP_FAILED] = "setup-failed",
 	[PC_SESSIONS] = "sessions",
 	[PC_TUNNEL] = "tunnel",
+	[PC_OPEN_TIMEOUT] = "open-timeout",
 };
 
 /* What the pool did, as status shows it: extras started (why: "queue")

@@ -316,7 +316,7 @@ enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
 /* tunnel_sessions.c: what a tunnel's pool of extra sessions did (status
  * "pool"): extras started (all for queued opens), closed by why */
 enum pool_close { PC_IDLE, PC_LOST, PC_SETUP_FAILED, PC_SESSIONS, PC_TUNNEL,
-	PC_COUNT };
+	PC_OPEN_TIMEOUT, PC_COUNT };
 struct pool_counts {
 	uint64_t		 started;
 	uint64_t		 closed[PC_COUNT];

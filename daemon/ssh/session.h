@@ -226,6 +226,7 @@ struct session {
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
 	struct channel		*probe_via;	/* ... or a data channel's */
+	LIBSSH2_CHANNEL		*probe_latched;	/* the probe's latched call's */
 	int			 probe_nudge;	/* a keepalive@ without reply: */
 	int			 ping_nudged;	/* to send; the pending "ping" */
 	int			 ping_pending;	/* a round trip in flight */
@@ -237,6 +238,7 @@ struct session {
 	uint64_t		 channels_stalled;	/* channel.c */
 	double			 open_rtt_min;	/* seconds, its quickest open */
 	double			 open_avg;	/* seconds an open takes (EWMA) */
+	int			 open_timed_out;	/* libssh2 gave one up */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */

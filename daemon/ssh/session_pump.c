@@ -661,6 +661,8 @@ session_open_step(struct session *s)
 			err = "the server did not answer the open within 60s";
 			log_info("%s: open of %s: %s", s->conf->name,
 			    session_open_target(r), err);
+			if (r->kind != OPEN_PING)
+				s->open_timed_out = 1;
 			if (r->kind == OPEN_PING) {
 				TAILQ_REMOVE(&s->opens, r, entry);
 				s->ping_pending = 0;
@@ -943,6 +945,18 @@ session_open_stuck(struct session *s, double *age, char *target, size_t len)
 	if (target != NULL && len > 0)
 		snprintf(target, len, "%s", session_open_target(r));
 	return 1;
+}
+
+/*
+ * Has libssh2 given up an open on the session (rule 15)?  The server may
+ * still open that channel: its answer stays unread in libssh2, and the
+ * channel, with sshd's connection to its target, stays open on the server
+ * until the session ends.
+ */
+int
+session_open_timed_out(struct session *s)
+{
+	return s != NULL && s->open_timed_out;
 }
 
 /* An open of a connection's took secs from its start to the answer. */
