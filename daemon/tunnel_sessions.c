@@ -282,8 +282,6 @@ tunnel_sessions_may_grow(struct tunnel *t)
 	return p == NULL || mono_now() >= p->quiet_until;
 }
 
-/* The extras a new connection may go to, lowest id first: those within
- * sessions (after a reload lowered it, the others take no new ones). */
 /*
  * May the extra take new connections?  One being set up holds them; one
  * that is up, only while its session is (it may have failed, its loss
@@ -298,6 +296,8 @@ tunnel_sessions_usable(struct extra *e)
 	    !session_open_timed_out(e->s));
 }
 
+/* The extras a new connection may go to, lowest id first: those within
+ * sessions (after a reload lowered it, the others take no new ones). */
 #define FOREACH_USABLE(e, t, i)						\
 	for ((i) = 2, (e) = (t)->pool != NULL ?				\
 	    TAILQ_FIRST(&(t)->pool->extras) : NULL;			\
