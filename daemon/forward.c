@@ -119,11 +119,13 @@ forward_pause(struct forward *f, const char *why)
 	listen_pause_start(&f->pause, who, why);
 }
 
-/* Connections a forward holds: forwarded, and waiting for the session. */
+/* Connections a forward holds: forwarded, waiting for the session, and
+ * held for an extra session being set up. */
 static unsigned
 forward_connections(const struct forward *f)
 {
-	return f->counters.connections + f->nwaiters;
+	return f->counters.connections + f->nwaiters +
+	    tunnel_sessions_held(f->tunnel, f);
 }
 
 /* NULL if f may take one more connection; otherwise the budget it is

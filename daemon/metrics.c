@@ -365,7 +365,8 @@ metrics_tunnel_pool(struct evbuffer *b, json_object *ts)
 	metrics_pool_family(b, ts, "tunneld_tunnel_extra_sessions_closed_total",
 	    "closed", "Extra sessions closed, by why (idle, lost, "
 	    "setup-failed, sessions: the setting was lowered, tunnel: the "
-	    "tunnel's own session went).");
+	    "tunnel's own session went, open-timeout: libssh2 gave up an "
+	    "open on it).");
 }
 
 /* The daemon's own: tunnels by state, control clients, build. */

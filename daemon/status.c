@@ -41,7 +41,8 @@ status_forward(struct forward *f)
 	    first : listen));
 	json_object_object_add(o, "listen_all", status_string(listen));
 	json_object_object_add(o, "connections",
-	    json_object_new_int64(f->counters.connections));
+	    json_object_new_int64(f->counters.connections +
+	    tunnel_sessions_held(f->tunnel, f)));
 	json_object_object_add(o, "total_connections",
 	    json_object_new_int64((int64_t)f->counters.total_connections));
 	json_object_object_add(o, "bytes_in",

@@ -145,6 +145,26 @@ tunnel_sessions_hold(struct extra *e, struct forward *f, int fd,
 	e->nheld++;
 }
 
+/* The connections of f's held for extras being set up: they count in
+ * f's budgets (forward_over_budget()) and status. */
+unsigned
+tunnel_sessions_held(struct tunnel *t, const struct forward *f)
+{
+	struct extra *e;
+	struct held_conn *h;
+	unsigned n = 0;
+
+	if (t->pool == NULL)
+		return 0;
+	TAILQ_FOREACH(e, &t->pool->extras, entry) {
+		TAILQ_FOREACH(h, &e->held, entry) {
+			if (h->f == f)
+				n++;
+		}
+	}
+	return n;
+}
+
 /* The extra session is up (s) or failed (s NULL): what it held goes on it,
  * or on the tunnel's session, or is closed if there is none. */
 static void
@@ -265,6 +285,20 @@ tunnel_sessions_may_grow(struct tunnel *t)
 	return p == NULL || mono_now() >= p->quiet_until;
 }
 
+/*
+ * May the extra take new connections?  One being set up holds them; one
+ * that is up, only while its session is (it may have failed, its loss
+ * not yet delivered) and no open of it was given up by libssh2: that one
+ * is retired, and closes once its channels are gone (doc/libssh2.md
+ * rule 15).
+ */
+static int
+tunnel_sessions_usable(struct extra *e)
+{
+	return !e->up || (session_is_established(e->s) &&
+	    !session_open_timed_out(e->s));
+}
+
 /* The extras a new connection may go to, lowest id first: those within
  * sessions (after a reload lowered it, the others take no new ones). */
 #define FOREACH_USABLE(e, t, i)						\
@@ -290,6 +324,8 @@ tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
 	*best = NULL;
 	*best_wait = tunnel_sessions_wait_on(t, t->session, each, &queued);
 	FOREACH_USABLE(e, t, i) {
+		if (!tunnel_sessions_usable(e))
+			continue;
 		wait = tunnel_sessions_wait(e, each, &work);
 		queued += work;
 		if (!e->up && e->nheld >= HELD_MAX)
@@ -378,7 +414,8 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 	if (tunnel_sessions_free_slot(t->session))
 		return t->session;
 	FOREACH_USABLE(e, t, i) {
-		if (e->up && tunnel_sessions_free_slot(e->s))
+		if (e->up && tunnel_sessions_usable(e) &&
+		    tunnel_sessions_free_slot(e->s))
 			return e->s;
 	}
 	each = tunnel_sessions_open_dflt(t);
@@ -415,7 +452,7 @@ tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 	if (tunnel_sessions_free_slot(t->session))
 		return t->session;
 	FOREACH_USABLE(e, t, i) {
-		if (e->up && session_is_established(e->s) &&
+		if (e->up && tunnel_sessions_usable(e) &&
 		    tunnel_sessions_free_slot(e->s))
 			return e->s;
 	}
@@ -425,7 +462,7 @@ tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 	s = t->session;
 	best_wait = tunnel_sessions_wait_on(t, t->session, each, &work);
 	FOREACH_USABLE(e, t, i) {
-		if (!e->up || !session_is_established(e->s))
+		if (!e->up || !tunnel_sessions_usable(e))
 			continue;
 		if ((wait = tunnel_sessions_wait(e, each, &work)) < best_wait) {
 			s = e->s;
@@ -472,7 +509,12 @@ tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 	session_load(e->s, &channels, &opening);
 	if (channels > 0)
 		e->busy_at = now;
-	else if (tunnel_sessions_surplus(e)) {
+	else if (session_open_timed_out(e->s)) {
+		log_info("%s: extra session closed: libssh2 gave up an open "
+		    "on it, which the server may still hold", e->name);
+		tunnel_sessions_free(e, PC_OPEN_TIMEOUT);
+		return;
+	} else if (tunnel_sessions_surplus(e)) {
 		log_info("%s: extra session closed: sessions is %d now",
 		    e->name, t->conf->sessions);
 		tunnel_sessions_free(e, PC_SESSIONS);
@@ -771,6 +813,7 @@ static const char *const pool_close_names[PC_COUNT] = {
 	[PC_SETUP_FAILED] = "setup-failed",
 	[PC_SESSIONS] = "sessions",
 	[PC_TUNNEL] = "tunnel",
+	[PC_OPEN_TIMEOUT] = "open-timeout",
 };
 
 /* What the pool did, as status shows it: extras started (why: "queue")

@@ -316,7 +316,7 @@ enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
 /* tunnel_sessions.c: what a tunnel's pool of extra sessions did (status
  * "pool"): extras started (all for queued opens), closed by why */
 enum pool_close { PC_IDLE, PC_LOST, PC_SETUP_FAILED, PC_SESSIONS, PC_TUNNEL,
-	PC_COUNT };
+	PC_OPEN_TIMEOUT, PC_COUNT };
 struct pool_counts {
 	uint64_t		 started;
 	uint64_t		 closed[PC_COUNT];
@@ -428,6 +428,7 @@ void		 tunnel_sessions_clear(struct tunnel *);
 void		 tunnel_sessions_reconf(struct tunnel *);
 void		 tunnel_sessions_rearm(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
+unsigned	 tunnel_sessions_held(struct tunnel *, const struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
 json_object	*tunnel_sessions_pool_status(struct tunnel *);
 void		 tunnel_sessions_own_begin(struct tunnel *);

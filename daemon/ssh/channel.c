@@ -45,7 +45,18 @@ static void	channel_stall_arm(struct channel *);
 
 static void
 channel_fd_cb(evutil_socket_t fd, short what, void *arg);
+static void
+channel_closed_cb(evutil_socket_t fd, short what, void *arg);
 
+/*
+ * ev_closed watches for the client's reset while neither ev_read nor
+ * ev_write is armed (bytes from the client wait for the server's window):
+ * edge-triggered, so that the bytes pending in the socket do not make it
+ * fire again and again, and EV_READ, not EV_CLOSED, as a reset is EPOLLERR,
+ * which libevent reports as EV_READ | EV_WRITE only (doc/libssh2.md).
+ * libevent does not let one descriptor have edge- and level-triggered
+ * events at once: channel_update_events() never arms it beside the others.
+ */
 static void
 channel_set_fd(struct channel *c, int fd)
 {
@@ -57,6 +68,8 @@ channel_set_fd(struct channel *c, int fd)
 	    c);
 	c->ev_write = event_new(base, fd, EV_WRITE | EV_PERSIST, channel_fd_cb,
 	    c);
+	c->ev_closed = event_new(base, fd, EV_READ | EV_ET | EV_PERSIST,
+	    channel_closed_cb, c);
 }
 
 /* A connection accepted here (fd), or forwarded to us (-1), on s. */
@@ -145,13 +158,35 @@ channel_error(struct channel *c, const char *error)
 }
 
 /*
+ * The channel's close has expired: it is nobody's any more.  Its
+ * connection, its owner and its window are released now, whenever
+ * libssh2 lets it go; session_load() no longer counts it.
+ */
+static void
+channel_expire(struct channel *c)
+{
+	if (c->close_expired)
+		return;
+	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
+	    session_name(c->session), c->label, CLOSE_TIMEOUT);
+	c->close_expired = 1;
+	if (c->counters != NULL)
+		c->counters->connections--;
+	c->counters = NULL;
+	c->owner = NULL;
+	window_release(c);
+}
+
+/*
  * No CLOSE from the server in CLOSE_TIMEOUT: the channel is freed without
  * it - by the pump (CHOP_FREE), as any libssh2 call: this timer may fire
  * while another call holds the latch, and libssh2_channel_free() itself
  * may say EAGAIN (1.10 and 1.11: it closes first, and a close waits for
- * one more packet from the server).  A ping brings that packet; the timer
- * asks again every CLOSE_TIMEOUT until the free went through, or the
- * session went, with every channel (doc/libssh2.md rule 13).
+ * one more packet from the server, any packet).  A ping brings that
+ * packet, and the pump tries expired channels first in each round, before
+ * an open or the keepalive probe can read it; the timer asks again every
+ * CLOSE_TIMEOUT until the free went through, or the session went, with
+ * every channel (doc/libssh2.md rule 13).
  */
 static void
 channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -161,11 +196,7 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != CH_CLOSING || c->ch == NULL)
 		return;
-	if (!c->close_expired)
-		log_debug("%s: %s: no CLOSE from the server after %ds, "
-		    "freeing", session_name(c->session), c->label,
-		    CLOSE_TIMEOUT);
-	c->close_expired = 1;
+	channel_expire(c);
 	evtimer_add(c->ev_timer, &tv);
 	if (session_is_established(c->session))
 		session_kick(c->session);
@@ -179,7 +210,8 @@ channel_close_fd(struct channel *c)
 		return;
 	event_del(c->ev_read);
 	event_del(c->ev_write);
-	c->rd_on = c->wr_on = 0;
+	event_del(c->ev_closed);
+	c->rd_on = c->wr_on = c->cl_on = 0;
 	close(c->fd);
 	c->fd = -1;
 }
@@ -503,11 +535,12 @@ channel_fd_write(struct channel *c)
 	return -1;
 }
 
-/* Ask for fd events only for what we are ready to move. */
+/* Ask for fd events only for what we are ready to move; with neither,
+ * while the client's bytes wait, for its reset (ev_closed). */
 static void
 channel_update_events(struct channel *c)
 {
-	int want_rd, want_wr;
+	int want_rd, want_wr, want_cl;
 
 	if (c->fd == -1)
 		return;
@@ -523,6 +556,12 @@ channel_update_events(struct channel *c)
 		    !(c->owedlen != 0 && c->client_remote);
 		want_wr = c->state == CH_OPEN && c->down_len > 0;
 	}
+	want_cl = !want_rd && !want_wr && !c->fd_eof && c->up_len > 0 &&
+	    (c->state == CH_OPEN || c->state == CH_OPENING);
+	if (!want_cl && c->cl_on) {	/* never beside the others */
+		event_del(c->ev_closed);
+		c->cl_on = 0;
+	}
 	if (want_rd != c->rd_on) {
 		if (want_rd)
 			event_add(c->ev_read, NULL);
@@ -537,6 +576,25 @@ channel_update_events(struct channel *c)
 			event_del(c->ev_write);
 		c->wr_on = want_wr;
 	}
+	if (want_cl && !c->cl_on) {
+		event_add(c->ev_closed, NULL);
+		c->cl_on = 1;
+	}
+}
+
+/* The client's socket changed while its bytes wait: reset?  (Bytes or
+ * its EOF are read once the window opens.) */
+static void
+channel_closed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *c = arg;
+	socklen_t len = sizeof c->fd_reset;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &c->fd_reset, &len) == -1)
+		c->fd_reset = errno;
+	if (c->fd_reset == 0)
+		return;
+	channel_abort(c, strerror(c->fd_reset));
 }
 
 /* The client's socket is ready: move bytes there, libssh2 is the pump's. */
@@ -649,6 +707,8 @@ channel_retry(struct channel *c, int op)
 		rc = libssh2_channel_free(c->ch);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return session_note_eagain(s, c, op) ? -1 : 0;
+		log_debug("%s: %s: freed without the server's CLOSE",
+		    session_name(s), c->label);
 		c->ch = NULL;
 		c->state = CH_DEAD;
 		if (c->ev_timer != NULL)
@@ -896,6 +956,8 @@ channel_session_gone(struct channel *c)
 		event_free(c->ev_read);
 	if (c->ev_write != NULL)
 		event_free(c->ev_write);
+	if (c->ev_closed != NULL)
+		event_free(c->ev_closed);
 	if (c->ev_timer != NULL)
 		event_free(c->ev_timer);
 	if (c->ev_stall != NULL)

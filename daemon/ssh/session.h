@@ -95,11 +95,13 @@ struct channel {
 	int			 ch_eof;	/* remote sent EOF */
 	int			 fd_shut;	/* ... and we passed it on */
 	int			 ch_closed;	/* remote sent CLOSE */
-	int			 fd_reset;	/* local peer reset (EV_CLOSED) */
+	int			 fd_reset;	/* local peer's error (ev_closed) */
 	int			 close_expired;	/* no CLOSE in time: free it */
 	double			 moved_at;	/* last byte moved, either way */
 	struct event		*ev_stall;	/* channel_stall_timeout */
-	struct event		*ev_closed;	/* the local peer's reset */
+	struct event		*ev_closed;	/* the local peer's reset, while
+						   neither event is armed */
+	int			 cl_on;		/* ev_closed armed */
 	size_t			 up_off, up_len;	/* fd -> channel */
 	size_t			 down_off, down_len;	/* channel -> fd */
 	char			 up[CHANNEL_BUF];
@@ -226,6 +228,7 @@ struct session {
 
 	LIBSSH2_CHANNEL		*probe_ch;	/* for keepalive requests */
 	struct channel		*probe_via;	/* ... or a data channel's */
+	LIBSSH2_CHANNEL		*probe_latched;	/* the probe's latched call's */
 	int			 probe_nudge;	/* a keepalive@ without reply: */
 	int			 ping_nudged;	/* to send; the pending "ping" */
 	int			 ping_pending;	/* a round trip in flight */
@@ -237,6 +240,7 @@ struct session {
 	uint64_t		 channels_stalled;	/* channel.c */
 	double			 open_rtt_min;	/* seconds, its quickest open */
 	double			 open_avg;	/* seconds an open takes (EWMA) */
+	int			 open_timed_out;	/* libssh2 gave one up */
 
 	TAILQ_HEAD(, session_listener) listeners;
 	TAILQ_HEAD(, session_event) events;	/* for ev_deliver */

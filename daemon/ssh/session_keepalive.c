@@ -80,6 +80,7 @@ session_probe_forget(struct session *s, struct channel *c)
 	if (s->probe_via != c || c == NULL)
 		return;
 	s->probe_via = NULL;
+	s->probe_latched = NULL;
 	s->ping_pending = 0;
 }
 
@@ -105,20 +106,25 @@ session_probe_nudge(struct session *s)
 
 /*
  * No answer in time, but the probe could not be a round trip (the open
- * slot is taken, no channel is open): the verdict waits while the open
- * in flight is younger than OPEN_HANG_MAX and the server's kernel has
- * acknowledged everything sent (TCP_INFO) - the server is there, busy
- * connecting for that open.
+ * slot is taken by a data open, no channel is open): the verdict waits
+ * while the server's kernel has acknowledged everything sent (TCP_INFO) -
+ * the server is there, busy connecting for that open - and for
+ * OPEN_HANG_MAX at most since the server last sent a byte, however many
+ * opens take the slot in turn (libssh2 gives one up after 60 s).  A
+ * keepalive's own open, or a request, is answered at once by a live
+ * server: one that holds the slot is no reason to wait.
  */
 static int
 session_probe_blocked(struct session *s)
 {
+	struct open_req *r = TAILQ_FIRST(&s->opens);
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
-	double age;
 
-	if (s->probe_ch != NULL || s->probe_via != NULL ||
-	    !session_open_stuck(s, &age, NULL, 0) || age >= OPEN_HANG_MAX)
+	if (s->probe_ch != NULL || s->probe_via != NULL || r == NULL ||
+	    !r->started || (r->kind != OPEN_DIRECT_TCPIP &&
+	    r->kind != OPEN_STREAMLOCAL) ||
+	    mono_now() - s->last_rx >= OPEN_HANG_MAX)
 		return 0;
 	memset(&ti, 0, sizeof ti);
 	if (getsockopt(s->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
@@ -158,6 +164,10 @@ session_kick(struct session *s)
 /*
  * Advance the env probe (in the pump; every libssh2 call may latch).
  * 1: answered; 0: waiting; -1: stop (latched, or the session failed).
+ * A latched call is retried on its channel (probe_latched) until it has
+ * gone through, even if the data channel it is on is closing meanwhile
+ * (its LIBSSH2_CHANNEL is freed only by a later call of the pump's): any
+ * other call would be "another packet" to libssh2 (rule 1).
  */
 int
 session_probe_step(struct session *s)
@@ -165,25 +175,34 @@ session_probe_step(struct session *s)
 	LIBSSH2_CHANNEL *ch;
 	int rc;
 
-	if (s->probe_nudge && s->latch_op == LATCH_NONE &&
-	    session_probe_nudge(s) < 0)
-		return -1;
-	if (!s->ping_pending)
-		return 0;
-	if (s->probe_via != NULL && s->probe_via->state != CH_OPEN) {
-		s->probe_via = NULL;	/* it is closing: the next tick */
-		s->ping_pending = 0;
-		return 0;
+	if ((ch = s->probe_latched) != NULL)	/* first, alone */
+		s->probe_latched = NULL;
+	else {
+		if (s->probe_nudge && s->latch_op == LATCH_NONE &&
+		    session_probe_nudge(s) < 0)
+			return -1;
+		if (!s->ping_pending)
+			return 0;
+		if (s->probe_via != NULL && s->probe_via->state != CH_OPEN) {
+			s->probe_via = NULL;	/* closing: the next tick */
+			s->ping_pending = 0;
+			return 0;
+		}
+		if ((ch = s->probe_ch) == NULL && s->probe_via != NULL)
+			ch = s->probe_via->ch;
+		if (ch == NULL)
+			return 0;
 	}
-	if ((ch = s->probe_ch) == NULL && s->probe_via != NULL)
-		ch = s->probe_via->ch;
-	if (ch == NULL)
-		return 0;
 	rc = libssh2_channel_setenv_ex(ch, PROBE_VAR,
 	    sizeof PROBE_VAR - 1, "1", 1);
 	if (rc == LIBSSH2_ERROR_EAGAIN) {
-		return session_note_eagain(s, NULL, LATCH_PROBE) ? -1 : 0;
+		if (!session_note_eagain(s, NULL, LATCH_PROBE))
+			return 0;
+		s->probe_latched = ch;
+		return -1;
 	}
+	if (!s->ping_pending)	/* its channel went meanwhile */
+		return 1;
 	if (rc == 0 || rc == LIBSSH2_ERROR_CHANNEL_REQUEST_DENIED) {
 		session_probe_done(s);
 		return 1;

@@ -662,6 +662,8 @@ session_open_step(struct session *s)
 			err = "the server did not answer the open within 60s";
 			log_info("%s: open of %s: %s", s->conf->name,
 			    session_open_target(r), err);
+			if (r->kind != OPEN_PING)
+				s->open_timed_out = 1;
 			if (r->kind == OPEN_PING) {
 				TAILQ_REMOVE(&s->opens, r, entry);
 				s->ping_pending = 0;
@@ -874,7 +876,9 @@ session_load(struct session *s, unsigned *channels, unsigned *opening)
 		return;
 	*channels = s->nchannels;
 	TAILQ_FOREACH(c, &s->channels, entry) {
-		if (c->state == CH_OPENING)
+		if (c->close_expired)	/* nobody's: only libssh2 holds it */
+			(*channels)--;
+		else if (c->state == CH_OPENING)
 			(*opening)++;
 	}
 	TAILQ_FOREACH(r, &s->opens, entry) {
@@ -956,6 +960,18 @@ session_open_late_for(struct session *s, const void *tag, double late)
 	return s != NULL && tag != NULL &&
 	    (r = TAILQ_FIRST(&s->opens)) != NULL && r->started &&
 	    r->tag == tag && mono_now() - r->t0 >= late;
+}
+
+/*
+ * Has libssh2 given up an open on the session (rule 15)?  The server may
+ * still open that channel: its answer stays unread in libssh2, and the
+ * channel, with sshd's connection to its target, stays open on the server
+ * until the session ends.
+ */
+int
+session_open_timed_out(struct session *s)
+{
+	return s != NULL && s->open_timed_out;
 }
 
 /* An open of a connection's took secs from its start to the answer. */
@@ -1112,6 +1128,30 @@ session_yield(struct session *s)
 	event_add(s->ev_pump, &due);
 }
 
+/*
+ * Channels whose close expired, before anything else in a round: their
+ * libssh2_channel_free() goes through only once it reads a packet itself
+ * (doc/libssh2.md rule 13), and the open or the probe step would read
+ * the ping's answer first.  -1: stop the round.
+ */
+static int
+session_pump_expired(struct session *s)
+{
+	struct channel *c, *next;
+	int progress = 0;
+
+	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next) {
+		if (c->state != CH_CLOSING || !c->close_expired)
+			continue;
+		progress |= channel_pump(c);
+		if (c->state == CH_DEAD)
+			channel_session_gone(c);
+		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
+			return -1;
+	}
+	return progress;
+}
+
 static void
 session_pump(struct session *s)
 {
@@ -1131,7 +1171,9 @@ session_pump(struct session *s)
 		fed = s->rx_fed;
 		if (s->latch_op != LATCH_NONE && session_unlatch(s) != 0)
 			goto out;
-		progress = session_open_step(s);
+		if ((progress = session_pump_expired(s)) < 0)
+			goto out;
+		progress |= session_open_step(s);
 		if (s->latch_op != LATCH_NONE || s->phase != SP_ESTABLISHED)
 			goto out;
 		if ((r = session_probe_step(s)) < 0)

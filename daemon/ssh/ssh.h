@@ -115,6 +115,7 @@ void		 session_free(struct session *);
 void		 session_set_params(struct session *,
 		    const struct session_params *);
 int		 session_is_established(struct session *);
+int		 session_open_timed_out(struct session *);
 const char	*session_phase_name(struct session *);
 double		 session_rtt_ms(struct session *);
 void		 session_forget_owner(struct session *, void *owner);

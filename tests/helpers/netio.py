@@ -403,7 +403,7 @@ def main():
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
     elif mode == "push":
-        import time
+        import struct, time
         c = connect(args[0])
         c.setblocking(False)
         chunk, sent, end = os.urandom(65536), 0, time.time() + float(args[1])
@@ -413,6 +413,9 @@ def main():
             except BlockingIOError:
                 time.sleep(0.01)
         print(sent)
+        if len(args) > 2 and args[2] == "reset":
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
         c.close()
     elif mode == "idle":
         import time

@@ -11,14 +11,14 @@
 start_sshd
 start_server reject; REJECT=$SERVER_PORT
 start_server stall; STALL=$SERVER_PORT
-L=$(free_port); S=$(free_port)
+L=$(free_port); S=$(free_port); Z=$(free_port)
 # sessions = 1 for "up": extra sessions would hold descriptors of their own
 # (until sessions_idle) and blur the count this test compares
 write_conf "
   up = {
     host = \"127.0.0.1\";
     sessions = 1;
-    local = [ \"$L:127.0.0.1:$REJECT\" ];
+    local = [ \"$L:127.0.0.1:$REJECT\", \"$Z:127.0.0.1:$STALL\" ];
   };
   st = {
     host = \"127.0.0.1\";
@@ -58,6 +58,21 @@ check "... the tunnel is still up" wait_state up up 5
 check "... not counted as stalls" \
 	[ "$(json_get up "t['forwards'][0]['stalled']")" = 0 ]
 
+# --- the client resets while its bytes wait for the server's window -----
+# (a target that never reads, channel_stall_timeout 300 s)
+# is seen at once: the descriptor closed (sshd answers the CLOSE only
+# once it has handed the target its bytes: the channel goes at its close
+# timeout, as below)
+$NETIO push "$Z" 2 reset > "$WORK/push.out" 2>&1
+diag "pushed $(cat "$WORK/push.out") bytes, then reset"
+t0=$(now)
+fds_back() { [ "$(fds)" -le "$FDS0" ]; }
+check "a reset while the upload waits on a zero window is seen at once" \
+	wait_until 5 fds_back
+diag "let go after $(elapsed "$t0") s"
+check "... the log says why" \
+	wait_log "$Z:127.0.0.1:$STALL from .*: Connection reset by peer" 2
+
 # --- no progress: a target that never reads ------------------------------
 t0=$(now)
 check "a stalled upload is closed after channel_stall_timeout (2 s)" \
@@ -73,5 +88,14 @@ check "... and in the metrics" \
 check "... per session too" \
 	grep -q '^tunneld_session_channels_stalled_total{tunnel="st",session="1",role="tunnel"} 1$' "$WORK/metrics"
 check "... the log says why" wait_log "no progress for"
+# sshd never answers that CLOSE (it waits to hand the target its bytes):
+# after 10 s (CLOSE_TIMEOUT) the channel is freed without it - released
+# at once, and freed in libssh2 by the keepalive's answer
+st_conns() { [ "$(json_get st "t['forwards'][0]['connections']")" = 0 ]; }
+st_chans() { [ "$(json_get st "t['sessions'][0]['channels']")" = 0 ]; }
+check "... its connection is released within 20 s" wait_until 20 st_conns
+check "... and its session's channel" wait_until 2 st_chans
+check "... and libssh2 freed it" \
+	wait_log "freed without the server's CLOSE" 10
 check "... the tunnel is still up" wait_state st up 5
 done_testing
