@@ -19,7 +19,7 @@ L=$(free_port); B=$(free_port)
 write_conf "
   fwd = {
     host = \"$NET.2\";
-    sessions = 2;
+    sessions = 4;		# one forward's late opens hold at most 2
     sessions_idle = 300;
     local = [ \"$L:127.0.0.1:$ECHO\", \"$B:$BH:80\" ];
   };"
