@@ -103,6 +103,22 @@ check "ssh_config's HostName of 299 characters: -n exits 1 with FILE:LINE" \
     sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q \"^$WORK/long-ssh.conf:2: .*HostName.*is 299 characters long\"" _ "$out"
 printf '%s\n' "$out" | grep -q "^$WORK/long-ssh.conf:2:" || diag "$out"
 
+# a host beginning with '-' is no option of ssh -G, nor of anything else;
+# an empty label is no name
+cat > "$WORK/dash.conf" <<CONF
+tunnels = {
+  opt = { host = "-oLocalCommand=x"; ssh_config = true; };
+  dots = { host = "relay1..example"; };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/dash.conf" 2>&1); rc=$?
+f="$WORK/dash.conf"
+check "a host beginning with '-': refused with FILE:LINE" sh -c "[ $rc -eq 1 ] &&
+    printf '%s\n' \"\$1\" | grep -qF \"$f:2: host: host name \\\"-oLocalCommand=x\\\" begins with '-'\"" _ "$out"
+check "an empty label: refused with FILE:LINE" sh -c "printf '%s\n' \"\$1\" |
+    grep -qF \"$f:3: host: host name \\\"relay1..example\\\" has an empty label\"" _ "$out"
+printf '%s\n' "$out" | grep -q "^$f:3:" || diag "$out"
+
 # keepalive_interval is TCP_KEEPIDLE too, which Linux takes up to 32767 s:
 # above it is an error of the check, not a setsockopt that fails unseen
 printf 'tunnels = {\n  k = { host = "relay1";\n    keepalive_interval = 40000; };\n};\n' \
