@@ -72,6 +72,7 @@ struct client {
 	struct event		*more;		/* its next requests, next pass */
 	int			 paused;	/* its replies are not read */
 	struct event		*stall_timer;	/* ... for CONTROL_STALL_WAIT */
+	size_t			 stall_left;	/* unread when it was armed */
 };
 static unsigned long control_serial;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -882,20 +883,29 @@ static void
 control_stall_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *cl = arg;
+	struct timeval tv = { CONTROL_STALL_WAIT, 0 };
+	size_t left = evbuffer_get_length(bufferevent_get_output(cl->bev));
 
+	if (left < cl->stall_left) {	/* it reads, slowly: more time */
+		cl->stall_left = left;
+		evtimer_add(cl->stall_timer, &tv);
+		return;
+	}
 	log_info("control: client uid %lu pid %ld did not read its replies "
 	    "within %ds, dropped", (unsigned long)cl->peer.uid,
 	    (long)cl->peer.pid, CONTROL_STALL_WAIT);
 	control_client_free(cl);
 }
 
-/* Too many of its replies unread: its requests wait (control_write_cb). */
+/* Too many of its replies unread: its requests wait (control_write_cb);
+ * it is dropped if it reads nothing of them for CONTROL_STALL_WAIT. */
 static void
 control_hold(struct client *cl)
 {
 	struct timeval tv = { CONTROL_STALL_WAIT, 0 };
 
 	cl->paused = 1;
+	cl->stall_left = evbuffer_get_length(bufferevent_get_output(cl->bev));
 	evtimer_add(cl->stall_timer, &tv);
 }
 

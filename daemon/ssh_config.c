@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,7 @@ ssh_config_exec(const char *ssh, const char *file, const char *home,
 	argv[6] = NULL;
 	if (main_thread && strlen(path) < sizeof ssh_g_main_path) {
 		memcpy(ssh_g_main_path, path, strlen(path) + 1);
+		atomic_signal_fence(memory_order_seq_cst);
 		ssh_g_main_path_set = 1;
 	}
 	rc = ssh_config_run(argv, main_thread, out, err);
