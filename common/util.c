@@ -225,7 +225,8 @@ bbuf_printf(struct bbuf *b, const char *fmt, ...)
 /*
  * A host name or address no longer than DNS allows: HOST_NAME_LEN
  * characters (a final dot aside), no label (between dots) over
- * HOST_LABEL_LEN.  0, or -1 and a cause naming the limit.
+ * HOST_LABEL_LEN, none empty; not beginning with '-', which ssh -G or a
+ * resolver could take for an option.  0, or -1 and a cause.
  */
 int
 host_name_check(const char *host, char **cause)
@@ -233,6 +234,11 @@ host_name_check(const char *host, char **cause)
 	size_t len = strlen(host), label;
 	const char *p, *dot;
 
+	if (host[0] == '-') {	/* ssh -G, a resolver: never an option */
+		xasprintf(cause, "host name \"%.20s%s\" begins with '-'",
+		    host, len > 20 ? "..." : "");
+		return -1;
+	}
 	if (len > 0 && host[len - 1] == '.')
 		len--;
 	if (len > HOST_NAME_LEN) {
@@ -243,7 +249,13 @@ host_name_check(const char *host, char **cause)
 	for (p = host; p < host + len; p = dot + 1) {
 		if ((dot = memchr(p, '.', (size_t)(host + len - p))) == NULL)
 			dot = host + len;
-		if ((label = (size_t)(dot - p)) > HOST_LABEL_LEN) {
+		if ((label = (size_t)(dot - p)) == 0) {
+			xasprintf(cause, "host name \"%.20s%s\" has an empty "
+			    "label (two dots together, or a dot first)", host,
+			    len > 20 ? "..." : "");
+			return -1;
+		}
+		if (label > HOST_LABEL_LEN) {
 			xasprintf(cause, "host name \"%.20s...\" has a label "
 			    "of %zu characters: at most %d", host, label,
 			    HOST_LABEL_LEN);

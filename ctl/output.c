@@ -13,6 +13,79 @@
 #define C_YELLOW "\033[33m"
 #define C_RED	"\033[31m"
 
+/*
+ * s with every control character (C0, DEL, C1 in UTF-8) written as \xNN,
+ * newlines too unless keep_nl: what the daemon says (a tunnel's name, a
+ * server's error message) never moves the cursor or recolours a terminal.
+ * NULL if nothing needs escaping.
+ */
+static char *
+output_vis(const char *s, int keep_nl)
+{
+	const unsigned char *p;
+	char *v, *o;
+	size_t n = 0;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p < 0x20 && !(keep_nl && *p == '\n')) || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			n++;
+	}
+	if (n == 0)
+		return NULL;
+	o = v = malloc(strlen(s) + n * 8 + 1);
+	if (v == NULL)
+		return NULL;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if ((*p < 0x20 && !(keep_nl && *p == '\n')) || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			o += sprintf(o, "\\x%02x\\x%02x", p[0], p[1]);
+			p++;
+		} else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return v;
+}
+
+/*
+ * Every string in a reply escaped for a terminal (output_vis), before
+ * anything of it is printed as text; the metrics text keeps its lines.
+ */
+void
+output_sanitize(json_object *o, int keep_nl)
+{
+	struct json_object_iterator it, end;
+	char *v;
+	size_t i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_string:
+		if ((v = output_vis(json_object_get_string(o), keep_nl)) !=
+		    NULL) {
+			json_object_set_string(o, v);
+			free(v);
+		}
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++)
+			output_sanitize(json_object_array_get_idx(o, i), 0);
+		break;
+	case json_type_object:
+		it = json_object_iter_begin(o);
+		end = json_object_iter_end(o);
+		for (; !json_object_iter_equal(&it, &end);
+		    json_object_iter_next(&it))
+			output_sanitize(json_object_iter_peek_value(&it),
+			    strcmp(json_object_iter_peek_name(&it),
+			    "metrics") == 0);
+		break;
+	default:
+		break;
+	}
+}
+
 /* A string member of o, or NULL if absent or null. */
 const char *
 output_str(json_object *o, const char *key)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 
 #define DEFAULT_WAIT	60	/* seconds `up` waits */
 #define REPLY_TIMEOUT	30	/* seconds for any reply */
+#define TUNNELCTL_SERVICE_USER	"tunneld" /* the system unit's User= (tunneld.h) */
 
 static int	 ctl_fd = -1;
 static char	*ctl_socket;
@@ -50,7 +52,37 @@ usage(FILE *f)
 	    "  metrics            the metrics in the Prometheus text format\n");
 }
 
-/* Connect ctl_fd to path; 0, or the errno. */
+/*
+ * Whoever listens on path must be tunneld: a process of root, of the
+ * caller, or of the service user, never one of another user who could
+ * have put a socket there (SO_PEERCRED).  0, or -1 having said why.
+ */
+static int
+ctl_peer_check(const char *path)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	struct passwd *pw;
+
+	if (getsockopt(ctl_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		fprintf(stderr, "tunnelctl: %s: who listens there is unknown "
+		    "(SO_PEERCRED: %s): refused\n", path, strerror(errno));
+		return -1;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid() ||
+	    ((pw = getpwnam(TUNNELCTL_SERVICE_USER)) != NULL &&
+	    pw->pw_uid == cred.uid))
+		return 0;
+	pw = getpwuid(cred.uid);
+	fprintf(stderr, "tunnelctl: %s is served by uid %lu%s%s%s (pid %ld), "
+	    "not by root, you or " TUNNELCTL_SERVICE_USER ": not tunneld, "
+	    "refused\n", path, (unsigned long)cred.uid, pw != NULL ? " (" : "",
+	    pw != NULL ? pw->pw_name : "", pw != NULL ? ")" : "",
+	    (long)cred.pid);
+	return -1;
+}
+
+/* Connect ctl_fd to path; 0, the errno, or -1 if tunneld is not there. */
 static int
 ctl_connect_to(const char *path)
 {
@@ -71,12 +103,19 @@ ctl_connect_to(const char *path)
 		ctl_fd = -1;
 		return e;
 	}
+	if (ctl_peer_check(path) != 0) {
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -1;
+	}
 	return 0;
 }
 
 static int
 ctl_connect_rc(int e)
 {
+	if (e == -1)		/* not tunneld */
+		return EXIT_UNREACHABLE;
 	if (e == ENAMETOOLONG)
 		return EXIT_USAGE;
 	if (e == EACCES || e == EPERM)
@@ -104,6 +143,8 @@ ctl_connect(void)
 	if (ctl_socket != NULL) {
 		if ((e = ctl_connect_to(ctl_socket)) == 0)
 			return EXIT_OK;
+		if (e == -1)
+			return ctl_connect_rc(e);
 		fprintf(stderr, "tunnelctl: cannot reach tunneld at %s: %s\n",
 		    ctl_socket, strerror(e));
 		return ctl_connect_rc(e);
@@ -114,10 +155,18 @@ ctl_connect(void)
 		ctl_socket = user;
 		return EXIT_OK;
 	}
+	if (e_user == -1) {
+		free(user);
+		return ctl_connect_rc(e_user);
+	}
 	ctl_socket = xstrdup(PATHS_SYSTEM_SOCKET);
 	if ((e = ctl_connect_to(ctl_socket)) == 0) {
 		free(user);
 		return EXIT_OK;
+	}
+	if (e == -1) {
+		free(user);
+		return ctl_connect_rc(e);
 	}
 	fprintf(stderr, "tunnelctl: cannot reach tunneld: not at %s (yours: "
 	    "%s), nor at %s (the system's: %s)\n", user, strerror(e_user),
@@ -173,6 +222,8 @@ ctl_recv(int timeout_ms)
 				    "from tunneld\n");
 				return NULL;
 			}
+			if (!opt_json)	/* --json escapes them itself */
+				output_sanitize(o, 0);
 			return o;
 		}
 		if (inlen == sizeof inbuf) {

@@ -18,6 +18,7 @@ long long output_int(json_object *, const char *);
 void	output_table(json_object *tunnels, int color);
 void	output_detail(json_object *tunnel, int color);
 void	output_event(json_object *event);
+void	output_sanitize(json_object *, int keep_nl);
 char	*output_bytes(long long, char *, size_t);
 char	*output_duration(long long, char *, size_t);
 

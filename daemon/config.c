@@ -500,6 +500,24 @@ cfg_trust_tunnel(config_setting_t *t, config_setting_t *dg, const char *path,
 	return 0;
 }
 
+/*
+ * control_socket: the directories above it must be trusted as a
+ * configuration's are, since whoever may write them may put a socket of
+ * theirs in its place for tunnelctl, or take the name away.
+ */
+static void
+cfg_trust_socket(config_setting_t *root, const char *path,
+    const struct config *conf)
+{
+	config_setting_t *s;
+
+	if (conf->control_socket == NULL ||
+	    (s = config_setting_get_member(root, "control_socket")) == NULL)
+		return;
+	cfg_trust_later(cfg_file(s, path), config_setting_source_line(s), "",
+	    conf->control_socket, "control_socket", 0);
+}
+
 /* jump: every hop [user@]host[:port], said where it is written. */
 static void
 cfg_check_jump(config_setting_t *t, config_setting_t *dg, const char *path,
@@ -860,6 +878,7 @@ config_load(const char *path, struct errlist *errs)
 		cfg_dropins(conf, dg, config_setting_get_member(root,
 		    "include_dir"), path, errs);
 	cfg_check_listeners(conf, errs);
+	cfg_trust_socket(root, path, conf);
 	cfg_trust_flush(errs);
 	config_destroy(&cfg);
 

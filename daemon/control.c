@@ -10,6 +10,11 @@
  * control_group) always gets in: by eviction when CONTROL_MAX_CLIENTS are
  * connected, through a spare descriptor when the process has none left.
  * A reply is at most PROTOCOL_MAX_OUTPUT bytes; a larger one is an error.
+ * Clients are served in turn, CONTROL_BURST requests each per pass of the
+ * event loop, so that one pipelining many requests delays nobody else;
+ * a client's requests wait while CONTROL_OUT_PAUSE bytes of its replies
+ * are unread, and one that reads none of them for CONTROL_STALL_WAIT is
+ * dropped.
  *
  * control_handle() is the protocol: one line in, one reply out, no socket;
  * the rest of this file is the socket and its clients.
@@ -44,6 +49,11 @@
 #define CONTROL_LOG_EVERY	10.0	/* seconds between refusal logs */
 #define CONTROL_CLOSE_WAIT	5	/* seconds a closing client has to read
 					   its last reply */
+#define CONTROL_BURST		4	/* requests per client per pass */
+#define CONTROL_OUT_PAUSE	(256 * 1024) /* unread reply bytes above
+					   which requests wait */
+#define CONTROL_STALL_WAIT	10	/* seconds a waiting client has to
+					   read some of its replies */
 #define CONTROL_SPARE_BURST	64	/* connections taken through the spare
 					   descriptor per wake-up: the
 					   listener's backlog */
@@ -59,6 +69,10 @@ struct client {
 	double			 active;	/* last complete request */
 	unsigned long		 serial;	/* names it to a late answer */
 	int			 waiting;	/* for a reload: reads nothing */
+	struct event		*more;		/* its next requests, next pass */
+	int			 paused;	/* its replies are not read */
+	struct event		*stall_timer;	/* ... for CONTROL_STALL_WAIT */
+	size_t			 stall_left;	/* unread when it was armed */
 };
 static unsigned long control_serial;
 static TAILQ_HEAD(, client) clients = TAILQ_HEAD_INITIALIZER(clients);
@@ -719,6 +733,8 @@ control_client_free(struct client *cl)
 	bufferevent_free(cl->bev);
 	if (cl->close_timer != NULL)
 		event_free(cl->close_timer);
+	event_free(cl->more);
+	event_free(cl->stall_timer);
 	free(cl);
 	if (control_spare == -1)	/* a descriptor is free again */
 		control_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -746,6 +762,10 @@ control_closing(struct client *cl)
 	if (cl->closing)
 		return;
 	cl->closing = 1;
+	evtimer_del(cl->more);
+	evtimer_del(cl->stall_timer);
+	/* the write callback now comes when all of the output is sent */
+	bufferevent_setwatermark(cl->bev, EV_WRITE, 0, 0);
 	cl->close_timer = evtimer_new(tunneld_base, control_close_timeout_cb,
 	    cl);
 	if (cl->close_timer != NULL)
@@ -850,16 +870,63 @@ control_request(struct client *cl, const char *line, size_t len)
 		control_closing(cl);
 }
 
+/* Its next requests in the next pass of the event loop, after the others'. */
+static void
+control_later(struct client *cl)
+{
+	static const struct timeval now = { 0, 0 };
+
+	evtimer_add(cl->more, &now);
+}
+
+static void
+control_stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	struct timeval tv = { CONTROL_STALL_WAIT, 0 };
+	size_t left = evbuffer_get_length(bufferevent_get_output(cl->bev));
+
+	if (left < cl->stall_left) {	/* it reads, slowly: more time */
+		cl->stall_left = left;
+		evtimer_add(cl->stall_timer, &tv);
+		return;
+	}
+	log_info("control: client uid %lu pid %ld did not read its replies "
+	    "within %ds, dropped", (unsigned long)cl->peer.uid,
+	    (long)cl->peer.pid, CONTROL_STALL_WAIT);
+	control_client_free(cl);
+}
+
+/* Too many of its replies unread: its requests wait (control_write_cb);
+ * it is dropped if it reads nothing of them for CONTROL_STALL_WAIT. */
+static void
+control_hold(struct client *cl)
+{
+	struct timeval tv = { CONTROL_STALL_WAIT, 0 };
+
+	cl->paused = 1;
+	cl->stall_left = evbuffer_get_length(bufferevent_get_output(cl->bev));
+	evtimer_add(cl->stall_timer, &tv);
+}
+
+/*
+ * At most CONTROL_BURST requests, then the others' turn: the rest waits
+ * for the next pass (control_later) or, while the client's replies are
+ * unread, for them to be read.  Its input holds a line at most
+ * (the read watermark): it is not read from the socket meanwhile.
+ */
 static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
 	struct evbuffer_ptr p;
 	size_t len;
 	char *line;
+	int n = 0;
 
-	while (!cl->closing && !cl->waiting) {
+	while (!cl->closing && !cl->waiting && !cl->paused) {
 		p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 		if (p.pos == -1 ? evbuffer_get_length(in) > PROTOCOL_MAX_LINE :
 		    (size_t)p.pos > PROTOCOL_MAX_LINE) {
@@ -868,6 +935,14 @@ control_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (p.pos == -1)
 			break;
+		if (evbuffer_get_length(out) > CONTROL_OUT_PAUSE) {
+			control_hold(cl);
+			break;
+		}
+		if (n++ == CONTROL_BURST) {
+			control_later(cl);
+			break;
+		}
 		line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
 		if (line == NULL)
 			break;
@@ -879,18 +954,36 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	if (cl->closing) {
 		evbuffer_drain(in, evbuffer_get_length(in));
 		bufferevent_disable(bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (evbuffer_get_length(out) == 0)
 			control_client_free(cl);
 	}
 }
 
 static void
+control_more_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	control_read_cb(cl->bev, cl);
+}
+
+/* Output sent (closing), or down to CONTROL_OUT_PAUSE (the write
+ * watermark): a waiting client's requests go on. */
+static void
 control_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 
-	if (cl->closing)
-		control_client_free(cl);
+	if (cl->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			control_client_free(cl);
+		return;
+	}
+	if (cl->paused) {
+		cl->paused = 0;
+		evtimer_del(cl->stall_timer);
+		control_later(cl);
+	}
 }
 
 static void
@@ -1030,9 +1123,23 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	cl->privileged = privileged;
 	cl->active = mono_now();
 	cl->bev = bev;
+	cl->more = evtimer_new(tunneld_base, control_more_cb, cl);
+	cl->stall_timer = evtimer_new(tunneld_base, control_stall_cb, cl);
+	if (cl->more == NULL || cl->stall_timer == NULL) {
+		log_warnx("control: no memory for a client of uid %lu pid %ld",
+		    (unsigned long)p.uid, (long)p.pid);
+		if (cl->more != NULL)
+			event_free(cl->more);
+		if (cl->stall_timer != NULL)
+			event_free(cl->stall_timer);
+		bufferevent_free(bev);
+		free(cl);
+		return;
+	}
 	bufferevent_setcb(cl->bev, control_read_cb, control_write_cb,
 	    control_event_cb, cl);
 	bufferevent_setwatermark(cl->bev, EV_READ, 0, PROTOCOL_MAX_LINE + 2);
+	bufferevent_setwatermark(cl->bev, EV_WRITE, CONTROL_OUT_PAUSE, 0);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&clients, cl, entry);
 	nclients++;

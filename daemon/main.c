@@ -21,6 +21,7 @@
 #include <libconfig.h>
 
 #include "tunneld.h"
+#include "ssh_config.h"
 
 
 static enum paths_mode	mode = PATHS_AUTO;
@@ -93,6 +94,19 @@ static void
 log_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	log_rate_flush();
+}
+
+/*
+ * SIGTERM or SIGINT before the event loop takes them (config_load runs
+ * ssh -G): what ssh -G runs dies too and its temporary file goes, then
+ * tunneld dies of the signal as it would have.
+ */
+static void
+startup_signal(int sig)
+{
+	ssh_config_abort();
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static void
@@ -195,6 +209,8 @@ main(int argc, char **argv)
 		config_path = owned_config = paths_default_config(mode);
 	file_trust_init(paths_is_system(mode));
 
+	signal(SIGTERM, startup_signal);
+	signal(SIGINT, startup_signal);
 	tunneld_conf = config_load(config_path, &errs);
 	if (tunneld_conf == NULL) {
 		for (i = 0; i < errs.n; i++)

@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,32 @@ ssh_config_wrapper(const char *file, const char *home)
 	return w;
 }
 
+/*
+ * The ssh -G the main thread is running (start-up, tunneld -n), for
+ * ssh_config_abort(): a signal handler may read these.
+ */
+static volatile sig_atomic_t ssh_g_main_pid;
+static char ssh_g_main_path[4096];
+static volatile sig_atomic_t ssh_g_main_path_set;
+
+/*
+ * SIGTERM or SIGINT before the event loop: the ssh -G of the main thread,
+ * and what its Match exec runs (its process group), die with tunneld, and
+ * its temporary file goes.  Async-signal-safe.
+ */
+void
+ssh_config_abort(void)
+{
+	pid_t pid = (pid_t)ssh_g_main_pid;
+
+	if (pid > 0) {
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+	}
+	if (ssh_g_main_path_set)
+		unlink(ssh_g_main_path);
+}
+
 /* A temporary file holding text (ssh closes every descriptor past 2
  * before it reads its configuration: no pipe); its path, or NULL. */
 static char *
@@ -265,8 +292,9 @@ ssh_config_text_file(const char *text)
  * timed out: killed).
  */
 static int
-ssh_config_run(char *const argv[], char **out, char **err)
+ssh_config_run(char *const argv[], int main_thread, char **out, char **err)
 {
+	sigset_t stop, old;
 	struct pollfd pfd[2];
 	size_t olen = 0, elen = 0;
 	int o[2], e[2], status, left = 2, n;
@@ -282,16 +310,30 @@ ssh_config_run(char *const argv[], char **out, char **err)
 		close(o[1]);
 		return -1;
 	}
+	/* no SIGTERM between the fork and ssh_g_main_pid */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (main_thread)
+		sigprocmask(SIG_BLOCK, &stop, &old);
 	if ((pid = fork()) == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
 		setpgid(0, 0);	/* a Match exec's command dies with it */
+		if (main_thread)
+			sigprocmask(SIG_SETMASK, &old, NULL);
 		/* dup2() clears close-on-exec on the copies */
 		if (null == -1 || dup2(null, 0) == -1 || dup2(o[1], 1) == -1 ||
 		    dup2(e[1], 2) == -1)
 			_exit(126);
 		execv(argv[0], argv);
 		_exit(127);
+	}
+	if (pid > 0)
+		setpgid(pid, pid);	/* before either runs on: no race */
+	if (main_thread) {
+		ssh_g_main_pid = pid;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	close(o[1]);
 	close(e[1]);
@@ -325,6 +367,8 @@ ssh_config_run(char *const argv[], char **out, char **err)
 		return -1;
 	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 		;
+	if (main_thread)
+		ssh_g_main_pid = 0;
 	if (left == -1)
 		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
@@ -337,9 +381,9 @@ ssh_config_run(char *const argv[], char **out, char **err)
  * batch runs it in threads. */
 static int
 ssh_config_exec(const char *ssh, const char *file, const char *home,
-    const char *alias, char **out, char **err)
+    const char *alias, int main_thread, char **out, char **err)
 {
-	char *argv[6], *config, *path;
+	char *argv[7], *config, *path;
 	int rc;
 
 	config = ssh_config_wrapper(file, home);
@@ -354,10 +398,18 @@ ssh_config_exec(const char *ssh, const char *file, const char *home,
 	argv[1] = (char *)"-G";
 	argv[2] = (char *)"-F";
 	argv[3] = path;
-	argv[4] = (char *)alias;
-	argv[5] = NULL;
-	rc = ssh_config_run(argv, out, err);
+	argv[4] = (char *)"--";
+	argv[5] = (char *)alias;
+	argv[6] = NULL;
+	if (main_thread && strlen(path) < sizeof ssh_g_main_path) {
+		memcpy(ssh_g_main_path, path, strlen(path) + 1);
+		atomic_signal_fence(memory_order_seq_cst);
+		ssh_g_main_path_set = 1;
+	}
+	rc = ssh_config_run(argv, main_thread, out, err);
 	unlink(path);
+	if (main_thread)
+		ssh_g_main_path_set = 0;
 	free(path);
 	return rc;
 }
@@ -440,8 +492,8 @@ ssh_g_thread(void *arg)
 	struct ssh_g_batch *b = r->batch;
 	int last;
 
-	r->rc = ssh_config_exec(r->ssh, r->file, r->home, r->alias, &r->out,
-	    &r->err);
+	r->rc = ssh_config_exec(r->ssh, r->file, r->home, r->alias, 0,
+	    &r->out, &r->err);
 	pthread_mutex_lock(&b->lock);
 	last = --b->running == 0;
 	pthread_mutex_unlock(&b->lock);
@@ -547,7 +599,7 @@ ssh_config_dump(const char *ssh, const char *file, const char *home,
 		out = xstrdup(r->out != NULL ? r->out : "");
 		err = xstrdup(r->err != NULL ? r->err : "");
 	} else
-		rc = ssh_config_exec(ssh, file, home, alias, &out, &err);
+		rc = ssh_config_exec(ssh, file, home, alias, 1, &out, &err);
 	if ((nl = strchr(err, '\n')) != NULL)
 		*nl = '\0';	/* its first line says it */
 	if (rc == -2)

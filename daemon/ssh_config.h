@@ -1,7 +1,8 @@
 /*
  * ssh_config.h - ssh_config = true (ssh_config.c): a tunnel's host resolved
  * as an ssh_config alias by ssh -G, and what --print-config shows of it.
- * Private to config.c, config_print.c, reload.c and ssh_config.c.
+ * Private to config.c, config_print.c, reload.c and ssh_config.c (and
+ * main.c: ssh_config_abort).
  */
 #ifndef TUNNELD_SSH_CONFIG_H
 #define TUNNELD_SSH_CONFIG_H
@@ -50,6 +51,7 @@ size_t	 ssh_config_batch_size(const struct ssh_g_batch *);
 int	 ssh_config_batch_start(struct ssh_g_batch *, void (*)(void *),
 	    void *);
 void	 ssh_config_batch_free(struct ssh_g_batch *);
+void	 ssh_config_abort(void);
 void	 ssh_config_resolve(struct tunnel_conf *, config_setting_t *group,
 	    struct ssh_config_ctx *);
 void	 ssh_resolved_free(struct ssh_resolved *);

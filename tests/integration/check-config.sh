@@ -103,6 +103,40 @@ check "ssh_config's HostName of 299 characters: -n exits 1 with FILE:LINE" \
     sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q \"^$WORK/long-ssh.conf:2: .*HostName.*is 299 characters long\"" _ "$out"
 printf '%s\n' "$out" | grep -q "^$WORK/long-ssh.conf:2:" || diag "$out"
 
+# a host beginning with '-' is no option of ssh -G, nor of anything else;
+# an empty label is no name
+cat > "$WORK/dash.conf" <<CONF
+tunnels = {
+  opt = { host = "-oLocalCommand=x"; ssh_config = true; };
+  dots = { host = "relay1..example"; };
+};
+CONF
+out=$($TUNNELD -n -c "$WORK/dash.conf" 2>&1); rc=$?
+f="$WORK/dash.conf"
+check "a host beginning with '-': refused with FILE:LINE" sh -c "[ $rc -eq 1 ] &&
+    printf '%s\n' \"\$1\" | grep -qF \"$f:2: host: host name \\\"-oLocalCommand=x\\\" begins with '-'\"" _ "$out"
+check "an empty label: refused with FILE:LINE" sh -c "printf '%s\n' \"\$1\" |
+    grep -qF \"$f:3: host: host name \\\"relay1..example\\\" has an empty label\"" _ "$out"
+printf '%s\n' "$out" | grep -q "^$f:3:" || diag "$out"
+
+# control_socket in a directory others may write: whoever may write it may
+# put a socket of theirs there for tunnelctl
+mkdir -m 0777 "$WORK/open"
+mkdir -m 0755 "$WORK/closed"
+chmod 0777 "$WORK/open"	# whatever the umask
+printf 'control_socket = "%s";\ntunnels = { };\n' "$WORK/open/ctl.sock" \
+    > "$WORK/sock.conf"
+out=$($TUNNELD -n -c "$WORK/sock.conf" 2>&1); rc=$?
+check "control_socket in a world-writable directory: -n refuses with FILE:LINE" \
+    sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -qF \"$WORK/sock.conf:1: control_socket $WORK/open/ctl.sock: the directory $WORK/open is writable by group and others\"" _ "$out"
+printf '%s\n' "$out" | grep -q "sock.conf:1:" || diag "$out"
+out=$($TUNNELD -c "$WORK/sock.conf" 2>&1); rc=$?
+check "... and so does start-up" sh -c "[ $rc -eq 1 ] && [ ! -e '$WORK/open/ctl.sock' ] &&
+    printf '%s\n' \"\$1\" | grep -qF 'sock.conf:1: control_socket'" _ "$out"
+printf 'control_socket = "%s";\ntunnels = { };\n' "$WORK/closed/ctl.sock" \
+    > "$WORK/sock.conf"
+check "... in a directory only root may write: OK" $TUNNELD -n -c "$WORK/sock.conf"
+
 # keepalive_interval is TCP_KEEPIDLE too, which Linux takes up to 32767 s:
 # above it is an error of the check, not a setsockopt that fails unseen
 printf 'tunnels = {\n  k = { host = "relay1";\n    keepalive_interval = 40000; };\n};\n' \

@@ -206,6 +206,26 @@ check "... and what ssh ran was killed with it" sh -c "! pgrep -f '^sleep $SLEEP
 check "a list of hosts is not an alias" says "$out" \
 	"$f:9: tunnel \"f\": ssh_config = true takes one alias as host"
 
+# SIGTERM while start-up's ssh -G waits for a Match exec (0.4.0: ssh -G
+# and its command went on running, its temporary file stayed)
+SLEEP=31$$
+printf 'Match exec "sleep %s"\n  Port 2\n' $SLEEP > "$WORK/ssh/term-config"
+mkdir "$WORK/tmp"
+printf 'tunnels = { e = { host = "slow"; ssh_config = true;
+  ssh_config_file = "%s"; }; };\n' "$WORK/ssh/term-config" > "$WORK/term.conf"
+TMPDIR=$WORK/tmp $TUNNELD -c "$WORK/term.conf" -S "$WORK/term.sock" \
+    >> "$WORK/term.log" 2>&1 &
+TERM_PID=$!
+PIDS="$PIDS $TERM_PID"
+check "start-up runs ssh -G, which runs the Match exec" \
+	wait_until 10 pgrep -f "^sleep $SLEEP"
+kill -TERM "$TERM_PID"
+wait "$TERM_PID"
+check "SIGTERM: tunneld ends" test $? -eq $((128 + 15))
+check "... what ssh -G ran dies with it" \
+	wait_until 5 sh -c "! pgrep -f '^sleep $SLEEP' >/dev/null"
+check "... and its temporary file goes" test -z "$(ls "$WORK/tmp")"
+
 # No ssh at all
 out=$(PATH=/nonexistent $TUNNELD -n -c "$CONF" 2>&1); rc=$?
 check "no ssh in PATH: -n exits 1" [ $rc -eq 1 ]

@@ -177,4 +177,42 @@ check "a killed daemon leaves its socket behind" test -S "$CTL"
 start_tunneld
 check "a new daemon replaces the stale socket" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
 check "... and serves again" wait_state a up 10
+
+# A socket served by someone else (another user's process where tunnelctl
+# looks) is not tunneld: refused, whatever it answers.  One of root (a
+# test double of tunneld) with an ESC in a name: printed escaped.
+SQUAT=$WORK/squat.py
+cat > "$SQUAT" <<'PY'
+# squat.py PATH READY: answer each line with a status naming "a<ESC>[31mX"
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666)
+s.listen(5)
+open(sys.argv[2], "w").write("1\n")
+while True:
+    c, _ = s.accept(); c.makefile("rb").readline()
+    c.sendall(b'{"ok":true,"tunnels":[{"name":"a\\u001b[31mX\\u009b1m","state":"up",'
+              b'"since":0,"forwards":[],"connections":0,"bytes_in":0,"bytes_out":0,'
+              b'"last_error":"e\\r\\nforged: up"}]}\n')
+    c.close()
+PY
+chmod o+rx "$WORK"
+chmod o+r "$SQUAT"
+mkdir -m 1777 "$WORK/squat"
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 "$SQUAT" \
+    "$WORK/squat/nobody.sock" "$WORK/squat/nobody.ready" 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+$PYTHON3 "$SQUAT" "$WORK/squat/root.sock" "$WORK/squat/root.ready" 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_file "$WORK/squat/nobody.ready"
+wait_file "$WORK/squat/root.ready"
+out=$($TUNNELCTL -s "$WORK/squat/nobody.sock" status 2>&1); rc=$?
+check "a socket served by another user: refused (exit 3)" [ $rc -eq 3 ]
+check "... naming the socket and the peer's uid" says "$out" \
+    "$WORK/squat/nobody.sock is served by uid $(id -u nobody) (nobody)" "not tunneld"
+out=$($TUNNELCTL -s "$WORK/squat/root.sock" status 2>&1)
+check "control characters from the daemon are printed escaped" says "$out" \
+    'a\x1b[31mX\xc2\x9b1m'
+check "... never raw" sh -c "! printf '%s' \"\$1\" | LC_ALL=C grep -q \"\$(printf '[\033\r\302]')\"" _ "$out"
+out=$($TUNNELCTL -s "$WORK/squat/root.sock" status "a$(printf '\033')[31mX" 2>&1)
+check "... in the detail too" says "$out" 'a\x1b[31mX' 'last error:  e\x0d\x0aforged: up'
 done_testing

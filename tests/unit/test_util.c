@@ -126,6 +126,18 @@ test_host_name(void **state)
 
 	assert_int_equal(host_name_check("relay1.example.org", &cause), 0);
 	assert_int_equal(host_name_check("2001:db8::7", &cause), 0);
+	assert_int_equal(host_name_check("-oProxyCommand=x", &cause), -1);
+	assert_non_null(strstr(cause, "begins with '-'"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(host_name_check("a..b", &cause), -1);
+	assert_non_null(strstr(cause, "empty label"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(host_name_check(".a", &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(host_name_check("a-b.c-", &cause), 0);
 	/* 253 characters: 3 labels of 63 and a dot each, and one of 61 */
 	name[0] = '\0';
 	for (i = 0; i < 4; i++) {
