@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -179,6 +180,31 @@ cfg_read_by(int fd, void *buf, size_t len, double end)
  * Every verdict of v[0..n) into v[i].cause, made in a child; those it
  * gave no answer for in time are marked unknown.
  */
+/*
+ * In a child that does not exec: every descriptor but keep (moved to 3) is
+ * closed, so that the child holds none of the daemon's listeners while it
+ * lives - a reload closing one and listening on its port in another
+ * tunnel would find it still taken.  Returns keep's new number.
+ */
+static int
+cfg_child_fds(int keep)
+{
+	int fd;
+
+	if (keep != 3) {
+		if (dup2(keep, 3) == -1)
+			_exit(1);
+		keep = 3;
+	}
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+		return keep;
+#endif
+	for (fd = 4; fd < 65536; fd++)
+		(void)close(fd);
+	return keep;
+}
+
 static void
 cfg_trust_run(struct cfg_trust_req *v, size_t n)
 {
@@ -199,6 +225,7 @@ cfg_trust_run(struct cfg_trust_req *v, size_t n)
 		/* a grandchild does it: one stuck on a file system that does
 		 * not answer cannot be killed or reaped, and is init's */
 		close(fds[0]);
+		fds[1] = cfg_child_fds(fds[1]);
 		if ((pid = fork()) != 0)
 			_exit(pid == -1);
 		pid = getpid();
@@ -723,7 +750,7 @@ cfg_check(const char *path, struct cfg_verdict *v, int *timedout)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		cfg_check_child(path, fds[1]);
+		cfg_check_child(path, cfg_child_fds(fds[1]));
 	}
 	close(fds[1]);
 	pfd.fd = fds[0];
