@@ -10,7 +10,8 @@
  * RateLimitBurst do: after the burst its lines are counted, not written,
  * and one line says how many were suppressed when the interval ends.  A
  * message is known by its call site (the format) and what it is about
- * (the text before its first ": ", a tunnel's name or "control"): one
+ * (the text before its first ": ", a tunnel's name - its extra sessions,
+ * "NAME#2", are the tunnel's - or "control"): one
  * noisy tunnel cannot silence another's lines, nor its own other ones.
  */
 #include "config.h"
@@ -246,6 +247,7 @@ log_rate_check(int level, const char *fmt, const char *msg, char *summary,
 	    (n = (size_t)(colon - msg)) < sizeof about) {
 		memcpy(about, msg, n);
 		about[n] = '\0';
+		about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
 	}
 	for (i = 0; about[i] != '\0'; i++)
 		h = (h ^ (unsigned char)about[i]) * 0x100000001b3ULL;

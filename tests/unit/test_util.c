@@ -249,6 +249,15 @@ log_one_key(void)
 }
 
 static void
+log_extra_sessions(void)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		log_info("noisy#%d: line", 2 + i % 16);
+}
+
+static void
 log_many_keys(void)
 {
 	int i;
@@ -267,6 +276,7 @@ test_log_rate(void **state)
 	log_init(LOG_LVL_INFO);
 	log_set_rate_limit(5);
 	assert_int_equal(log_lines(log_one_key), 5);
+	assert_int_equal(log_lines(log_extra_sessions), 5);	/* the tunnel's */
 	assert_in_range(log_lines(log_many_keys), 256, 256 + 5 * 8);
 	log_set_rate_limit(0);
 	assert_int_equal(log_lines(log_one_key), 1000);
