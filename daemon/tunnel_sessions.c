@@ -393,18 +393,15 @@ tunnel_sessions_share_taken(struct tunnel *t, struct forward *f,
 }
 
 /*
- * The session a new connection of f's goes on, the tunnel's being
- * established: the lowest-numbered one with its open slot free; else the
- * one where it waits least, a new extra session's included.  NULL: the
- * connection is held for an extra session being set up.
+ * The session f's new open goes on without weighing waits, or NULL: the
+ * only one; the forward's own late open once it has taken its share; the
+ * lowest-numbered session with its open slot free.
  */
-struct session *
-tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
-    const char *host, int port)
+static struct session *
+tunnel_sessions_first(struct tunnel *t, struct forward *f)
 {
-	struct extra *e, *best;
+	struct extra *e;
 	struct session *own;
-	double each, best_wait, work, queued;
 	unsigned i;
 
 	if (t->conf->sessions <= 1 && t->pool == NULL)
@@ -418,6 +415,25 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 		    tunnel_sessions_free_slot(e->s))
 			return e->s;
 	}
+	return NULL;
+}
+
+/*
+ * The session a new connection of f's goes on, the tunnel's being
+ * established: the lowest-numbered one with its open slot free; else the
+ * one where it waits least, a new extra session's included.  NULL: the
+ * connection is held for an extra session being set up.
+ */
+struct session *
+tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
+    const char *host, int port)
+{
+	struct extra *e, *best;
+	struct session *s;
+	double each, best_wait, work, queued;
+
+	if ((s = tunnel_sessions_first(t, f)) != NULL)
+		return s;
 	each = tunnel_sessions_open_dflt(t);
 	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
 	if ((e = tunnel_sessions_grow(t, best_wait, queued)) != NULL &&
@@ -441,21 +457,12 @@ struct session *
 tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 {
 	struct extra *e, *best;
-	struct session *own, *s;
+	struct session *s;
 	double each, best_wait, wait, work, queued;
 	unsigned i;
 
-	if (t->conf->sessions <= 1 && t->pool == NULL)
-		return t->session;
-	if (tunnel_sessions_share_taken(t, f, &own))
-		return own;
-	if (tunnel_sessions_free_slot(t->session))
-		return t->session;
-	FOREACH_USABLE(e, t, i) {
-		if (e->up && tunnel_sessions_usable(e) &&
-		    tunnel_sessions_free_slot(e->s))
-			return e->s;
-	}
+	if ((s = tunnel_sessions_first(t, f)) != NULL)
+		return s;
 	each = tunnel_sessions_open_dflt(t);
 	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
 	tunnel_sessions_grow(t, best_wait, queued);	/* for those to come */
