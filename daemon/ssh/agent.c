@@ -22,7 +22,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "../tunneld.h"
+#include "base/base.h"
+#include "ssh.h"
 #include "agent.h"
 
 #define AGENT_FAILURE		5

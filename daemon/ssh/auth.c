@@ -118,7 +118,6 @@ int
 auth_start(struct session *s, char **cause)
 {
 	struct auth *a = xcalloc(1, sizeof *a);
-	struct tunnel_conf tc;
 	char *why = NULL;
 
 	a->self = a;
@@ -130,9 +129,7 @@ auth_start(struct session *s, char **cause)
 		return -1;
 	if (s->conf->identity_agent == NULL)
 		return 0;
-	memset(&tc, 0, sizeof tc);
-	tc.identity_agent = (char *)s->conf->identity_agent;
-	if (identity_agent_path(&tc, &a->agent_path, &why) == 0 &&
+	if (identity_agent_path(s->conf, &a->agent_path, &why) == 0 &&
 	    (a->agent = agent_open(a->agent_path, &why)) != NULL)
 		return 0;
 	if (s->id.path == NULL && a->password == NULL) {

@@ -31,7 +31,8 @@
 
 #include <event2/util.h>
 
-#include "../tunneld.h"
+#include "base/base.h"
+#include "ssh.h"
 
 #define CONNECT_STAGGER	0.25	/* RFC 8305's Connection Attempt Delay */
 

@@ -22,7 +22,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "../tunneld.h"
+#include "base/base.h"
+#include "ssh.h"
 
 #define PROXY_HEADER_MAX	8192	/* an HTTP answer's header, at most */
 #define PROXY_QUOTE_MAX		80	/* what is quoted of an answer */

@@ -331,33 +331,6 @@ session_attach(struct session *s, int fd)
 
 /* --- handshake and authentication ---------------------------------------- */
 
-/*
- * hostkey.c and identity.c still take a struct tunnel_conf (a follow-up:
- * they move into the transport and take session_params): one with what
- * they read, from the session's parameters.
- */
-static void
-session_hostkey_conf(struct session *s, struct tunnel_conf *tc)
-{
-	const struct session_params *p = s->conf;
-
-	memset(tc, 0, sizeof *tc);
-	tc->name = (char *)p->name;
-	tc->host = (char *)p->host;
-	tc->port = p->port;
-	tc->user = (char *)p->user;
-	tc->identity_file = (char *)p->identity_file;
-	tc->identity_agent = (char *)p->identity_agent;
-	tc->passphrase_file = (char *)p->passphrase_file;
-	tc->password_file = (char *)p->password_file;
-	tc->known_hosts = (char *)p->known_hosts;
-	tc->host_key = (char *)p->host_key;
-	tc->strict = p->accept_new ? HKC_ACCEPT_NEW : HKC_YES;
-	tc->connect_timeout = p->connect_timeout;
-	tc->keepalive_interval = p->keepalive_interval;
-	tc->keepalive_count = p->keepalive_count;
-}
-
 /* The owner's algorithms, or our defaults, in libssh2's preferences. */
 static int
 session_ssh_algorithms(struct session *s)
@@ -398,14 +371,12 @@ static int
 session_ssh_hostkey_algorithms(struct session *s)
 {
 	struct hostkey_plan plan;
-	struct tunnel_conf tc;
 	const char *pref = s->conf->host_key_algorithms;
 	char *cause = NULL;
 
 	memset(&plan, 0, sizeof plan);
 	if (pref == NULL) {
-		session_hostkey_conf(s, &tc);
-		hostkey_plan(s->ssh, &tc, &plan, &cause);
+		hostkey_plan(s->ssh, s->conf, &plan, &cause);
 		free(cause);
 		pref = plan.method_pref;
 	}
@@ -444,7 +415,6 @@ session_ssh_create(struct session *s)
 static int
 session_handshake(struct session *s)
 {
-	struct tunnel_conf tc;
 	char *cause = NULL;
 	int rc;
 
@@ -458,8 +428,7 @@ session_handshake(struct session *s)
 		    session_ssh_error(s));
 		return -1;
 	}
-	session_hostkey_conf(s, &tc);
-	if (hostkey_verify(s->ssh, &tc, &cause) != 0) {
+	if (hostkey_verify(s->ssh, s->conf, &cause) != 0) {
 		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return -1;
@@ -513,7 +482,6 @@ session_new(struct event_base *base, struct evdns_base *dns,
     const struct session_params *p, const struct session_ops *ops, void *arg)
 {
 	struct session *s = xcalloc(1, sizeof *s);
-	struct tunnel_conf tc;
 	char *cause = NULL;
 	int rc = 0;
 
@@ -544,8 +512,7 @@ session_new(struct event_base *base, struct evdns_base *dns,
 	timer_add_secs(s->ev_timeout, s->conf->connect_timeout);
 
 	/* Key problems are found before the network is touched. */
-	session_hostkey_conf(s, &tc);
-	if (identity_load(&tc, &s->id, &cause) != 0 ||
+	if (identity_load(s->conf, &s->id, &cause) != 0 ||
 	    (rc = auth_start(s, &cause)) != 0) {
 		/* -2: an agent that may come later */
 		session_fail(s, rc == -2 ? SE_NETWORK : SE_FATAL, "%s", cause);

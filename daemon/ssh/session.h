@@ -12,7 +12,8 @@
 
 #include <libssh2.h>
 
-#include "../tunneld.h"
+#include "base/base.h"
+#include "ssh.h"
 
 /* libssh2 1.11.1 deprecates callback_set for callback_set2, which takes a
  * function pointer (configure: HAVE_LIBSSH2_SESSION_CALLBACK_SET2). */
@@ -259,6 +260,16 @@ struct session {
 };
 
 /* session.c */
+/* hostkey.c: the host key checked against known_hosts or the pin */
+struct hostkey_plan {
+	char	*method_pref;	/* LIBSSH2_METHOD_HOSTKEY order, or NULL */
+};
+int	hostkey_plan(LIBSSH2_SESSION *, const struct session_params *,
+	    struct hostkey_plan *, char **cause);
+int	hostkey_verify(LIBSSH2_SESSION *, const struct session_params *,
+	    char **cause);
+char	*hostkey_fingerprint(LIBSSH2_SESSION *);
+
 void	session_fail(struct session *, enum session_error, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	session_step(struct session *);

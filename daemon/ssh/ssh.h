@@ -201,4 +201,52 @@ struct proxy_talk *proxy_talk_start(struct event_base *, int fd,
 		    int port, proxy_cb, void *arg);
 void		 proxy_talk_free(struct proxy_talk *);
 
+
+/* socks.c */
+#define SOCKS5_OK		0x00
+#define SOCKS5_GENERAL		0x01
+#define SOCKS5_NOT_ALLOWED	0x02
+#define SOCKS5_NET_UNREACH	0x03
+#define SOCKS5_HOST_UNREACH	0x04
+#define SOCKS5_REFUSED		0x05
+#define SOCKS5_BAD_COMMAND	0x07
+#define SOCKS5_BAD_ATYP		0x08
+enum { SOCKS_MORE, SOCKS_REPLY, SOCKS_REQUEST, SOCKS_ERROR };
+struct socks {
+	int		 stage;		/* 0: first message; 1: SOCKS5 request */
+	int		 version;	/* 4 (also 4a) or 5 */
+	struct {
+		char	 host[256];
+		int	 port;
+	}		 req;
+	unsigned char	 out[16];	/* what to answer */
+	size_t		 outlen;
+};
+int		 socks_input(struct socks *, const unsigned char *, size_t,
+		    size_t *used, const char **why);
+void		 socks_reply(struct socks *, int code);
+int		 socks_code_for_open_error(const char *);
+int		 socks_code_for_errno(int);
+const char	*socks_code_name(int);
+
+/* identity.c */
+struct identity {
+	char	*path;		/* NULL: none (an agent or a password will do) */
+	char	*data;		/* the private key file (secret_alloc) */
+	size_t	 len;
+	char	*type;		/* "ssh-ed25519", "ecdsa-sha2-nistp256", ... */
+	int	 encrypted;	/* protected by a passphrase ... */
+	char	*passphrase;	/* ... this one, from passphrase_file */
+	size_t	 passlen;
+};
+int	 identity_load(const struct session_params *, struct identity *,
+	    char **cause);
+void	 identity_clear(struct identity *);
+int	 identity_agent_path(const struct session_params *, char **path,
+	    char **cause);
+int	 identity_agent_probe(const struct session_params *, char **cause);
+
+/* hostkey.c */
+size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
+ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 #endif

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "control.h"
 #include "protocol.h"
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

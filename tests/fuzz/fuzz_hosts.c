@@ -23,7 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

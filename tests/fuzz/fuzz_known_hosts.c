@@ -17,7 +17,8 @@
 
 #include <libssh2.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -17,7 +17,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 static char dir[] = "/tmp/tunneld-unit.XXXXXX";
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "control.h"
-#include "tunneld.h"
+#include "proc.h"
 
 static void
 test_utf8(void **state)

@@ -19,7 +19,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 static char dir[] = "/tmp/test_file.XXXXXX";
 

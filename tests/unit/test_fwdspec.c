@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 struct good {
 	const char	*list, *spec;

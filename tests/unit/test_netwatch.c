@@ -21,7 +21,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 /* The first look learns the offset; it is not a resume. */
 static void

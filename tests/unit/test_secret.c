@@ -20,7 +20,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 static char dir[] = "/tmp/test_secret.XXXXXX";
 

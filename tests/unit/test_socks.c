@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 /* Feed b one byte at a time, as a slow client would: the result must be
  * the same as for the whole message at once. */

@@ -26,7 +26,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 #define X	-1	/* invalid: a bug */
 enum { D = TS_DOWN, C = TS_CONNECTING, U = TS_UP, G = TS_DEGRADED,
@@ -115,7 +116,6 @@ setup_workers(void **state)
 	if (worker_threads_enable() != 0 ||
 	    (main_base = event_base_new()) == NULL)
 		return -1;
-	tunneld_base = main_base;
 	if (worker_init(main_base, 2, &cause) != 0) {
 		free(cause);
 		return -1;

@@ -20,7 +20,8 @@
 
 #include <cmocka.h>
 
-#include "tunneld.h"
+#include "control.h"
+#include "proc.h"
 
 /* A buffer with a guard after it: nothing may be written there. */
 struct guarded {
@@ -187,31 +188,31 @@ test_metrics_listen(void **state)
 	struct sockaddr_storage ss;
 	int len;
 
-	assert_int_equal(metrics_parse_listen("127.0.0.1:23190", &ss, &len),
+	assert_int_equal(config_parse_listen("127.0.0.1:23190", &ss, &len),
 	    0);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 23190);
-	assert_int_equal(metrics_parse_listen("[::1]:9", &ss, &len), 0);
+	assert_int_equal(config_parse_listen("[::1]:9", &ss, &len), 0);
 	assert_int_equal(ss.ss_family, AF_INET6);
-	assert_int_equal(metrics_parse_listen("127.0.0.1:23190junk", NULL,
+	assert_int_equal(config_parse_listen("127.0.0.1:23190junk", NULL,
 	    NULL), -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1:23190 ", NULL, NULL),
+	assert_int_equal(config_parse_listen("127.0.0.1:23190 ", NULL, NULL),
 	    -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1junk:23190", NULL,
+	assert_int_equal(config_parse_listen("127.0.0.1junk:23190", NULL,
 	    NULL), -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1:0", NULL, NULL), -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1:65536", NULL, NULL),
+	assert_int_equal(config_parse_listen("127.0.0.1:0", NULL, NULL), -1);
+	assert_int_equal(config_parse_listen("127.0.0.1:65536", NULL, NULL),
 	    -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1:+80", NULL, NULL),
+	assert_int_equal(config_parse_listen("127.0.0.1:+80", NULL, NULL),
 	    -1);
-	assert_int_equal(metrics_parse_listen("127.0.0.1", NULL, NULL), -1);
-	assert_int_equal(metrics_parse_listen("::1:80", NULL, NULL), -1);
-	assert_int_equal(metrics_parse_listen("[::1]x:80", NULL, NULL), -1);
-	assert_int_equal(metrics_parse_listen("localhost:80", NULL, NULL), -1);
-	assert_true(metrics_listen_wildcard("0.0.0.0:9100"));
-	assert_true(metrics_listen_wildcard("[::]:9100"));
-	assert_false(metrics_listen_wildcard("127.0.0.1:9100"));
-	assert_false(metrics_listen_wildcard("[::1]:9100"));
+	assert_int_equal(config_parse_listen("127.0.0.1", NULL, NULL), -1);
+	assert_int_equal(config_parse_listen("::1:80", NULL, NULL), -1);
+	assert_int_equal(config_parse_listen("[::1]x:80", NULL, NULL), -1);
+	assert_int_equal(config_parse_listen("localhost:80", NULL, NULL), -1);
+	assert_true(config_listen_wildcard("0.0.0.0:9100"));
+	assert_true(config_listen_wildcard("[::]:9100"));
+	assert_false(config_listen_wildcard("127.0.0.1:9100"));
+	assert_false(config_listen_wildcard("[::1]:9100"));
 }
 
 /* Lines written to standard error by fn, counted. */

@@ -1,0 +1,272 @@
+/*
+ * forward_remote.c - remote forwards (ssh -R) and reverse dynamic forwards
+ * (ssh -R [bind:]port): the server listens (tcpip-forward, asked again on
+ * every new session) and forwards each connection to us as a channel; we
+ * connect it to the target here (connect.c), or first speak SOCKS on it and
+ * connect where the client asks, within permit_remote_open.
+ *
+ * What the server binds is its choice (sshd GatewayPorts), and it does not
+ * say: status shows what OpenSSH's rules make of the request, given what
+ * session_gateway_ports() learnt of the server.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <string.h>
+
+#include "tunnel.h"
+
+
+/* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
+static const char *
+forward_remote_bind(const struct forward *f)
+{
+	const char *h = f->spec->listen.host;
+
+	if (h == NULL)
+		return "localhost";
+	if (fwdspec_bind_is_wildcard(h))
+		return "";
+	return h;
+}
+
+static int
+forward_remote_loopback(const char *h)
+{
+	return strcmp(h, "localhost") == 0 || strcmp(h, "127.0.0.1") == 0 ||
+	    strcmp(h, "::1") == 0;
+}
+
+/* What the server listens on, by sshd's channel_fwd_bind_addr(). */
+static void
+forward_remote_describe(struct forward *f)
+{
+	const char *h = forward_remote_bind(f), *what;
+	enum gateway_ports gp = session_gateway_ports(f->tunnel->session, 0);
+	int p = f->bound_port;
+
+	free(f->listen_str);
+	if (f->server_note != NULL &&
+	    strstr(f->server_note, "GatewayPorts") != NULL)
+		what = "*";	/* "overridden by server GatewayPorts" */
+	else if (strcmp(h, "localhost") == 0)
+		what = "localhost";
+	else if (forward_remote_loopback(h))
+		what = h;
+	else if (gp == GP_NO)
+		what = "localhost";
+	else if (gp == GP_YES || *h == '\0')
+		what = "*";
+	else
+		what = h;
+	if (strchr(what, ':') != NULL)
+		xasprintf(&f->listen_str, "[%s]:%d", what, p);
+	else
+		xasprintf(&f->listen_str, "%s:%d", what, p);
+}
+
+/* Does what the server binds depend on its GatewayPorts (beyond a note)? */
+static int
+forward_remote_ambiguous(const struct forward *f)
+{
+	return !forward_remote_loopback(forward_remote_bind(f));
+}
+
+/* Ask the server to listen, if the session is up and nothing is asked. */
+void
+forward_remote_request(struct forward *f)
+{
+	struct session *s = f->tunnel->session;
+
+	if (!session_is_established(s) || f->requested || f->listening)
+		return;
+	f->requested = 1;
+	if (forward_remote_ambiguous(f))
+		session_gateway_ports(s, 1);
+	log_debug("%s: asking the server to listen for %s",
+	    f->tunnel->conf->name, f->spec->spec);
+	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
+}
+
+static void
+forward_remote_up(struct forward *f)
+{
+	forward_remote_describe(f);
+	f->state = FS_UP;
+	forward_set_error(f, NULL);
+	log_info("%s: the server listens on %s for %s%s%s",
+	    f->tunnel->conf->name, f->listen_str, f->spec->spec,
+	    f->server_note != NULL ? "; it says: " : "",
+	    f->server_note != NULL ? f->server_note : "");
+}
+
+static void
+forward_remote_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	forward_remote_request(arg);
+}
+
+/* Ask again later: exponential from reconnect_min up to FORWARD_RETRY_MAX
+ * seconds, with jitter. */
+static void
+forward_remote_retry(struct forward *f)
+{
+	double d;
+
+	d = backoff_delay(f->tunnel->conf->reconnect_min, FORWARD_RETRY_MAX,
+	    ++f->retries);
+	if (f->retry_timer == NULL)
+		f->retry_timer = evtimer_new(tunnel_base(f->tunnel),
+		    forward_remote_retry_cb, f);
+	timer_add_secs(f->retry_timer, d);
+}
+
+/*
+ * The server would not listen.  If it gave this forward to an earlier
+ * session, the likely cause is that session itself: sshd has not yet
+ * noticed that it is dead and still holds the port.  The forward is then
+ * pending, not failed, and asked for again until the server lets go.
+ */
+static void
+forward_remote_refused(struct forward *f, const char *error, const char *note)
+{
+	char *msg, *where = fwdspec_listen_string(&f->spec->listen);
+	forward_remote_retry(f);
+	if (f->granted_before && note == NULL) {
+		xasprintf(&msg, "the server still holds %s for the previous "
+		    "session, which it has not yet noticed is dead; asking "
+		    "again, with backoff, until it lets go.  On the server, "
+		    "ClientAliveInterval and ClientAliveCountMax in sshd_config "
+		    "make it notice sooner", where);
+		if (f->last_error == NULL || f->state != FS_PENDING)
+			log_warnx("%s: remote forward \"%s\": %s",
+			    f->tunnel->conf->name, f->spec->spec, msg);
+		f->state = FS_PENDING;
+		forward_set_error(f, msg);
+	} else {
+		if (note != NULL)
+			xasprintf(&msg, "%s on %s: %s", error, where, note);
+		else
+			xasprintf(&msg, "%s on %s (the port is in use there, "
+			    "or not permitted: the server's log says which)",
+			    error, where);
+		forward_fail(f, msg);
+	}
+	free(where);
+	free(msg);
+	tunnel_forward_changed(f->tunnel);
+}
+
+/* The server's answer to tcpip-forward: it listens (on port), or error. */
+void
+forward_remote_listened(struct forward *f, int port, const char *error,
+    const char *note)
+{
+	f->requested = 0;
+	free(f->server_note);
+	f->server_note = note != NULL ? xstrdup(note) : NULL;
+	if (error != NULL) {
+		forward_remote_refused(f, error, note);
+		return;
+	}
+	f->listening = 1;
+	f->bound_port = port;
+	f->retries = 0;
+	f->granted_before = 1;
+	if (f->spec->listen.port == 0)
+		log_notice("%s: the server allocated port %d for %s",
+		    f->tunnel->conf->name, port, f->spec->spec);
+	if (forward_remote_ambiguous(f) &&
+	    session_gateway_ports(f->tunnel->session, 0) == GP_PROBING)
+		return;		/* up once the probe has answered */
+	forward_remote_up(f);
+	tunnel_forward_changed(f->tunnel);
+}
+
+/* The server's GatewayPorts is known: forwards waiting for it are up. */
+void
+forward_remote_gateway_known(struct tunnel *t)
+{
+	struct forward *f;
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++) {
+		f = t->fwds[i];
+		if (forward_is_remote(f) && f->listening &&
+		    f->state != FS_UP)
+			forward_remote_up(f);
+	}
+	tunnel_forward_changed(t);
+}
+
+/* The session is gone, and with it the server's listener. */
+void
+forward_remote_session_lost(struct forward *f)
+{
+	f->listening = 0;
+	f->requested = 0;
+	f->retries = 0;
+	if (f->retry_timer != NULL)
+		evtimer_del(f->retry_timer);
+	if (f->state != FS_FAILED)	/* a new session asks afresh */
+		forward_set_error(f, NULL);
+	free(f->listen_str);
+	f->listen_str = NULL;
+	if (f->state == FS_UP)
+		f->state = FS_PENDING;
+}
+
+/* A connection to the server's listener, forwarded to us as a channel. */
+void
+forward_remote_accept(struct forward *f, struct channel *c)
+{
+	const struct fwdspec *sp = f->spec;
+	const char *why;
+	char label[512];
+
+	if (sp->kind == FWD_REMOTE_DYNAMIC)
+		snprintf(label, sizeof label, "%s from the server (SOCKS)",
+		    sp->spec);
+	else if (sp->connect.path != NULL)
+		snprintf(label, sizeof label, "%s from the server to %s",
+		    sp->spec, sp->connect.path);
+	else
+		snprintf(label, sizeof label, "%s from the server to %s:%d",
+		    sp->spec, sp->connect.host, sp->connect.port);
+	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
+	channel_set_label(c, label);
+	/* the connection made here for it must stay out of the reserve */
+	why = forward_over_budget(f);
+	if (why == NULL && !budget_fd_room())
+		why = "out of descriptors for forwarded connections";
+	if (why != NULL) {
+		forward_refused(f, "the server", 0, why);
+		channel_abort(c, why);
+		return;
+	}
+	channel_set_owner(c, f, &f->counters);
+	if (sp->kind == FWD_REMOTE_DYNAMIC)
+		channel_socks_start(c, f->tunnel->conf->connect_timeout);
+	else
+		channel_connect(c, sp->connect.host, sp->connect.port,
+		    sp->connect.path);
+}
+
+/* A reverse dynamic client's request: allowed, then connected from here. */
+void
+forward_remote_dynamic_request(struct forward *f, struct channel *c,
+    const char *host, int port)
+{
+	const struct tunnel_conf *tc = f->tunnel->conf;
+
+	if (!tc->permit_any && !permit_match(tc->permits, tc->npermits,
+	    host, port)) {
+		log_notice("%s: %s: %s:%d is not in permit_remote_open, "
+		    "refused", tc->name, channel_label(c), host, port);
+		channel_socks_done(c, SOCKS5_NOT_ALLOWED);
+		return;
+	}
+	channel_connect(c, host, port, NULL);
+}
