@@ -253,11 +253,14 @@ def objects(tree, lib, r):
 
 
 def source_line(tree, src, sym):
-    """Where SRC names SYM: a call first, else any mention."""
+    """Where SRC names SYM: a call in a function's body (indented) first,
+    else any mention outside a comment."""
     lines = tree.lines(src)
-    for pat in (r"\b%s\s*\(" % re.escape(sym), r"\b%s\b" % re.escape(sym)):
+    call = re.compile(r"^\s.*\b%s\s*\(" % re.escape(sym))
+    word = re.compile(r"\b%s\b" % re.escape(sym))
+    for pat in (call, word):
         for n, line in enumerate(lines, 1):
-            if re.search(pat, line) and not line.lstrip().startswith(("*", "/*", "//")):
+            if pat.search(line) and not line.lstrip().startswith(("*", "/*", "//")):
                 return "%s:%d" % (src, n)
     return src
 
