@@ -16,8 +16,9 @@ proc     proc/proc.h
 '
 LIBSSH2_LAYER=ssh
 #
-# usage: tests/layers.sh [--lib PATH] [--map FILE] [ROOT]
+# usage: tests/layers.sh [-v] [--lib PATH] [--map FILE] [ROOT]
 #
+#   -v         list each edge's lines (includes) or functions (calls)
 #   ROOT       the source tree (default: $top_srcdir, else the tree this
 #              script is in)
 #   --lib      the built daemon/libtunneld.a: its objects (beside it, as
@@ -48,7 +49,7 @@ import sys
 
 
 def usage():
-    sys.stderr.write("usage: layers.sh [--lib PATH] [--map FILE] [ROOT]\n")
+    sys.stderr.write("usage: layers.sh [-v] [--lib PATH] [--map FILE] [ROOT]\n")
     sys.exit(2)
 
 
@@ -354,12 +355,31 @@ def print_table(tree):
         print("#   %-8s %5d %6d  %s" % (label, len(files), n, names))
 
 
-def print_graph(title, graph, count):
+def knots(graph):
+    """The strongly connected sets of more than one folder."""
+    reach = {a: {a} for a in ORDER}
+    changed = True
+    while changed:
+        changed = False
+        for a in ORDER:
+            more = set().union(*(reach[b] for b in graph.get(a, {}))) - reach[a]
+            if more:
+                reach[a] |= more
+                changed = True
+    sets = {tuple(b for b in ORDER if b in reach[a] and a in reach[b]) for a in ORDER}
+    return sorted((k for k in sets if len(k) > 1), key=lambda k: RANK[k[0]])
+
+
+def print_graph(title, graph, count, verbose):
     print("# %s" % title)
     for a in ORDER:
         for b in sorted(graph.get(a, {}), key=RANK.get):
             up = "   UP" if RANK[b] > RANK[a] else ""
             print("#   %s -> %s (%d)%s" % (a, b, count(graph[a][b]), up))
+            if verbose:
+                print("#       " + " ".join(sorted(set(graph[a][b]))))
+    for knot in knots(graph):
+        print("#   knot (each reaches each): " + " ".join(knot))
     found = cycles(graph)
     for cyc in found[:CYCLES_SHOWN]:
         print("#   cycle: " + " -> ".join(cyc))
@@ -368,10 +388,12 @@ def print_graph(title, graph, count):
 
 
 def main(argv):
-    lib, mapfile, root = None, None, None
+    lib, mapfile, root, verbose = None, None, None, False
     args = iter(argv)
     for arg in args:
-        if arg == "--lib":
+        if arg in ("-v", "--verbose"):
+            verbose = True
+        elif arg == "--lib":
             lib = next(args, None) or usage()
         elif arg == "--map":
             mapfile = next(args, None) or usage()
@@ -390,7 +412,7 @@ def main(argv):
     print("# source: %s%s" % (root, " (mapped by %s)" % mapfile if mapfile else ""))
     print_table(tree)
     inc, shared_users = check_includes(tree, r)
-    print_graph("include graph (#include lines between folders)", inc, len)
+    print_graph("include graph (#include lines between folders)", inc, len, verbose)
     if shared_users:
         print("# shared headers (%s): included by %d files, no edge"
               % (" ".join(tree.shared), len(shared_users)))
@@ -402,7 +424,7 @@ def main(argv):
         print("# library: %s" % lib)
         calls = check_calls(tree, lib, r)
         print_graph("call graph (functions and variables used between folders, nm)",
-                    calls, lambda items: len(set(items)))
+                    calls, lambda items: len(set(items)), verbose)
     return r.finish()
 
 
