@@ -94,6 +94,7 @@ build() {
 		    -o "$WORK/build/$obj" "$WORK/src/$src" 2>"$WORK/cc.err" ||
 		    { cat "$WORK/cc.err"; return 1; }
 	done
+	# shellcheck disable=SC2086
 	(cd "$WORK/build" && ar rc daemon/libtunneld.a $objs)
 }
 
@@ -112,7 +113,7 @@ only_rule_fails() {
 	[ "$(grep -c '^not ok' "$WORK/out")" = 1 ] && rule_fails "$1"
 }
 
-echo "1..19"
+echo "1..21"
 
 good_tree && build
 check "a layered tree passes" passes
@@ -142,6 +143,16 @@ check "rule 2: tunnel/tunnel.c includes ssh/session.h: fails" fails_rule 2
 check "rule 2: ... and only that rule, naming the interface" sh -c \
     "grep -q '^not ok 2 ' '$WORK/out' && [ \$(grep -c '^not ok' '$WORK/out') = 1 ] &&
      grep -qF 'daemon/tunnel/tunnel.c:1: includes \"ssh/session.h\", private to ssh (its interface: ssh/ssh.h)' '$WORK/out'"
+
+# 2. ... or by a plain name another folder's -I would find
+good_tree
+put daemon/tunnel/extra.h <<-'E'
+	#include "session.h"
+	E
+build
+check "rule 2: tunnel/extra.h includes \"session.h\" of ssh/: fails" fails_rule 2
+check "rule 2: ... naming file and line" \
+    said 'daemon/tunnel/extra.h:1: "session.h" is neither in its folder'
 
 # 3. a cycle, of headers alone (a plain-name include resolved across folders)
 good_tree

@@ -188,7 +188,9 @@ def check_includes(tree, r):
                 continue
             target = tree.resolve(path, name)
             if target is None:
-                r.note("%s: \"%s\" is no file of the tree" % (where, name))
+                r.fail(2, '%s: "%s" is neither in its folder nor under daemon/ '
+                       'or common/ (another folder\'s header is included as '
+                       '"FOLDER/NAME.h")' % (where, name))
                 continue
             if tree.is_shared(target):
                 shared_users.add(path)
