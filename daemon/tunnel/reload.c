@@ -188,7 +188,8 @@ reload_release(struct config *nc, json_object *o, const char *why, size_t *n)
 		else {
 			reload_add(o, KR_NEEDS(j->rc.needs, KR_SESSION) ?
 			    "restarted" : "changed", t->name);
-			log_info("%s: %s changed (%s)", t->name, keyword_name(which),
+			log_tunnel(t, LOG_LVL_INFO, "%s changed (%s)",
+			    keyword_name(which),
 			    keyword_reload_name(keyword_reload(which)));
 		}
 		if ((KR_NEEDS(j->rc.needs, KR_SESSION) ||
@@ -226,7 +227,7 @@ reload_config(const char *by)
 	TAILQ_FOREACH_SAFE(t, &tunnels, entry, next) {
 		if (config_find(nc, t->name) == NULL) {
 			reload_add(o, "removed", t->name);
-			log_notice("%s: removed by %s", t->name, why);
+			log_tunnel(t, LOG_LVL_NOTICE, "removed by %s", why);
 			busy |= tunnel_destroy(t) != 0;
 		}
 	}

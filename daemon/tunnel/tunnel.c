@@ -544,7 +544,7 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		    reason != NULL ? ": " : "", reason != NULL ? reason : "");
 		return;
 	}
-	log_debug("%s: %s in state %s", t->name, tunnel_event_name(ev),
+	log_tunnel(t, LOG_LVL_DEBUG, "%s in state %s", tunnel_event_name(ev),
 	    tunnel_state_name(t->state));
 	switch (ev) {
 	case TE_UP:
@@ -579,7 +579,7 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		return;
 	case TE_LOST_FATAL:
 		tunnel_set_error(t, reason);
-		log_error("%s: %s", t->name, reason);
+		log_tunnel(t, LOG_LVL_ERROR, "%s", reason);
 		break;
 	case TE_FWD_UP:
 	case TE_FWD_PENDING:
@@ -983,8 +983,8 @@ tunnel_create(struct tunnel_conf *tc)
 	t->state = t->pub_state = TS_DOWN;
 	t->since = t->pub_since = time(NULL);
 	if (worker_send(t->worker, tunnel_init_job, t) != 0)
-		log_warnx("%s: worker %u is busy; the tunnel is set up there "
-		    "when it is free", t->name, worker_id(t->worker));
+		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; the tunnel "
+		    "is set up there when it is free", worker_id(t->worker));
 	pthread_rwlock_wrlock(&tunnels_lock);
 	TAILQ_INSERT_TAIL(&tunnels, t, entry);
 	pthread_rwlock_unlock(&tunnels_lock);
@@ -1111,14 +1111,16 @@ tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
 	if (worker_send(t->worker, tunnel_command_job, j) == 0)
 		t->pub_state = j->state;
 	else
-		log_warnx("%s: worker %u is busy; \"%s\" is carried out when "
-		    "it is free", t->name, worker_id(t->worker), why);
+		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; \"%s\" is "
+		    "carried out when it is free", worker_id(t->worker), why);
 	tunnel_command_unref(j);
 }
 
 /*
  * A message about a tunnel: "NAME: ..." with the journal's TUNNEL= field;
- * about one of its forwards, FORWARD= too (the message names it).
+ * about one of its forwards, FORWARD= too.  The message names the forward
+ * itself, where it reads best ("listening on ADDR for SPEC", "KIND forward
+ * \"SPEC\": ..."): log_forward() adds only the tunnel's name.
  */
 void
 log_tunnel(struct tunnel *t, int level, const char *fmt, ...)
