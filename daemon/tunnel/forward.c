@@ -1,7 +1,8 @@
 /*
  * forward.c - one entry of a tunnel's local/remote/dynamic lists at run time:
- * its state, its statistics and, for the kinds that listen on this machine
- * (local, dynamic), its listening sockets.  Listeners belong to the tunnel,
+ * its state (changed by forward_set_state()), its statistics and, for the
+ * kinds that listen on this machine (local, dynamic), its listening
+ * sockets.  Listeners belong to the tunnel,
  * not to a session: they stay bound while the session is re-established.
  * The remote kinds listen on the server: forward_remote.c.
  */

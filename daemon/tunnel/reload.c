@@ -3,7 +3,8 @@
  * `tunnelctl reload`).  The file is parsed into a new configuration; if it
  * has errors the running one stays in force and every error is returned.
  * Otherwise only the difference is applied, as the keyword table
- * (config_keywords.c) classes each setting:
+ * (config_keywords.c) classes each setting; what changes in a tunnel is
+ * the tunnel's to do (tunnel_reconf_release(), tunnel_reconf_acquire()):
  *
  *   a new tunnel             is created, and started if autostart
  *   a removed tunnel         is stopped and destroyed
@@ -27,9 +28,9 @@
  * KR_DAEMON one (control_socket, workers) cannot be applied to a running
  * daemon, and the answer says so.
  *
- * Runs on the main thread; what it does to a tunnel runs on the tunnel's
- * worker (reload_job), and the old configuration is freed only after
- * every tunnel has been moved to the new one.
+ * Runs on the main thread; each tunnel's steps run on its worker
+ * (reload_job), and the old configuration is freed only after every
+ * tunnel has been moved to the new one.
  *
  * A reload of tunnels with ssh_config = true needs ssh -G, which may take
  * seconds (a Match exec): reload_request() first loads the file to learn

@@ -1,20 +1,22 @@
 /*
- * tunnel.c - the per-tunnel state machine of SPEC.md, written as one.
+ * tunnel.c - the per-tunnel state machine of SPEC.md, written as one, and
+ * what a tunnel holds: its configuration and its forwards, which change
+ * here only (a reload's two steps, tunnel_reconf_release() and
+ * tunnel_reconf_acquire(): the forwards that go, stay and come, worked
+ * out once).
  *
  * Events (enum tunnel_event) come from the control socket through the main
  * thread (up, down, restart), from the session (up, lost with the class of
  * its error), from the forwards (every one up, answers awaited, one
- * failed), from the set-up limit (a slot, tunnel_setup.c) and from the
- * retry timer.  tunnel_fsm_next() is the transition table, pure (the unit
- * tests check every pair); tunnel_fsm() looks an event up, runs its own
- * action and changes state with tunnel_change_state(), the one function
- * that runs entry actions: the session freed, the set-up slot given back,
- * the retry timer armed and cancelled, the forwards started and stopped.
- * It logs "old -> new" by name and posts the change to the main thread.
- * An event the table does not allow is a bug: logged ("BUG: ..."), never
- * acted on, never a crash.  The functions other files call
- * (tunnel_start, tunnel_stop, tunnel_session_up, tunnel_session_lost,
- * tunnel_forward_changed, tunnel_command) only feed events.
+ * failed: forward_set_state() tells tunnel_forward_changed()), from the
+ * set-up limit (a slot, tunnel_setup.c) and from the retry timer.
+ * tunnel_fsm_next() is the transition table, pure; tunnel_fsm() looks an
+ * event up, runs its own action and changes state with
+ * tunnel_change_state(), which runs the entry actions (the session freed,
+ * the set-up slot given back, the retry timer armed and cancelled, the
+ * forwards started and stopped), logs "old -> new" by name and posts the
+ * change to the main thread.  An event the table does not allow is
+ * logged ("BUG: ...") and ignored.
  *
  *   down ----up----> connecting --session up, forwards--> up | degraded
  *   connecting | up | degraded --lost--> backoff --retry--> connecting
@@ -35,11 +37,10 @@
  * is retried at once on the same server, and is not a failure.
  *
  * A tunnel lives on one worker thread (worker.c).  The functions marked
- * "main thread" below are the only ones the main thread calls; they reach
- * the tunnel through worker_send() and worker_call(), which never wait for
- * long: a job that may block (a key file on a hung file system) runs from
- * the tunnel's own event (ev_begin), not inside a job the main thread
- * waits for.
+ * "main thread" below are those the main thread calls; they reach the
+ * tunnel through worker_send() and worker_call().  The session, which may
+ * read key files, starts from the tunnel's own event (ev_begin), not
+ * inside a job the main thread waits for.
  */
 #include "config.h"
 
