@@ -268,7 +268,8 @@ forward_remote_dynamic_request(struct forward *f, struct channel *c,
 	if (!tc->permit_any && !permit_match(tc->permits, tc->npermits,
 	    host, port)) {
 		log_forward(f, LOG_LVL_NOTICE, "%s: %s:%d is not in "
-		    "permit_remote_open, refused", channel_label(c), host, port);
+		    "permit_remote_open, refused", channel_label(c), host,
+		    port);
 		channel_socks_done(c, SOCKS5_NOT_ALLOWED);
 		return;
 	}

@@ -894,7 +894,7 @@ tunnel_forwards_acquire(struct tunnel *t, struct tunnel_reconf *rc)
 		log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\" added",
 		    fwdspec_kind_name(f->spec->kind), f->spec->spec);
 		if (tunnel_forwards_started(t))
-			forward_start(f);	/* up at once if the session is */
+			forward_start(f);	/* up if the session is */
 	}
 	tunnel_reconf_clear(rc);
 	tunnel_forwards_batch_end(t);

@@ -178,7 +178,7 @@ void		 tunnel_setup_extra_done(struct setup_slots *);
 struct tunnel_reconf {
 	unsigned		 needs;		/* tunnel_conf_reload_needs() */
 	const char		*why;
-	struct forward		**kept;		/* by the new order; NULL: new */
+	struct forward		**kept;		/* new order; NULL: a new one */
 	size_t			 nkept;
 	int			 start;		/* restarted: it was wanted */
 };
@@ -220,7 +220,8 @@ void		 tunnel_sessions_own_up(struct tunnel *);
 void		 tunnel_session_transport(json_object *, struct session *);
 
 /* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
-enum forward_state { FS_PENDING, FS_UP, FS_FAILED };	/* a new one: pending */
+/* a new forward is pending (zero) */
+enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
 #define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
 struct forward {
 	struct tunnel		*tunnel;
