@@ -1,7 +1,8 @@
 /*
  * forward.c - one entry of a tunnel's local/remote/dynamic lists at run time:
- * its state, its statistics and, for the kinds that listen on this machine
- * (local, dynamic), its listening sockets.  Listeners belong to the tunnel,
+ * its state (changed by forward_set_state()), its statistics and, for the
+ * kinds that listen on this machine (local, dynamic), its listening
+ * sockets.  Listeners belong to the tunnel,
  * not to a session: they stay bound while the session is re-established.
  * The remote kinds listen on the server: forward_remote.c.
  */
@@ -42,10 +43,33 @@ forward_new(struct tunnel *t, const struct fwdspec *spec)
 	struct forward *f = xcalloc(1, sizeof *f);
 
 	f->tunnel = t;
-	f->spec = spec;
-	f->state = FS_PENDING;
+	f->spec = spec;		/* f->state: FS_PENDING, zero */
 	TAILQ_INIT(&f->waiters);
 	return f;
+}
+
+/*
+ * The one place that changes a forward's state.  The change is logged, and
+ * the tunnel, whose state follows its forwards', is told
+ * (tunnel_forward_changed()) - unless it is changing several of them at
+ * once and hears of them together afterwards (tunnel_forwards_batch_begin()).
+ * The error that goes with the new state is set first (forward_set_error()):
+ * the tunnel reads it.
+ */
+void
+forward_set_state(struct forward *f, enum forward_state st, const char *why)
+{
+	enum forward_state old = f->state;
+
+	if (st == old)
+		return;
+	f->state = st;
+	log_forward(f, LOG_LVL_DEBUG, "%s forward \"%s\": %s -> %s%s%s%s",
+	    fwdspec_kind_name(f->spec->kind), f->spec->spec,
+	    forward_state_name(old), forward_state_name(st), why ? " (" : "",
+	    why ? why : "", why ? ")" : "");
+	if (f->tunnel->fwd_batch == 0)
+		tunnel_forward_changed(f->tunnel);
 }
 
 void
@@ -66,10 +90,10 @@ forward_fail(struct forward *f, const char *error)
 {
 	if (f->state != FS_FAILED || f->last_error == NULL ||
 	    strcmp(f->last_error, error) != 0)
-		log_warnx("%s: %s forward \"%s\": %s", f->tunnel->conf->name,
+		log_forward(f, LOG_LVL_WARNING, "%s forward \"%s\": %s",
 		    fwdspec_kind_name(f->spec->kind), f->spec->spec, error);
-	f->state = FS_FAILED;
 	forward_set_error(f, error);
+	forward_set_state(f, FS_FAILED, error);
 }
 
 #define ACCEPT_BURST	64	/* connections taken per wake-up */
@@ -155,8 +179,8 @@ forward_refused(struct forward *f, const char *host, int port,
 {
 	f->refused++;
 	f->tunnel->refused++;
-	log_notice("%s: %s forward \"%s\": connection from %s:%d refused: %s",
-	    f->tunnel->conf->name, fwdspec_kind_name(f->spec->kind),
+	log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\": connection from "
+	    "%s:%d refused: %s", fwdspec_kind_name(f->spec->kind),
 	    f->spec->spec, host, port, why);
 }
 
@@ -307,8 +331,8 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 				forward_pause(f, strerror(errno));
 			else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
-				log_warnx("%s: accept on %s: %s",
-				    f->tunnel->conf->name, f->listen_str,
+				log_forward(f, LOG_LVL_WARNING,
+				    "accept on %s: %s", f->listen_str,
 				    strerror(errno));
 			return;
 		}
@@ -408,7 +432,7 @@ forward_bind_tcp(struct forward *f, int family, const char *addr, int port)
 	    listen(fd, LISTEN_BACKLOG) == -1) {
 		e = errno;
 		close(fd);
-		log_debug("%s: listen on %s: %s", f->tunnel->conf->name, buf,
+		log_forward(f, LOG_LVL_DEBUG, "listen on %s: %s", buf,
 		    strerror(e));
 		return errno = e, -1;
 	}
@@ -532,8 +556,8 @@ forward_bind(struct forward *f, char **cause)
 			bound++;
 		else if (n > 1 && (errno == EAFNOSUPPORT ||
 		    errno == EADDRNOTAVAIL) && families[i] == AF_INET6)
-			log_debug("%s: no IPv6 here: not listening on [%s]:%d",
-			    f->tunnel->conf->name, addrs[i], port);
+			log_forward(f, LOG_LVL_DEBUG, "no IPv6 here: not "
+			    "listening on [%s]:%d", addrs[i], port);
 		else {
 			e = errno;
 			failed = (int)i;
@@ -576,11 +600,11 @@ forward_start(struct forward *f)
 		free(cause);
 		return -1;
 	}
-	f->state = session_is_established(f->tunnel->session) ? FS_UP :
-	    FS_PENDING;
 	forward_set_error(f, NULL);
-	log_info("%s: listening on %s for %s", f->tunnel->conf->name,
-	    f->listen_str, f->spec->spec);
+	forward_set_state(f, session_is_established(f->tunnel->session) ?
+	    FS_UP : FS_PENDING, "listening");
+	log_forward(f, LOG_LVL_INFO, "listening on %s for %s", f->listen_str,
+	    f->spec->spec);
 	return 0;
 }
 
@@ -602,7 +626,7 @@ forward_stop(struct forward *f)
 	free(f->listen_str);
 	f->listen_str = NULL;
 	if (f->state != FS_FAILED)
-		f->state = FS_PENDING;
+		forward_set_state(f, FS_PENDING, "stopped");
 }
 
 void

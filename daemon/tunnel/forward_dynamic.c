@@ -22,7 +22,7 @@ forward_dynamic_accepted(struct forward *f, struct session *s, int fd,
 
 	snprintf(label, sizeof label, "%s from %s:%d", f->spec->spec, host,
 	    port);
-	log_debug("%s: %s: accepted", t->conf->name, label);
+	log_forward(f, LOG_LVL_DEBUG, "%s: accepted", label);
 	c = channel_new(s, fd, label);
 	channel_set_owner(c, f, &f->counters);
 	channel_socks_start(c, t->conf->connect_timeout);

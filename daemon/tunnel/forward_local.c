@@ -17,7 +17,6 @@ void
 forward_local_accepted(struct forward *f, struct session *s, int fd,
     const char *host, int port)
 {
-	struct tunnel *t = f->tunnel;
 	const struct fwdspec *sp = f->spec;
 	struct channel *c;
 	char label[512];
@@ -28,7 +27,7 @@ forward_local_accepted(struct forward *f, struct session *s, int fd,
 	else
 		snprintf(label, sizeof label, "%s from %s:%d to %s:%d",
 		    sp->spec, host, port, sp->connect.host, sp->connect.port);
-	log_debug("%s: %s: accepted", t->conf->name, label);
+	log_forward(f, LOG_LVL_DEBUG, "%s: accepted", label);
 	c = channel_new(s, fd, label);
 	channel_set_owner(c, f, &f->counters);
 	if (sp->connect.path != NULL)

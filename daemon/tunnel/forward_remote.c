@@ -85,8 +85,8 @@ forward_remote_request(struct forward *f)
 	f->requested = 1;
 	if (forward_remote_ambiguous(f))
 		session_gateway_ports(s, 1);
-	log_debug("%s: asking the server to listen for %s",
-	    f->tunnel->conf->name, f->spec->spec);
+	log_forward(f, LOG_LVL_DEBUG, "asking the server to listen for %s",
+	    f->spec->spec);
 	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
 }
 
@@ -94,10 +94,10 @@ static void
 forward_remote_up(struct forward *f)
 {
 	forward_remote_describe(f);
-	f->state = FS_UP;
 	forward_set_error(f, NULL);
-	log_info("%s: the server listens on %s for %s%s%s",
-	    f->tunnel->conf->name, f->listen_str, f->spec->spec,
+	forward_set_state(f, FS_UP, "the server listens");
+	log_forward(f, LOG_LVL_INFO, "the server listens on %s for %s%s%s",
+	    f->listen_str, f->spec->spec,
 	    f->server_note != NULL ? "; it says: " : "",
 	    f->server_note != NULL ? f->server_note : "");
 }
@@ -133,6 +133,8 @@ static void
 forward_remote_refused(struct forward *f, const char *error, const char *note)
 {
 	char *msg, *where = fwdspec_listen_string(&f->spec->listen);
+
+	tunnel_forwards_batch_begin(f->tunnel);	/* an error, a state, or both */
 	forward_remote_retry(f);
 	if (f->granted_before && note == NULL) {
 		xasprintf(&msg, "the server still holds %s for the previous "
@@ -141,10 +143,10 @@ forward_remote_refused(struct forward *f, const char *error, const char *note)
 		    "ClientAliveInterval and ClientAliveCountMax in sshd_config "
 		    "make it notice sooner", where);
 		if (f->last_error == NULL || f->state != FS_PENDING)
-			log_warnx("%s: remote forward \"%s\": %s",
-			    f->tunnel->conf->name, f->spec->spec, msg);
-		f->state = FS_PENDING;
+			log_forward(f, LOG_LVL_WARNING, "remote forward "
+			    "\"%s\": %s", f->spec->spec, msg);
 		forward_set_error(f, msg);
+		forward_set_state(f, FS_PENDING, "the server still holds it");
 	} else {
 		if (note != NULL)
 			xasprintf(&msg, "%s on %s: %s", error, where, note);
@@ -156,7 +158,7 @@ forward_remote_refused(struct forward *f, const char *error, const char *note)
 	}
 	free(where);
 	free(msg);
-	tunnel_forward_changed(f->tunnel);
+	tunnel_forwards_batch_end(f->tunnel);
 }
 
 /* The server's answer to tcpip-forward: it listens (on port), or error. */
@@ -176,13 +178,14 @@ forward_remote_listened(struct forward *f, int port, const char *error,
 	f->retries = 0;
 	f->granted_before = 1;
 	if (f->spec->listen.port == 0)
-		log_notice("%s: the server allocated port %d for %s",
-		    f->tunnel->conf->name, port, f->spec->spec);
+		log_forward(f, LOG_LVL_NOTICE, "the server allocated port %d "
+		    "for %s", port, f->spec->spec);
 	if (forward_remote_ambiguous(f) &&
 	    session_gateway_ports(f->tunnel->session, 0) == GP_PROBING)
 		return;		/* up once the probe has answered */
+	tunnel_forwards_batch_begin(f->tunnel);
 	forward_remote_up(f);
-	tunnel_forward_changed(f->tunnel);
+	tunnel_forwards_batch_end(f->tunnel);
 }
 
 /* The server's GatewayPorts is known: forwards waiting for it are up. */
@@ -192,13 +195,14 @@ forward_remote_gateway_known(struct tunnel *t)
 	struct forward *f;
 	size_t i;
 
+	tunnel_forwards_batch_begin(t);
 	for (i = 0; i < t->nfwds; i++) {
 		f = t->fwds[i];
 		if (forward_is_remote(f) && f->listening &&
 		    f->state != FS_UP)
 			forward_remote_up(f);
 	}
-	tunnel_forward_changed(t);
+	tunnel_forwards_batch_end(t);
 }
 
 /* The session is gone, and with it the server's listener. */
@@ -215,7 +219,7 @@ forward_remote_session_lost(struct forward *f)
 	free(f->listen_str);
 	f->listen_str = NULL;
 	if (f->state == FS_UP)
-		f->state = FS_PENDING;
+		forward_set_state(f, FS_PENDING, "the session is gone");
 }
 
 /* A connection to the server's listener, forwarded to us as a channel. */
@@ -235,7 +239,7 @@ forward_remote_accept(struct forward *f, struct channel *c)
 	else
 		snprintf(label, sizeof label, "%s from the server to %s:%d",
 		    sp->spec, sp->connect.host, sp->connect.port);
-	log_debug("%s: %s: forwarded to us", f->tunnel->conf->name, label);
+	log_forward(f, LOG_LVL_DEBUG, "%s: forwarded to us", label);
 	channel_set_label(c, label);
 	/* the connection made here for it must stay out of the reserve */
 	why = forward_over_budget(f);
@@ -263,8 +267,9 @@ forward_remote_dynamic_request(struct forward *f, struct channel *c,
 
 	if (!tc->permit_any && !permit_match(tc->permits, tc->npermits,
 	    host, port)) {
-		log_notice("%s: %s: %s:%d is not in permit_remote_open, "
-		    "refused", tc->name, channel_label(c), host, port);
+		log_forward(f, LOG_LVL_NOTICE, "%s: %s:%d is not in "
+		    "permit_remote_open, refused", channel_label(c), host,
+		    port);
 		channel_socks_done(c, SOCKS5_NOT_ALLOWED);
 		return;
 	}

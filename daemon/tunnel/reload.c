@@ -3,7 +3,8 @@
  * `tunnelctl reload`).  The file is parsed into a new configuration; if it
  * has errors the running one stays in force and every error is returned.
  * Otherwise only the difference is applied, as the keyword table
- * (config_keywords.c) classes each setting:
+ * (config_keywords.c) classes each setting; what changes in a tunnel is
+ * the tunnel's to do (tunnel_reconf_release(), tunnel_reconf_acquire()):
  *
  *   a new tunnel             is created, and started if autostart
  *   a removed tunnel         is stopped and destroyed
@@ -27,9 +28,9 @@
  * KR_DAEMON one (control_socket, workers) cannot be applied to a running
  * daemon, and the answer says so.
  *
- * Runs on the main thread; what it does to a tunnel runs on the tunnel's
- * worker (reload_job), and the old configuration is freed only after
- * every tunnel has been moved to the new one.
+ * Runs on the main thread; each tunnel's steps run on its worker
+ * (reload_job), and the old configuration is freed only after every
+ * tunnel has been moved to the new one.
  *
  * A reload of tunnels with ssh_config = true needs ssh -G, which may take
  * seconds (a Match exec): reload_request() first loads the file to learn
@@ -55,145 +56,13 @@ static struct {
 }			 reload_observers[OBSERVERS_MAX];
 static size_t		 reload_nobservers;
 
-/* Same forwards, same order: the run-time objects now point at tc. */
-static void
-reload_repoint(struct tunnel *t, struct tunnel_conf *tc)
-{
-	size_t i;
-
-	t->conf = tc;
-	for (i = 0; i < t->nfwds; i++)
-		t->fwds[i]->spec = &tc->fwds[i];
-	tunnel_ssh_reconf(t);
-}
-
-/* A forward leaves a live tunnel: its listeners close, the server's is
- * cancelled; connections already made go on, unattached. */
-static void
-reload_forward_remove(struct tunnel *t, struct forward *f)
-{
-	log_notice("%s: %s forward \"%s\" removed", t->conf->name,
-	    fwdspec_kind_name(f->spec->kind), f->spec->spec);
-	if (t->session != NULL) {
-		if (forward_is_remote(f))
-			session_listen_cancel(t->session, f);
-		session_forget_owner(t->session, f);
-	}
-	forward_free(f);
-}
-
-/* Forwards change, first step: those that go are closed; the others stay
- * (still on the old configuration until the second step). */
-static void
-reload_forwards_release(struct tunnel *t, struct tunnel_conf *tc)
-{
-	char *taken;
-	size_t i, j, w;
-
-	taken = xcalloc(tc->nfwds + 1, 1);
-	for (i = w = 0; i < t->nfwds; i++) {
-		for (j = 0; j < tc->nfwds; j++) {
-			if (!taken[j] && fwdspec_same(t->fwds[i]->spec,
-			    &tc->fwds[j]))
-				break;
-		}
-		if (j == tc->nfwds)
-			reload_forward_remove(t, t->fwds[i]);
-		else {
-			taken[j] = 1;
-			t->fwds[w++] = t->fwds[i];
-		}
-	}
-	t->nfwds = w;
-	free(taken);
-}
-
-/* Second step: the tunnel moves to tc and the new forwards start. */
-static void
-reload_forwards_acquire(struct tunnel *t, struct tunnel_conf *tc)
-{
-	struct forward **nf, *f;
-	char *taken;
-	size_t i, j;
-	int wanted = t->state != TS_DOWN && t->state != TS_FAILED;
-
-	nf = xcalloc(tc->nfwds, sizeof *nf);
-	taken = xcalloc(t->nfwds + 1, 1);
-	for (j = 0; j < tc->nfwds; j++) {
-		for (i = 0; i < t->nfwds; i++) {
-			if (!taken[i] && fwdspec_same(t->fwds[i]->spec,
-			    &tc->fwds[j])) {
-				taken[i] = 1;
-				nf[j] = t->fwds[i];
-				nf[j]->spec = &tc->fwds[j];
-				break;
-			}
-		}
-	}
-	for (i = 0; i < t->nfwds; i++) {	/* none left after release */
-		if (!taken[i])
-			reload_forward_remove(t, t->fwds[i]);
-	}
-	free(taken);
-	free(t->fwds);
-	t->fwds = nf;
-	t->nfwds = tc->nfwds;
-	t->conf = tc;
-	tunnel_ssh_reconf(t);
-	for (j = 0; j < tc->nfwds; j++) {
-		if (nf[j] != NULL)
-			continue;
-		f = nf[j] = forward_new(t, &tc->fwds[j]);
-		log_notice("%s: %s forward \"%s\" added", tc->name,
-		    fwdspec_kind_name(f->spec->kind), f->spec->spec);
-		if (!wanted)
-			continue;
-		if (forward_start(f) == 0 && !forward_is_remote(f) &&
-		    session_is_established(t->session))
-			f->state = FS_UP;
-	}
-	tunnel_forward_changed(t);
-}
-
-/* A new session, first step: the tunnel stops and its forwards go. */
-static void
-reload_restart_release(struct tunnel *t, const char *why)
-{
-	size_t i;
-
-	tunnel_stop(t, why);
-	for (i = 0; i < t->nfwds; i++)
-		forward_free(t->fwds[i]);
-	free(t->fwds);
-	t->fwds = NULL;
-	t->nfwds = 0;
-}
-
-/* Second step: the forwards of tc, and a start if it was wanted. */
-static void
-reload_restart_acquire(struct tunnel *t, struct tunnel_conf *tc,
-    const char *why, int wanted)
-{
-	size_t i;
-
-	t->conf = tc;
-	t->nfwds = tc->nfwds;
-	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
-	for (i = 0; i < tc->nfwds; i++)
-		t->fwds[i] = forward_new(t, &tc->fwds[i]);
-	if (wanted)
-		tunnel_start(t, why);
-}
-
 /* What a changed tunnel needs, and where its reload has got to. */
 struct reload_job {
 	struct tunnel		*t;
 	struct tunnel_conf	*tc;
-	unsigned		 needs;		/* tunnel_conf_reload_needs() */
+	struct tunnel_reconf	 rc;
 	int			 acquire;	/* the second step */
-	int			 wanted;	/* restarted: it was not down */
 	int			 busy;		/* its worker could not run it */
-	const char		*why;
 };
 
 /* On the tunnel's worker: one step of its reload. */
@@ -202,25 +71,10 @@ reload_job(void *arg)
 {
 	struct reload_job *j = arg;
 
-	if (KR_NEEDS(j->needs, KR_SESSION)) {
-		if (!j->acquire) {
-			j->wanted = j->t->state != TS_DOWN;
-			reload_restart_release(j->t, j->why);
-		} else
-			reload_restart_acquire(j->t, j->tc, j->why, j->wanted);
-		return;
-	}
-	if (KR_NEEDS(j->needs, KR_FORWARDS)) {
-		if (!j->acquire)
-			reload_forwards_release(j->t, j->tc);
-		else
-			reload_forwards_acquire(j->t, j->tc);
-	} else if (j->acquire)
-		reload_repoint(j->t, j->tc);
-	if (j->acquire && KR_NEEDS(j->needs, KR_REARM)) {
-		session_keepalive_rearm(j->t->session);
-		tunnel_sessions_rearm(j->t);
-	}
+	if (!j->acquire)
+		tunnel_reconf_release(j->t, j->tc, &j->rc);
+	else
+		tunnel_reconf_acquire(j->t, j->tc, &j->rc);
 }
 
 static void
@@ -328,18 +182,19 @@ reload_release(struct config *nc, json_object *o, const char *why, size_t *n)
 		j = &jobs[(*n)++];
 		j->t = t;
 		j->tc = nc->tunnels[i];
-		j->why = why;
-		j->needs = tunnel_conf_reload_needs(t->conf, j->tc, &which);
+		j->rc.why = why;
+		j->rc.needs = tunnel_conf_reload_needs(t->conf, j->tc, &which);
 		if (which == NULL)
 			reload_add(o, "unchanged", t->name);
 		else {
-			reload_add(o, KR_NEEDS(j->needs, KR_SESSION) ?
+			reload_add(o, KR_NEEDS(j->rc.needs, KR_SESSION) ?
 			    "restarted" : "changed", t->name);
-			log_info("%s: %s changed (%s)", t->name, keyword_name(which),
+			log_tunnel(t, LOG_LVL_INFO, "%s changed (%s)",
+			    keyword_name(which),
 			    keyword_reload_name(keyword_reload(which)));
 		}
-		if ((KR_NEEDS(j->needs, KR_SESSION) ||
-		    KR_NEEDS(j->needs, KR_FORWARDS)) &&
+		if ((KR_NEEDS(j->rc.needs, KR_SESSION) ||
+		    KR_NEEDS(j->rc.needs, KR_FORWARDS)) &&
 		    worker_call(t->worker, reload_job, j) != 0)
 			j->busy = 1;
 	}
@@ -373,7 +228,7 @@ reload_config(const char *by)
 	TAILQ_FOREACH_SAFE(t, &tunnels, entry, next) {
 		if (config_find(nc, t->name) == NULL) {
 			reload_add(o, "removed", t->name);
-			log_notice("%s: removed by %s", t->name, why);
+			log_tunnel(t, LOG_LVL_NOTICE, "removed by %s", why);
 			busy |= tunnel_destroy(t) != 0;
 		}
 	}
@@ -383,6 +238,7 @@ reload_config(const char *by)
 		if (jobs[i].busy || worker_call(jobs[i].t->worker, reload_job,
 		    &jobs[i]) != 0)
 			busy = 1;
+		tunnel_reconf_clear(&jobs[i].rc);	/* if it did not run */
 	}
 	free(jobs);
 	for (i = 0; i < nc->ntunnels; i++) {

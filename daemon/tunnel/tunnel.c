@@ -1,20 +1,22 @@
 /*
- * tunnel.c - the per-tunnel state machine of SPEC.md, written as one.
+ * tunnel.c - the per-tunnel state machine of SPEC.md, written as one, and
+ * what a tunnel holds: its configuration and its forwards, which change
+ * here only (a reload's two steps, tunnel_reconf_release() and
+ * tunnel_reconf_acquire(): the forwards that go, stay and come, worked
+ * out once).
  *
  * Events (enum tunnel_event) come from the control socket through the main
  * thread (up, down, restart), from the session (up, lost with the class of
  * its error), from the forwards (every one up, answers awaited, one
- * failed), from the set-up limit (a slot, tunnel_setup.c) and from the
- * retry timer.  tunnel_fsm_next() is the transition table, pure (the unit
- * tests check every pair); tunnel_fsm() looks an event up, runs its own
- * action and changes state with tunnel_change_state(), the one function
- * that runs entry actions: the session freed, the set-up slot given back,
- * the retry timer armed and cancelled, the forwards started and stopped.
- * It logs "old -> new" by name and posts the change to the main thread.
- * An event the table does not allow is a bug: logged ("BUG: ..."), never
- * acted on, never a crash.  The functions other files call
- * (tunnel_start, tunnel_stop, tunnel_session_up, tunnel_session_lost,
- * tunnel_forward_changed, tunnel_command) only feed events.
+ * failed: forward_set_state() tells tunnel_forward_changed()), from the
+ * set-up limit (a slot, tunnel_setup.c) and from the retry timer.
+ * tunnel_fsm_next() is the transition table, pure; tunnel_fsm() looks an
+ * event up, runs its own action and changes state with
+ * tunnel_change_state(), which runs the entry actions (the session freed,
+ * the set-up slot given back, the retry timer armed and cancelled, the
+ * forwards started and stopped), logs "old -> new" by name and posts the
+ * change to the main thread.  An event the table does not allow is
+ * logged ("BUG: ...") and ignored.
  *
  *   down ----up----> connecting --session up, forwards--> up | degraded
  *   connecting | up | degraded --lost--> backoff --retry--> connecting
@@ -35,11 +37,10 @@
  * is retried at once on the same server, and is not a failure.
  *
  * A tunnel lives on one worker thread (worker.c).  The functions marked
- * "main thread" below are the only ones the main thread calls; they reach
- * the tunnel through worker_send() and worker_call(), which never wait for
- * long: a job that may block (a key file on a hung file system) runs from
- * the tunnel's own event (ev_begin), not inside a job the main thread
- * waits for.
+ * "main thread" below are those the main thread calls; they reach the
+ * tunnel through worker_send() and worker_call().  The session, which may
+ * read key files, starts from the tunnel's own event (ev_begin), not
+ * inside a job the main thread waits for.
  */
 #include "config.h"
 
@@ -309,7 +310,8 @@ tunnel_session_end(struct tunnel *t)
 		if (forward_is_remote(t->fwds[i]))
 			forward_remote_session_lost(t->fwds[i]);
 		if (t->fwds[i]->state == FS_UP)
-			t->fwds[i]->state = FS_PENDING;
+			forward_set_state(t->fwds[i], FS_PENDING,
+			    "the session is gone");
 	}
 }
 
@@ -384,7 +386,8 @@ tunnel_change_state(struct tunnel *t, enum tunnel_state new,
 	case TS_DOWN:
 		for (i = 0; i < t->nfwds; i++) {
 			forward_stop(t->fwds[i]);
-			t->fwds[i]->state = FS_PENDING;
+			forward_set_state(t->fwds[i], FS_PENDING,
+			    "the tunnel is down");
 		}
 		break;
 	case TS_FAILED:
@@ -449,7 +452,7 @@ tunnel_forwards_session_up(struct tunnel *t)
 		if (forward_is_remote(t->fwds[i]))
 			forward_remote_request(t->fwds[i]);
 		else if (t->fwds[i]->nlfds > 0) {
-			t->fwds[i]->state = FS_UP;
+			forward_set_state(t->fwds[i], FS_UP, "session up");
 			forward_session_up(t->fwds[i]);
 		}
 	}
@@ -542,7 +545,7 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		    reason != NULL ? ": " : "", reason != NULL ? reason : "");
 		return;
 	}
-	log_debug("%s: %s in state %s", t->name, tunnel_event_name(ev),
+	log_tunnel(t, LOG_LVL_DEBUG, "%s in state %s", tunnel_event_name(ev),
 	    tunnel_state_name(t->state));
 	switch (ev) {
 	case TE_UP:
@@ -563,8 +566,9 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		tunnel_session_begin(t);
 		return;
 	case TE_SESSION_UP:
+		tunnel_forwards_batch_begin(t);
 		tunnel_forwards_session_up(t);
-		tunnel_forward_changed(t);
+		tunnel_forwards_batch_end(t);
 		return;
 	case TE_LOST:
 	case TE_LOST_AUTH:
@@ -576,7 +580,7 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 		return;
 	case TE_LOST_FATAL:
 		tunnel_set_error(t, reason);
-		log_error("%s: %s", t->name, reason);
+		log_tunnel(t, LOG_LVL_ERROR, "%s", reason);
 		break;
 	case TE_FWD_UP:
 	case TE_FWD_PENDING:
@@ -590,8 +594,9 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 	case TE_RETRY:
 		t->next_retry = 0;
 		if (t->state == TS_DEGRADED) {
+			tunnel_forwards_batch_begin(t);
 			tunnel_retry_listeners(t);
-			tunnel_forward_changed(t);
+			tunnel_forwards_batch_end(t);
 			return;
 		}
 		t->reconnects++;
@@ -747,6 +752,212 @@ tunnel_forward_changed(struct tunnel *t)
 		tunnel_fsm(t, pending ? TE_FWD_PENDING : TE_FWD_UP, NULL);
 }
 
+/*
+ * Several forwards change together (the session up, listeners retried, a
+ * reload): forward_set_state() does not tell the tunnel of each, it hears
+ * of them all at the end.
+ */
+void
+tunnel_forwards_batch_begin(struct tunnel *t)
+{
+	t->fwd_batch++;
+}
+
+void
+tunnel_forwards_batch_end(struct tunnel *t)
+{
+	if (--t->fwd_batch == 0)
+		tunnel_forward_changed(t);
+}
+
+/* --- a new configuration (reload.c) -------------------------------------- */
+
+/* The forwards of t's configuration, new (pending). */
+static void
+tunnel_forwards_new(struct tunnel *t)
+{
+	size_t i;
+
+	t->nfwds = t->conf->nfwds;
+	t->fwds = xcalloc(t->nfwds, sizeof *t->fwds);
+	for (i = 0; i < t->nfwds; i++)
+		t->fwds[i] = forward_new(t, &t->conf->fwds[i]);
+}
+
+static void
+tunnel_forwards_free(struct tunnel *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nfwds; i++)
+		forward_free(t->fwds[i]);
+	free(t->fwds);
+	t->fwds = NULL;
+	t->nfwds = 0;
+}
+
+/* The listeners are open (or being opened) in every state but down and
+ * failed, where tunnel_change_state() stops them. */
+static int
+tunnel_forwards_started(const struct tunnel *t)
+{
+	return t->state != TS_DOWN && t->state != TS_FAILED;
+}
+
+/*
+ * The difference, computed once: for each forward of tc, the running one
+ * with the same spec (each taken once), or NULL for one to add.  A running
+ * forward in none of them is to go.
+ */
+static struct forward **
+tunnel_forwards_match(struct tunnel *t, const struct tunnel_conf *tc)
+{
+	struct forward **kept;
+	char *taken;
+	size_t i, j;
+
+	kept = xcalloc(tc->nfwds + 1, sizeof *kept);
+	taken = xcalloc(t->nfwds + 1, 1);
+	for (j = 0; j < tc->nfwds; j++) {
+		for (i = 0; i < t->nfwds; i++) {
+			if (!taken[i] && fwdspec_same(t->fwds[i]->spec,
+			    &tc->fwds[j])) {
+				taken[i] = 1;
+				kept[j] = t->fwds[i];
+				break;
+			}
+		}
+	}
+	free(taken);
+	return kept;
+}
+
+/* A forward leaves a live tunnel: its listeners close, the server's is
+ * cancelled; connections already made go on, unattached. */
+static void
+tunnel_forward_remove(struct tunnel *t, struct forward *f)
+{
+	log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\" removed",
+	    fwdspec_kind_name(f->spec->kind), f->spec->spec);
+	if (t->session != NULL) {
+		if (forward_is_remote(f))
+			session_listen_cancel(t->session, f);
+		session_forget_owner(t->session, f);
+	}
+	forward_free(f);
+}
+
+/* Forwards change, first step: those that go are closed; the others stay,
+ * on the old configuration until the second step. */
+static void
+tunnel_forwards_release(struct tunnel *t, struct tunnel_reconf *rc)
+{
+	size_t i, j, w;
+
+	t->fwd_batch++;		/* the tunnel hears after the second step */
+	for (i = w = 0; i < t->nfwds; i++) {
+		for (j = 0; j < rc->nkept; j++) {
+			if (rc->kept[j] == t->fwds[i])
+				break;
+		}
+		if (j == rc->nkept)
+			tunnel_forward_remove(t, t->fwds[i]);
+		else
+			t->fwds[w++] = t->fwds[i];
+	}
+	t->nfwds = w;
+	t->fwd_batch--;
+}
+
+/* Second step: the forwards in the new order, on the new configuration
+ * (and the session's parameters); then the new ones start, if the
+ * tunnel's are started. */
+static void
+tunnel_forwards_acquire(struct tunnel *t, struct tunnel_reconf *rc)
+{
+	struct forward **kept = rc->kept, *f;
+	size_t j;
+
+	tunnel_forwards_batch_begin(t);
+	free(t->fwds);
+	t->fwds = xcalloc(rc->nkept, sizeof *t->fwds);
+	t->nfwds = rc->nkept;
+	for (j = 0; j < t->nfwds; j++) {
+		if ((t->fwds[j] = kept[j]) != NULL)
+			t->fwds[j]->spec = &t->conf->fwds[j];
+	}
+	tunnel_ssh_reconf(t);
+	for (j = 0; j < t->nfwds; j++) {
+		if (kept[j] != NULL)
+			continue;
+		f = t->fwds[j] = forward_new(t, &t->conf->fwds[j]);
+		log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\" added",
+		    fwdspec_kind_name(f->spec->kind), f->spec->spec);
+		if (tunnel_forwards_started(t))
+			forward_start(f);	/* up if the session is */
+	}
+	tunnel_reconf_clear(rc);
+	tunnel_forwards_batch_end(t);
+}
+
+/*
+ * A reload, first step (all tunnels let go before any takes, so that a
+ * listener may move from one to another): a new session stops the tunnel
+ * and its forwards go; new forwards close those that go.
+ */
+void
+tunnel_reconf_release(struct tunnel *t, const struct tunnel_conf *tc,
+    struct tunnel_reconf *rc)
+{
+	if (KR_NEEDS(rc->needs, KR_SESSION)) {
+		/* wanted: not down (failed is; the change may be its cure) */
+		rc->start = t->state != TS_DOWN;
+		tunnel_stop(t, rc->why);
+		tunnel_forwards_free(t);
+	} else if (KR_NEEDS(rc->needs, KR_FORWARDS)) {
+		tunnel_reconf_clear(rc);
+		rc->kept = tunnel_forwards_match(t, tc);
+		rc->nkept = tc->nfwds;
+		tunnel_forwards_release(t, rc);
+	}
+}
+
+/* Second step: the tunnel is on tc; what is new starts. */
+void
+tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
+    struct tunnel_reconf *rc)
+{
+	size_t i;
+
+	t->conf = tc;
+	if (KR_NEEDS(rc->needs, KR_SESSION)) {
+		tunnel_forwards_new(t);
+		if (rc->start)
+			tunnel_start(t, rc->why);
+		return;
+	}
+	if (KR_NEEDS(rc->needs, KR_FORWARDS))
+		tunnel_forwards_acquire(t, rc);
+	else {			/* same forwards, same order */
+		for (i = 0; i < t->nfwds; i++)
+			t->fwds[i]->spec = &tc->fwds[i];
+		tunnel_ssh_reconf(t);
+	}
+	if (KR_NEEDS(rc->needs, KR_REARM)) {
+		session_keepalive_rearm(t->session);
+		tunnel_sessions_rearm(t);
+	}
+}
+
+/* What a release left for an acquire that did not run (a busy worker). */
+void
+tunnel_reconf_clear(struct tunnel_reconf *rc)
+{
+	free(rc->kept);
+	rc->kept = NULL;
+	rc->nkept = 0;
+}
+
 /* --- the main thread's side ---------------------------------------------- */
 
 /* On the tunnel's worker: its events and forwards are created there. */
@@ -754,15 +965,10 @@ static void
 tunnel_init_job(void *arg)
 {
 	struct tunnel *t = arg;
-	struct tunnel_conf *tc = t->conf;
-	size_t i;
 
 	t->retry_timer = evtimer_new(tunnel_base(t), tunnel_retry_cb, t);
 	t->ev_begin = event_new(tunnel_base(t), -1, 0, tunnel_begin_cb, t);
-	t->nfwds = tc->nfwds;
-	t->fwds = xcalloc(tc->nfwds, sizeof *t->fwds);
-	for (i = 0; i < tc->nfwds; i++)
-		t->fwds[i] = forward_new(t, &tc->fwds[i]);
+	tunnel_forwards_new(t);
 }
 
 /* Main thread: a new tunnel, down, on the least loaded worker. */
@@ -778,8 +984,8 @@ tunnel_create(struct tunnel_conf *tc)
 	t->state = t->pub_state = TS_DOWN;
 	t->since = t->pub_since = time(NULL);
 	if (worker_send(t->worker, tunnel_init_job, t) != 0)
-		log_warnx("%s: worker %u is busy; the tunnel is set up there "
-		    "when it is free", t->name, worker_id(t->worker));
+		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; the tunnel "
+		    "is set up there when it is free", worker_id(t->worker));
 	pthread_rwlock_wrlock(&tunnels_lock);
 	TAILQ_INSERT_TAIL(&tunnels, t, entry);
 	pthread_rwlock_unlock(&tunnels_lock);
@@ -791,12 +997,9 @@ static void
 tunnel_destroy_job(void *arg)
 {
 	struct tunnel *t = arg;
-	size_t i;
 
 	tunnel_fsm(t, TE_DOWN, "shutdown");
-	for (i = 0; i < t->nfwds; i++)
-		forward_free(t->fwds[i]);
-	free(t->fwds);
+	tunnel_forwards_free(t);
 	event_free(t->retry_timer);
 	event_free(t->ev_begin);
 	free(t->last_error);
@@ -909,14 +1112,16 @@ tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
 	if (worker_send(t->worker, tunnel_command_job, j) == 0)
 		t->pub_state = j->state;
 	else
-		log_warnx("%s: worker %u is busy; \"%s\" is carried out when "
-		    "it is free", t->name, worker_id(t->worker), why);
+		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; \"%s\" is "
+		    "carried out when it is free", worker_id(t->worker), why);
 	tunnel_command_unref(j);
 }
 
 /*
  * A message about a tunnel: "NAME: ..." with the journal's TUNNEL= field;
- * about one of its forwards, FORWARD= too (the message names it).
+ * about one of its forwards, FORWARD= too.  The message names the forward
+ * itself, where it reads best ("listening on ADDR for SPEC", "KIND forward
+ * \"SPEC\": ..."): log_forward() adds only the tunnel's name.
  */
 void
 log_tunnel(struct tunnel *t, int level, const char *fmt, ...)

@@ -114,6 +114,7 @@ struct tunnel {
 	struct event		*retry_timer;
 	struct forward		**fwds;
 	size_t			 nfwds;
+	unsigned		 fwd_batch;	/* forwards changing together */
 	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
 	struct pool_counts	 pool_counts;
 	uint64_t		 refused;	/* connections over a budget */
@@ -155,6 +156,8 @@ struct event_base *tunnel_base(struct tunnel *);
 void		 tunnel_start(struct tunnel *, const char *why);
 void		 tunnel_stop(struct tunnel *, const char *why);
 void		 tunnel_forward_changed(struct tunnel *);
+void		 tunnel_forwards_batch_begin(struct tunnel *);
+void		 tunnel_forwards_batch_end(struct tunnel *);
 void		 tunnel_session_up(struct tunnel *);
 void		 tunnel_session_lost(struct tunnel *, enum session_error,
 		    const char *);
@@ -169,6 +172,21 @@ int		 tunnel_setup_queued(struct tunnel *);
 struct setup_slots;
 struct setup_slots *tunnel_setup_extra(struct tunnel *);
 void		 tunnel_setup_extra_done(struct setup_slots *);
+
+/* tunnel.c: a reload's two steps on the tunnel's worker (reload.c); the
+ * tunnel's conf and forwards change only here */
+struct tunnel_reconf {
+	unsigned		 needs;		/* tunnel_conf_reload_needs() */
+	const char		*why;
+	struct forward		**kept;		/* new order; NULL: a new one */
+	size_t			 nkept;
+	int			 start;		/* restarted: it was wanted */
+};
+void		 tunnel_reconf_release(struct tunnel *,
+		    const struct tunnel_conf *, struct tunnel_reconf *);
+void		 tunnel_reconf_acquire(struct tunnel *, struct tunnel_conf *,
+		    struct tunnel_reconf *);
+void		 tunnel_reconf_clear(struct tunnel_reconf *);
 
 /* the log, with the journal's fields (tunnel.c) */
 void		 log_tunnel(struct tunnel *, int, const char *, ...)
@@ -202,6 +220,7 @@ void		 tunnel_sessions_own_up(struct tunnel *);
 void		 tunnel_session_transport(json_object *, struct session *);
 
 /* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
+/* a new forward is pending (zero) */
 enum forward_state { FS_PENDING, FS_UP, FS_FAILED };
 #define FORWARD_RETRY_MAX	30	/* seconds between retries of a forward */
 struct forward {
@@ -232,6 +251,8 @@ void		 forward_free(struct forward *);
 int		 forward_start(struct forward *);
 void		 forward_stop(struct forward *);
 const char	*forward_state_name(enum forward_state);
+void		 forward_set_state(struct forward *, enum forward_state,
+		    const char *why);
 void		 forward_set_error(struct forward *, const char *);
 void		 forward_fail(struct forward *, const char *);
 const char	*forward_over_budget(struct forward *);

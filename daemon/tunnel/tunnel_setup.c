@@ -190,8 +190,9 @@ tunnel_setup_take(struct tunnel *t)
 	while (t->setup_got < t->nsetup) {
 		sv = t->setup[t->setup_got];
 		if (sv->n >= SETUP_PER_SERVER) {
-			log_debug("%s: queued: %u sessions to %s port %d are "
-			    "being set up", t->name, sv->n, sv->host, sv->port);
+			log_tunnel(t, LOG_LVL_DEBUG, "queued: %u sessions to "
+			    "%s port %d are being set up", sv->n, sv->host,
+			    sv->port);
 			TAILQ_INSERT_TAIL(&sv->queue, t, setup_entry);
 			t->setup_at = sv;
 			t->setup_state = SETUP_QUEUED;
