@@ -580,7 +580,7 @@ static const struct control_cmd control_cmds[] = {
 
 /* The commands' names, for an error: "hello, status, ...". */
 static char *
-control_cmd_list(void)
+control_cmd_names(void)
 {
 	char *list = NULL, *next;
 	size_t i;
@@ -623,7 +623,7 @@ control_command(json_object *req, json_object *id, json_object **reply)
 			return &control_cmds[i];
 	}
 	q = control_quote(s, len);
-	list = control_cmd_list();
+	list = control_cmd_names();
 	*reply = control_fail(id, PROTOCOL_E_USAGE, "unknown command \"%s\" "
 	    "(commands: %s)", q, list);
 	free(list);
