@@ -114,6 +114,14 @@ test_types(void **state)
 	REFUSED("{\"cmd\":\"reload\"}", "permission", "permission denied");
 	REFUSED("{\"cmd\":\"up\",\"tunnels\":[]}", "permission",
 	    "permission denied: \"up\" needs root");
+	/* the privilege is checked before "tunnels" is found missing */
+	REFUSED("{\"cmd\":\"restart\"}", "permission",
+	    "permission denied: \"restart\" needs root");
+	REFUSED("{\"cmd\":\"metrics\",\"tunnels\":[]}", "usage",
+	    "\"metrics\" takes no \"tunnels\"");
+	REFUSED("{\"cmd\":\"frob\"}", "usage", "unknown command \"frob\" "
+	    "(commands: hello, status, events, up, down, restart, reload, "
+	    "metrics)");
 }
 
 static void
