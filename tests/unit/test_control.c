@@ -202,7 +202,7 @@ test_good(void **state)
 
 /*
  * Characters above U+007F in strings are taken on every json-c (0.18's
- * strict mode refuses raw UTF-8, control.c hands it escapes) and come back
+ * strict mode refuses raw UTF-8, control_cmd.c hands it escapes) and come back
  * as the same characters; one just after a backslash is still refused.
  */
 static void
