@@ -3,7 +3,8 @@
  * limits per uid, room for a privileged peer), serving their requests in
  * turn, holding the requests of one that does not read its replies, and
  * sending state events to those subscribed (doc/PROTOCOL.md).  What a
- * request line means is control_cmd.c's.
+ * request line means is control_cmd.c's.  A peer is known by its
+ * credentials (SO_PEERCRED), never by what its messages say.
  *
  * A client that sends an oversized line or bad JSON, or that never reads
  * its replies, loses its own connection and nothing else.  One

@@ -1,8 +1,9 @@
 /*
  * control_cmd.c - the control protocol: one request line in, one reply
  * object out (control_handle()), with no socket.  The request is checked
- * (UTF-8, one JSON object, "id", "protocol", "cmd", "tunnels"), the peer's
- * privilege for the command is checked, and the command's handler answers.
+ * (UTF-8, one JSON object, "id", "protocol", "cmd", "tunnels"), then the
+ * peer's privilege for the command, from its credentials, and the
+ * command's handler answers.
  * Every command is a row of control_cmds[]: its name (common/protocol.h),
  * who may send it, whether it takes tunnel names, and its handler.
  */
