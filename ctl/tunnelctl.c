@@ -36,6 +36,20 @@ static double	 opt_timeout = DEFAULT_WAIT;
 static char	 inbuf[PROTOCOL_MAX_OUTPUT];
 static size_t	 inlen;
 
+/* The commands tunnelctl sends: the protocol's, but hello. */
+static const struct {
+	const char	*name;
+	int		 names;	/* takes tunnel names */
+} ctl_cmds[] = {
+	{ PROTOCOL_CMD_STATUS, 1 },
+	{ PROTOCOL_CMD_UP, 1 },
+	{ PROTOCOL_CMD_DOWN, 1 },
+	{ PROTOCOL_CMD_RESTART, 1 },
+	{ PROTOCOL_CMD_RELOAD, 0 },
+	{ PROTOCOL_CMD_EVENTS, 0 },
+	{ PROTOCOL_CMD_METRICS, 0 },
+};
+
 static void
 usage(FILE *f)
 {
@@ -304,7 +318,7 @@ cmd_status(char **names, int n)
 	json_object *reply, *tunnels, *out;
 	int rc, i, color = isatty(STDOUT_FILENO);
 
-	if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK)
+	if ((rc = ctl_call(PROTOCOL_CMD_STATUS, names, n, &reply)) != EXIT_OK)
 		goto out;
 	json_object_object_get_ex(reply, "tunnels", &tunnels);
 	if (opt_json) {
@@ -369,7 +383,7 @@ wait_up_loop(char **names, int n, json_object **last, char **shown)
 
 	for (;;) {
 		json_object_put(reply);
-		if ((rc = ctl_call("status", names, n, &reply)) != EXIT_OK) {
+		if ((rc = ctl_call(PROTOCOL_CMD_STATUS, names, n, &reply)) != EXIT_OK) {
 			json_object_put(reply);
 			return rc;
 		}
@@ -462,7 +476,7 @@ cmd_change(const char *cmd, char **names, int n)
 		json_object_put(reply);
 		return rc;
 	}
-	if (strcmp(cmd, "down") == 0 || opt_no_wait) {	/* no waiting */
+	if (strcmp(cmd, PROTOCOL_CMD_DOWN) == 0 || opt_no_wait) {	/* no waiting */
 		rc = report_tunnels(reply, rc, "down");
 		json_object_put(reply);
 		return rc;
@@ -480,7 +494,7 @@ cmd_events(void)
 	json_object *reply, *ev;
 	int rc;
 
-	if ((rc = ctl_call("events", NULL, 0, &reply)) != EXIT_OK)
+	if ((rc = ctl_call(PROTOCOL_CMD_EVENTS, NULL, 0, &reply)) != EXIT_OK)
 		return rc;
 	json_object_put(reply);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -505,7 +519,7 @@ cmd_reload(void)
 	json_object *a, *errs;
 	size_t i, j;
 
-	rc = ctl_call("reload", NULL, 0, &reply);
+	rc = ctl_call(PROTOCOL_CMD_RELOAD, NULL, 0, &reply);
 	if (rc == EXIT_OK && opt_json)
 		print_json(reply);
 	else if (rc == EXIT_OK) {
@@ -541,7 +555,7 @@ cmd_metrics(void)
 	json_object *reply, *text;
 	int rc;
 
-	rc = ctl_call("metrics", NULL, 0, &reply);
+	rc = ctl_call(PROTOCOL_CMD_METRICS, NULL, 0, &reply);
 	if (rc == EXIT_OK && opt_json)
 		print_json(reply);
 	else if (rc == EXIT_OK &&
@@ -565,6 +579,7 @@ main(int argc, char **argv)
 	};
 	const char *cmd;
 	char *ep;
+	size_t i;
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "s:jhV", longopts, NULL)) != -1) {
@@ -602,16 +617,15 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "up") != 0 &&
-	    strcmp(cmd, "down") != 0 && strcmp(cmd, "restart") != 0 &&
-	    strcmp(cmd, "reload") != 0 && strcmp(cmd, "events") != 0 &&
-	    strcmp(cmd, "metrics") != 0) {
+	for (i = 0; i < nitems(ctl_cmds) && strcmp(cmd, ctl_cmds[i].name) != 0;
+	    i++)
+		;
+	if (i == nitems(ctl_cmds)) {
 		fprintf(stderr, "tunnelctl: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if ((strcmp(cmd, "reload") == 0 || strcmp(cmd, "events") == 0 ||
-	    strcmp(cmd, "metrics") == 0) && optind != argc) {
+	if (!ctl_cmds[i].names && optind != argc) {
 		fprintf(stderr, "tunnelctl: %s takes no arguments\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -619,13 +633,13 @@ main(int argc, char **argv)
 	if ((rc = ctl_connect()) != EXIT_OK)
 		return rc;
 
-	if (strcmp(cmd, "status") == 0)
+	if (strcmp(cmd, PROTOCOL_CMD_STATUS) == 0)
 		rc = cmd_status(argv + optind, argc - optind);
-	else if (strcmp(cmd, "events") == 0)
+	else if (strcmp(cmd, PROTOCOL_CMD_EVENTS) == 0)
 		rc = cmd_events();
-	else if (strcmp(cmd, "reload") == 0)
+	else if (strcmp(cmd, PROTOCOL_CMD_RELOAD) == 0)
 		rc = cmd_reload();
-	else if (strcmp(cmd, "metrics") == 0)
+	else if (strcmp(cmd, PROTOCOL_CMD_METRICS) == 0)
 		rc = cmd_metrics();
 	else
 		rc = cmd_change(cmd, argv + optind, argc - optind);

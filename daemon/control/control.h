@@ -3,9 +3,10 @@
  * and its JSON protocol (one request line in, one reply object out:
  * control_handle(), also driven with no socket by fuzz_control), the
  * status of tunnels as JSON, the Prometheus metrics.
- *   control.c  the socket and its clients
- *   status.c   tunnel and forward state as JSON
- *   metrics.c  GET /metrics on metrics_listen, and tunnelctl metrics
+ *   control.c      the socket and its clients
+ *   control_cmd.c  the protocol: the command table and its handlers
+ *   status.c       tunnel and forward state as JSON
+ *   metrics.c      GET /metrics on metrics_listen, and tunnelctl metrics
  */
 #ifndef TUNNELD_CONTROL_H
 #define TUNNELD_CONTROL_H
@@ -28,6 +29,7 @@ struct control_peer {
 #define CONTROL_CLOSE		0x1	/* drop the client after the reply */
 #define CONTROL_SUBSCRIBE	0x2	/* the client now receives events */
 
+/* control_cmd.c (main thread) */
 json_object	*control_handle(const struct control_peer *, const char *,
 		    size_t, int *flags);
 int		 control_privileged(const struct control_peer *);
@@ -37,7 +39,7 @@ size_t		 control_utf8_check(const unsigned char *, size_t);
 json_object	*status_tunnel(struct tunnel *);
 json_object	*status_all(void);
 
-/* control.c */
+/* control.c (main thread) */
 int	 control_init(struct event_base *, struct config *const *in_force,
 	    const char *path, int activated, char **cause);
 void	 control_shutdown(void);

@@ -8,10 +8,6 @@
  * a busy worker's tunnels answered from the main thread's copy.  It never
  * waits for a tunnel's traffic, nor a tunnel for it.
  *
- * Adding a metric read from a status field is one line in tunnel_metrics[]
- * or forward_metrics[]; the others (state sets, info metrics, the daemon's
- * own) are a function each below.
- *
  * The HTTP side serves /metrics and nothing else, to GET and HEAD, with
  * bounded headers and body; a client has METRICS_DEADLINE seconds from its
  * connection to the end of its answer, and at most METRICS_CONNS are
@@ -58,7 +54,9 @@ struct metric {
 };
 
 /* Each tunnel, labelled tunnel="NAME"; a field that is absent or null
- * gives no sample. */
+ * gives no sample.  A metric read from a status field is a row here or in
+ * forward_metrics[]; the others (state sets, info metrics, the daemon's
+ * own) are a function each below. */
 static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_reconnects_total", "counter", "reconnects", 1,
 	    "Sessions lost and attempted again since the tunnel was created." },

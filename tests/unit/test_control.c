@@ -114,6 +114,14 @@ test_types(void **state)
 	REFUSED("{\"cmd\":\"reload\"}", "permission", "permission denied");
 	REFUSED("{\"cmd\":\"up\",\"tunnels\":[]}", "permission",
 	    "permission denied: \"up\" needs root");
+	/* the privilege is checked before "tunnels" is found missing */
+	REFUSED("{\"cmd\":\"restart\"}", "permission",
+	    "permission denied: \"restart\" needs root");
+	REFUSED("{\"cmd\":\"metrics\",\"tunnels\":[]}", "usage",
+	    "\"metrics\" takes no \"tunnels\"");
+	REFUSED("{\"cmd\":\"frob\"}", "usage", "unknown command \"frob\" "
+	    "(commands: hello, status, events, up, down, restart, reload, "
+	    "metrics)");
 }
 
 static void
@@ -194,7 +202,7 @@ test_good(void **state)
 
 /*
  * Characters above U+007F in strings are taken on every json-c (0.18's
- * strict mode refuses raw UTF-8, control.c hands it escapes) and come back
+ * strict mode refuses raw UTF-8, control_cmd.c hands it escapes) and come back
  * as the same characters; one just after a backslash is still refused.
  */
 static void
