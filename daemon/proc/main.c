@@ -322,6 +322,10 @@ main(int argc, char **argv)
 	    &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
+		free(owned_path);
+		free(owned_socket);
+		free(passed);
+		free(owned_config);
 		return 1;
 	}
 	metrics_init(tunneld_base, tunneld_conf);
