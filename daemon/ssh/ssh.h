@@ -246,7 +246,7 @@ int	 identity_agent_path(const struct session_params *, char **path,
 	    char **cause);
 int	 identity_agent_probe(const struct session_params *, char **cause);
 
-/* hostkey.c */
+/* base64.c */
 size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
 ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 #endif
