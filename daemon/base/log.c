@@ -222,8 +222,8 @@ log_rate_check(int level, const char *fmt, const char *subject,
 	    (n = (size_t)(colon - msg)) < sizeof about) {
 		memcpy(about, msg, n);
 		about[n] = '\0';
-		about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
 	}
+	about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
 	for (i = 0; about[i] != '\0'; i++)
 		h = (h ^ (unsigned char)about[i]) * 0x100000001b3ULL;
 	pthread_mutex_lock(&log_rate_lock);

@@ -185,10 +185,14 @@ struct session_lib {
 };
 #define session_of(abstract) (((struct session_lib *)*(abstract))->s)
 
-/* The owner's parameters, as copied by session_new(). */
+/* The owner's parameters, as copied by session_new(): p's strings point
+ * to own's copies. */
+#define SESSION_PARAM_OWN(f)	char *f;
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[15];	/* what p's pointers own */
+	struct {
+		SESSION_PARAM_STRINGS(SESSION_PARAM_OWN)
+	}			 own;
 };
 
 struct session {
@@ -272,6 +276,10 @@ char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 
 void	session_fail(struct session *, enum session_error, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	session_log(struct session *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	session_params_log(const struct session_params *, int, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
 void	session_step(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 void	session_release(struct session *);

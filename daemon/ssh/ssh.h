@@ -33,25 +33,35 @@ enum session_error {
 	SE_AUTH		/* the server refused us: retried, slowly */
 };
 
+/*
+ * The string parameters of a session, each defined once here: the
+ * fields of struct session_params and the session's deep copy of them
+ * (session.c) are made from this list.  Adding one is one line.
+ */
+#define SESSION_PARAM_STRINGS(S)					\
+	S(name)		/* for messages: "NAME", or "NAME#2" */		\
+	S(tunnel)	/* the journal's TUNNEL=: the owner's name */	\
+	S(host)								\
+	S(user)								\
+	S(identity_file) /* NULL: ~/.ssh/id_ed25519, id_ecdsa */	\
+	S(identity_agent) /* ssh-agent socket, "SSH_AUTH_SOCK" */	\
+	S(passphrase_file) /* identity_file's */			\
+	S(password_file) /* password auth, the last resort */		\
+	S(known_hosts)	/* NULL: ~/.ssh/known_hosts + system */		\
+	S(host_key)	/* pinned "SHA256:...", or NULL */		\
+	S(proxy)	/* "http://h:p", "socks5://h:p" or NULL */	\
+	S(ciphers)	/* algorithm lists, NULL: the default */	\
+	S(macs)		/* (session_algs_default()) */			\
+	S(kex_algorithms)						\
+	S(jump)		/* "[user@]host[:port],...", or NULL */		\
+	S(host_key_algorithms) /* NULL: known_hosts' order */
+#define SESSION_PARAM_FIELD(f)	const char *f;
+
 /* What a session needs, filled by its owner; session_new() copies it. */
 struct session_params {
-	const char	*name;		/* for messages */
-	const char	*host;
+	SESSION_PARAM_STRINGS(SESSION_PARAM_FIELD)
 	int		 port;
-	const char	*user;
-	const char	*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
-	const char	*identity_agent; /* ssh-agent socket, "SSH_AUTH_SOCK" */
-	const char	*passphrase_file; /* identity_file's */
-	const char	*password_file;	/* password auth, the last resort */
-	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
-	const char	*host_key;	/* pinned "SHA256:...", or NULL */
-	const char	*proxy;		/* "http://h:p", "socks5://h:p" or NULL */
 	int		 accept_new;	/* unknown host keys are learnt */
-	const char	*ciphers;	/* algorithm lists, NULL: the default */
-	const char	*macs;		/* (session_algs_default()) */
-	const char	*kex_algorithms;
-	const char	*jump;		/* "[user@]host[:port],...", or NULL */
-	const char	*host_key_algorithms; /* NULL: known_hosts' order */
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
