@@ -261,7 +261,7 @@ hop_up_cb(void *arg)
 	channel_set_owner(c, s, NULL);
 	session_open(s->via, OPEN_DIRECT_TCPIP, s->conf->host, s->conf->port,
 	    HOP_ORIG_HOST, 0, c);
-	log_debug("%s: through jump host %s", s->conf->name, s->via_name);
+	session_log(s, LOG_LVL_DEBUG, "through jump host %s", s->via_name);
 	snprintf(s->addr, sizeof s->addr, "%s:%d", s->conf->host,
 	    s->conf->port);
 	session_attach(s, sp[1]);

@@ -57,7 +57,8 @@ hostkey_plan(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	if (tc->known_hosts != NULL || tc->host_key == NULL) {
 		known_hosts_init(&k, tc);
 		if (known_hosts_load(&k, ssh, &why) != 0) {
-			log_debug("%s: %s", tc->name, why);	/* verify says */
+			/* verify says */
+			session_params_log(tc, LOG_LVL_DEBUG, "%s", why);
 			free(why);
 		} else {
 			for (i = 0; i < nitems(kh_key_types); i++) {
@@ -126,7 +127,7 @@ hostkey_learn(struct known_hosts *k, const char *key, size_t len,
 		    "error %d)", rc);
 		return -1;
 	}
-	return known_hosts_append(k->tc->name, f->path,
+	return known_hosts_append(k->tc, f->path,
 	    f->path == k->home_file, line, outlen, cause);
 }
 
@@ -175,8 +176,8 @@ hostkey_new(struct known_hosts *k, const char *key, size_t len,
 	 * port; another key there does not make it a changed key. */
 	if (tc->port != 22 && known_hosts_lookup(k, k->plain, key, len, 0,
 	    &f, &line) == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
-		log_debug("%s: host key found for %s (without port) in %s:%d",
-		    tc->name, k->plain, f->path, line);
+		session_params_log(tc, LOG_LVL_DEBUG, "host key found for %s "
+		    "(without port) in %s:%d", k->plain, f->path, line);
 		return 0;
 	}
 	if (pinned)
@@ -184,8 +185,8 @@ hostkey_new(struct known_hosts *k, const char *key, size_t len,
 	if (tc->accept_new) {
 		if (hostkey_learn(k, key, len, known_type, cause) != 0)
 			return -1;
-		log_notice("%s: added %s %s for %s to %s (accept-new)",
-		    tc->name, method, fp, k->name, k->files[0].path);
+		session_params_log(tc, LOG_LVL_NOTICE, "added %s %s for %s to "
+		    "%s (accept-new)", method, fp, k->name, k->files[0].path);
 		return 0;
 	}
 	xasprintf(cause, "host key for %s is unknown: the server offers %s "
@@ -276,8 +277,8 @@ hostkey_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 		goto out;
 	switch (known_hosts_lookup(&k, k.name, key, len, 0, &f, &line)) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-		log_debug("%s: host key %s %s found in %s:%d", tc->name,
-		    method, fp, f->path, line);
+		session_params_log(tc, LOG_LVL_DEBUG, "host key %s %s found in "
+		    "%s:%d", method, fp, f->path, line);
 		rc = 0;
 		break;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "base/base.h"
 #include "known_hosts.h"
+#include "session.h"
 
 #define SYSTEM_KNOWN_HOSTS	"/etc/ssh/ssh_known_hosts"
 #define KNOWN_HOSTS_MAX		(16 * 1024 * 1024)	/* bytes of one file */
@@ -122,14 +122,15 @@ known_hosts_line(struct known_hosts *k, struct kh_file *f, char *line,
 		return;
 	}
 	if (*p == '@') {
-		log_debug("%s: %s:%d: %.*s lines are not supported, skipped",
-		    k->tc->name, f->path, lineno, (int)strcspn(p, " \t"), p);
+		session_params_log(k->tc, LOG_LVL_DEBUG, "%s:%d: %.*s lines "
+		    "are not supported, skipped", f->path, lineno,
+		    (int)strcspn(p, " \t"), p);
 		return;
 	}
 	if (libssh2_knownhost_readline(f->kh, p, n - (size_t)(p - line),
 	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
-		log_debug("%s: %s:%d: line not understood by libssh2, skipped",
-		    k->tc->name, f->path, lineno);
+		session_params_log(k->tc, LOG_LVL_DEBUG, "%s:%d: line not "
+		    "understood by libssh2, skipped", f->path, lineno);
 		return;
 	}
 	/* the entries it added (one per name of "a,b key"), with the line */
@@ -167,7 +168,7 @@ known_hosts_load_file(struct known_hosts *k, LIBSSH2_SESSION *ssh,
 	    &data, &len, &st, cause) != 0) {
 		if (errno == ENOENT || (k->tc->known_hosts == NULL &&
 		    errno != EINVAL && errno != EFBIG && errno != EPERM)) {
-			log_debug("%s: %s", k->tc->name, *cause);
+			session_params_log(k->tc, LOG_LVL_DEBUG, "%s", *cause);
 			free(*cause);
 			*cause = NULL;
 			return 0;
@@ -182,8 +183,8 @@ known_hosts_load_file(struct known_hosts *k, LIBSSH2_SESSION *ssh,
 		while (n > 0 && strchr(" \t\r", p[n - 1]) != NULL)
 			n--;
 		if (n >= sizeof line) {
-			log_debug("%s: %s:%d: line longer than %zu bytes, "
-			    "skipped", k->tc->name, f->path, lineno,
+			session_params_log(k->tc, LOG_LVL_DEBUG, "%s:%d: line "
+			    "longer than %zu bytes, skipped", f->path, lineno,
 			    sizeof line - 1);
 			continue;
 		}
@@ -283,7 +284,8 @@ known_hosts_types(struct known_hosts *k, const char *name)
 		if (!known_hosts_has_type(k, name, i, &f, &line))
 			continue;
 		xasprintf(&n, "%s%s%s (%s:%d)", s != NULL ? s : "",
-		    s != NULL ? ", " : "", kh_key_types[i].method, f->path, line);
+		    s != NULL ? ", " : "", kh_key_types[i].method, f->path,
+		    line);
 		free(s);
 		s = n;
 	}
@@ -365,14 +367,14 @@ known_hosts_same(const char *path, const struct stat *st)
 }
 
 static void
-known_hosts_sync_dir(const char *tunnel, const char *dir)
+known_hosts_sync_dir(const struct session_params *tc, const char *dir)
 {
 	int fd;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
 	    fsync(fd) == -1)
-		log_warnx("%s: known_hosts: fsync of directory %s: %s", tunnel,
-		    dir, strerror(errno));
+		session_params_log(tc, LOG_LVL_WARNING, "known_hosts: fsync of "
+		    "directory %s: %s", dir, strerror(errno));
 	if (fd != -1)
 		close(fd);
 }
@@ -458,8 +460,8 @@ known_hosts_holds(const char *old, size_t oldlen, const char *entry,
  * with PATH's kh_lock held.
  */
 static int
-known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
-    const char *entry, size_t elen, char **cause)
+known_hosts_rewrite(const struct session_params *tc, const char *path,
+    int mkdir_ok, const char *entry, size_t elen, char **cause)
 {
 	struct stat lst, st, *old_st = NULL;
 	char *old = NULL, *dir, *slash, *tmp;
@@ -495,8 +497,8 @@ known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
 	} else
 		slash[slash == dir ? 1 : 0] = '\0';
 	if (old_st == NULL && mkdir_ok && mkdir(dir, 0700) == 0)
-		log_notice("%s: created %s for known_hosts, as ssh does",
-		    tunnel, dir);
+		session_params_log(tc, LOG_LVL_NOTICE, "created %s for "
+		    "known_hosts, as ssh does", dir);
 	xasprintf(&tmp, "%s.tunneld-XXXXXX", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		xasprintf(cause, "cannot create a file beside known_hosts %s: "
@@ -525,7 +527,7 @@ known_hosts_rewrite(const char *tunnel, const char *path, int mkdir_ok,
 		unlink(tmp);
 		goto out;
 	}
-	known_hosts_sync_dir(tunnel, dir);
+	known_hosts_sync_dir(tc, dir);
 	rc = 0;
 out:
 	free(tmp);
@@ -544,14 +546,14 @@ out:
  * regular file.
  */
 int
-known_hosts_append(const char *tunnel, const char *path, int mkdir_ok,
-    const char *entry, size_t elen, char **cause)
+known_hosts_append(const struct session_params *tc, const char *path,
+    int mkdir_ok, const char *entry, size_t elen, char **cause)
 {
 	struct kh_lock *l = kh_lock(path);
 	int i, rc;
 
 	for (i = 0; i < KNOWN_HOSTS_TRIES; i++) {
-		if ((rc = known_hosts_rewrite(tunnel, path, mkdir_ok, entry,
+		if ((rc = known_hosts_rewrite(tc, path, mkdir_ok, entry,
 		    elen, cause)) <= 0) {
 			kh_unlock(l);
 			return rc;

@@ -60,7 +60,7 @@ int	known_hosts_lookup(struct known_hosts *, const char *, const char *,
 int	known_hosts_has_type(struct known_hosts *, const char *, size_t,
 	    struct kh_file **, int *);
 char	*known_hosts_types(struct known_hosts *, const char *);
-int	known_hosts_append(const char *, const char *, int, const char *,
-	    size_t, char **);
+int	known_hosts_append(const struct session_params *, const char *, int,
+	    const char *, size_t, char **);
 
 #endif

@@ -33,7 +33,7 @@ session_debug_cb(LIBSSH2_SESSION *ssh, int always, const char *msg, int len,
 		p[i] = msg[i] >= ' ' && msg[i] < 0x7f ? msg[i] : '?';
 	p[len] = '\0';
 	s->debug_seq++;
-	log_debug("%s: the server says: %s", s->conf->name, s->debug_msg);
+	session_log(s, LOG_LVL_DEBUG, "the server says: %s", s->debug_msg);
 }
 
 /* Ask the server to listen for a remote forward (tcpip-forward); the
@@ -189,7 +189,7 @@ session_request_step(struct session *s, struct open_req *r)
 		s->gateway_ports = l == NULL ? GP_CLIENTSPECIFIED :
 		    note != NULL && strstr(note, "GatewayPorts") != NULL ?
 		    GP_YES : GP_NO;
-		log_debug("%s: the server's GatewayPorts is %s", s->conf->name,
+		session_log(s, LOG_LVL_DEBUG, "the server's GatewayPorts is %s",
 		    s->gateway_ports == GP_YES ? "yes" : s->gateway_ports ==
 		    GP_NO ? "no" : "clientspecified (or the probe was refused)");
 		if (l != NULL)

@@ -164,7 +164,7 @@ session_open_step(struct session *s)
 			 * LIBSSH2_READ_TIMEOUT): the open failed, the session
 			 * did not (doc/libssh2.md rule 15) */
 			err = "the server did not answer the open within 60s";
-			log_info("%s: open of %s: %s", s->conf->name,
+			session_log(s, LOG_LVL_INFO, "open of %s: %s",
 			    session_open_target(r), err);
 			if (r->kind != OPEN_PING)
 				s->open_timed_out = 1;
