@@ -4,8 +4,8 @@
  *
  * Each direction has one 32 KiB staging buffer.  A buffer is refilled only
  * once it is empty, so its address and length stay put while libssh2 holds
- * a latched call on it (session.c).  Nothing is read from a side while the
- * other side has not taken the previous chunk: memory per connection is
+ * a latched call on it (session_pump.c).  Nothing is read from a side while
+ * the other side has not taken the previous chunk: memory per connection is
  * 2 x 32 KiB here plus at most one channel window queued inside libssh2
  * (session_channel_window(): 256 KiB to 2 MiB at open; window.c lets a busy
  * channel's grow within the budgets, through CHOP_ADJUST).

@@ -10,8 +10,8 @@
  * the bytes both ways with the outer session's flow control.  So the inner
  * session is driven exactly like one on a TCP socket - same latch, same
  * pump, same wake-ups (LIBSSH2.md) - and a wake-up on either side is an
- * event on the socketpair.  (LIBSSH2.md measured this at 231-261 MB/s,
- * above SEND/RECV callbacks over the channel.)
+ * event on the socketpair.  (doc/libssh2.md, "Jump hosts": why a
+ * socketpair and not SEND/RECV callbacks over the channel.)
  *
  * Every hop is a full session of its own: its host key checked like the
  * target's (same known_hosts and strictness; a pinned host_key is the

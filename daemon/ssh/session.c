@@ -14,8 +14,9 @@
  * Phases: resolving (evdns) -> connecting (non-blocking TCP, happy eyeballs:
  * connect.c; through an upstream proxy: proxy.c) -> handshake (+ host key
  * check) -> auth -> established; connect_timeout covers all of them.
- * Keepalives are in session_keepalive.c, what happens on an established
- * session in session_pump.c.
+ * Keepalives are in session_keepalive.c; an established session is driven
+ * by session_pump.c, on session_io.c's socket callbacks, with
+ * session_open.c's open slot and session_listen.c's global requests.
  */
 #include "config.h"
 
@@ -289,7 +290,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * TCP_NODELAY, which libssh2 never sets (handshake 52-95 ms -> 12-15 ms);
+ * TCP_NODELAY, which libssh2 never sets (doc/libssh2.md rule 5);
  * and the kernel's backstop behind the SSH keepalives: TCP keepalives on
  * an idle link, TCP_USER_TIMEOUT for data the peer stops acknowledging,
  * both on the keepalive_interval x keepalive_count schedule.

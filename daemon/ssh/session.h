@@ -1,9 +1,8 @@
 /*
- * session.h - what the transport's files share: session.c (a session's
- * life: connecting, handshake, authentication, teardown), session_pump.c
- * (driving an established libssh2 session from the event loop),
- * session_keepalive.c and channel.c.  Private to ssh/; the rest of the
- * daemon sees ssh.h, and no libssh2 type.
+ * session.h - what the transport's files share: the session, its channels,
+ * opens, listeners and deferred events, and the functions they call on
+ * one another.  Private to ssh/; the rest of the daemon sees ssh.h, and no
+ * libssh2 type.
  */
 #ifndef TUNNELD_SESSION_H
 #define TUNNELD_SESSION_H

@@ -14,8 +14,8 @@
  * not, and starts nothing).  It does not need the session's one channel-open
  * slot, so a slow open (sshd connecting to a blackholed target for two
  * minutes) cannot starve the keepalives into a false verdict.  A server that
- * refuses session channels (sshd's MaxSessions 0) gets the old probe
- * instead: opening a channel of an unknown type, which sshd refuses at
+ * refuses session channels (sshd's MaxSessions 0) is probed instead by
+ * opening a channel of an unknown type, which sshd refuses at
  * once - ahead of the opens queued, when the open slot is free.  When an
  * open holds the slot (rule 3), the probe does not wait behind it: it is
  * an "env" request on one of the session's open data channels (sshd

@@ -205,8 +205,7 @@ session_unlatch(struct session *s)
  * the channels from the start.  Put the latched channel, and those before
  * it, last: the next ones get their turn before it writes again, so a
  * channel that fills the socket at every pump does not keep its place at
- * the head.  (Not measured on its own: the round trips beside a bulk
- * upload were decided by session_yield(), doc/libssh2.md rule 11.)
+ * the head.
  */
 static void
 session_latch_last(struct session *s)
@@ -230,13 +229,12 @@ session_latch_last(struct session *s)
  * The pump went PUMP_ROUNDS rounds and there is more: go on once the loop
  * has polled.  A timer that is already due, not event_active(): libevent
  * runs what is made active from a callback in the same pass, before it
- * polls again, so a pump that kept itself active ran on and on while the
- * socket accepted its writes - the session's own input waited in the
- * socket (its read event could not fire, and the recv callback says EAGAIN
- * until it does), and so did every other session and tunnel of the
- * worker.  A 64-byte request beside a bulk upload on one session waited
- * 18 ms for its answer that way (ssh: 1 ms), until the upload ran out of
- * window.  After the poll, the socket events come first.
+ * polls again, so a pump that kept itself active would run on for as long
+ * as the socket accepts its writes, while the session's own input waited
+ * in the socket (its read event cannot fire, and the recv callback says
+ * EAGAIN until it does) with every other session and tunnel of the
+ * worker.  After the poll, the socket events come first (doc/libssh2.md
+ * rule 11).
  */
 static void
 session_yield(struct session *s)

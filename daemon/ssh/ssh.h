@@ -10,9 +10,8 @@
  * session's own, never from inside a libssh2 call or the pump, so an owner
  * may do anything in it - open channels, cancel listeners, free the session.
  *
- * libssh2 is included by the transport's files alone (session.h, private to
- * this directory); here its objects are opaque.  The exceptions, for now:
- * hostkey.c, which takes the transport's LIBSSH2_SESSION.
+ * libssh2 is included by the transport's files alone (session.h and
+ * known_hosts.h, private to this directory); here its objects are opaque.
  */
 #ifndef TUNNELD_SSH_H
 #define TUNNELD_SSH_H
@@ -74,7 +73,7 @@ struct session_params {
  * What a session reports, to the owner that registered it (arg).  Forwards
  * are named by an opaque owner pointer: the one passed to session_listen()
  * and channel_set_owner().  Each call comes from a deferred event of the
- * session's (see session_pump.c): the owner may free the session in any of
+ * session's (see session_open.c): the owner may free the session in any of
  * them.  lost is the last call; the owner then frees the session.
  */
 struct session_ops {
@@ -137,14 +136,10 @@ long long	 window_total_used(void);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_probe(struct session *, double deadline);
-/* session_pump.c */
+/* session_open.c */
 void		 session_open(struct session *, enum session_open_kind,
 		    const char *host, int port, const char *orig_host,
 		    int orig_port, struct channel *);
-void		 session_listen(struct session *, void *owner,
-		    const char *host, int port);
-void		 session_listen_cancel(struct session *, void *owner);
-enum gateway_ports session_gateway_ports(struct session *, int probe);
 void		 session_load(struct session *, unsigned *channels,
 		    unsigned *opening);
 double		 session_open_time(struct session *);
@@ -154,6 +149,12 @@ unsigned	 session_opens(struct session *, double *oldest);
 int		 session_open_late_for(struct session *, const void *, double);
 int		 session_open_stuck(struct session *, double *age,
 		    char *target, size_t);
+/* session_listen.c */
+void		 session_listen(struct session *, void *owner,
+		    const char *host, int port);
+void		 session_listen_cancel(struct session *, void *owner);
+enum gateway_ports session_gateway_ports(struct session *, int probe);
+/* session_pump.c */
 uint64_t	 session_channels_stalled(struct session *);
 
 /* session_algs.c */

@@ -15,7 +15,7 @@
  * at once) and sends WINDOW_ADJUST, a packet like any other: it may latch.
  *
  * So a channel opens with the window session_channel_window() gives it
- * (base, as today), and only here is it raised above that: the target.
+ * (base), and only here is it raised above that: the target.
  * After each read the bytes consumed are counted, less what still waits in
  * the local socket's send queue; once per measuring
  * period (a round trip, at least WINDOW_PERIOD) a channel that consumed at
