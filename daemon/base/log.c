@@ -216,9 +216,10 @@ log_rate_check(int level, const char *fmt, const char *subject,
 	if (limit == 0)
 		return 1;
 	about[0] = '\0';
-	if (subject != NULL)
+	if (subject != NULL) {
 		snprintf(about, sizeof about, "%s", subject);
-	else if ((colon = strstr(msg, ": ")) != NULL &&
+		about[strcspn(about, ":")] = '\0';	/* NAME: jump host h:p */
+	} else if ((colon = strstr(msg, ": ")) != NULL &&
 	    (n = (size_t)(colon - msg)) < sizeof about) {
 		memcpy(about, msg, n);
 		about[n] = '\0';

@@ -268,16 +268,20 @@ log_about(const char *subject, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The same, as the transport's session_log() writes them: NAME#2 given as
- * the subject, not in the text. */
+/* The same, as the transport's session_log() writes them: NAME#2, and a
+ * jump host's session "NAME: jump host h:p", given as the subject. */
 static void
 log_extra_subjects(void)
 {
-	char name[16];
+	char name[64];
 	int i;
 
 	for (i = 0; i < 1000; i++) {
-		snprintf(name, sizeof name, "noisy#%d", 2 + i % 16);
+		if (i % 2)
+			snprintf(name, sizeof name, "noisy#%d", 2 + i % 16);
+		else
+			snprintf(name, sizeof name, "noisy: jump host j%d:22",
+			    i % 16);
 		log_about(name, "line");
 	}
 }
