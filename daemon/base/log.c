@@ -216,14 +216,15 @@ log_rate_check(int level, const char *fmt, const char *subject,
 	if (limit == 0)
 		return 1;
 	about[0] = '\0';
-	if (subject != NULL)
+	if (subject != NULL) {
 		snprintf(about, sizeof about, "%s", subject);
-	else if ((colon = strstr(msg, ": ")) != NULL &&
+		about[strcspn(about, ":")] = '\0';	/* NAME: jump host h:p */
+	} else if ((colon = strstr(msg, ": ")) != NULL &&
 	    (n = (size_t)(colon - msg)) < sizeof about) {
 		memcpy(about, msg, n);
 		about[n] = '\0';
-		about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
 	}
+	about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
 	for (i = 0; about[i] != '\0'; i++)
 		h = (h ^ (unsigned char)about[i]) * 0x100000001b3ULL;
 	pthread_mutex_lock(&log_rate_lock);

@@ -261,8 +261,8 @@ auth_agent_list(struct auth *a)
 		return auth_agent_arm(a);
 	if (rc == -1 || agent_list_parse(a->agent, &cause) != 0)
 		goto fail;
-	log_debug("%s: the ssh-agent at %s holds %zu key(s)",
-	    session_name(a->s), a->agent_path, a->agent->nkeys);
+	session_log(a->s, LOG_LVL_DEBUG, "the ssh-agent at %s holds %zu key(s)",
+	    a->agent_path, a->agent->nkeys);
 	if (a->agent->nkeys == 0)
 		xasprintf(&cause, "the ssh-agent at %s holds no keys",
 		    a->agent_path);
@@ -497,7 +497,7 @@ auth_list(struct auth *a)
 		return -1;
 	}
 	a->methods = xstrdup(list);
-	log_debug("%s: %s offers %s", s->conf->name, s->addr, a->methods);
+	session_log(s, LOG_LVL_DEBUG, "%s offers %s", s->addr, a->methods);
 	a->state = a->agent != NULL && auth_offered(a, "publickey") ?
 	    AUTH_AGENT : AUTH_FILE;
 	return 3;	/* on to the first method */

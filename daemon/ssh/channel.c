@@ -4,8 +4,8 @@
  *
  * Each direction has one 32 KiB staging buffer.  A buffer is refilled only
  * once it is empty, so its address and length stay put while libssh2 holds
- * a latched call on it (session.c).  Nothing is read from a side while the
- * other side has not taken the previous chunk: memory per connection is
+ * a latched call on it (session_pump.c).  Nothing is read from a side while
+ * the other side has not taken the previous chunk: memory per connection is
  * 2 x 32 KiB here plus at most one channel window queued inside libssh2
  * (session_channel_window(): 256 KiB to 2 MiB at open; window.c lets a busy
  * channel's grow within the budgets, through CHOP_ADJUST).
@@ -167,8 +167,8 @@ channel_expire(struct channel *c)
 {
 	if (c->close_expired)
 		return;
-	log_debug("%s: %s: no CLOSE from the server after %ds, freeing",
-	    session_name(c->session), c->label, CLOSE_TIMEOUT);
+	session_log(c->session, LOG_LVL_DEBUG, "%s: no CLOSE from the server "
+	    "after %ds, freeing", c->label, CLOSE_TIMEOUT);
 	c->close_expired = 1;
 	if (c->counters != NULL)
 		c->counters->connections--;
@@ -238,7 +238,7 @@ void
 channel_abort(struct channel *c, const char *why)
 {
 	if (why != NULL)
-		log_info("%s: %s: %s", session_name(c->session), c->label, why);
+		session_log(c->session, LOG_LVL_INFO, "%s: %s", c->label, why);
 	if (c->state == CH_OPENING)
 		session_open_abandon(c->session, c);
 	connector_cancel(c->conn);
@@ -292,7 +292,7 @@ channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		    session_connect_timeout(c->session));
 		session_open_abandon(c->session, c);
 		if (c->socks != NULL) {
-			log_info("%s: %s: %s", session_name(c->session),
+			session_log(c->session, LOG_LVL_INFO, "%s: %s",
 			    c->label, why);
 			channel_socks_done(c, SOCKS5_HOST_UNREACH);
 		} else
@@ -342,8 +342,8 @@ channel_socks_done(struct channel *c, int code)
 	if (code != SOCKS5_OK) {
 		if (c->counters != NULL)
 			c->counters->failures++;
-		log_info("%s: %s: %s:%d: %s", session_name(c->session),
-		    c->label, c->socks->req.host, c->socks->req.port,
+		session_log(c->session, LOG_LVL_INFO, "%s: %s:%d: %s", c->label,
+		    c->socks->req.host, c->socks->req.port,
 		    socks_code_name(code));
 		c->owed_then_close = 1;
 		c->state = CH_SOCKS;
@@ -376,7 +376,7 @@ channel_socks_input(struct channel *c)
 	case SOCKS_MORE:
 		return;
 	case SOCKS_ERROR:
-		log_info("%s: %s: %s", session_name(c->session), c->label, why);
+		session_log(c->session, LOG_LVL_INFO, "%s: %s", c->label, why);
 		channel_owe(c, c->socks->out, c->socks->outlen);
 		c->owed_then_close = 1;
 		c->socks->stage = 2;
@@ -384,7 +384,7 @@ channel_socks_input(struct channel *c)
 	}
 	c->socks->stage = 2;
 	evtimer_del(c->ev_deadline);
-	log_debug("%s: %s: SOCKS%d CONNECT %s:%d", session_name(c->session),
+	session_log(c->session, LOG_LVL_DEBUG, "%s: SOCKS%d CONNECT %s:%d",
 	    c->label, c->socks->version, c->socks->req.host,
 	    c->socks->req.port);
 	if (c->owner == NULL)	/* its forward was removed by a reload */
@@ -415,7 +415,7 @@ channel_connected_cb(int fd, int error, const char *why, void *arg)
 		return;
 	}
 	channel_set_fd(c, fd);
-	log_debug("%s: %s: connected", session_name(c->session), c->label);
+	session_log(c->session, LOG_LVL_DEBUG, "%s: connected", c->label);
 	if (c->socks != NULL)
 		channel_socks_done(c, SOCKS5_OK);
 	else {
@@ -448,8 +448,8 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	if (ch == NULL) {
-		log_info("%s: %s: the server refused the channel: %s",
-		    session_name(c->session), c->label, error);
+		session_log(c->session, LOG_LVL_INFO, "%s: the server refused "
+		    "the channel: %s", c->label, error);
 		channel_error(c, error);
 		channel_close_fd(c);
 		c->state = CH_DEAD;
@@ -466,7 +466,7 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 	}
 	c->state = CH_OPEN;
 	c->moved_at = mono_now();
-	log_debug("%s: %s: channel open", session_name(c->session), c->label);
+	session_log(c->session, LOG_LVL_DEBUG, "%s: channel open", c->label);
 	channel_update_events(c);
 }
 
@@ -707,8 +707,8 @@ channel_retry(struct channel *c, int op)
 		rc = libssh2_channel_free(c->ch);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			return session_note_eagain(s, c, op) ? -1 : 0;
-		log_debug("%s: %s: freed without the server's CLOSE",
-		    session_name(s), c->label);
+		session_log(s, LOG_LVL_DEBUG, "%s: freed without the server's "
+		    "CLOSE", c->label);
 		c->ch = NULL;
 		c->state = CH_DEAD;
 		if (c->ev_timer != NULL)
@@ -853,10 +853,9 @@ channel_pump(struct channel *c)
 	}
 	if (c->ch_closed && c->down_len == 0) {
 		if (c->up_len > 0 || !c->fd_eof)
-			log_debug("%s: %s: closed by the server, %zu bytes "
-			    "from the client not taken",
-			    session_name(c->session), c->label,
-			    c->up_len - c->up_off);
+			session_log(c->session, LOG_LVL_DEBUG, "%s: closed by "
+			    "the server, %zu bytes from the client not taken",
+			    c->label, c->up_len - c->up_off);
 		channel_closing(c);
 		return 1;
 	}

@@ -10,8 +10,8 @@
  * the bytes both ways with the outer session's flow control.  So the inner
  * session is driven exactly like one on a TCP socket - same latch, same
  * pump, same wake-ups (LIBSSH2.md) - and a wake-up on either side is an
- * event on the socketpair.  (LIBSSH2.md measured this at 231-261 MB/s,
- * above SEND/RECV callbacks over the channel.)
+ * event on the socketpair.  (doc/libssh2.md, "Jump hosts": why a
+ * socketpair and not SEND/RECV callbacks over the channel.)
  *
  * Every hop is a full session of its own: its host key checked like the
  * target's (same known_hosts and strictness; a pinned host_key is the
@@ -261,7 +261,7 @@ hop_up_cb(void *arg)
 	channel_set_owner(c, s, NULL);
 	session_open(s->via, OPEN_DIRECT_TCPIP, s->conf->host, s->conf->port,
 	    HOP_ORIG_HOST, 0, c);
-	log_debug("%s: through jump host %s", s->conf->name, s->via_name);
+	session_log(s, LOG_LVL_DEBUG, "through jump host %s", s->via_name);
 	snprintf(s->addr, sizeof s->addr, "%s:%d", s->conf->host,
 	    s->conf->port);
 	session_attach(s, sp[1]);

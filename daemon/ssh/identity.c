@@ -23,6 +23,7 @@
 #include "base/base.h"
 #include "ssh.h"
 #include "agent.h"
+#include "session.h"
 
 #define IDENTITY_MAX	(64 * 1024)
 
@@ -208,9 +209,9 @@ identity_passphrase(const struct session_params *tc, struct identity *id,
 {
 	if (!id->encrypted) {
 		if (tc->passphrase_file != NULL)
-			log_debug("%s: identity_file %s has no passphrase; "
-			    "passphrase_file %s is not read", tc->name,
-			    id->path, tc->passphrase_file);
+			session_params_log(tc, LOG_LVL_DEBUG, "identity_file "
+			    "%s has no passphrase; passphrase_file %s is not "
+			    "read", id->path, tc->passphrase_file);
 		return 0;
 	}
 	if (tc->passphrase_file == NULL) {
@@ -334,8 +335,8 @@ identity_agent_probe(const struct session_params *tc, char **cause)
 		agent_close(a);
 		return -1;
 	}
-	log_debug("%s: the ssh-agent at %s holds %zu key(s)", tc->name,
-	    a->path, a->nkeys);
+	session_params_log(tc, LOG_LVL_DEBUG, "the ssh-agent at %s holds %zu "
+	    "key(s)", a->path, a->nkeys);
 	agent_close(a);
 	return 0;
 }

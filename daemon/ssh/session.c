@@ -14,8 +14,9 @@
  * Phases: resolving (evdns) -> connecting (non-blocking TCP, happy eyeballs:
  * connect.c; through an upstream proxy: proxy.c) -> handshake (+ host key
  * check) -> auth -> established; connect_timeout covers all of them.
- * Keepalives are in session_keepalive.c, what happens on an established
- * session in session_pump.c.
+ * Keepalives are in session_keepalive.c; an established session is driven
+ * by session_pump.c, on session_io.c's socket callbacks, with
+ * session_open.c's open slot and session_listen.c's global requests.
  */
 #include "config.h"
 
@@ -23,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +66,39 @@ session_name(struct session *s)
 	return s->conf->name;
 }
 
+static void
+session_params_vlog(const struct session_params *p, int level,
+    const char *fmt, va_list ap)
+{
+	struct log_fields lf = { p->tunnel, NULL, NULL };
+
+	log_vfields(level, p->tunnel != NULL ? &lf : NULL, p->name, fmt, ap);
+}
+
+/* A message about the session: "NAME: ...", with the owner's TUNNEL=. */
+void
+session_log(struct session *s, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_params_vlog(s->conf, level, fmt, ap);
+	va_end(ap);
+}
+
+/* The same, before there is a session (host key, identity): by its
+ * parameters. */
+void
+session_params_log(const struct session_params *p, int level,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_params_vlog(p, level, fmt, ap);
+	va_end(ap);
+}
+
 struct event_base *
 session_base(struct session *s)
 {
@@ -80,27 +115,16 @@ session_is_established(struct session *s)
 static void
 session_conf_set(struct session_conf *sc, const struct session_params *p)
 {
-	const char **str[] = { &sc->p.name, &sc->p.host, &sc->p.user,
-	    &sc->p.identity_file, &sc->p.known_hosts, &sc->p.host_key,
-	    &sc->p.ciphers, &sc->p.macs, &sc->p.kex_algorithms, &sc->p.jump,
-	    &sc->p.host_key_algorithms,
-	    &sc->p.identity_agent, &sc->p.passphrase_file,
-	    &sc->p.password_file, &sc->p.proxy };
-	size_t i;
-
-	/* one owned copy per string parameter: a new one needs a slot */
-	_Static_assert(nitems(str) == nitems(sc->strings),
-	    "session_conf's strings[] and session_conf_set()'s list differ");
-
-	for (i = 0; i < nitems(sc->strings); i++) {
-		free(sc->strings[i]);
-		sc->strings[i] = NULL;
-	}
+#define SESSION_PARAM_FREE(f)	free(sc->own.f);
+#define SESSION_PARAM_COPY(f)	sc->own.f = p->f != NULL ? xstrdup(p->f) : NULL;
+#define SESSION_PARAM_POINT(f)	sc->p.f = sc->own.f;
+	SESSION_PARAM_STRINGS(SESSION_PARAM_FREE)
 	sc->p = *p;
-	for (i = 0; i < nitems(str); i++) {
-		if (*str[i] != NULL)
-			*str[i] = sc->strings[i] = xstrdup(*str[i]);
-	}
+	SESSION_PARAM_STRINGS(SESSION_PARAM_COPY)
+	SESSION_PARAM_STRINGS(SESSION_PARAM_POINT)
+#undef SESSION_PARAM_FREE
+#undef SESSION_PARAM_COPY
+#undef SESSION_PARAM_POINT
 }
 
 /* reload: the same connection settings (those a live session cannot
@@ -192,7 +216,7 @@ session_fail(struct session *s, enum session_error class, const char *fmt,
 
 	if (s->phase == SP_DEAD)
 		return;
-	log_debug("%s: session failed while %s", s->conf->name,
+	session_log(s, LOG_LVL_DEBUG, "session failed while %s",
 	    phase_names[session_phase(s)]);
 	connector_cancel(s->conn);
 	s->conn = NULL;
@@ -266,7 +290,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * TCP_NODELAY, which libssh2 never sets (handshake 52-95 ms -> 12-15 ms);
+ * TCP_NODELAY, which libssh2 never sets (doc/libssh2.md rule 5);
  * and the kernel's backstop behind the SSH keepalives: TCP keepalives on
  * an idle link, TCP_USER_TIMEOUT for data the peer stops acknowledging,
  * both on the keepalive_interval x keepalive_count schedule.
@@ -311,7 +335,7 @@ session_connected_cb(int fd, int error, const char *why, void *arg)
 			    "%d: %s", s->conf->host, s->conf->port, why);
 		return;
 	}
-	log_debug("%s: connected to %s", s->conf->name, s->addr);
+	session_log(s, LOG_LVL_DEBUG, "connected to %s", s->addr);
 	session_socket_options(s->conf, fd);
 	session_attach(s, fd);
 }
@@ -381,7 +405,7 @@ session_ssh_hostkey_algorithms(struct session *s)
 		pref = plan.method_pref;
 	}
 	if (pref != NULL) {
-		log_debug("%s: host key algorithms %s", s->conf->name, pref);
+		session_log(s, LOG_LVL_DEBUG, "host key algorithms %s", pref);
 		if (libssh2_session_method_pref(s->ssh, LIBSSH2_METHOD_HOSTKEY,
 		    pref) != 0) {
 			session_fail(s, SE_FATAL, "host key algorithms \"%s\": "
@@ -448,7 +472,7 @@ session_step(struct session *s)
 				session_arm(s);
 			return;
 		}
-		log_debug("%s: host key verified", s->conf->name);
+		session_log(s, LOG_LVL_DEBUG, "host key verified");
 		s->phase = SP_AUTH;
 	}
 	if (s->phase == SP_AUTH) {
@@ -466,10 +490,10 @@ session_step(struct session *s)
 		s->last_rx = mono_now();
 		session_keepalive_start(s);
 		session_arm(s);
-		log_info("%s: authenticated to %s as %s", s->conf->name,
+		session_log(s, LOG_LVL_INFO, "authenticated to %s as %s",
 		    s->addr, s->conf->user);
-		log_info("%s: cipher %s, MAC %s, key exchange %s, host key %s",
-		    s->conf->name, session_algs_negotiated(s, SA_CIPHERS),
+		session_log(s, LOG_LVL_INFO, "cipher %s, MAC %s, key exchange "
+		    "%s, host key %s", session_algs_negotiated(s, SA_CIPHERS),
 		    session_algs_negotiated(s, SA_MACS),
 		    session_algs_negotiated(s, SA_KEX),
 		    session_algs_negotiated(s, SA_HOSTKEY));
@@ -553,8 +577,8 @@ session_free(struct session *s)
 	if (s == NULL || s->freed)
 		return;
 	if (s->pumping) {	/* the pump's rule, broken: a bug */
-		log_error("%s: session freed from inside its pump",
-		    s->conf->name);
+		session_log(s, LOG_LVL_ERROR,
+		    "session freed from inside its pump");
 		abort();
 	}
 	connector_cancel(s->conn);

@@ -1,9 +1,8 @@
 /*
- * session.h - what the transport's files share: session.c (a session's
- * life: connecting, handshake, authentication, teardown), session_pump.c
- * (driving an established libssh2 session from the event loop),
- * session_keepalive.c and channel.c.  Private to ssh/; the rest of the
- * daemon sees ssh.h, and no libssh2 type.
+ * session.h - what the transport's files share: the session, its channels,
+ * opens, listeners and deferred events, and the functions they call on
+ * one another.  Private to ssh/; the rest of the daemon sees ssh.h, and no
+ * libssh2 type.
  */
 #ifndef TUNNELD_SESSION_H
 #define TUNNELD_SESSION_H
@@ -185,10 +184,14 @@ struct session_lib {
 };
 #define session_of(abstract) (((struct session_lib *)*(abstract))->s)
 
-/* The owner's parameters, as copied by session_new(). */
+/* The owner's parameters, as copied by session_new(): p's strings point
+ * to own's copies. */
+#define SESSION_PARAM_OWN(f)	char *f;
 struct session_conf {
 	struct session_params	 p;
-	char			*strings[15];	/* what p's pointers own */
+	struct {
+		SESSION_PARAM_STRINGS(SESSION_PARAM_OWN)
+	}			 own;
 };
 
 struct session {
@@ -272,6 +275,10 @@ char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 
 void	session_fail(struct session *, enum session_error, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+void	session_log(struct session *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	session_params_log(const struct session_params *, int, const char *,
+	    ...) __attribute__((format(printf, 3, 4)));
 void	session_step(struct session *);
 void	session_dead_cb(evutil_socket_t, short, void *);
 void	session_release(struct session *);
@@ -306,6 +313,7 @@ void	window_release(struct channel *);
 long long window_room(struct session *);
 
 /* session_keepalive.c */
+void	session_kick(struct session *);
 void	session_keepalive_start(struct session *);
 void	session_keepalive_cb(evutil_socket_t, short, void *);
 void	session_alive_cb(evutil_socket_t, short, void *);
@@ -314,34 +322,43 @@ void	session_probe_opened(struct session *, LIBSSH2_CHANNEL *, const char *);
 void	session_ping_answered(struct session *);
 void	session_probe_forget(struct session *, struct channel *);
 
-/* session_pump.c */
+/* session_io.c */
 ssize_t	session_recv_cb(libssh2_socket_t, void *, size_t, int, void **);
 ssize_t	session_send_cb(libssh2_socket_t, const void *, size_t, int,
 	    void **);
-void	session_kick(struct session *);
-void	session_arm(struct session *);
-void	session_read_cb(evutil_socket_t, short, void *);
-void	session_write_cb(evutil_socket_t, short, void *);
-int	session_tx_flush(struct session *);
-void	session_pump_cb(evutil_socket_t, short, void *);
-void	session_open_free(struct open_req *);
-void	session_debug_cb(LIBSSH2_SESSION *, int, const char *, int,
-	    const char *, int, void **);
 ssize_t	session_discard_cb(libssh2_socket_t, const void *, size_t, int,
 	    void **);
 ssize_t	session_eof_cb(libssh2_socket_t, void *, size_t, int, void **);
-void	session_schedule(struct session *);
+int	session_tx_flush(struct session *);
+void	session_arm(struct session *);
+void	session_read_cb(evutil_socket_t, short, void *);
+void	session_write_cb(evutil_socket_t, short, void *);
+
+/* session_open.c */
+void	session_open_free(struct open_req *);
 void	session_open_abandon(struct session *, struct channel *);
+int	session_open_step(struct session *);
+struct session_event *session_raise(struct session *, enum session_event_kind,
+	    void *owner, struct channel *);
+void	session_deliver_cb(evutil_socket_t, short, void *);
+void	session_events_drop(struct session *, void *owner, struct channel *);
+
+/* session_listen.c */
+void	session_debug_cb(LIBSSH2_SESSION *, int, const char *, int,
+	    const char *, int, void **);
+int	session_request_step(struct session *, struct open_req *);
+int	session_accept(struct session *);
+void	session_listeners_free(struct session *);
+
+/* session_pump.c */
+void	session_schedule(struct session *);
+void	session_pump(struct session *);
+void	session_pump_cb(evutil_socket_t, short, void *);
 int	session_note_eagain(struct session *, struct channel *, int op);
 int	session_check_error(struct session *, int, const char *);
 int	session_latched_on(struct session *, struct channel *);
 void	session_channel_attach(struct session *, struct channel *);
 void	session_channel_detach(struct session *, struct channel *);
-void	session_listeners_free(struct session *);
-struct session_event *session_raise(struct session *, enum session_event_kind,
-	    void *owner, struct channel *);
-void	session_deliver_cb(evutil_socket_t, short, void *);
-void	session_events_drop(struct session *, void *owner, struct channel *);
 
 /* channel.c */
 void	channel_opened(struct channel *, LIBSSH2_CHANNEL *, const char *error);

@@ -14,8 +14,8 @@
  * not, and starts nothing).  It does not need the session's one channel-open
  * slot, so a slow open (sshd connecting to a blackholed target for two
  * minutes) cannot starve the keepalives into a false verdict.  A server that
- * refuses session channels (sshd's MaxSessions 0) gets the old probe
- * instead: opening a channel of an unknown type, which sshd refuses at
+ * refuses session channels (sshd's MaxSessions 0) is probed instead by
+ * opening a channel of an unknown type, which sshd refuses at
  * once - ahead of the opens queued, when the open slot is free.  When an
  * open holds the slot (rule 3), the probe does not wait behind it: it is
  * an "env" request on one of the session's open data channels (sshd
@@ -48,7 +48,7 @@ session_probe_done(struct session *s)
 	s->ping_nudged = 0;
 	s->probe_via = NULL;
 	s->rtt_ms = (mono_now() - s->ping_t0) * 1000;
-	log_debug("%s: round trip %.2f ms", s->conf->name, s->rtt_ms);
+	session_log(s, LOG_LVL_DEBUG, "round trip %.2f ms", s->rtt_ms);
 }
 
 /* Is the open slot taken - an open, or a request, in flight? */
@@ -215,8 +215,8 @@ session_probe_step(struct session *s)
 		return 1;
 	}
 	/* the server closed our probe channel: fall back to open probes */
-	log_info("%s: keepalive channel lost (%s); probing with channel "
-	    "opens", s->conf->name, session_ssh_error(s));
+	session_log(s, LOG_LVL_INFO, "keepalive channel lost (%s); probing "
+	    "with channel opens", session_ssh_error(s));
 	libssh2_channel_free(s->probe_ch);
 	s->probe_ch = NULL;
 	s->ping_pending = 0;
@@ -229,8 +229,8 @@ void
 session_probe_opened(struct session *s, LIBSSH2_CHANNEL *ch, const char *err)
 {
 	if (ch == NULL) {
-		log_info("%s: the server refuses session channels (%s); "
-		    "keepalives open unknown channels instead", s->conf->name,
+		session_log(s, LOG_LVL_INFO, "the server refuses session "
+		    "channels (%s); keepalives open unknown channels instead",
 		    err);
 		return;
 	}
@@ -264,7 +264,7 @@ session_probe_verdict(struct session *s)
 	double now = mono_now();
 
 	if (s->last_rx >= s->probe_since) {
-		log_debug("%s: answered %.2fs after the probe", s->conf->name,
+		session_log(s, LOG_LVL_DEBUG, "answered %.2fs after the probe",
 		    s->last_rx - s->probe_since);
 		s->probe_by = 0;
 		return 0;
@@ -310,8 +310,8 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (session_probe_blocked(s)) {
-		log_debug("%s: no answer for %.1fs, but an open holds the "
-		    "slot and the server acknowledges: waiting", s->conf->name,
+		session_log(s, LOG_LVL_DEBUG, "no answer for %.1fs, but an "
+		    "open holds the slot and the server acknowledges: waiting",
 		    quiet);
 		s->ping_pending = 0;	/* the next tick probes again */
 		timer_add_secs(s->ev_alive, iv);
@@ -352,7 +352,7 @@ session_probe(struct session *s, double deadline)
 		return;
 	s->probe_since = mono_now();
 	s->probe_by = s->probe_since + deadline;
-	log_debug("%s: probing %s (answer within %.1fs)", s->conf->name,
+	session_log(s, LOG_LVL_DEBUG, "probing %s (answer within %.1fs)",
 	    s->addr, deadline);
 	session_kick(s);
 	timer_add_secs(s->ev_alive, deadline);
@@ -380,8 +380,7 @@ session_keepalive_rearm(struct session *s)
 		session_keepalive_rearm(s->via);	/* its jump hosts */
 	if (s == NULL || s->phase != SP_ESTABLISHED)
 		return;	/* a session still setting up arms them when it is up */
-	log_debug("%s: keepalives every %gs, %d unanswered is dead",
-	    s->conf->name, s->conf->keepalive_interval,
-	    s->conf->keepalive_count);
+	session_log(s, LOG_LVL_DEBUG, "keepalives every %gs, %d unanswered is "
+	    "dead", s->conf->keepalive_interval, s->conf->keepalive_count);
 	session_keepalive_arm(s);
 }

@@ -204,8 +204,8 @@ session_lib_release(struct session *s)
 		session_lib_free(lib, 0);
 		return;
 	}
-	log_debug("%s: libssh2 is not done freeing the session; again in "
-	    "%gs", s->conf->name, FREE_RETRY_SECS);
+	session_log(s, LOG_LVL_DEBUG, "libssh2 is not done freeing the "
+	    "session; again in %gs", FREE_RETRY_SECS);
 	lib->name = xstrdup(s->conf->name);
 	lib->ev_retry = evtimer_new(s->base, session_lib_retry_cb, lib);
 	timer_add_secs(lib->ev_retry, FREE_RETRY_SECS);

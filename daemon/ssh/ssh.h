@@ -10,9 +10,8 @@
  * session's own, never from inside a libssh2 call or the pump, so an owner
  * may do anything in it - open channels, cancel listeners, free the session.
  *
- * libssh2 is included by the transport's files alone (session.h, private to
- * this directory); here its objects are opaque.  The exceptions, for now:
- * hostkey.c, which takes the transport's LIBSSH2_SESSION.
+ * libssh2 is included by the transport's files alone (session.h and
+ * known_hosts.h, private to this directory); here its objects are opaque.
  */
 #ifndef TUNNELD_SSH_H
 #define TUNNELD_SSH_H
@@ -33,25 +32,35 @@ enum session_error {
 	SE_AUTH		/* the server refused us: retried, slowly */
 };
 
+/*
+ * The string parameters of a session, each defined once here: the
+ * fields of struct session_params and the session's deep copy of them
+ * (session.c) are made from this list.  Adding one is one line.
+ */
+#define SESSION_PARAM_STRINGS(S)					\
+	S(name)		/* for messages: "NAME", or "NAME#2" */		\
+	S(tunnel)	/* the journal's TUNNEL=: the owner's name */	\
+	S(host)								\
+	S(user)								\
+	S(identity_file) /* NULL: ~/.ssh/id_ed25519, id_ecdsa */	\
+	S(identity_agent) /* ssh-agent socket, "SSH_AUTH_SOCK" */	\
+	S(passphrase_file) /* identity_file's */			\
+	S(password_file) /* password auth, the last resort */		\
+	S(known_hosts)	/* NULL: ~/.ssh/known_hosts + system */		\
+	S(host_key)	/* pinned "SHA256:...", or NULL */		\
+	S(proxy)	/* "http://h:p", "socks5://h:p" or NULL */	\
+	S(ciphers)	/* algorithm lists, NULL: the default */	\
+	S(macs)		/* (session_algs_default()) */			\
+	S(kex_algorithms)						\
+	S(jump)		/* "[user@]host[:port],...", or NULL */		\
+	S(host_key_algorithms) /* NULL: known_hosts' order */
+#define SESSION_PARAM_FIELD(f)	const char *f;
+
 /* What a session needs, filled by its owner; session_new() copies it. */
 struct session_params {
-	const char	*name;		/* for messages */
-	const char	*host;
+	SESSION_PARAM_STRINGS(SESSION_PARAM_FIELD)
 	int		 port;
-	const char	*user;
-	const char	*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
-	const char	*identity_agent; /* ssh-agent socket, "SSH_AUTH_SOCK" */
-	const char	*passphrase_file; /* identity_file's */
-	const char	*password_file;	/* password auth, the last resort */
-	const char	*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
-	const char	*host_key;	/* pinned "SHA256:...", or NULL */
-	const char	*proxy;		/* "http://h:p", "socks5://h:p" or NULL */
 	int		 accept_new;	/* unknown host keys are learnt */
-	const char	*ciphers;	/* algorithm lists, NULL: the default */
-	const char	*macs;		/* (session_algs_default()) */
-	const char	*kex_algorithms;
-	const char	*jump;		/* "[user@]host[:port],...", or NULL */
-	const char	*host_key_algorithms; /* NULL: known_hosts' order */
 	double		 connect_timeout; /* connect to authenticated; opens */
 	double		 keepalive_interval; /* 0: none */
 	int		 keepalive_count;
@@ -64,7 +73,7 @@ struct session_params {
  * What a session reports, to the owner that registered it (arg).  Forwards
  * are named by an opaque owner pointer: the one passed to session_listen()
  * and channel_set_owner().  Each call comes from a deferred event of the
- * session's (see session_pump.c): the owner may free the session in any of
+ * session's (see session_open.c): the owner may free the session in any of
  * them.  lost is the last call; the owner then frees the session.
  */
 struct session_ops {
@@ -127,14 +136,10 @@ long long	 window_total_used(void);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_probe(struct session *, double deadline);
-/* session_pump.c */
+/* session_open.c */
 void		 session_open(struct session *, enum session_open_kind,
 		    const char *host, int port, const char *orig_host,
 		    int orig_port, struct channel *);
-void		 session_listen(struct session *, void *owner,
-		    const char *host, int port);
-void		 session_listen_cancel(struct session *, void *owner);
-enum gateway_ports session_gateway_ports(struct session *, int probe);
 void		 session_load(struct session *, unsigned *channels,
 		    unsigned *opening);
 double		 session_open_time(struct session *);
@@ -144,6 +149,12 @@ unsigned	 session_opens(struct session *, double *oldest);
 int		 session_open_late_for(struct session *, const void *, double);
 int		 session_open_stuck(struct session *, double *age,
 		    char *target, size_t);
+/* session_listen.c */
+void		 session_listen(struct session *, void *owner,
+		    const char *host, int port);
+void		 session_listen_cancel(struct session *, void *owner);
+enum gateway_ports session_gateway_ports(struct session *, int probe);
+/* session_pump.c */
 uint64_t	 session_channels_stalled(struct session *);
 
 /* session_algs.c */
@@ -246,7 +257,7 @@ int	 identity_agent_path(const struct session_params *, char **path,
 	    char **cause);
 int	 identity_agent_probe(const struct session_params *, char **cause);
 
-/* hostkey.c */
+/* base64.c */
 size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);
 ssize_t	 base64_decode(const char *, size_t, unsigned char *, size_t);
 #endif

@@ -15,7 +15,7 @@
  * at once) and sends WINDOW_ADJUST, a packet like any other: it may latch.
  *
  * So a channel opens with the window session_channel_window() gives it
- * (base, as today), and only here is it raised above that: the target.
+ * (base), and only here is it raised above that: the target.
  * After each read the bytes consumed are counted, less what still waits in
  * the local socket's send queue; once per measuring
  * period (a round trip, at least WINDOW_PERIOD) a channel that consumed at
@@ -220,12 +220,11 @@ window_measure(struct channel *c, double now)
 	} else
 		c->win.idle = 0;
 	if (c->win.target != old)
-		log_debug("%s: %s: receive window %u KiB -> %u KiB (%.0f KiB "
-		    "per round trip of %.1f ms; %zu KiB held in the "
-		    "session, %lld KiB in the daemon)",
-		    session_name(c->session), c->label, old / 1024,
-		    c->win.target / 1024, per_rtt / 1024, rtt * 1000,
-		    c->session->window_used / 1024,
+		session_log(c->session, LOG_LVL_DEBUG, "%s: receive window %u "
+		    "KiB -> %u KiB (%.0f KiB per round trip of %.1f ms; %zu "
+		    "KiB held in the session, %lld KiB in the daemon)",
+		    c->label, old / 1024, c->win.target / 1024, per_rtt / 1024,
+		    rtt * 1000, c->session->window_used / 1024,
 		    window_total_used() / 1024);
 }
 

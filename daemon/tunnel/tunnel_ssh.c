@@ -18,6 +18,7 @@ tunnel_ssh_conf_params(const struct tunnel_conf *tc, struct session_params *p)
 {
 	memset(p, 0, sizeof *p);
 	p->name = tc->name;
+	p->tunnel = tc->name;
 	p->host = tc->host;
 	p->port = tc->port;
 	p->user = tc->user;

@@ -1,6 +1,6 @@
 /*
- * fuzz_known_hosts.c - known_hosts lines as hostkey.c reads them (its line
- * reader, @revoked and @cert-authority markers, then libssh2's parser),
+ * fuzz_known_hosts.c - known_hosts lines as known_hosts.c reads them (its
+ * line reader, @revoked and @cert-authority markers, then libssh2's parser),
  * through hostkey_plan(), which reads the file named by known_hosts and
  * asks it which key types it holds for the host.  No connection is made:
  * the session is only initialised.  A pinned host_key's base64 goes
@@ -17,8 +17,7 @@
 
 #include <libssh2.h>
 
-#include "control.h"
-#include "proc.h"
+#include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -29,7 +28,7 @@ static LIBSSH2_SESSION *ssh;
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct tunnel_conf tc;
+	struct session_params tc;
 	struct hostkey_plan plan;
 	unsigned char raw[1024];
 	char *cause = NULL;
@@ -45,8 +44,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    pwrite(fd, data, size, 0) != (ssize_t)size)
 		abort();
 	memset(&tc, 0, sizeof tc);
-	tc.name = (char *)"fuzz";
-	tc.host = (char *)"server.example.org";
+	tc.name = "fuzz";
+	tc.host = "server.example.org";
 	tc.port = 2222;
 	tc.known_hosts = path;
 	if (hostkey_plan(ssh, &tc, &plan, &cause) == 0) {

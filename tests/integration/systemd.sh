@@ -111,6 +111,8 @@ PY
 	check "journal: a transition carries TUNNEL= and STATE=" \
 		grep -q "TUNNEL=t | STATE=up | MESSAGE=t: connecting -> up" "$WORK/journal.log"
 	check "... with its priority" grep -q "PRIORITY=5 | TUNNEL=t" "$WORK/journal.log"
+	check "... the transport's messages carry TUNNEL= too" \
+		grep -q "TUNNEL=t | MESSAGE=t: authenticated to" "$WORK/journal.log"
 	check "... messages about no tunnel carry no TUNNEL=" \
 		sh -c "grep 'MESSAGE=control socket' '$WORK/journal.log' | grep -vq TUNNEL="
 	check "... and nothing went to stderr" test ! -s "$WORK/tunneld.journal.err"

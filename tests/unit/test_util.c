@@ -259,6 +259,34 @@ log_extra_sessions(void)
 }
 
 static void
+log_about(const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vfields(LOG_LVL_INFO, NULL, subject, fmt, ap);
+	va_end(ap);
+}
+
+/* The same, as the transport's session_log() writes them: NAME#2, and a
+ * jump host's session "NAME: jump host h:p", given as the subject. */
+static void
+log_extra_subjects(void)
+{
+	char name[64];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (i % 2)
+			snprintf(name, sizeof name, "noisy#%d", 2 + i % 16);
+		else
+			snprintf(name, sizeof name, "noisy: jump host j%d:22",
+			    i % 16);
+		log_about(name, "line");
+	}
+}
+
+static void
 log_many_keys(void)
 {
 	int i;
@@ -278,6 +306,7 @@ test_log_rate(void **state)
 	log_set_rate_limit(5);
 	assert_int_equal(log_lines(log_one_key), 5);
 	assert_int_equal(log_lines(log_extra_sessions), 5);	/* the tunnel's */
+	assert_int_equal(log_lines(log_extra_subjects), 5);
 	assert_in_range(log_lines(log_many_keys), 256, 256 + 5 * 8);
 	log_set_rate_limit(0);
 	assert_int_equal(log_lines(log_one_key), 1000);
