@@ -693,9 +693,18 @@ test_reload_classes(void **state)
 static void
 test_keywords_table(void **state)
 {
+	const struct kw_type_ops *ops;
 	const struct keyword *kw;
 	size_t i;
 
+	/* every type has its five operations */
+	for (i = 0; i < KW_NTYPES; i++) {
+		ops = keyword_type_ops((enum kw_type)i);
+		if (ops->parse == NULL || ops->def == NULL ||
+		    ops->clear == NULL || ops->equal == NULL ||
+		    ops->print == NULL)
+			fail_msg("type %zu: an operation is missing", i);
+	}
 	for (i = 0; i < nkeywords; i++) {
 		kw = &keywords[i];
 		if (keyword_find(kw->name, kw->where) != kw)
