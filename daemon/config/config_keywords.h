@@ -105,8 +105,15 @@ int		 config_hosts_equal(const struct tunnel_conf *,
 		    const struct tunnel_conf *);
 void		 config_hosts_print(FILE *, const struct tunnel_conf *,
 		    const char *indent);
+/* ... and is an ADDRESS:PORT every address (metrics_listen warns)? */
+int		 config_listen_wildcard(const char *);
 
-/* config.c: the file and line of a setting, for messages */
+/* config.c: the file and line of a setting, for messages; an error of
+ * the file being read */
 const char	*cfg_file(const config_setting_t *, const char *fallback);
+void		 errlist_add(struct errlist *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define SESSIONS_MAX	32	/* sessions = N: at most */
 
 #endif
