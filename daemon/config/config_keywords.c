@@ -4,11 +4,9 @@
  * lives, the field it fills and what a new value needs on reload.  The
  * table drives parsing and validation (config.c), --print-config
  * (config_print.c), the reload classes (reload.c) and the unit test that
- * checks tunneld.conf(5) documents exactly these keywords.
- *
- * Adding a setting: a field in struct config or struct tunnel_conf, one
- * line below, its paragraph in doc/tunneld.conf.5 (HACKING.md, Settings).
- * A new type is a value of enum kw_type and a row of kw_types[] below.
+ * checks tunneld.conf(5) documents exactly these keywords.  What each
+ * type does with its field (parse, default, clear, compare, print) is a
+ * row of kw_types[], the type's functions kept together above it.
  */
 #include "config.h"
 
@@ -92,7 +90,7 @@ const struct keyword keywords[] = {
 	    R(KR_NONE) },
 	{ "reconnect_max", KW_DURATION, T(reconnect_max), N(0.1, 86400, 300),
 	    R(KR_NONE) },
-	/* parallel sessions (issue 14): read where used */
+	/* parallel sessions: read where used */
 	{ "sessions", KW_INT, T(sessions), N(1, SESSIONS_MAX, 16),
 	    R(KR_NONE) },
 	{ "sessions_idle", KW_DURATION, T(sessions_idle), N(0.1, 86400, 60),
@@ -115,7 +113,7 @@ const struct keyword keywords[] = {
 	{ "ssh_config", KW_BOOL, T(ssh_config), N(0, 1, 0), R(KR_SESSION) },
 	{ "ssh_config_file", KW_PATH, T(ssh_config_file), NA,
 	    R(KR_SESSION) },
-	/* budgets (issue 23): connections open at once, over which a new
+	/* budgets: connections open at once, over which a new
 	 * one is refused; lines of one message per LOG_RATE_INTERVAL */
 	{ "max_connections", KW_INT, T(max_connections), N(1, 1000000, 4096),
 	    R(KR_NONE) },
