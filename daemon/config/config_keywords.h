@@ -1,7 +1,7 @@
 /*
  * config_keywords.h - the table of every tunneld.conf keyword
- * (config_keywords.c) and what config.c, config_print.c, reload.c and the
- * unit tests do with it.  Private to them.
+ * (config_keywords.c), the operations of its types, and what config's own
+ * files share besides: config/'s private header (and the unit tests').
  */
 #ifndef TUNNELD_CONFIG_KEYWORDS_H
 #define TUNNELD_CONFIG_KEYWORDS_H
