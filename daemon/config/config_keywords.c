@@ -1016,7 +1016,9 @@ kw_none_print(FILE *f, const struct keyword *kw, const void *obj,
 	(void)f, (void)kw, (void)obj, (void)indent;
 }
 
-#define STR(parse, def)	{ parse, def, kw_str_clear, kw_str_equal, kw_str_print }
+/* A string type: its own parse and default, the strings' clear, equal, print */
+#define STR(parse, def)	\
+	{ parse, def, kw_str_clear, kw_str_equal, kw_str_print }
 
 /* What each type does, indexed by enum kw_type. */
 static const struct kw_type_ops kw_types[KW_NTYPES] = {
