@@ -1,19 +1,23 @@
 /*
- * log.c - leveled logging.  On a terminal, readable lines; under systemd,
- * when standard error is the journal's stream (JOURNAL_STREAM names it),
- * structured journal entries with the TUNNEL=, STATE= and FORWARD= fields
- * the caller gives (log_fields(); the tunnels' log_tunnel()), so that
- * `journalctl -u tunneld TUNNEL=campus-bbs` tells one tunnel's story;
- * otherwise "<N>" priority prefixes, which journald also understands.
+ * log.c - leveled logging: readable lines on a terminal; structured
+ * entries under systemd, when standard error is the journal's stream
+ * (JOURNAL_STREAM names it); otherwise lines with "<N>" priority
+ * prefixes, which journald also understands.
+ *
+ * A journal entry carries the fields its caller passes in struct
+ * log_fields (log_fields(), log_vfields(); the tunnels' log_tunnel() and
+ * log_forward()): TUNNEL=, STATE= and FORWARD=, as given, so that
+ * `journalctl -u tunneld TUNNEL=campus-bbs` tells one tunnel's story.
  *
  * A message repeated faster than log_rate_limit lines per LOG_RATE_INTERVAL
  * is folded, as the kernel's printk_ratelimit and journald's
  * RateLimitBurst do: after the burst its lines are counted, not written,
  * and one line says how many were suppressed when the interval ends.  A
- * message is known by its call site (the format) and what it is about
- * (the text before its first ": ", a tunnel's name - its extra sessions,
- * "NAME#2", are the tunnel's - or "control"): one
- * noisy tunnel cannot silence another's lines, nor its own other ones.
+ * message is known by its call site (the format) and its subject: the one
+ * passed to log_vfields() (a tunnel's name), or for a message without one
+ * the text before its first ": " ("NAME#2", an extra session, counts as
+ * NAME).  So one noisy tunnel cannot silence another's lines, nor its own
+ * other ones.
  */
 #include "config.h"
 

@@ -18,7 +18,10 @@
 #include "base/base.h"
 #include "ssh/ssh.h"
 
-/* fwdspec.c */
+/*
+ * fwdspec.c: a forward as OpenSSH writes it (-L/-R/-D arguments) and a
+ * permit_remote_open entry, parsed; the tunnels' forwards use them.
+ */
 enum fwd_kind { FWD_LOCAL, FWD_REMOTE, FWD_DYNAMIC, FWD_REMOTE_DYNAMIC };
 struct fwd_addr {
 	char	*host;	/* NULL: default (loopback); "" or "*": all addresses */
@@ -49,13 +52,17 @@ int		 permit_parse(const char *, struct permit *, char **cause);
 int		 permit_match(const struct permit *, size_t, const char *host,
 		    int port);
 
-/* config.c; the settings are defined in config_keywords.c */
+/*
+ * config.c: the configuration as read.  A tunnel's settings (struct
+ * tunnel_conf, from defaults and its own group) and the daemon's (struct
+ * config); the fields are defined in config_keywords.c's table.  A load
+ * lists every error it finds in an errlist, each "FILE:LINE: message".
+ */
 enum host_key_check { HKC_YES, HKC_ACCEPT_NEW };
 struct server {			/* an entry of host */
 	char	*host;
 	int	 port;		/* 0: the tunnel's port */
 };
-#define SESSIONS_MAX	32	/* sessions = N: at most */
 struct tunnel_conf {
 	char			*name;
 	char			*file;
@@ -121,13 +128,20 @@ void		 config_free(struct config *);
 struct tunnel_conf *config_find(struct config *, const char *);
 int		 fwdspec_same(const struct fwdspec *, const struct fwdspec *);
 void		 config_print(FILE *, const struct config *);
-void		 errlist_add(struct errlist *, const char *file, int line,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void		 errlist_clear(struct errlist *);
-/* config_keywords.c: what a changed setting needs on a reload */
+
+/*
+ * config_keywords.c: what a changed setting needs on a reload, the class
+ * of each keyword in the table; the tunnels' reload (tunnel/reload.c) acts
+ * on it.  KR_APPLY settings are applied by a reload observer on
+ * RELOAD_APPLIED: log_level, log_rate_limit and window_budget_total by
+ * proc/main.c's main_reloaded, metrics_listen by control/metrics.c's
+ * metrics_reloaded.  A new KR_APPLY keyword needs its observer (test_config
+ * lists them, so that it fails until one is written).
+ */
 enum kw_reload {
 	KR_NONE,	/* read where it is used: applies from now on */
-	KR_APPLY,	/* global, applied at once by its owner (reload_observe()) */
+	KR_APPLY,	/* global, applied at once by a reload observer */
 	KR_REARM,	/* the live session's timers are re-armed */
 	KR_FORWARDS,	/* forwards are added and removed on the live session */
 	KR_SESSION,	/* a new session: the tunnel restarts */
@@ -144,8 +158,8 @@ void		 config_restart_needs(const struct config *,
 		    const struct config *, void (*)(const char *, void *),
 		    void *);
 
-/* ssh_config.c: ssh -G for the tunnels of a reload, run off the main
- * thread in a batch */
+/* ssh_config.c: ssh -G for the tunnels of a reload (ssh_config = true),
+ * run off the main thread in a batch */
 struct ssh_g_batch;
 struct ssh_g_batch *ssh_config_batch_new(void);
 void	 ssh_config_batch_use(struct ssh_g_batch *);
@@ -155,14 +169,13 @@ int	 ssh_config_batch_start(struct ssh_g_batch *, void (*)(void *),
 void	 ssh_config_batch_free(struct ssh_g_batch *);
 void	 ssh_config_abort(void);
 
-/* config_hosts.c */
+/* config_hosts.c: a tunnel's servers (host = [...]) and ADDRESS:PORT
+ * strings, for the tunnels, status and metrics_listen */
 const char	*config_server_host(const struct tunnel_conf *, size_t);
 int		 config_server_port(const struct tunnel_conf *, size_t);
 char		*config_server_string(const char *host, int port);
 struct sockaddr_storage;
 int		 config_parse_listen(const char *, struct sockaddr_storage *,
 		    int *);
-int		 config_listen_wildcard(const char *);
-
 
 #endif

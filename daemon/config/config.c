@@ -177,10 +177,6 @@ cfg_read_by(int fd, void *buf, size_t len, double end)
 }
 
 /*
- * Every verdict of v[0..n) into v[i].cause, made in a child; those it
- * gave no answer for in time are marked unknown.
- */
-/*
  * In a child that does not exec: every descriptor but keep (moved to 3) is
  * closed, so that the child holds none of the daemon's listeners while it
  * lives - a reload closing one and listening on its port in another
@@ -205,6 +201,10 @@ cfg_child_fds(int keep)
 	return keep;
 }
 
+/*
+ * Every verdict of v[0..n) into v[i].cause, made in a child; those it
+ * gave no answer for in time are marked unknown.
+ */
 static void
 cfg_trust_run(struct cfg_trust_req *v, size_t n)
 {

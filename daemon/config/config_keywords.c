@@ -4,11 +4,9 @@
  * lives, the field it fills and what a new value needs on reload.  The
  * table drives parsing and validation (config.c), --print-config
  * (config_print.c), the reload classes (reload.c) and the unit test that
- * checks tunneld.conf(5) documents exactly these keywords.
- *
- * Adding a setting: a field in struct config or struct tunnel_conf, one
- * line below, its paragraph in doc/tunneld.conf.5 (HACKING.md, Settings).
- * A new type is a case in each keyword_*() function below.
+ * checks tunneld.conf(5) documents exactly these keywords.  What each
+ * type does with its field (parse, default, clear, compare, print) is a
+ * row of kw_types[], the type's functions kept together above it.
  */
 #include "config.h"
 
@@ -92,7 +90,7 @@ const struct keyword keywords[] = {
 	    R(KR_NONE) },
 	{ "reconnect_max", KW_DURATION, T(reconnect_max), N(0.1, 86400, 300),
 	    R(KR_NONE) },
-	/* parallel sessions (issue 14): read where used */
+	/* parallel sessions: read where used */
 	{ "sessions", KW_INT, T(sessions), N(1, SESSIONS_MAX, 16),
 	    R(KR_NONE) },
 	{ "sessions_idle", KW_DURATION, T(sessions_idle), N(0.1, 86400, 60),
@@ -115,7 +113,7 @@ const struct keyword keywords[] = {
 	{ "ssh_config", KW_BOOL, T(ssh_config), N(0, 1, 0), R(KR_SESSION) },
 	{ "ssh_config_file", KW_PATH, T(ssh_config_file), NA,
 	    R(KR_SESSION) },
-	/* budgets (issue 23): connections open at once, over which a new
+	/* budgets: connections open at once, over which a new
 	 * one is refused; lines of one message per LOG_RATE_INTERVAL */
 	{ "max_connections", KW_INT, T(max_connections), N(1, 1000000, 4096),
 	    R(KR_NONE) },
@@ -205,13 +203,17 @@ kw_fingerprint_ok(const char *v)
 	return 0;
 }
 
-/* A string keyword's value, checked for its type; NULL if reported. */
-static char *
-kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
+/*
+ * Strings.  Each type has its own parse, for what the value must be; they
+ * share the default (def_str), clear, equal and print.
+ */
+
+/* The string of setting s, not yet checked for its type; NULL if reported. */
+static const char *
+kw_str_value(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx)
 {
-	struct proxy_url url;
 	const char *v;
-	char *why;
 
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 		KERR(s, "%s: expected a string", kw->name);
@@ -222,70 +224,236 @@ kw_string(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx)
 		KERR(s, "%s: empty", kw->name);
 		return NULL;
 	}
-	switch (kw->type) {
-	case KW_HOST:
-		if (strpbrk(v, " \t\r\n") != NULL) {
-			KERR(s, "%s: \"%s\" is not a host name or address",
-			    kw->name, v);
-			return NULL;
-		}
-		break;
-	case KW_PATH:
-		return kw_path(v, cfg_file(s, ctx->path));
-	case KW_ABSPATH:
-		if (*v != '/') {
-			KERR(s, "%s: \"%s\" is not an absolute path",
-			    kw->name, v);
-			return NULL;
-		}
-		break;
-	case KW_GROUP:
-		if (getgrnam(v) == NULL) {
-			KERR(s, "%s: no group named \"%s\"", kw->name, v);
-			return NULL;
-		}
-		break;
-	case KW_LISTEN:
-		if (config_parse_listen(v, NULL, NULL) != 0) {
-			KERR(s, "%s: \"%s\" is not ADDRESS:PORT (an IPv6 "
-			    "address in brackets)", kw->name, v);
-			return NULL;
-		}
-		if (config_listen_wildcard(v))
-			log_warnx("%s:%d: %s: \"%s\" is every address of this "
-			    "machine: the metrics are readable from the "
-			    "network", cfg_file(s, ctx->path),
-			    config_setting_source_line(s), kw->name, v);
-		break;
-	case KW_FINGERPRINT:
-		if (kw_fingerprint_ok(v) != 0) {
-			KERR(s, "%s: \"%s\" is not a SHA256 fingerprint as "
-			    "printed by ssh-keygen -lf (SHA256:...)",
-			    kw->name, v);
-			return NULL;
-		}
-		break;
-	case KW_ALGORITHMS:
-		if (session_algs_check((enum session_alg)kw->min, v,
-		    &why) != 0) {
-			KERR(s, "%s: %s", kw->name, why);
-			free(why);
-			return NULL;
-		}
-		break;
-	case KW_PROXY:
-		if (proxy_parse(v, &url, &why) != 0) {
-			KERR(s, "%s: %s", kw->name, why);
-			free(why);
-			return NULL;
-		}
-		proxy_url_clear(&url);
-		break;
-	default:
-		break;
-	}
-	return xstrdup(v);
+	return v;
 }
+
+static int
+kw_str_set(const struct keyword *kw, void *obj, char *v)
+{
+	free(*FIELD(kw, obj, char *));
+	*FIELD(kw, obj, char *) = v;
+	return 0;
+}
+
+static int
+kw_string_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static int
+kw_host_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (strpbrk(v, " \t\r\n") != NULL) {
+		KERR(s, "%s: \"%s\" is not a host name or address", kw->name,
+		    v);
+		return -1;
+	}
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static int
+kw_path_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	return kw_str_set(kw, obj, kw_path(v, cfg_file(s, ctx->path)));
+}
+
+static int
+kw_abspath_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (*v != '/') {
+		KERR(s, "%s: \"%s\" is not an absolute path", kw->name, v);
+		return -1;
+	}
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static int
+kw_group_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (getgrnam(v) == NULL) {
+		KERR(s, "%s: no group named \"%s\"", kw->name, v);
+		return -1;
+	}
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static int
+kw_fingerprint_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (kw_fingerprint_ok(v) != 0) {
+		KERR(s, "%s: \"%s\" is not a SHA256 fingerprint as printed by "
+		    "ssh-keygen -lf (SHA256:...)", kw->name, v);
+		return -1;
+	}
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+/* A wildcard address is allowed, with a warning: it is often a mistake. */
+static int
+kw_listen_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (config_parse_listen(v, NULL, NULL) != 0) {
+		KERR(s, "%s: \"%s\" is not ADDRESS:PORT (an IPv6 address in "
+		    "brackets)", kw->name, v);
+		return -1;
+	}
+	if (config_listen_wildcard(v))
+		log_warnx("%s:%d: %s: \"%s\" is every address of this "
+		    "machine: the metrics are readable from the network",
+		    cfg_file(s, ctx->path), config_setting_source_line(s),
+		    kw->name, v);
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+/* Checked against the linked libssh2; kw->min is the enum session_alg. */
+static int
+kw_algorithms_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *v;
+	char *why;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (session_algs_check((enum session_alg)kw->min, v, &why) != 0) {
+		KERR(s, "%s: %s", kw->name, why);
+		free(why);
+		return -1;
+	}
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static int
+kw_proxy_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	struct proxy_url url;
+	const char *v;
+	char *why;
+
+	if ((v = kw_str_value(kw, s, ctx)) == NULL)
+		return -1;
+	if (proxy_parse(v, &url, &why) != 0) {
+		KERR(s, "%s: %s", kw->name, why);
+		free(why);
+		return -1;
+	}
+	proxy_url_clear(&url);
+	return kw_str_set(kw, obj, xstrdup(v));
+}
+
+static void
+kw_str_default(const struct keyword *kw, void *obj)
+{
+	if (kw->def_str != NULL)
+		*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
+}
+
+/* user: the one tunneld runs as. */
+static void
+kw_string_default(const struct keyword *kw, void *obj)
+{
+	struct passwd *pw;
+
+	if (kw->where == KW_TUNNEL && strcmp(kw->name, "user") == 0 &&
+	    (pw = getpwuid(geteuid())) != NULL)
+		*FIELD(kw, obj, char *) = xstrdup(pw->pw_name);
+	kw_str_default(kw, obj);
+}
+
+/* The linked libssh2's list, as ssh/session_algs.c orders it. */
+static void
+kw_algorithms_default(const struct keyword *kw, void *obj)
+{
+	const char *def;
+
+	if ((def = session_algs_default((enum session_alg)kw->min)) != NULL)
+		*FIELD(kw, obj, char *) = xstrdup(def);
+}
+
+static void
+kw_str_clear(const struct keyword *kw, void *obj)
+{
+	free(*FIELD(kw, obj, char *));
+	*FIELD(kw, obj, char *) = NULL;
+}
+
+static int
+kw_str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int
+kw_str_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	return kw_str_eq(*CFIELD(kw, a, char *), *CFIELD(kw, b, char *));
+}
+
+/* A libconfig string literal: quotes and backslashes escaped. */
+static void
+kw_print_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void
+kw_str_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	const char *s;
+
+	if ((s = *CFIELD(kw, obj, char *)) == NULL)
+		return;
+	fprintf(f, "%s%s = ", indent, kw->name);
+	kw_print_str(f, s);
+	fputs(";\n", f);
+}
+
+/* Booleans, integers and durations (seconds, a double). */
 
 /* An integer or decimal number of libconfig; -1 if it is neither. */
 static int
@@ -306,12 +474,11 @@ kw_number(config_setting_t *s, double *out, int integer)
 	}
 }
 
+/* A number in [kw->min, kw->max]; -1 if reported. */
 static int
 kw_range(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
-    double *out)
+    int integer, double *out)
 {
-	int integer = kw->type == KW_INT;
-
 	if (kw_number(s, out, integer) != 0) {
 		KERR(s, "%s: expected %s", kw->name, integer ? "an integer" :
 		    "a number");
@@ -327,6 +494,102 @@ kw_range(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
 		    *out, kw->min, kw->max);
 	return -1;
 }
+
+static int
+kw_bool_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		KERR(s, "%s: expected true or false", kw->name);
+		return -1;
+	}
+	*FIELD(kw, obj, int) = config_setting_get_bool(s);
+	return 0;
+}
+
+static int
+kw_int_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	double d;
+
+	if (kw_range(kw, s, ctx, 1, &d) != 0)
+		return -1;
+	*FIELD(kw, obj, int) = (int)d;
+	return 0;
+}
+
+static int
+kw_duration_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	double d;
+
+	if (kw_range(kw, s, ctx, 0, &d) != 0)
+		return -1;
+	*FIELD(kw, obj, double) = d;
+	return 0;
+}
+
+/* Of every type kept in an int: bool, int, enum, permits (permit_any). */
+static void
+kw_int_default(const struct keyword *kw, void *obj)
+{
+	*FIELD(kw, obj, int) = (int)kw->def;
+}
+
+static void
+kw_duration_default(const struct keyword *kw, void *obj)
+{
+	*FIELD(kw, obj, double) = kw->def;
+}
+
+static int
+kw_int_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	return *CFIELD(kw, a, int) == *CFIELD(kw, b, int);
+}
+
+static int
+kw_duration_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	return *CFIELD(kw, a, double) == *CFIELD(kw, b, double);
+}
+
+static void
+kw_bool_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	fprintf(f, "%s%s = %s;\n", indent, kw->name,
+	    *CFIELD(kw, obj, int) ? "true" : "false");
+}
+
+static void
+kw_int_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	fprintf(f, "%s%s = %d;\n", indent, kw->name, *CFIELD(kw, obj, int));
+}
+
+/* The shortest decimal that reads back as the same double. */
+static void
+kw_duration_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	double v = *CFIELD(kw, obj, double);
+	char buf[64];
+	int prec;
+
+	for (prec = 6; prec < 17; prec++) {
+		snprintf(buf, sizeof buf, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	snprintf(buf, sizeof buf, "%.*g", prec, v);
+	fprintf(f, "%s%s = %s;\n", indent, kw->name, buf);
+}
+
+/* Enums: one of kw->values' words, kept as its value in an int. */
 
 /* The words of an enum keyword for a message: "a", "b" or "c". */
 static char *
@@ -353,8 +616,8 @@ kw_enum_words(const struct keyword *kw)
 }
 
 static int
-kw_enum(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
-    int *out)
+kw_enum_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
 {
 	const struct kw_enum *e;
 	const char *v = NULL;
@@ -364,7 +627,7 @@ kw_enum(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
 		v = config_setting_get_string(s);
 		for (e = kw->values; e->name != NULL; e++) {
 			if (strcasecmp(v, e->name) == 0) {
-				*out = e->value;
+				*FIELD(kw, obj, int) = e->value;
 				return 0;
 			}
 		}
@@ -377,6 +640,24 @@ kw_enum(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
 	free(words);
 	return -1;
 }
+
+/* The first word of the value: an alias is printed as what it stands for. */
+static void
+kw_enum_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	const struct kw_enum *e;
+
+	for (e = kw->values; e->name != NULL; e++) {
+		if (e->value == *CFIELD(kw, obj, int)) {
+			fprintf(f, "%s%s = \"%s\";\n", indent, kw->name,
+			    e->name);
+			return;
+		}
+	}
+}
+
+/* Lists of strings: forwards and permits. */
 
 /*
  * The line of a list entry.  libconfig numbers a scalar inside an array by
@@ -442,6 +723,11 @@ kw_strings_elem(config_setting_t *s, int i, struct kw_ctx *ctx, int *line)
 	return config_setting_get_string(e);
 }
 
+/*
+ * Forwards: local, remote and dynamic share the tunnel's list fwds; each
+ * keyword parses, compares and prints the forwards of its kind.
+ */
+
 /* Is forward f one of the list named by kw ("remote" has two kinds)? */
 static int
 kw_fwd_mine(const struct keyword *kw, const struct fwdspec *f)
@@ -450,9 +736,9 @@ kw_fwd_mine(const struct keyword *kw, const struct fwdspec *f)
 	    (strcmp(kw->name, "remote") == 0 && f->kind == FWD_REMOTE_DYNAMIC);
 }
 
-/* The forwards of kw's kind go (a list given replaces the inherited one). */
+/* The forwards of kw's kind go, or all of them if kw is NULL. */
 static void
-kw_forwards_clear(const struct keyword *kw, struct tunnel_conf *tc)
+kw_forwards_drop(const struct keyword *kw, struct tunnel_conf *tc)
 {
 	size_t j, w;
 
@@ -469,16 +755,18 @@ kw_forwards_clear(const struct keyword *kw, struct tunnel_conf *tc)
 	}
 }
 
+/* A list given replaces the inherited forwards of its kind. */
 static int
-kw_forwards(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
-    struct tunnel_conf *tc)
+kw_forwards_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
 {
+	struct tunnel_conf *tc = obj;
 	const char *v;
 	struct fwdspec f;
 	char *cause;
 	int i, n, line, rc = 0;
 
-	kw_forwards_clear(kw, tc);
+	kw_forwards_drop(kw, tc);
 	n = kw_strings(s, ctx, strcmp(kw->name, "dynamic") == 0 ?
 	    "a list of strings such as [ \"1080\" ]" :
 	    "a list of strings such as [ \"9143:localhost:143\" ]");
@@ -505,11 +793,67 @@ kw_forwards(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
 	return rc;
 }
 
+/* All kinds at once: a second call (the next forwards keyword) finds none. */
 static void
-kw_permits_clear(struct tunnel_conf *tc)
+kw_forwards_clear(const struct keyword *kw, void *obj)
 {
+	(void)kw;
+	kw_forwards_drop(NULL, obj);
+}
+
+/* The same forwards of kw's kind, as written, in the same order? */
+static int
+kw_forwards_equal(const struct keyword *kw, const void *va, const void *vb)
+{
+	const struct tunnel_conf *a = va, *b = vb;
+	size_t i = 0, j = 0;
+
+	for (;;) {
+		while (i < a->nfwds && !kw_fwd_mine(kw, &a->fwds[i]))
+			i++;
+		while (j < b->nfwds && !kw_fwd_mine(kw, &b->fwds[j]))
+			j++;
+		if (i == a->nfwds || j == b->nfwds)
+			return i == a->nfwds && j == b->nfwds;
+		if (!fwdspec_same(&a->fwds[i++], &b->fwds[j++]))
+			return 0;
+	}
+}
+
+static void
+kw_forwards_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	const struct tunnel_conf *tc = obj;
+	const char *sep = "";
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < tc->nfwds; i++) {
+		if (!kw_fwd_mine(kw, &tc->fwds[i]))
+			continue;
+		if (n++ == 0)
+			fprintf(f, "%s%s = [ ", indent, kw->name);
+		fputs(sep, f);
+		kw_print_str(f, tc->fwds[i].spec);
+		sep = ", ";
+	}
+	if (n > 0)
+		fputs(" ];\n", f);
+}
+
+/*
+ * permit_remote_open: "any", "none", or a list of host:port entries.  Its
+ * field is permit_any (an int, defaulted as one); the list is beside it.
+ */
+
+static void
+kw_permits_clear(const struct keyword *kw, void *obj)
+{
+	struct tunnel_conf *tc = obj;
 	size_t i;
 
+	(void)kw;
 	for (i = 0; i < tc->npermits; i++)
 		free(tc->permits[i].host);
 	free(tc->permits);
@@ -517,16 +861,17 @@ kw_permits_clear(struct tunnel_conf *tc)
 	tc->npermits = 0;
 }
 
-/* permit_remote_open: "any", "none", or a list of host:port entries. */
 static int
-kw_permits(config_setting_t *s, struct kw_ctx *ctx, struct tunnel_conf *tc)
+kw_permits_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
 {
+	struct tunnel_conf *tc = obj;
 	struct permit p;
 	const char *v;
 	char *cause;
 	int i, n, line, rc = 0;
 
-	kw_permits_clear(tc);
+	kw_permits_clear(kw, tc);
 	tc->permit_any = 0;
 	n = kw_strings(s, ctx, "\"any\", \"none\" or a list such as "
 	    "[ \"localhost:80\", \"*:443\" ]");
@@ -561,167 +906,13 @@ kw_permits(config_setting_t *s, struct kw_ctx *ctx, struct tunnel_conf *tc)
 	return rc;
 }
 
-/* Parse setting s as kw into obj; -1 (reported) if it is not valid. */
-int
-keyword_parse(const struct keyword *kw, config_setting_t *s,
-    struct kw_ctx *ctx, void *obj)
-{
-	double d;
-	char *v;
-
-	switch (kw->type) {
-	case KW_STRING:
-	case KW_HOST:
-	case KW_PATH:
-	case KW_ABSPATH:
-	case KW_GROUP:
-	case KW_FINGERPRINT:
-	case KW_LISTEN:
-	case KW_ALGORITHMS:
-	case KW_PROXY:
-		if ((v = kw_string(kw, s, ctx)) == NULL)
-			return -1;
-		free(*FIELD(kw, obj, char *));
-		*FIELD(kw, obj, char *) = v;
-		return 0;
-	case KW_BOOL:
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-			KERR(s, "%s: expected true or false", kw->name);
-			return -1;
-		}
-		*FIELD(kw, obj, int) = config_setting_get_bool(s);
-		return 0;
-	case KW_INT:
-		if (kw_range(kw, s, ctx, &d) != 0)
-			return -1;
-		*FIELD(kw, obj, int) = (int)d;
-		return 0;
-	case KW_DURATION:
-		if (kw_range(kw, s, ctx, &d) != 0)
-			return -1;
-		*FIELD(kw, obj, double) = d;
-		return 0;
-	case KW_ENUM:
-		return kw_enum(kw, s, ctx, FIELD(kw, obj, int));
-	case KW_FORWARDS:
-		return kw_forwards(kw, s, ctx, obj);
-	case KW_PERMITS:
-		return kw_permits(s, ctx, obj);
-	case KW_HOSTS:
-		return config_hosts_parse(kw, s, ctx, obj);
-	case KW_SECTION:
-		break;
-	}
-	return 0;
-}
-
-/* The built-in default of kw in a new obj (zeroed). */
-void
-keyword_default(const struct keyword *kw, void *obj)
-{
-	struct passwd *pw;
-	const char *def;
-
-	switch (kw->type) {
-	case KW_STRING:
-		/* user: the one tunneld runs as */
-		if (kw->where == KW_TUNNEL && strcmp(kw->name, "user") == 0 &&
-		    (pw = getpwuid(geteuid())) != NULL)
-			*FIELD(kw, obj, char *) = xstrdup(pw->pw_name);
-		/* FALLTHROUGH */
-	case KW_HOST:
-	case KW_PATH:
-	case KW_ABSPATH:
-	case KW_GROUP:
-	case KW_FINGERPRINT:
-	case KW_LISTEN:
-	case KW_PROXY:
-		if (kw->def_str != NULL)
-			*FIELD(kw, obj, char *) = xstrdup(kw->def_str);
-		break;
-	case KW_ALGORITHMS:
-		if ((def = session_algs_default((enum session_alg)kw->min)) !=
-		    NULL)
-			*FIELD(kw, obj, char *) = xstrdup(def);
-		break;
-	case KW_BOOL:
-	case KW_INT:
-	case KW_ENUM:
-	case KW_PERMITS:	/* permit_any */
-		*FIELD(kw, obj, int) = (int)kw->def;
-		break;
-	case KW_DURATION:
-		*FIELD(kw, obj, double) = kw->def;
-		break;
-	case KW_FORWARDS:
-	case KW_HOSTS:
-	case KW_SECTION:
-		break;
-	}
-}
-
-/* Free what kw holds in obj. */
-void
-keyword_clear(const struct keyword *kw, void *obj)
-{
-	switch (kw->type) {
-	case KW_STRING:
-	case KW_HOST:
-	case KW_PATH:
-	case KW_ABSPATH:
-	case KW_GROUP:
-	case KW_FINGERPRINT:
-	case KW_LISTEN:
-	case KW_ALGORITHMS:
-	case KW_PROXY:
-		free(*FIELD(kw, obj, char *));
-		*FIELD(kw, obj, char *) = NULL;
-		break;
-	case KW_FORWARDS:
-		kw_forwards_clear(NULL, obj);	/* all kinds, once is enough */
-		break;
-	case KW_PERMITS:
-		kw_permits_clear(obj);
-		break;
-	case KW_HOSTS:
-		config_hosts_clear(obj);
-		break;
-	default:
-		break;
-	}
-}
-
 static int
-kw_str_eq(const char *a, const char *b)
+kw_permits_equal(const struct keyword *kw, const void *va, const void *vb)
 {
-	return (a == NULL && b == NULL) ||
-	    (a != NULL && b != NULL && strcmp(a, b) == 0);
-}
-
-/* The same forwards of kw's kind, as written, in the same order? */
-static int
-kw_forwards_equal(const struct keyword *kw, const struct tunnel_conf *a,
-    const struct tunnel_conf *b)
-{
-	size_t i = 0, j = 0;
-
-	for (;;) {
-		while (i < a->nfwds && !kw_fwd_mine(kw, &a->fwds[i]))
-			i++;
-		while (j < b->nfwds && !kw_fwd_mine(kw, &b->fwds[j]))
-			j++;
-		if (i == a->nfwds || j == b->nfwds)
-			return i == a->nfwds && j == b->nfwds;
-		if (!fwdspec_same(&a->fwds[i++], &b->fwds[j++]))
-			return 0;
-	}
-}
-
-static int
-kw_permits_equal(const struct tunnel_conf *a, const struct tunnel_conf *b)
-{
+	const struct tunnel_conf *a = va, *b = vb;
 	size_t i;
 
+	(void)kw;
 	if (a->permit_any != b->permit_any || a->npermits != b->npermits)
 		return 0;
 	for (i = 0; i < a->npermits; i++) {
@@ -732,81 +923,15 @@ kw_permits_equal(const struct tunnel_conf *a, const struct tunnel_conf *b)
 	return 1;
 }
 
-/* Does kw have the same value in a and b? */
-int
-keyword_equal(const struct keyword *kw, const void *a, const void *b)
-{
-	switch (kw->type) {
-	case KW_STRING:
-	case KW_HOST:
-	case KW_PATH:
-	case KW_ABSPATH:
-	case KW_GROUP:
-	case KW_FINGERPRINT:
-	case KW_LISTEN:
-	case KW_ALGORITHMS:
-	case KW_PROXY:
-		return kw_str_eq(*CFIELD(kw, a, char *),
-		    *CFIELD(kw, b, char *));
-	case KW_BOOL:
-	case KW_INT:
-	case KW_ENUM:
-		return *CFIELD(kw, a, int) == *CFIELD(kw, b, int);
-	case KW_DURATION:
-		return *CFIELD(kw, a, double) == *CFIELD(kw, b, double);
-	case KW_FORWARDS:
-		return kw_forwards_equal(kw, a, b);
-	case KW_PERMITS:
-		return kw_permits_equal(a, b);
-	case KW_HOSTS:
-		return config_hosts_equal(a, b);
-	case KW_SECTION:
-		break;
-	}
-	return 1;
-}
-
-/* A libconfig string literal: quotes and backslashes escaped. */
 static void
-kw_print_str(FILE *f, const char *s)
+kw_permits_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
 {
-	fputc('"', f);
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-static void
-kw_print_forwards(FILE *f, const struct keyword *kw,
-    const struct tunnel_conf *tc, const char *indent)
-{
-	const char *sep = "";
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < tc->nfwds; i++) {
-		if (!kw_fwd_mine(kw, &tc->fwds[i]))
-			continue;
-		if (n++ == 0)
-			fprintf(f, "%s%s = [ ", indent, kw->name);
-		fputs(sep, f);
-		kw_print_str(f, tc->fwds[i].spec);
-		sep = ", ";
-	}
-	if (n > 0)
-		fputs(" ];\n", f);
-}
-
-static void
-kw_print_permits(FILE *f, const struct tunnel_conf *tc, const char *indent)
-{
+	const struct tunnel_conf *tc = obj;
 	char *buf;
 	size_t i;
 
-	fprintf(f, "%spermit_remote_open = ", indent);
+	fprintf(f, "%s%s = ", indent, kw->name);
 	if (tc->permit_any || tc->npermits == 0) {
 		fputs(tc->permit_any ? "\"any\";\n" : "\"none\";\n", f);
 		return;
@@ -827,21 +952,138 @@ kw_print_permits(FILE *f, const struct tunnel_conf *tc, const char *indent)
 	fputs(" ];\n", f);
 }
 
-/* The shortest decimal that reads back as the same double. */
+/* host: one server or a list, config_hosts.c's. */
+
+static int
+kw_hosts_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	return config_hosts_parse(kw, s, ctx, obj);
+}
+
 static void
-kw_print_number(FILE *f, const struct keyword *kw, double v,
+kw_hosts_clear(const struct keyword *kw, void *obj)
+{
+	(void)kw;
+	config_hosts_clear(obj);
+}
+
+static int
+kw_hosts_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	(void)kw;
+	return config_hosts_equal(a, b);
+}
+
+static void
+kw_hosts_print(FILE *f, const struct keyword *kw, const void *obj,
     const char *indent)
 {
-	char buf[64];
-	int prec;
+	(void)kw;
+	config_hosts_print(f, obj, indent);
+}
 
-	for (prec = 6; prec < 17; prec++) {
-		snprintf(buf, sizeof buf, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	snprintf(buf, sizeof buf, "%.*g", prec, v);
-	fprintf(f, "%s%s = %s;\n", indent, kw->name, buf);
+/*
+ * Nothing to do: a section's settings are config.c's to read, and the
+ * types with no default, nothing to free or no value are left as they are.
+ */
+
+static int
+kw_none_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	(void)kw, (void)s, (void)ctx, (void)obj;
+	return 0;
+}
+
+static void
+kw_none(const struct keyword *kw, void *obj)
+{
+	(void)kw, (void)obj;
+}
+
+static int
+kw_none_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	(void)kw, (void)a, (void)b;
+	return 1;
+}
+
+static void
+kw_none_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	(void)f, (void)kw, (void)obj, (void)indent;
+}
+
+/* A string type: its own parse and default, the strings' clear, equal, print */
+#define STR(parse, def)	\
+	{ parse, def, kw_str_clear, kw_str_equal, kw_str_print }
+
+/* What each type does, indexed by enum kw_type. */
+static const struct kw_type_ops kw_types[KW_NTYPES] = {
+	[KW_STRING] =	  STR(kw_string_parse, kw_string_default),
+	[KW_HOST] =	  STR(kw_host_parse, kw_str_default),
+	[KW_PATH] =	  STR(kw_path_parse, kw_str_default),
+	[KW_ABSPATH] =	  STR(kw_abspath_parse, kw_str_default),
+	[KW_GROUP] =	  STR(kw_group_parse, kw_str_default),
+	[KW_FINGERPRINT] = STR(kw_fingerprint_parse, kw_str_default),
+	[KW_LISTEN] =	  STR(kw_listen_parse, kw_str_default),
+	[KW_ALGORITHMS] = STR(kw_algorithms_parse, kw_algorithms_default),
+	[KW_PROXY] =	  STR(kw_proxy_parse, kw_str_default),
+	[KW_BOOL] =	{ kw_bool_parse, kw_int_default, kw_none,
+			  kw_int_equal, kw_bool_print },
+	[KW_INT] =	{ kw_int_parse, kw_int_default, kw_none,
+			  kw_int_equal, kw_int_print },
+	[KW_DURATION] =	{ kw_duration_parse, kw_duration_default, kw_none,
+			  kw_duration_equal, kw_duration_print },
+	[KW_ENUM] =	{ kw_enum_parse, kw_int_default, kw_none,
+			  kw_int_equal, kw_enum_print },
+	[KW_FORWARDS] =	{ kw_forwards_parse, kw_none, kw_forwards_clear,
+			  kw_forwards_equal, kw_forwards_print },
+	[KW_PERMITS] =	{ kw_permits_parse, kw_int_default, kw_permits_clear,
+			  kw_permits_equal, kw_permits_print },
+	[KW_HOSTS] =	{ kw_hosts_parse, kw_none, kw_hosts_clear,
+			  kw_hosts_equal, kw_hosts_print },
+	[KW_SECTION] =	{ kw_none_parse, kw_none, kw_none, kw_none_equal,
+			  kw_none_print },
+};
+
+#undef STR
+
+const struct kw_type_ops *
+keyword_type_ops(enum kw_type type)
+{
+	return &kw_types[type];
+}
+
+/* Parse setting s as kw into obj; -1 (reported) if it is not valid. */
+int
+keyword_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	return kw_types[kw->type].parse(kw, s, ctx, obj);
+}
+
+/* The built-in default of kw in a new obj (zeroed). */
+void
+keyword_default(const struct keyword *kw, void *obj)
+{
+	kw_types[kw->type].def(kw, obj);
+}
+
+/* Free what kw holds in obj. */
+void
+keyword_clear(const struct keyword *kw, void *obj)
+{
+	kw_types[kw->type].clear(kw, obj);
+}
+
+/* Does kw have the same value in a and b? */
+int
+keyword_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	return kw_types[kw->type].equal(kw, a, b);
 }
 
 /* kw's value in obj as a line of the configuration file (none if unset). */
@@ -849,57 +1091,7 @@ void
 keyword_print(FILE *f, const struct keyword *kw, const void *obj,
     const char *indent)
 {
-	const struct kw_enum *e;
-	const char *s;
-
-	switch (kw->type) {
-	case KW_STRING:
-	case KW_HOST:
-	case KW_PATH:
-	case KW_ABSPATH:
-	case KW_GROUP:
-	case KW_FINGERPRINT:
-	case KW_LISTEN:
-	case KW_ALGORITHMS:
-	case KW_PROXY:
-		if ((s = *CFIELD(kw, obj, char *)) == NULL)
-			return;
-		fprintf(f, "%s%s = ", indent, kw->name);
-		kw_print_str(f, s);
-		fputs(";\n", f);
-		break;
-	case KW_BOOL:
-		fprintf(f, "%s%s = %s;\n", indent, kw->name,
-		    *CFIELD(kw, obj, int) ? "true" : "false");
-		break;
-	case KW_INT:
-		fprintf(f, "%s%s = %d;\n", indent, kw->name,
-		    *CFIELD(kw, obj, int));
-		break;
-	case KW_DURATION:
-		kw_print_number(f, kw, *CFIELD(kw, obj, double), indent);
-		break;
-	case KW_ENUM:
-		for (e = kw->values; e->name != NULL; e++) {
-			if (e->value == *CFIELD(kw, obj, int)) {
-				fprintf(f, "%s%s = \"%s\";\n", indent,
-				    kw->name, e->name);
-				break;
-			}
-		}
-		break;
-	case KW_FORWARDS:
-		kw_print_forwards(f, kw, obj, indent);
-		break;
-	case KW_PERMITS:
-		kw_print_permits(f, obj, indent);
-		break;
-	case KW_HOSTS:
-		config_hosts_print(f, obj, indent);
-		break;
-	case KW_SECTION:
-		break;
-	}
+	kw_types[kw->type].print(f, kw, obj, indent);
 }
 
 /*

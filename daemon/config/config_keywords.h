@@ -1,7 +1,7 @@
 /*
  * config_keywords.h - the table of every tunneld.conf keyword
- * (config_keywords.c) and what config.c, config_print.c, reload.c and the
- * unit tests do with it.  Private to them.
+ * (config_keywords.c), the operations of its types, and what config's own
+ * files share besides: config/'s private header (and the unit tests').
  */
 #ifndef TUNNELD_CONFIG_KEYWORDS_H
 #define TUNNELD_CONFIG_KEYWORDS_H
@@ -30,15 +30,14 @@ enum kw_type {
 	KW_ENUM,	/* one of the words in values */
 	KW_FORWARDS,	/* a list of forwards; the keyword names the kind */
 	KW_PERMITS,	/* "any", "none" or a list of host:port */
-	KW_SECTION	/* defaults, tunnels: read by config.c itself */
+	KW_SECTION	/* defaults, tunnels: read by config.c itself; last */
 };
+#define KW_NTYPES	(KW_SECTION + 1)
 
 enum kw_where {
 	KW_GLOBAL,	/* struct config */
 	KW_TUNNEL	/* struct tunnel_conf: in defaults and in each tunnel */
 };
-
-/* What a new value needs on reload, least to most. */
 
 struct kw_enum {
 	const char	*name;
@@ -66,6 +65,27 @@ struct kw_ctx {
 	struct errlist	*errs;	/* NULL: report nothing */
 };
 
+/*
+ * What a type does with a keyword's field in obj (a struct config or a
+ * tunnel_conf), one row per type in config_keywords.c's kw_types[]:
+ *   parse	setting s into the field; -1 if not valid (reported to ctx)
+ *   def	the built-in default, into a new (zeroed) obj
+ *   clear	free what the field holds
+ *   equal	the same value in both?
+ *   print	the value as a line of tunneld.conf (none if unset)
+ */
+struct kw_type_ops {
+	int	(*parse)(const struct keyword *, config_setting_t *,
+		    struct kw_ctx *, void *);
+	void	(*def)(const struct keyword *, void *);
+	void	(*clear)(const struct keyword *, void *);
+	int	(*equal)(const struct keyword *, const void *, const void *);
+	void	(*print)(FILE *, const struct keyword *, const void *,
+		    const char *indent);
+};
+const struct kw_type_ops *keyword_type_ops(enum kw_type);
+
+/* The keyword of that name there; the operations of its type on it. */
 const struct keyword *keyword_find(const char *, enum kw_where);
 int		 keyword_parse(const struct keyword *, config_setting_t *,
 		    struct kw_ctx *, void *obj);
@@ -85,10 +105,15 @@ int		 config_hosts_equal(const struct tunnel_conf *,
 		    const struct tunnel_conf *);
 void		 config_hosts_print(FILE *, const struct tunnel_conf *,
 		    const char *indent);
+/* ... and is an ADDRESS:PORT every address (metrics_listen warns)? */
+int		 config_listen_wildcard(const char *);
 
-/* config.c: the file and line of a setting, for messages */
+/* config.c: the file and line of a setting, for messages; an error of
+ * the file being read */
 const char	*cfg_file(const config_setting_t *, const char *fallback);
+void		 errlist_add(struct errlist *, const char *file, int line,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* what a reload from one tunnel configuration to another needs */
+#define SESSIONS_MAX	32	/* sessions = N: at most */
 
 #endif

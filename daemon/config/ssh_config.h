@@ -1,8 +1,8 @@
 /*
  * ssh_config.h - ssh_config = true (ssh_config.c): a tunnel's host resolved
  * as an ssh_config alias by ssh -G, and what --print-config shows of it.
- * Private to config.c, config_print.c, reload.c and ssh_config.c (and
- * main.c: ssh_config_abort).
+ * Private to config.c, config_print.c and ssh_config.c; the batch for a
+ * reload and ssh_config_abort() are in conf.h.
  */
 #ifndef TUNNELD_SSH_CONFIG_H
 #define TUNNELD_SSH_CONFIG_H

@@ -1,6 +1,6 @@
 /*
  * netwatch.c - noticing that the network changed, instead of waiting for
- * the keepalives to run out (issue 17).
+ * the keepalives to run out.
  *
  * Two sources, on the main thread's loop:
  *   - the kernel's address and route changes (rtnetlink: the groups
@@ -31,7 +31,7 @@
  * namespaces) does not have every session probed each time.  When
  * messages were missed (ENOBUFS) or a burst is too big, every session is
  * probed.  Without rtnetlink (a kernel or sandbox that refuses the socket)
- * tunneld works as before: the keepalives decide, and that is logged once.
+ * the keepalives alone decide, and that is logged once.
  */
 #include "config.h"
 

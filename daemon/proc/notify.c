@@ -79,7 +79,6 @@ notify_status_cb(evutil_socket_t fd, short what, void *arg)
 #endif
 }
 
-/* A state changed: the status line, once the callbacks have settled. */
 /* A tunnel_observer: the status line follows the tunnels. */
 void
 notify_tunnel_changed(const struct tunnel_transition *tr, void *arg)

@@ -693,9 +693,18 @@ test_reload_classes(void **state)
 static void
 test_keywords_table(void **state)
 {
+	const struct kw_type_ops *ops;
 	const struct keyword *kw;
 	size_t i;
 
+	/* every type has its five operations */
+	for (i = 0; i < KW_NTYPES; i++) {
+		ops = keyword_type_ops((enum kw_type)i);
+		if (ops->parse == NULL || ops->def == NULL ||
+		    ops->clear == NULL || ops->equal == NULL ||
+		    ops->print == NULL)
+			fail_msg("type %zu: an operation is missing", i);
+	}
 	for (i = 0; i < nkeywords; i++) {
 		kw = &keywords[i];
 		if (keyword_find(kw->name, kw->where) != kw)
@@ -710,6 +719,36 @@ test_keywords_table(void **state)
 		    kw->reload == KR_DAEMON))
 			fail_msg("%s: a global class for a tunnel", kw->name);
 	}
+}
+
+/*
+ * The KR_APPLY keywords are exactly those a reload observer applies:
+ * proc/main.c's main_reloaded (log_level, log_rate_limit,
+ * window_budget_total), control/metrics.c's metrics_reloaded
+ * (metrics_listen).  A new one fails here until its observer is written.
+ */
+static void
+test_apply_observed(void **state)
+{
+	static const char *observed[] = { "log_level", "metrics_listen",
+	    "window_budget_total", "log_rate_limit" };
+	const struct keyword *kw;
+	size_t i, j, n = 0;
+
+	for (i = 0; i < nkeywords; i++) {
+		kw = &keywords[i];
+		if (kw->reload != KR_APPLY)
+			continue;
+		for (j = 0; j < nitems(observed); j++) {
+			if (strcmp(kw->name, observed[j]) == 0)
+				break;
+		}
+		if (j == nitems(observed))
+			fail_msg("%s is KR_APPLY: which reload observer "
+			    "applies it?", kw->name);
+		n++;
+	}
+	assert_int_equal(n, nitems(observed));
 }
 
 /* The keywords on a .B or .BR line of the man page, in seen[]. */
@@ -879,6 +918,7 @@ main(void)
 		cmocka_unit_test(test_keywords_defaults),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_reload_classes),
+		cmocka_unit_test(test_apply_observed),
 		cmocka_unit_test(test_man_page),
 		cmocka_unit_test(test_syntax_error_leak),
 	};

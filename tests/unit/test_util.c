@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "config_keywords.h"
 #include "control.h"
 #include "proc.h"
 
