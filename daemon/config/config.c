@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <libconfig.h>
 #include <poll.h>
@@ -176,29 +177,66 @@ cfg_read_by(int fd, void *buf, size_t len, double end)
 	return 0;
 }
 
-/*
- * In a child that does not exec: every descriptor but keep (moved to 3) is
- * closed, so that the child holds none of the daemon's listeners while it
- * lives - a reload closing one and listening on its port in another
- * tunnel would find it still taken.  Returns keep's new number.
- */
+/* The descriptor a path such as /dev/fd/N (bash's <(...)) names, or -1. */
 static int
-cfg_child_fds(int keep)
+cfg_path_fd(const char *path)
+{
+	const char *p;
+	char *end;
+	long n;
+
+	if (path == NULL)
+		return -1;
+	if (strncmp(path, "/dev/fd/", 8) == 0)
+		p = path + 8;
+	else if (strncmp(path, "/proc/self/fd/", 14) == 0)
+		p = path + 14;
+	else
+		return -1;
+	errno = 0;
+	n = strtol(p, &end, 10);
+	if (errno != 0 || end == p || *end != '\0' || n < 0 || n > INT_MAX)
+		return -1;
+	return (int)n;
+}
+
+static void
+cfg_close_from_to(int lo, int hi)	/* [lo, hi]; hi -1: every one above */
 {
 	int fd;
 
-	if (keep != 3) {
-		if (dup2(keep, 3) == -1)
-			_exit(1);
-		keep = 3;
-	}
+	if (hi != -1 && lo > hi)
+		return;
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
-		return keep;
+	if (syscall(SYS_close_range, (unsigned)lo,
+	    hi == -1 ? ~0U : (unsigned)hi, 0U) == 0)
+		return;
 #endif
-	for (fd = 4; fd < 65536; fd++)
+	for (fd = lo; fd < 65536 && (hi == -1 || fd <= hi); fd++)
 		(void)close(fd);
-	return keep;
+}
+
+/*
+ * In a child that does not exec: every descriptor above standard error is
+ * closed but keep and the one path names (a configuration read from
+ * /dev/fd/N), so that the child holds none of the daemon's listeners while
+ * it lives - a reload closing one and listening on its port in another
+ * tunnel would find it still taken.
+ */
+static void
+cfg_child_fds(int keep, const char *path)
+{
+	int a = keep, b = cfg_path_fd(path);
+
+	if (b < 3 || b == keep)
+		b = a;
+	if (b < a) {
+		a = b;
+		b = keep;
+	}
+	cfg_close_from_to(3, a - 1);
+	cfg_close_from_to(a + 1, b - 1);
+	cfg_close_from_to(b + 1, -1);
 }
 
 /*
@@ -225,7 +263,7 @@ cfg_trust_run(struct cfg_trust_req *v, size_t n)
 		/* a grandchild does it: one stuck on a file system that does
 		 * not answer cannot be killed or reaped, and is init's */
 		close(fds[0]);
-		fds[1] = cfg_child_fds(fds[1]);
+		cfg_child_fds(fds[1], NULL);
 		if ((pid = fork()) != 0)
 			_exit(pid == -1);
 		pid = getpid();
@@ -750,7 +788,8 @@ cfg_check(const char *path, struct cfg_verdict *v, int *timedout)
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		cfg_check_child(path, cfg_child_fds(fds[1]));
+		cfg_child_fds(fds[1], path);
+		cfg_check_child(path, fds[1]);
 	}
 	close(fds[1]);
 	pfd.fd = fds[0];

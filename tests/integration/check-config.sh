@@ -150,6 +150,14 @@ printf 'tunnels = { k = { host = "relay1"; keepalive_interval = 32767;\n    keep
 check "keepalive_interval = 32767 with keepalive_count = 1000: fine" \
     $TUNNELD -n -c "$WORK/keepidle.conf"
 
+# a configuration named by a descriptor (-c /dev/fd/5): the child that
+# reads it first keeps that descriptor
+printf 'tunnels = { fd = { host = "relay1"; }; };\n' > "$WORK/byfd.conf"
+out=$($TUNNELD -n -c /dev/fd/5 5< "$WORK/byfd.conf" 2>&1)
+check "-c /dev/fd/5: read, checked" \
+    sh -c "printf '%s\n' \"\$1\" | grep -q '^/dev/fd/5: configuration OK (1 tunnel)'" _ "$out"
+diag "$out"
+
 out=$($TUNNELD --version 2>&1)
 check "--version names libssh2 and libevent" sh -c "echo '$out' | grep -q libssh2 && echo '$out' | grep -q libevent"
 $TUNNELD --bogus >/dev/null 2>&1
