@@ -57,7 +57,12 @@ for t in $targets; do
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
-	if [ $rc -eq 0 ]; then
+	# a target that runs a few inputs a second is stuck, not fuzzing
+	# (fuzz_config once waited 10 s per input for a child)
+	if [ $rc -eq 0 ] && [ "${runs:-0}" -lt $((secs * 5)) ]; then
+		failed=$((failed + 1))
+		echo "fuzz_$t: FAILED (only ${runs:-0} runs in ${secs}s: each input is slow; see $log)"
+	elif [ $rc -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "fuzz_$t: passed (${runs:-?} runs in ${secs}s, ${cov:-cov: ?})"
 	else
