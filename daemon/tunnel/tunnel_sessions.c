@@ -40,7 +40,7 @@
 struct pool_member {
 	TAILQ_ENTRY(pool_member) entry;
 	struct tunnel		*t;
-	unsigned		 id;		/* OWN_ID; 2, 3, ...: "NAME#id" */
+	unsigned		 id;		/* OWN_ID; extras 2, 3, ... */
 	char			*name;
 	struct session		*s;
 	struct setup_slots	*slot;		/* an extra being set up */
@@ -618,7 +618,7 @@ tunnel_sessions_first(struct tunnel *t, struct forward *f)
 	struct session *own;
 	unsigned i;
 
-	if (t->conf->sessions <= 1 && t->pool == NULL)
+	if (t->conf->sessions <= 1 && tunnel_sessions_extras(t) == NULL)
 		return t->session;
 	if (tunnel_sessions_share_taken(t, f, &own))
 		return own;
@@ -701,7 +701,8 @@ tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 	FOREACH_USABLE(e, t, i) {
 		if (!e->up || !tunnel_sessions_usable(e))
 			continue;
-		if ((wait = tunnel_sessions_wait_in(e, each, &work)) < best_wait) {
+		wait = tunnel_sessions_wait_in(e, each, &work);
+		if (wait < best_wait) {
 			s = e->s;
 			best_wait = wait;
 		}
@@ -895,6 +896,8 @@ tunnel_sessions_clear(struct tunnel *t)
 	if ((own = tunnel_sessions_own(t)) != NULL)
 		tunnel_sessions_member_free(own);
 	t->session = NULL;
+	if (t->pool != NULL)
+		t->pool->quiet_until = 0;	/* a new session, a new start */
 	tunnel_sessions_tidy(t);
 }
 
