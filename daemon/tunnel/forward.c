@@ -44,7 +44,6 @@ forward_new(struct tunnel *t, const struct fwdspec *spec)
 
 	f->tunnel = t;
 	f->spec = spec;		/* f->state: FS_PENDING, zero */
-	TAILQ_INIT(&f->waiters);
 	return f;
 }
 
@@ -97,7 +96,6 @@ forward_fail(struct forward *f, const char *error)
 }
 
 #define ACCEPT_BURST	64	/* connections taken per wake-up */
-#define MAX_WAITERS	256	/* per forward, waiting for the session */
 
 static void
 forward_who(struct forward *f, char *buf, size_t len)
@@ -143,13 +141,12 @@ forward_pause(struct forward *f, const char *why)
 	listen_pause_start(&f->pause, who, why);
 }
 
-/* Connections a forward holds: forwarded, waiting for the session, and
- * held for an extra session being set up. */
+/* Connections a forward holds: forwarded, and waiting for a session (the
+ * tunnel's, or an extra one being set up: tunnel_sessions.c). */
 static unsigned
 forward_connections(const struct forward *f)
 {
-	return f->counters.connections + f->nwaiters +
-	    tunnel_sessions_held(f->tunnel, f);
+	return f->counters.connections + f->nwaiters;
 }
 
 /* NULL if f may take one more connection; otherwise the budget it is
@@ -215,100 +212,11 @@ forward_serve(struct forward *f, struct session *s, int fd, const char *host,
 		forward_local_accepted(f, s, fd, host, port);
 }
 
-/* A connection, while the tunnel's session is established: on the
- * session the tunnel picks (tunnel_sessions.c), which may hold it until
- * an extra session it starts for it is up. */
-static void
-forward_dispatch(struct forward *f, int fd, const char *host, int port)
-{
-	struct session *s;
-
-	if (f->spec->kind == FWD_DYNAMIC)	/* its session: at its request */
-		forward_serve(f, f->tunnel->session, fd, host, port);
-	else if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) !=
-	    NULL)
-		forward_serve(f, s, fd, host, port);
-}
-
-/* --- connections that wait for the session -------------------------------- */
-
-struct forward_waiter {
-	TAILQ_ENTRY(forward_waiter) entry;
-	struct forward	*f;
-	int		 fd;
-	char		 host[INET6_ADDRSTRLEN];
-	int		 port;
-	struct event	*timer;
-};
-
-static void
-forward_waiter_free(struct forward_waiter *w, int close_fd)
-{
-	TAILQ_REMOVE(&w->f->waiters, w, entry);
-	w->f->nwaiters--;
-	if (close_fd)
-		close(w->fd);
-	event_free(w->timer);
-	free(w);
-}
-
-static void
-forward_waiter_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct forward_waiter *w = arg;
-	struct forward *f = w->f;
-
-	log_info("%s: %s from %s:%d: no session within %gs, closed",
-	    f->tunnel->conf->name, f->spec->spec, w->host, w->port,
-	    f->tunnel->conf->connect_timeout);
-	forward_waiter_free(w, 1);
-}
-
-/*
- * A connection while the session is being (re-)established waits for it,
- * at most connect_timeout; unless the tunnel is not coming back by itself
- * (down, failed) or too many wait already.
- */
-static void
-forward_wait(struct forward *f, int fd, const char *host, int port)
-{
-	struct tunnel *t = f->tunnel;
-	struct forward_waiter *w;
-	double to = t->conf->connect_timeout;
-
-	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
-	    f->nwaiters >= MAX_WAITERS) {
-		log_info("%s: %s from %s:%d: refused, the tunnel is %s%s",
-		    t->conf->name, f->spec->spec, host, port,
-		    tunnel_state_name(t->state), f->nwaiters >= MAX_WAITERS ?
-		    " and too many connections wait" : "");
-		close(fd);
-		return;
-	}
-	w = xcalloc(1, sizeof *w);
-	w->f = f;
-	w->fd = fd;
-	snprintf(w->host, sizeof w->host, "%s", host);
-	w->port = port;
-	w->timer = evtimer_new(tunnel_base(f->tunnel),
-	    forward_waiter_timeout_cb, w);
-	timer_add_secs(w->timer, to);
-	TAILQ_INSERT_TAIL(&f->waiters, w, entry);
-	f->nwaiters++;
-	log_debug("%s: %s from %s:%d: waiting for the session",
-	    t->conf->name, f->spec->spec, host, port);
-}
-
 /* The session is up: serve the connections that waited for it. */
 void
 forward_session_up(struct forward *f)
 {
-	struct forward_waiter *w;
-
-	while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
-		forward_dispatch(f, w->fd, w->host, w->port);
-		forward_waiter_free(w, 0);
-	}
+	tunnel_sessions_serve_waiting(f);
 }
 
 static void
@@ -351,10 +259,7 @@ forward_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			forward_refused(f, host, port, why);
 			continue;
 		}
-		if (session_is_established(f->tunnel->session))
-			forward_dispatch(f, fd, host, port);
-		else
-			forward_wait(f, fd, host, port);
+		tunnel_sessions_accept(f, fd, host, port);
 	}
 }
 
@@ -613,10 +518,7 @@ forward_start(struct forward *f)
 void
 forward_stop(struct forward *f)
 {
-	struct forward_waiter *w, *next;
-
-	TAILQ_FOREACH_SAFE(w, &f->waiters, entry, next)
-		forward_waiter_free(w, 1);
+	tunnel_sessions_unwait(f);
 	forward_unlisten(f);
 	listen_pause_clear(&f->pause);
 	if (forward_is_remote(f)) {

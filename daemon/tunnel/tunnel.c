@@ -301,10 +301,6 @@ tunnel_session_end(struct tunnel *t)
 	size_t i;
 
 	tunnel_sessions_clear(t);
-	if (t->session != NULL) {
-		session_free(t->session);
-		t->session = NULL;
-	}
 	t->up_at = 0;
 	for (i = 0; i < t->nfwds; i++) {
 		if (forward_is_remote(t->fwds[i]))
@@ -429,12 +425,7 @@ tunnel_change_state(struct tunnel *t, enum tunnel_state new,
 static void
 tunnel_session_begin(struct tunnel *t)
 {
-	if (t->session != NULL) {
-		log_error("BUG: %s: a second session", t->name);
-		return;
-	}
-	tunnel_sessions_own_begin(t);
-	t->session = tunnel_ssh_session(t);
+	tunnel_sessions_own_start(t);
 }
 
 /* TE_SESSION_UP: the slot goes to the next tunnel; the forwards start. */

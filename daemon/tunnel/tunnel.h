@@ -6,9 +6,10 @@
  * through observers (tunnel_observe(), reload_observe()).
  *   tunnel.c          the per-tunnel state machine (SPEC.md's states)
  *   tunnel_setup.c    sessions in set-up to one server, over all workers
- *   tunnel_ssh.c      a tunnel's session parameters from tunneld.conf
+ *   tunnel_ssh.c      a tunnel's session parameters from tunneld.conf;
+ *                     the callbacks of every session of its pool
  *   tunnel_sessions.c the pool: all of a tunnel's sessions; which one a
- *                     new connection goes on
+ *                     new connection goes on; the connections waiting
  *   forward.c         a forward's state and its local listeners
  *   forward_local.c   -L: accept, open direct-tcpip
  *   forward_dynamic.c -D: accept, SOCKS, open direct-tcpip
@@ -58,15 +59,14 @@ enum tunnel_command { TC_UP, TC_DOWN, TC_RESTART };
 					   default MaxStartups refuses beyond
 					   10, and it counts a session a
 					   little longer than we do */
-/* tunnel_sessions.c: what a tunnel's pool of extra sessions did (status
- * "pool"): extras started (all for queued opens), closed by why */
+/* tunnel_sessions.c: what a tunnel's pool of sessions did (status "pool"):
+ * extras started (all for queued opens), closed by why */
 enum pool_close { PC_IDLE, PC_LOST, PC_SETUP_FAILED, PC_SESSIONS, PC_TUNNEL,
 	PC_OPEN_TIMEOUT, PC_COUNT };
 struct pool_counts {
 	uint64_t		 started;
 	uint64_t		 closed[PC_COUNT];
 	double			 setup_avg;	/* seconds a set-up takes (EWMA) */
-	double			 own_t0;	/* the tunnel's session started */
 };
 
 /*
@@ -103,7 +103,7 @@ struct tunnel {
 	struct sockaddr_storage	 peer;		/* its last session's server */
 	size_t			 round;		/* servers tried in this round */
 	int			 replace;	/* lost to a network change */
-	struct session		*session;
+	struct session		*session;	/* its own: the pool's first */
 	struct setup_server	**setup;	/* its servers, while connecting: */
 	size_t			 nsetup;	/* jump hosts and target, sorted */
 	size_t			 setup_got;	/* slots held: setup[0..got-1] */
@@ -115,7 +115,9 @@ struct tunnel {
 	struct forward		**fwds;
 	size_t			 nfwds;
 	unsigned		 fwd_batch;	/* forwards changing together */
-	struct tunnel_pool	*pool;		/* its extra sessions, or NULL */
+	struct tunnel_pool	*pool;		/* its sessions and the
+						   connections waiting for
+						   one, or NULL */
 	struct pool_counts	 pool_counts;
 	uint64_t		 refused;	/* connections over a budget */
 };
@@ -194,29 +196,39 @@ void		 log_tunnel(struct tunnel *, int, const char *, ...)
 void		 log_forward(struct forward *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 
-/* tunnel_ssh.c */
+/* tunnel_ssh.c: the parameters of a tunnel's sessions, and the one table
+ * of callbacks through which each of its pool's sessions reports */
+struct pool_member;
 void		 tunnel_ssh_conf_params(const struct tunnel_conf *,
 		    struct session_params *);
-struct session	*tunnel_ssh_session(struct tunnel *);
+struct session	*tunnel_ssh_session(struct tunnel *, struct pool_member *,
+		    const char *name);
 void		 tunnel_ssh_reconf(struct tunnel *);
-struct session	*tunnel_ssh_extra(struct tunnel *, const char *name,
-		    const struct session_ops *, void *arg);
-void		 tunnel_ssh_extra_reconf(struct tunnel *, struct session *,
+void		 tunnel_ssh_set_params(struct tunnel *, struct session *,
 		    const char *name);
 
-/* tunnel_sessions.c: the extra sessions of a tunnel (sessions = N) */
-struct session	*tunnel_sessions_pick_open(struct tunnel *, struct forward *);
-struct session	*tunnel_sessions_pick(struct tunnel *, struct forward *,
-		    int fd, const char *host, int port);
+/* tunnel_sessions.c: the pool of a tunnel's sessions (its own and, with
+ * sessions = N, extra ones) and the queue of connections waiting for one */
+void		 tunnel_sessions_own_start(struct tunnel *);
+void		 tunnel_sessions_own_up(struct tunnel *);
 void		 tunnel_sessions_clear(struct tunnel *);
+struct tunnel	*tunnel_sessions_tunnel(struct pool_member *);
+struct session	*tunnel_sessions_session(struct pool_member *);
+int		 tunnel_sessions_is_own(struct pool_member *);
+void		 tunnel_sessions_extra_up(struct pool_member *);
+void		 tunnel_sessions_extra_lost(struct pool_member *,
+		    enum session_error, const char *);
+void		 tunnel_sessions_accept(struct forward *, int fd,
+		    const char *host, int port);
+void		 tunnel_sessions_serve_waiting(struct forward *);
+void		 tunnel_sessions_unwait(struct forward *);
+struct session	*tunnel_sessions_pick_open(struct tunnel *, struct forward *);
 void		 tunnel_sessions_reconf(struct tunnel *);
 void		 tunnel_sessions_rearm(struct tunnel *);
 void		 tunnel_sessions_forget(struct tunnel *, struct forward *);
 unsigned	 tunnel_sessions_held(struct tunnel *, const struct forward *);
 json_object	*tunnel_sessions_status(struct tunnel *);
 json_object	*tunnel_sessions_pool_status(struct tunnel *);
-void		 tunnel_sessions_own_begin(struct tunnel *);
-void		 tunnel_sessions_own_up(struct tunnel *);
 void		 tunnel_session_transport(json_object *, struct session *);
 
 /* forward.c, forward_local.c, forward_dynamic.c, forward_remote.c */
@@ -235,8 +247,8 @@ struct forward {
 	size_t			 nlfds;
 	struct listen_pause	 pause;		/* out of descriptors */
 	uint64_t		 refused;	/* connections over a budget */
-	TAILQ_HEAD(, forward_waiter) waiters;	/* for the session */
-	unsigned		 nwaiters;
+	unsigned		 nwaiters;	/* in its tunnel's queue,
+						   waiting for a session */
 	/* remote kinds: the server's listener */
 	int			 requested;	/* tcpip-forward in flight */
 	int			 granted_before; /* by an earlier session */

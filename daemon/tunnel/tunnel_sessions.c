@@ -1,48 +1,12 @@
 /*
- * tunnel_sessions.c - a tunnel's extra sessions (sessions = N, issues 14
- * and 24): a pool that costs the server a session only when it pays.
- *
- * libssh2 opens one channel at a time per session (LIBSSH2.md rule 3): a
- * burst of connections through -L or -D waits one open per connection.
- * A tunnel with sessions = N may carry its connections over up to N SSH
- * sessions to its server, so that up to N opens are in flight.
- *
- * The first session is the tunnel's own (tunnel.c): remote forwards,
- * keepalives, the tunnel's state.  The others, "extra" sessions, live
- * here, on the tunnel's worker.  Each is, to the server, a TCP connection,
- * a key exchange, a login in its auth log and sshd processes, so:
- *  - a new connection goes to the lowest-numbered session whose open slot
- *    is free (session_load() counts no opening there; an abandoned open
- *    still in flight holds the slot), so that the extras drain when the
- *    tunnel is quiet and close after sessions_idle;
- *  - when no session has its slot free, it goes where it waits least: on
- *    a session, the opens queued ahead at the time an open takes there
- *    (session_open_wait(): the one in flight at least its age); on an
- *    extra being set up, what is left of a set-up and the connections it
- *    holds;
- *  - an extra starts only when even that wait, or what the opens queued
- *    on the sessions take one after another, is longer than setting up a
- *    session takes (the tunnel's set-ups measured, pool_counts.setup_avg;
- *    tunnel_sessions_grow()), or when an extra comes up and the queued
- *    opens still take longer; and only while the tunnel is up, fewer
- *    than N sessions exist, fewer than POOL_SETUP_MAX of the tunnel's are
- *    being set up, and the server's set-up limit has a slot for extras
- *    that no tunnel waits for (tunnel_setup_extra());
- *  - it authenticates and checks the host key as the tunnel's own does
- *    (the same session_params, tunnel_ssh_extra());
- *  - connections given to it while it is being set up are held here (the
- *    socket, not yet a channel) and served when it is up, or on the
- *    tunnel's session if it fails;
- *  - nothing here closes one while it is being set up (idle or surplus are
- *    looked at once it is up), so the pool never makes sshd log a
- *    pre-authentication close, which fail2ban and PerSourcePenalties
- *    count against the address;
- *  - it closes when it has had no connection for sessions_idle seconds,
- *    so an idle tunnel costs the server one connection, as ssh does;
- *  - losing it costs its own connections only (a warning says how many);
- *    after a failure no other is started for reconnect_min seconds;
- *  - they all go when the tunnel's own session goes.
- * Every start and close is counted, closes by why (status "pool").
+ * tunnel_sessions.c - the pool of a tunnel's SSH sessions: its own session
+ * (the first member, id 1: remote forwards, keepalives, the tunnel's
+ * state) and, with sessions = N, up to N - 1 extra ones (2, 3, ...) that
+ * carry its -L and -D connections when opens queue on the others; which
+ * session a new connection goes on; and the one queue of connections
+ * waiting for a session, the tunnel's own while it is being (re-)
+ * established or an extra one while it is being set up.  How the pool
+ * grows and shrinks, and why: doc/internals.md, "The pool of sessions".
  */
 #include "config.h"
 
@@ -54,139 +18,195 @@
 
 #include "tunnel.h"
 
-#define POOL_SETUP_MAX	4	/* a tunnel's extras in set-up at once: with
-				   tunnel_setup.c's 4 per server, tunneld's
-				   extras stay far inside a stock sshd's
-				   MaxStartups 10:30:100 */
+#define POOL_SETUP_MAX	4	/* a tunnel's extras in set-up at once: they
+				   stay far inside a stock sshd's MaxStartups
+				   10:30:100 */
 #define SETUP_OPENS	7	/* an open, before one is measured, is taken
 				   for a set-up's share: a set-up is about 7
 				   round trips, an open one */
 #define SETUP_AVG_WEIGHT 4	/* a set-up's share of the average: 1/4 */
 #define HELD_MAX	256	/* connections one extra session holds */
+#define WAIT_MAX	256	/* per forward, waiting for the tunnel's own
+				   session */
 #define LATE_OPENS	4	/* an open this many opens' time in flight is
 				   late: its target does not answer */
 #define LATE_MIN	0.05	/* seconds: no open is late sooner */
 #define IDLE_CHECK_MIN	0.1	/* seconds between looks at an idle one */
 #define IDLE_CHECK_MAX	5.0
 
-struct held_conn {
-	TAILQ_ENTRY(held_conn)	 entry;
-	struct forward		*f;
-	int			 fd;
-	char			 host[INET6_ADDRSTRLEN];
-	int			 port;
-};
+#define OWN_ID		1	/* the tunnel's own session */
 
-struct extra {
-	TAILQ_ENTRY(extra)	 entry;
+/* One of the tunnel's sessions. */
+struct pool_member {
+	TAILQ_ENTRY(pool_member) entry;
 	struct tunnel		*t;
-	unsigned		 id;		/* 2, 3, ...: "NAME#id" */
+	unsigned		 id;		/* OWN_ID; extras 2, 3, ... */
 	char			*name;
 	struct session		*s;
-	struct setup_slots	*slot;		/* while being set up */
+	struct setup_slots	*slot;		/* an extra being set up */
 	double			 t0;		/* started */
 	int			 up;
 	double			 busy_at;	/* last seen with connections */
-	struct event		*idle_timer;
-	TAILQ_HEAD(, held_conn)	 held;
-	unsigned		 nheld;
+	struct event		*idle_timer;	/* an extra's */
+	unsigned		 nheld;		/* connections waiting for it */
 };
 
+/*
+ * A connection accepted by a forward (the socket, not yet a channel)
+ * waiting for a session: the tunnel's own (m NULL: there is none up yet;
+ * at most connect_timeout) or the extra m being set up.
+ */
+struct forward_waiter {
+	TAILQ_ENTRY(forward_waiter) entry;
+	struct forward		*f;
+	struct pool_member	*m;
+	int			 fd;
+	char			 host[INET6_ADDRSTRLEN];
+	int			 port;
+	struct event		*timer;
+};
+
+/*
+ * The queue is the tunnel's, not the forward's: an extra being set up
+ * holds connections of any of the forwards, served in the order they
+ * came when it is up; each forward counts its own (f->nwaiters) for its
+ * budgets.  The pool lives while it has a member or a waiting connection.
+ */
 struct tunnel_pool {
-	TAILQ_HEAD(, extra)	 extras;	/* by id */
-	unsigned		 n;
-	unsigned		 nsetup;	/* of them being set up */
-	double			 quiet_until;	/* no new one before */
+	TAILQ_HEAD(, pool_member) members;	/* by id: the own first */
+	unsigned		 nextra;
+	unsigned		 nsetup;	/* extras being set up */
+	double			 quiet_until;	/* no new extra before */
+	TAILQ_HEAD(, forward_waiter) waiting;	/* in the order they came */
 };
 
-static struct extra	*tunnel_sessions_start(struct tunnel *, double, double);
-static void		 tunnel_sessions_free(struct extra *, enum pool_close);
+static struct pool_member *tunnel_sessions_start(struct tunnel *, double,
+			    double);
+static void		 tunnel_sessions_free(struct pool_member *,
+			    enum pool_close);
+static void		 tunnel_sessions_dispatch(struct forward *, int fd,
+			    const char *host, int port);
 
 static struct tunnel_pool *
 tunnel_sessions_pool(struct tunnel *t)
 {
 	if (t->pool == NULL) {
 		t->pool = xcalloc(1, sizeof *t->pool);
-		TAILQ_INIT(&t->pool->extras);
+		TAILQ_INIT(&t->pool->members);
+		TAILQ_INIT(&t->pool->waiting);
 	}
 	return t->pool;
+}
+
+/* The pool goes once it has neither a session nor a waiting connection
+ * (at the end of an entry point: nothing uses it after). */
+static void
+tunnel_sessions_tidy(struct tunnel *t)
+{
+	struct tunnel_pool *p = t->pool;
+
+	if (p != NULL && TAILQ_EMPTY(&p->members) &&
+	    TAILQ_EMPTY(&p->waiting)) {
+		free(p);
+		t->pool = NULL;
+	}
+}
+
+/* The tunnel's own session's member, or NULL. */
+static struct pool_member *
+tunnel_sessions_own(struct tunnel *t)
+{
+	struct pool_member *m;
+
+	if (t->pool == NULL || (m = TAILQ_FIRST(&t->pool->members)) == NULL)
+		return NULL;
+	return m->id == OWN_ID ? m : NULL;
+}
+
+/* The first extra session, or NULL; the others follow by id. */
+static struct pool_member *
+tunnel_sessions_extras(struct tunnel *t)
+{
+	struct pool_member *m;
+
+	if (t->pool == NULL || (m = TAILQ_FIRST(&t->pool->members)) == NULL)
+		return NULL;
+	return m->id == OWN_ID ? TAILQ_NEXT(m, entry) : m;
+}
+
+/* The session callbacks' questions (tunnel_ssh.c). */
+struct tunnel *
+tunnel_sessions_tunnel(struct pool_member *m)
+{
+	return m->t;
+}
+
+struct session *
+tunnel_sessions_session(struct pool_member *m)
+{
+	return m->s;
+}
+
+int
+tunnel_sessions_is_own(struct pool_member *m)
+{
+	return m == tunnel_sessions_own(m->t);
 }
 
 /* The lowest id not in use: names stay small as sessions come and go. */
 static unsigned
 tunnel_sessions_id(struct tunnel_pool *p)
 {
-	struct extra *e;
+	struct pool_member *m;
 	unsigned id;
 
-	for (id = 2;; id++) {
-		TAILQ_FOREACH(e, &p->extras, entry) {
-			if (e->id == id)
+	for (id = OWN_ID + 1;; id++) {
+		TAILQ_FOREACH(m, &p->members, entry) {
+			if (m->id == id)
 				break;
 		}
-		if (e == NULL)
+		if (m == NULL)
 			return id;
 	}
 }
 
-/* --- held connections ---------------------------------------------------- */
-
-static void
-tunnel_sessions_hold(struct extra *e, struct forward *f, int fd,
-    const char *host, int port)
+/* A new member, in its place by id, its session started. */
+static struct pool_member *
+tunnel_sessions_member(struct tunnel *t, unsigned id, const char *name)
 {
-	struct held_conn *h = xcalloc(1, sizeof *h);
+	struct tunnel_pool *p = tunnel_sessions_pool(t);
+	struct pool_member *m = xcalloc(1, sizeof *m), *x;
 
-	h->f = f;
-	h->fd = fd;
-	snprintf(h->host, sizeof h->host, "%s", host);
-	h->port = port;
-	TAILQ_INSERT_TAIL(&e->held, h, entry);
-	e->nheld++;
-}
-
-/* The connections of f's held for extras being set up: they count in
- * f's budgets (forward_over_budget()) and status. */
-unsigned
-tunnel_sessions_held(struct tunnel *t, const struct forward *f)
-{
-	struct extra *e;
-	struct held_conn *h;
-	unsigned n = 0;
-
-	if (t->pool == NULL)
-		return 0;
-	TAILQ_FOREACH(e, &t->pool->extras, entry) {
-		TAILQ_FOREACH(h, &e->held, entry) {
-			if (h->f == f)
-				n++;
-		}
+	m->t = t;
+	m->id = id;
+	m->name = xstrdup(name);
+	m->t0 = mono_now();
+	TAILQ_FOREACH(x, &p->members, entry) {
+		if (x->id > m->id)
+			break;
 	}
-	return n;
+	if (x != NULL)
+		TAILQ_INSERT_BEFORE(x, m, entry);
+	else
+		TAILQ_INSERT_TAIL(&p->members, m, entry);
+	m->s = tunnel_ssh_session(t, m, m->name);
+	return m;
 }
 
-/* The extra session is up (s) or failed (s NULL): what it held goes on it,
- * or on the tunnel's session, or is closed if there is none. */
+/* The member and its session go (what waited for it is released before). */
 static void
-tunnel_sessions_release(struct extra *e, struct session *s)
+tunnel_sessions_member_free(struct pool_member *m)
 {
-	struct tunnel *t = e->t;
-	struct held_conn *h;
-
-	if (s == NULL && session_is_established(t->session))
-		s = t->session;
-	while ((h = TAILQ_FIRST(&e->held)) != NULL) {
-		TAILQ_REMOVE(&e->held, h, entry);
-		e->nheld--;
-		if (s != NULL)
-			forward_serve(h->f, s, h->fd, h->host, h->port);
-		else
-			close(h->fd);
-		free(h);
-	}
+	TAILQ_REMOVE(&m->t->pool->members, m, entry);
+	session_free(m->s);
+	tunnel_setup_extra_done(m->slot);
+	if (m->idle_timer != NULL)
+		event_free(m->idle_timer);
+	free(m->name);
+	free(m);
 }
 
-/* --- choosing a session -------------------------------------------------- */
+/* --- the tunnel's own session -------------------------------------------- */
 
 /* Seconds setting up a session takes the tunnel: its set-ups measured. */
 static double
@@ -204,21 +224,216 @@ tunnel_sessions_setup_took(struct tunnel *t, double secs)
 	    pc->setup_avg + (secs - pc->setup_avg) / SETUP_AVG_WEIGHT;
 }
 
-/* The tunnel's own session starts, and is up: its set-up is measured. */
+/* The tunnel's own session starts (TE_SLOT): the pool's first member. */
 void
-tunnel_sessions_own_begin(struct tunnel *t)
+tunnel_sessions_own_start(struct tunnel *t)
 {
-	t->pool_counts.own_t0 = mono_now();
+	if (tunnel_sessions_own(t) != NULL) {
+		log_error("BUG: %s: a second session", t->name);
+		return;
+	}
+	t->session = tunnel_sessions_member(t, OWN_ID, t->name)->s;
 }
 
+/* The tunnel's own session is up: its set-up is measured. */
 void
 tunnel_sessions_own_up(struct tunnel *t)
 {
-	if (t->pool_counts.own_t0 > 0)
-		tunnel_sessions_setup_took(t, mono_now() -
-		    t->pool_counts.own_t0);
-	t->pool_counts.own_t0 = 0;
+	struct pool_member *m = tunnel_sessions_own(t);
+
+	if (m == NULL || m->up)
+		return;
+	m->up = 1;
+	tunnel_sessions_setup_took(t, mono_now() - m->t0);
 }
+
+/* --- connections waiting for a session ----------------------------------- */
+
+static void
+tunnel_sessions_timeout_cb(evutil_socket_t fd, short what, void *arg);
+
+/* f's connection waits for the extra m being set up, or (m NULL) for the
+ * tunnel's own session, at most connect_timeout. */
+static void
+tunnel_sessions_enqueue(struct forward *f, struct pool_member *m, int fd,
+    const char *host, int port)
+{
+	struct tunnel *t = f->tunnel;
+	struct forward_waiter *w = xcalloc(1, sizeof *w);
+
+	w->f = f;
+	w->m = m;
+	w->fd = fd;
+	snprintf(w->host, sizeof w->host, "%s", host);
+	w->port = port;
+	if (m == NULL) {
+		w->timer = evtimer_new(tunnel_base(t),
+		    tunnel_sessions_timeout_cb, w);
+		timer_add_secs(w->timer, t->conf->connect_timeout);
+	} else
+		m->nheld++;
+	TAILQ_INSERT_TAIL(&tunnel_sessions_pool(t)->waiting, w, entry);
+	f->nwaiters++;
+}
+
+/* The connection leaves the queue: served (its socket kept) or closed. */
+static void
+tunnel_sessions_dequeue(struct forward_waiter *w, int close_fd)
+{
+	TAILQ_REMOVE(&w->f->tunnel->pool->waiting, w, entry);
+	w->f->nwaiters--;
+	if (w->m != NULL)
+		w->m->nheld--;
+	if (close_fd)
+		close(w->fd);
+	if (w->timer != NULL)
+		event_free(w->timer);
+	free(w);
+}
+
+/* The first connection waiting for m (NULL: for the tunnel's session),
+ * of the forward f or (f NULL) of any. */
+static struct forward_waiter *
+tunnel_sessions_waiting(struct tunnel *t, struct pool_member *m,
+    const struct forward *f)
+{
+	struct forward_waiter *w;
+
+	if (t->pool == NULL)
+		return NULL;
+	TAILQ_FOREACH(w, &t->pool->waiting, entry) {
+		if (w->m == m && (f == NULL || w->f == f))
+			return w;
+	}
+	return NULL;
+}
+
+static void
+tunnel_sessions_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct forward_waiter *w = arg;
+	struct forward *f = w->f;
+	struct tunnel *t = f->tunnel;
+
+	log_info("%s: %s from %s:%d: no session within %gs, closed",
+	    t->conf->name, f->spec->spec, w->host, w->port,
+	    t->conf->connect_timeout);
+	tunnel_sessions_dequeue(w, 1);
+	tunnel_sessions_tidy(t);
+}
+
+/*
+ * A connection while the session is being (re-)established waits for it,
+ * at most connect_timeout; unless the tunnel is not coming back by itself
+ * (down, failed) or too many wait already.
+ */
+static void
+tunnel_sessions_wait_own(struct forward *f, int fd, const char *host,
+    int port)
+{
+	struct tunnel *t = f->tunnel;
+
+	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
+	    f->nwaiters >= WAIT_MAX) {
+		log_info("%s: %s from %s:%d: refused, the tunnel is %s%s",
+		    t->conf->name, f->spec->spec, host, port,
+		    tunnel_state_name(t->state), f->nwaiters >= WAIT_MAX ?
+		    " and too many connections wait" : "");
+		close(fd);
+		return;
+	}
+	tunnel_sessions_enqueue(f, NULL, fd, host, port);
+	log_debug("%s: %s from %s:%d: waiting for the session",
+	    t->conf->name, f->spec->spec, host, port);
+}
+
+/* A connection a forward accepted: on a session, or waiting for one. */
+void
+tunnel_sessions_accept(struct forward *f, int fd, const char *host, int port)
+{
+	if (session_is_established(f->tunnel->session))
+		tunnel_sessions_dispatch(f, fd, host, port);
+	else
+		tunnel_sessions_wait_own(f, fd, host, port);
+}
+
+/* The tunnel's session is up: f's connections that waited for it go on
+ * the sessions picked for them. */
+void
+tunnel_sessions_serve_waiting(struct forward *f)
+{
+	struct tunnel *t = f->tunnel;
+	struct forward_waiter *w;
+	char host[INET6_ADDRSTRLEN];
+	int fd, port;
+
+	while ((w = tunnel_sessions_waiting(t, NULL, f)) != NULL) {
+		fd = w->fd;
+		port = w->port;
+		snprintf(host, sizeof host, "%s", w->host);
+		tunnel_sessions_dequeue(w, 0);
+		tunnel_sessions_dispatch(f, fd, host, port);
+	}
+	tunnel_sessions_tidy(t);
+}
+
+/* f stops listening: its connections waiting for the tunnel's session
+ * are closed (those held for an extra are served when it is up). */
+void
+tunnel_sessions_unwait(struct forward *f)
+{
+	struct forward_waiter *w;
+
+	while ((w = tunnel_sessions_waiting(f->tunnel, NULL, f)) != NULL)
+		tunnel_sessions_dequeue(w, 1);
+	tunnel_sessions_tidy(f->tunnel);
+}
+
+/* The connections of f's held for extras being set up: they count in
+ * f's status (its budgets count every waiting one, f->nwaiters). */
+unsigned
+tunnel_sessions_held(struct tunnel *t, const struct forward *f)
+{
+	struct forward_waiter *w;
+	unsigned n = 0;
+
+	if (t->pool == NULL)
+		return 0;
+	TAILQ_FOREACH(w, &t->pool->waiting, entry) {
+		if (w->m != NULL && w->f == f)
+			n++;
+	}
+	return n;
+}
+
+/* The extra session is up (s) or failed (s NULL): what it held goes on it,
+ * or on the tunnel's session, or is closed if there is none. */
+static void
+tunnel_sessions_release(struct pool_member *e, struct session *s)
+{
+	struct tunnel *t = e->t;
+	struct forward_waiter *w;
+	struct forward *f;
+	char host[INET6_ADDRSTRLEN];
+	int fd, port;
+
+	if (s == NULL && session_is_established(t->session))
+		s = t->session;
+	while ((w = tunnel_sessions_waiting(t, e, NULL)) != NULL) {
+		if (s == NULL) {
+			tunnel_sessions_dequeue(w, 1);
+			continue;
+		}
+		f = w->f;
+		fd = w->fd;
+		port = w->port;
+		snprintf(host, sizeof host, "%s", w->host);
+		tunnel_sessions_dequeue(w, 0);
+		forward_serve(f, s, fd, host, port);
+	}
+}
+
+/* --- choosing a session -------------------------------------------------- */
 
 /* Seconds an open takes on the tunnel's session, before one is measured
  * there too. */
@@ -249,7 +464,7 @@ tunnel_sessions_wait_on(struct tunnel *t, struct session *s, double each,
 
 /* The same on an extra session, being set up or not. */
 static double
-tunnel_sessions_wait(struct extra *e, double each, double *work)
+tunnel_sessions_wait_in(struct pool_member *e, double each, double *work)
 {
 	double left;
 
@@ -274,7 +489,7 @@ static int
 tunnel_sessions_may_grow(struct tunnel *t)
 {
 	struct tunnel_pool *p = t->pool;
-	unsigned n = p != NULL ? 1 + p->n : 1;
+	unsigned n = p != NULL ? 1 + p->nextra : 1;
 
 	if (t->state != TS_UP && t->state != TS_DEGRADED)
 		return 0;
@@ -293,7 +508,7 @@ tunnel_sessions_may_grow(struct tunnel *t)
  * rule 15).
  */
 static int
-tunnel_sessions_usable(struct extra *e)
+tunnel_sessions_usable(struct pool_member *e)
 {
 	return !e->up || (session_is_established(e->s) &&
 	    !session_open_timed_out(e->s));
@@ -302,8 +517,7 @@ tunnel_sessions_usable(struct extra *e)
 /* The extras a new connection may go to, lowest id first: those within
  * sessions (after a reload lowered it, the others take no new ones). */
 #define FOREACH_USABLE(e, t, i)						\
-	for ((i) = 2, (e) = (t)->pool != NULL ?				\
-	    TAILQ_FIRST(&(t)->pool->extras) : NULL;			\
+	for ((i) = 2, (e) = tunnel_sessions_extras(t);			\
 	    (e) != NULL && (i) <= (unsigned)(t)->conf->sessions;	\
 	    (e) = TAILQ_NEXT((e), entry), (i)++)
 
@@ -314,10 +528,10 @@ tunnel_sessions_usable(struct extra *e)
  * *best_wait that wait.
  */
 static double
-tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
+tunnel_sessions_queued(struct tunnel *t, double each, struct pool_member **best,
     double *best_wait)
 {
-	struct extra *e;
+	struct pool_member *e;
 	double wait, work, queued;
 	unsigned i;
 
@@ -326,7 +540,7 @@ tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
 	FOREACH_USABLE(e, t, i) {
 		if (!tunnel_sessions_usable(e))
 			continue;
-		wait = tunnel_sessions_wait(e, each, &work);
+		wait = tunnel_sessions_wait_in(e, each, &work);
 		queued += work;
 		if (!e->up && e->nheld >= HELD_MAX)
 			continue;
@@ -347,7 +561,7 @@ tunnel_sessions_queued(struct tunnel *t, double each, struct extra **best,
  * the wait of one new connection, the queue spread over the sessions,
  * would keep a pool in which every burst still waits about a set-up.)
  */
-static struct extra *
+static struct pool_member *
 tunnel_sessions_grow(struct tunnel *t, double wait, double queued)
 {
 	double setup = tunnel_sessions_setup_cost(t);
@@ -371,7 +585,7 @@ static int
 tunnel_sessions_share_taken(struct tunnel *t, struct forward *f,
     struct session **own)
 {
-	struct extra *e;
+	struct pool_member *e;
 	unsigned i, n = 0, share = (unsigned)t->conf->sessions / 2;
 	double late = LATE_OPENS * tunnel_sessions_open_dflt(t);
 
@@ -400,11 +614,11 @@ tunnel_sessions_share_taken(struct tunnel *t, struct forward *f,
 static struct session *
 tunnel_sessions_first(struct tunnel *t, struct forward *f)
 {
-	struct extra *e;
+	struct pool_member *e;
 	struct session *own;
 	unsigned i;
 
-	if (t->conf->sessions <= 1 && t->pool == NULL)
+	if (t->conf->sessions <= 1 && tunnel_sessions_extras(t) == NULL)
 		return t->session;
 	if (tunnel_sessions_share_taken(t, f, &own))
 		return own;
@@ -424,11 +638,11 @@ tunnel_sessions_first(struct tunnel *t, struct forward *f)
  * one where it waits least, a new extra session's included.  NULL: the
  * connection is held for an extra session being set up.
  */
-struct session *
+static struct session *
 tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
     const char *host, int port)
 {
-	struct extra *e, *best;
+	struct pool_member *e, *best;
 	struct session *s;
 	double each, best_wait, work, queued;
 
@@ -437,14 +651,30 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 	each = tunnel_sessions_open_dflt(t);
 	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
 	if ((e = tunnel_sessions_grow(t, best_wait, queued)) != NULL &&
-	    tunnel_sessions_wait(e, each, &work) < best_wait)
+	    tunnel_sessions_wait_in(e, each, &work) < best_wait)
 		best = e;
 	if (best == NULL)
 		return t->session;
 	if (best->up)
 		return best->s;
-	tunnel_sessions_hold(best, f, fd, host, port);
+	tunnel_sessions_enqueue(f, best, fd, host, port);
 	return NULL;
+}
+
+/* A connection, while the tunnel's session is established: on the session
+ * picked for it, or held for an extra session started for it.  A SOCKS
+ * client waits on the tunnel's session until its request is read. */
+static void
+tunnel_sessions_dispatch(struct forward *f, int fd, const char *host,
+    int port)
+{
+	struct session *s;
+
+	if (f->spec->kind == FWD_DYNAMIC)
+		forward_serve(f, f->tunnel->session, fd, host, port);
+	else if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) !=
+	    NULL)
+		forward_serve(f, s, fd, host, port);
 }
 
 /*
@@ -456,7 +686,7 @@ tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
 struct session *
 tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 {
-	struct extra *e, *best;
+	struct pool_member *e, *best;
 	struct session *s;
 	double each, best_wait, wait, work, queued;
 	unsigned i;
@@ -471,7 +701,8 @@ tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
 	FOREACH_USABLE(e, t, i) {
 		if (!e->up || !tunnel_sessions_usable(e))
 			continue;
-		if ((wait = tunnel_sessions_wait(e, each, &work)) < best_wait) {
+		wait = tunnel_sessions_wait_in(e, each, &work);
+		if (wait < best_wait) {
 			s = e->s;
 			best_wait = wait;
 		}
@@ -492,12 +723,13 @@ tunnel_sessions_period(struct tunnel *t)
 
 /* Is the extra session beyond what sessions allows now (reload)? */
 static int
-tunnel_sessions_surplus(struct extra *e)
+tunnel_sessions_surplus(struct pool_member *e)
 {
-	struct extra *x;
+	struct pool_member *x;
 	unsigned i = 1;
 
-	TAILQ_FOREACH(x, &e->t->pool->extras, entry) {
+	for (x = tunnel_sessions_extras(e->t); x != NULL;
+	    x = TAILQ_NEXT(x, entry)) {
 		i++;
 		if (x == e)
 			break;
@@ -508,7 +740,7 @@ tunnel_sessions_surplus(struct extra *e)
 static void
 tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct extra *e = arg;
+	struct pool_member *e = arg;
 	struct tunnel *t = e->t;
 	unsigned channels, opening;
 	double now = mono_now();
@@ -542,17 +774,17 @@ tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 static void
 tunnel_sessions_up_grow(struct tunnel *t)
 {
-	struct extra *best;
+	struct pool_member *best;
 	double best_wait;
 
 	tunnel_sessions_grow(t, 0, tunnel_sessions_queued(t,
 	    tunnel_sessions_open_dflt(t), &best, &best_wait));
 }
 
-static void
-tunnel_sessions_up_cb(void *arg)
+/* An extra session is up: what waited for it goes on it. */
+void
+tunnel_sessions_extra_up(struct pool_member *e)
 {
-	struct extra *e = arg;
 	struct tunnel *t = e->t;
 
 	tunnel_setup_extra_done(e->slot);
@@ -563,17 +795,19 @@ tunnel_sessions_up_cb(void *arg)
 	tunnel_sessions_setup_took(t, e->busy_at - e->t0);
 	log_info("%s: extra session up in %.0f ms (%u of at most %d for the "
 	    "tunnel), %u connections waited for it", e->name,
-	    (e->busy_at - e->t0) * 1000, 1 + t->pool->n, t->conf->sessions,
+	    (e->busy_at - e->t0) * 1000, 1 + t->pool->nextra, t->conf->sessions,
 	    e->nheld);
 	timer_add_secs(e->idle_timer, tunnel_sessions_period(t));
 	tunnel_sessions_release(e, e->s);
 	tunnel_sessions_up_grow(t);
 }
 
-static void
-tunnel_sessions_lost_cb(void *arg, enum session_error class, const char *why)
+/* An extra session is lost, or failed to come up: its connections are
+ * closed, what waited for it goes on the tunnel's session. */
+void
+tunnel_sessions_extra_lost(struct pool_member *e, enum session_error class,
+    const char *why)
 {
-	struct extra *e = arg;
 	struct tunnel *t = e->t;
 	unsigned channels, opening;
 	double quiet;
@@ -594,60 +828,17 @@ tunnel_sessions_lost_cb(void *arg, enum session_error class, const char *why)
 	tunnel_sessions_free(e, e->up ? PC_LOST : PC_SETUP_FAILED);
 }
 
-/* An extra session never listens on the server: nothing is forwarded to
- * it, and its owner knows no gateway. */
-static void
-tunnel_sessions_listened_cb(void *arg, void *owner, int port,
-    const char *error, const char *note)
-{
-}
-
-static void
-tunnel_sessions_gateway_known_cb(void *arg)
-{
-}
-
-static void
-tunnel_sessions_forwarded_cb(void *arg, void *owner, struct channel *c)
-{
-	channel_abort(c, "forwarded to an extra session, which has no "
-	    "listener");
-}
-
-static void
-tunnel_sessions_socks_request_cb(void *arg, void *owner, struct channel *c,
-    const char *host, int port)
-{
-	struct extra *e = arg;
-
-	forward_dynamic_request(owner, e->s, c, host, port);
-}
-
-static void
-tunnel_sessions_channel_error_cb(void *arg, void *owner, const char *error)
-{
-	forward_set_error(owner, error);
-}
-
-static const struct session_ops tunnel_sessions_ops = {
-	.up = tunnel_sessions_up_cb,
-	.lost = tunnel_sessions_lost_cb,
-	.listened = tunnel_sessions_listened_cb,
-	.gateway_known = tunnel_sessions_gateway_known_cb,
-	.forwarded = tunnel_sessions_forwarded_cb,
-	.socks_request = tunnel_sessions_socks_request_cb,
-	.channel_error = tunnel_sessions_channel_error_cb,
-};
-
 /* A new extra session, if the server's set-up limit has a slot for it: a
  * new connection would wait that long, the opens queued take queued, one
  * after another (seconds). */
-static struct extra *
+static struct pool_member *
 tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 {
 	struct tunnel_pool *p = tunnel_sessions_pool(t);
 	struct setup_slots *slot;
-	struct extra *e, *x;
+	struct pool_member *e;
+	unsigned id;
+	char *name;
 
 	if ((slot = tunnel_setup_extra(t)) == NULL) {
 		log_debug("%s: no extra session: no set-up slot free for "
@@ -655,84 +846,71 @@ tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 		    tunnel_server_port(t));
 		return NULL;
 	}
-	e = xcalloc(1, sizeof *e);
-	e->t = t;
-	e->slot = slot;
-	e->id = tunnel_sessions_id(p);
-	xasprintf(&e->name, "%s#%u", t->name, e->id);
-	TAILQ_INIT(&e->held);
-	e->t0 = mono_now();
-	e->idle_timer = evtimer_new(tunnel_base(t), tunnel_sessions_idle_cb,
-	    e);
-	TAILQ_FOREACH(x, &p->extras, entry) {
-		if (x->id > e->id)
-			break;
-	}
-	if (x != NULL)
-		TAILQ_INSERT_BEFORE(x, e, entry);
-	else
-		TAILQ_INSERT_TAIL(&p->extras, e, entry);
-	p->n++;
+	p->nextra++;
 	p->nsetup++;
 	t->pool_counts.started++;
+	id = tunnel_sessions_id(p);
+	xasprintf(&name, "%s#%u", t->name, id);
 	log_info("%s: extra session starting: opens queue on every session, "
 	    "a new one would wait %.0f ms, the queued take %.0f ms, a set-up "
-	    "%.0f ms (%u of at most %d)", e->name, wait * 1000, queued * 1000,
-	    tunnel_sessions_setup_cost(t) * 1000, 1 + p->n,
+	    "%.0f ms (%u of at most %d)", name, wait * 1000, queued * 1000,
+	    tunnel_sessions_setup_cost(t) * 1000, 1 + p->nextra,
 	    t->conf->sessions);
-	e->s = tunnel_ssh_extra(t, e->name, &tunnel_sessions_ops, e);
+	e = tunnel_sessions_member(t, id, name);
+	free(name);
+	e->slot = slot;
+	e->idle_timer = evtimer_new(tunnel_base(t), tunnel_sessions_idle_cb,
+	    e);
 	return e;
 }
 
 /* The extra session goes, with its connections (its held ones are
  * released before), counted under why. */
 static void
-tunnel_sessions_free(struct extra *e, enum pool_close why)
+tunnel_sessions_free(struct pool_member *e, enum pool_close why)
 {
 	struct tunnel_pool *p = e->t->pool;
 
 	e->t->pool_counts.closed[why]++;
 	tunnel_sessions_release(e, NULL);
-	TAILQ_REMOVE(&p->extras, e, entry);
-	p->n--;
+	p->nextra--;
 	if (!e->up)
 		p->nsetup--;
-	session_free(e->s);
-	tunnel_setup_extra_done(e->slot);
-	event_free(e->idle_timer);
-	free(e->name);
-	free(e);
+	tunnel_sessions_member_free(e);
 }
 
 /* --- the tunnel's side --------------------------------------------------- */
 
 /* The tunnel's session ends: every extra session goes, with what it held
- * (nothing serves it now). */
+ * (nothing serves it now), and then the tunnel's own. */
 void
 tunnel_sessions_clear(struct tunnel *t)
 {
-	struct extra *e, *next;
+	struct pool_member *e, *next, *own;
 
-	if (t->pool == NULL)
-		return;
-	TAILQ_FOREACH_SAFE(e, &t->pool->extras, entry, next) {
+	for (e = tunnel_sessions_extras(t); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
 		log_info("%s: extra session closed with the tunnel's", e->name);
 		tunnel_sessions_free(e, PC_TUNNEL);
 	}
-	free(t->pool);
-	t->pool = NULL;
+	if ((own = tunnel_sessions_own(t)) != NULL)
+		tunnel_sessions_member_free(own);
+	t->session = NULL;
+	if (t->pool != NULL)
+		t->pool->quiet_until = 0;	/* a new session, a new start */
+	tunnel_sessions_tidy(t);
 }
 
-/* reload: the extra sessions take the new configuration. */
+/* reload: the sessions take the new configuration. */
 void
 tunnel_sessions_reconf(struct tunnel *t)
 {
-	struct extra *e;
+	struct pool_member *m;
 
 	if (t->pool == NULL)
 		return;
-	TAILQ_FOREACH(e, &t->pool->extras, entry)
-		tunnel_ssh_extra_reconf(t, e->s, e->name);
+	TAILQ_FOREACH(m, &t->pool->members, entry)
+		tunnel_ssh_set_params(t, m->s, m->name);
 }
 
 /* reload: keepalive_interval or keepalive_count changed: the extra
@@ -740,35 +918,29 @@ tunnel_sessions_reconf(struct tunnel *t)
 void
 tunnel_sessions_rearm(struct tunnel *t)
 {
-	struct extra *e;
+	struct pool_member *e;
 
-	if (t->pool == NULL)
-		return;
-	TAILQ_FOREACH(e, &t->pool->extras, entry)
+	for (e = tunnel_sessions_extras(t); e != NULL; e = TAILQ_NEXT(e, entry))
 		session_keepalive_rearm(e->s);
 }
 
-/* The forward goes (reload): its held connections are closed, those on
+/* The forward goes (reload): its waiting connections are closed, those on
  * extra sessions go on without it. */
 void
 tunnel_sessions_forget(struct tunnel *t, struct forward *f)
 {
-	struct held_conn *h, *next;
-	struct extra *e;
+	struct forward_waiter *w, *next;
+	struct pool_member *e;
 
 	if (t->pool == NULL)
 		return;
-	TAILQ_FOREACH(e, &t->pool->extras, entry) {
-		TAILQ_FOREACH_SAFE(h, &e->held, entry, next) {
-			if (h->f != f)
-				continue;
-			TAILQ_REMOVE(&e->held, h, entry);
-			e->nheld--;
-			close(h->fd);
-			free(h);
-		}
-		session_forget_owner(e->s, f);
+	TAILQ_FOREACH_SAFE(w, &t->pool->waiting, entry, next) {
+		if (w->f == f)
+			tunnel_sessions_dequeue(w, 1);
 	}
+	for (e = tunnel_sessions_extras(t); e != NULL; e = TAILQ_NEXT(e, entry))
+		session_forget_owner(e->s, f);
+	tunnel_sessions_tidy(t);
 }
 
 static json_object *
@@ -800,15 +972,13 @@ json_object *
 tunnel_sessions_status(struct tunnel *t)
 {
 	json_object *a = json_object_new_array();
-	struct extra *e;
+	struct pool_member *e;
 
 	if (t->session == NULL)
 		return a;
 	json_object_array_add(a, tunnel_sessions_one(1, "tunnel", t->session,
 	    session_is_established(t->session), 0));
-	if (t->pool == NULL)
-		return a;
-	TAILQ_FOREACH(e, &t->pool->extras, entry)
+	for (e = tunnel_sessions_extras(t); e != NULL; e = TAILQ_NEXT(e, entry))
 		json_object_array_add(a, tunnel_sessions_one(e->id, "extra",
 		    e->s, e->up, e->nheld));
 	return a;

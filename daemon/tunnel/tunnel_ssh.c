@@ -1,10 +1,12 @@
 /*
  * tunnel_ssh.c - a tunnel's use of the SSH transport (ssh/): the parameters
- * of its session, from its tunneld.conf entry, and the callbacks through
- * which the session reports.  Each runs from an event of the session's,
- * after the pump (ssh/session_pump.c), so it may do what it likes: the
- * tunnel's entry points (tunnel_session_up/lost, tunnel_forward_changed)
- * and the forwards' are called as they are.
+ * of its sessions, from its tunneld.conf entry, and the one table of
+ * callbacks through which every session of its pool (tunnel_sessions.c)
+ * reports.  A callback tells the tunnel's own session from an extra one
+ * by asking the pool.  Each runs from an event of the session's, after
+ * the pump (ssh/session_pump.c), so it may do what it likes: the tunnel's
+ * entry points (tunnel_session_up/lost, tunnel_forward_changed) and the
+ * forwards' are called as they are.
  */
 #include "config.h"
 
@@ -42,10 +44,14 @@ tunnel_ssh_conf_params(const struct tunnel_conf *tc, struct session_params *p)
 	p->channel_stall_timeout = tc->channel_stall_timeout;
 }
 
+/* The parameters of one of the tunnel's sessions: the server in use, the
+ * session's name for messages ("NAME", "NAME#2"). */
 static void
-tunnel_ssh_params(struct tunnel *t, struct session_params *p)
+tunnel_ssh_params(struct tunnel *t, const char *name,
+    struct session_params *p)
 {
 	tunnel_ssh_conf_params(t->conf, p);
+	p->name = name;
 	p->host = tunnel_server_host(t);	/* of its list: in use */
 	p->port = tunnel_server_port(t);
 }
@@ -53,45 +59,63 @@ tunnel_ssh_params(struct tunnel *t, struct session_params *p)
 static void
 tunnel_ssh_up_cb(void *arg)
 {
-	tunnel_session_up(arg);
+	struct pool_member *m = arg;
+
+	if (tunnel_sessions_is_own(m))
+		tunnel_session_up(tunnel_sessions_tunnel(m));
+	else
+		tunnel_sessions_extra_up(m);
 }
 
 static void
 tunnel_ssh_lost_cb(void *arg, enum session_error class, const char *why)
 {
-	tunnel_session_lost(arg, class, why);
+	struct pool_member *m = arg;
+
+	if (tunnel_sessions_is_own(m))
+		tunnel_session_lost(tunnel_sessions_tunnel(m), class, why);
+	else
+		tunnel_sessions_extra_lost(m, class, why);
 }
 
+/* Only the tunnel's own session asks the server to listen: an extra one
+ * has no answers to wait for, and no gateway to learn. */
 static void
 tunnel_ssh_listened_cb(void *arg, void *owner, int port, const char *error,
     const char *note)
 {
-	forward_remote_listened(owner, port, error, note);
+	if (tunnel_sessions_is_own(arg))
+		forward_remote_listened(owner, port, error, note);
 }
 
 static void
 tunnel_ssh_gateway_known_cb(void *arg)
 {
-	forward_remote_gateway_known(arg);
+	if (tunnel_sessions_is_own(arg))
+		forward_remote_gateway_known(tunnel_sessions_tunnel(arg));
 }
 
 static void
 tunnel_ssh_forwarded_cb(void *arg, void *owner, struct channel *c)
 {
-	forward_remote_accept(owner, c);
+	if (tunnel_sessions_is_own(arg))
+		forward_remote_accept(owner, c);
+	else
+		channel_abort(c, "forwarded to an extra session, which has "
+		    "no listener");
 }
 
 static void
 tunnel_ssh_socks_request_cb(void *arg, void *owner, struct channel *c,
     const char *host, int port)
 {
-	struct tunnel *t = arg;
 	struct forward *f = owner;
 
 	if (f->spec->kind == FWD_REMOTE_DYNAMIC)
 		forward_remote_dynamic_request(f, c, host, port);
 	else
-		forward_dynamic_request(f, t->session, c, host, port);
+		forward_dynamic_request(f, tunnel_sessions_session(arg), c,
+		    host, port);
 }
 
 static void
@@ -110,43 +134,28 @@ static const struct session_ops tunnel_ssh_ops = {
 	.channel_error = tunnel_ssh_channel_error_cb,
 };
 
-/* A new session for the tunnel, on its worker's event and DNS bases. */
-struct session *
-tunnel_ssh_session(struct tunnel *t)
-{
-	struct session_params p;
-
-	tunnel_ssh_params(t, &p);
-	return session_new(tunnel_base(t), worker_dns(t->worker), &p,
-	    &tunnel_ssh_ops, t);
-}
-
 /*
- * An extra session for the tunnel (tunnel_sessions.c): the same server,
- * user, key and host key checks as its own, under its own name for
- * messages, reporting to ops.
+ * A new session for the pool's member m, on the tunnel's worker's event
+ * and DNS bases: every session of a tunnel has the same server, user, key
+ * and host key checks, under its own name for messages.
  */
 struct session *
-tunnel_ssh_extra(struct tunnel *t, const char *name,
-    const struct session_ops *ops, void *arg)
+tunnel_ssh_session(struct tunnel *t, struct pool_member *m, const char *name)
 {
 	struct session_params p;
 
-	tunnel_ssh_params(t, &p);
-	p.name = name;
-	return session_new(tunnel_base(t), worker_dns(t->worker), &p, ops,
-	    arg);
+	tunnel_ssh_params(t, name, &p);
+	return session_new(tunnel_base(t), worker_dns(t->worker), &p,
+	    &tunnel_ssh_ops, m);
 }
 
-/* reload: an extra session takes the tunnel's new configuration. */
+/* reload: a session of the tunnel's takes its new configuration. */
 void
-tunnel_ssh_extra_reconf(struct tunnel *t, struct session *s,
-    const char *name)
+tunnel_ssh_set_params(struct tunnel *t, struct session *s, const char *name)
 {
 	struct session_params p;
 
-	tunnel_ssh_params(t, &p);
-	p.name = name;
+	tunnel_ssh_params(t, name, &p);
 	session_set_params(s, &p);
 }
 
@@ -155,11 +164,5 @@ tunnel_ssh_extra_reconf(struct tunnel *t, struct session *s,
 void
 tunnel_ssh_reconf(struct tunnel *t)
 {
-	struct session_params p;
-
-	if (t->session == NULL)
-		return;
-	tunnel_ssh_params(t, &p);
-	session_set_params(t->session, &p);
 	tunnel_sessions_reconf(t);
 }
