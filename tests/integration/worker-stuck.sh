@@ -113,20 +113,14 @@ check "status still answers" timed 15 $TUNNELCTL -s "$CTL" status
 
 # SIGTERM: tunneld ends, leaving the stuck thread behind
 kill "$TUNNELD_PID"
-gone() {
-	i=0
-	while kill -0 "$TUNNELD_PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	! kill -0 "$TUNNELD_PID" 2>/dev/null
-}
-check "SIGTERM ends tunneld within a bound" gone
+check "SIGTERM ends tunneld within a bound" wait_exit "$TUNNELD_PID" 15
 # the hang ends (ENOTCONN); a tunneld that did not exit is killed
 kill "$HANG_PID"
 wait "$HANG_PID" 2>/dev/null
 umount -l "$WORK/hung"
 kill -9 "$TUNNELD_PID" 2>/dev/null
 wait "$TUNNELD_PID" 2>/dev/null
+check "... with status 0 (exited, not killed)" exited_with $? 0
 check "... saying which worker it left behind" \
     grep -q "worker 2 did not stop" "$WORK/tunneld.log"
 check "... and the control socket is gone" [ ! -e "$CTL" ]
