@@ -35,13 +35,15 @@ asuser() {
 	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} "$@"
 }
 asuser "$TUNNELD" --log-level debug >> "$WORK/tunneld.user.log" 2>&1 &
-UPID=$!		# setpriv and env exec: this is tunneld
-PIDS="$PIDS $UPID"
+UJOB=$!		# the subshell: its status is tunneld's (setpriv, env exec)
+PIDS="$PIDS $UJOB"
 i=0
 until asuser "$TUNNELCTL" status >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
 done
+UPID=$(pgrep -n -u 65534 -f "$TUNNELD --log-level debug")
 diag "tunneld as nobody: pid $UPID: $(ps -o pid,user,args -p $UPID | tail -1)"
+PIDS="$PIDS $UPID"
 check "tunneld as an ordinary user: its socket is in \$XDG_RUNTIME_DIR" \
 	test -S "$U/run/tunneld.sock"
 check "... its configuration from \$XDG_CONFIG_HOME (relative paths beside it)" \
@@ -62,8 +64,8 @@ check "a second tunneld on the same socket refuses to start" test $rc -ne 0
 check "... saying why" says "$out" "another tunneld (pid $UPID) is listening on $U/run/tunneld.sock"
 check "... and the first one is untouched" $NETIO roundtrip "$L" 100000
 kill "$UPID"
-wait_exit "$UPID" 20 || kill -9 "$UPID"
-wait "$UPID"
+wait_exit "$UJOB" 20 || kill -9 "$UPID"
+wait "$UJOB"
 check "tunneld as an ordinary user exits with status 0 on SIGTERM" exited_with $? 0
 check "... and removes its socket" test ! -e "$U/run/tunneld.sock"
 
