@@ -413,6 +413,29 @@ wait_until() {
 	done
 }
 
+# notify_listen: the systemd side of sd_notify(3) on $WORK/notify.sock:
+# every line of every datagram into $WORK/notify.log as "TIME ctl|noctl
+# LINE" (TIME: this listener's monotonic clock; ctl: the control socket
+# $CTL existed then).  For tunneld: NOTIFY_SOCKET=$WORK/notify.sock.
+notify_listen() {
+	$PYTHON3 - "$WORK/notify.sock" "$CTL" > "$WORK/notify.log" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    d = s.recv(4096).decode()
+    for line in d.split("\n"):
+        ctl = "ctl" if os.path.exists(sys.argv[2]) else "noctl"
+        print("%.3f %s %s" % (time.monotonic(), ctl, line), flush=True)
+PY
+	PIDS="$PIDS $!"
+	wait_until 10 grep -q listening "$WORK/notify.log" ||
+	    bail "the notify listener did not start"
+}
+# wait_notify TEXT: a line of $WORK/notify.log has TEXT (a regex), within 10 s
+wait_notify() { wait_until 10 grep -q "$1" "$WORK/notify.log"; }
+
 # --- network namespaces ------------------------------------------------
 # The tests that need a real link, a blackhole or a network of their own
 # make it with these (root and ip(8)); what they make goes with the test.

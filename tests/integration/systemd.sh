@@ -21,25 +21,8 @@ write_conf "
   dead = { host = \"127.0.0.1\"; port = $DEAD; reconnect_min = 30;
            reconnect_max = 60; };"
 
-# the systemd side of sd_notify: record every datagram with its time
-$PYTHON3 - "$WORK/notify.sock" "$CTL" > "$WORK/notify.log" 2>&1 <<'PY' &
-import os, socket, sys, time
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    d = s.recv(4096).decode()
-    for line in d.split("\n"):
-        ctl = "ctl" if os.path.exists(sys.argv[2]) else "noctl"
-        print("%.3f %s %s" % (time.monotonic(), ctl, line), flush=True)
-PY
-PIDS="$PIDS $!"
-i=0; while ! grep -q listening "$WORK/notify.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+notify_listen
 NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=1000000 start_tunneld
-got() { grep -q "$1" "$WORK/notify.log"; }
-wait_notify() {
-	i=0; while ! got "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; got "$1"
-}
 check "READY=1" wait_notify " READY=1"
 check "... only once the control socket listens" \
 	sh -c "! grep -q 'noctl READY=1' '$WORK/notify.log'"
