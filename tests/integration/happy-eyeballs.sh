@@ -16,10 +16,8 @@ if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1 ||
 fi
 NS=tunneld-he-$$
 BH=tdbh$$
-ip netns add "$NS" || bail "cannot create a network namespace"
-CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$NS" 2>/dev/null'
+netns_add "$NS"
 nsx() { ip netns exec "$NS" "$@"; }
-nsx ip link set lo up
 # the blackhole: a veth pair whose far end has no address, and a
 # neighbour entry that sends the packets to a MAC address nobody has: they
 # vanish, nothing is refused or reported unreachable

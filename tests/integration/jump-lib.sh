@@ -2,30 +2,16 @@
 # network namespaces joined to this one by veth pairs, sshds and tunnelds
 # inside them.  Sourced after lib.sh; not a test of its own.
 
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root and ip(8) for network namespaces"; exit 0
-fi
+netns_require
 [ -x "$SSHD" ] || { echo "1..0 # SKIP no sshd at $SSHD"; exit 0; }
-NS_ALL=""
-CLEANUP_EXTRA='for n in $NS_ALL; do ip netns pids "tunneld-$n-$$" 2>/dev/null | xargs -r kill -CONT 2>/dev/null; ip netns pids "tunneld-$n-$$" 2>/dev/null | xargs -r kill 2>/dev/null; ip link del "td$n$$" 2>/dev/null; ip netns del "tunneld-$n-$$" 2>/dev/null; done'
 
 # ns_make X: namespace tunneld-X-PID, joined to this one over a veth pair
-# on 10.199.N.0/30 (.1 here, .2 there; nothing else routed): X's prefix
-# 10.199.N in NET_X, the namespace's name in NS_X
+# (lib.sh's netns_veth): X's prefix 10.199.N in NET_X, the namespace's
+# name in NS_X
 ns_make() {
-	n=tunneld-$1-$$
-	net=10.199.$(free_subnet)
-	ip netns add "$n" || bail "cannot create a network namespace"
-	NS_ALL="$NS_ALL $1"
-	ip link add "td$1$$" type veth peer name "td$1$$b" ||
-	    bail "cannot create a veth pair"
-	ip link set "td$1$$b" netns "$n"
-	ip addr add "$net.1/30" dev "td$1$$"
-	ip link set "td$1$$" up
-	ip netns exec "$n" ip addr add "$net.2/30" dev "td$1$$b"
-	ip netns exec "$n" ip link set "td$1$$b" up
-	ip netns exec "$n" ip link set lo up
-	eval "NET_$1=$net; NS_$1=$n"
+	netns_add "tunneld-$1-$$"
+	netns_veth "tunneld-$1-$$" "td$1$$" "td$1$$b"
+	eval "NET_$1=$NET; NS_$1=tunneld-$1-$$"
 }
 
 # in_ns X CMD...: CMD in namespace X ("-": this one)

@@ -69,6 +69,7 @@ cg_enter
 
 cleanup() {
 	[ -z "${CLEANUP_EXTRA:-}" ] || eval "$CLEANUP_EXTRA"
+	netns_cleanup
 	for p in $PIDS; do
 		mine "$p" || continue
 		kill -CONT "$p" 2>/dev/null
@@ -101,7 +102,7 @@ diag()    { echo "$*" | sed 's/^/# /'; }
 done_testing() {
 	if [ -n "${TUNNELD_PID:-}" ]; then
 		stop_tunneld
-		check "tunneld exits cleanly on SIGTERM" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.log'"
+		check "... and no sanitizer report in its log" sanitizer_quiet
 	fi
 	echo "1..$T_N"
 	# the TAP lines count the failures; the status is for runs by hand
@@ -109,6 +110,12 @@ done_testing() {
 	[ "$T_FAILED" -eq 0 ]
 }
 bail()    { echo "Bail out! $*"; exit 1; }
+# sanitizer_quiet [LOG]: ASan, LSan and UBSan reported nothing in LOG
+# (tunneld's log)
+sanitizer_quiet() {
+	! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' \
+	    -e 'runtime error:' "${1:-$WORK/tunneld.log}"
+}
 
 # free_port: a TCP port reserved for this test until it ends.  It is free
 # on every address, below the kernel's ephemeral range (so no port-0 bind
@@ -268,10 +275,40 @@ start_tunneld() {
 	done
 }
 
+# stop_tunneld [STATUS [SIGNAL]]: send SIGNAL (TERM), and check as a TAP
+# line that tunneld ended within 20 s with STATUS (0, tunneld(8)'s EXIT
+# STATUS after SIGTERM or SIGINT; a sanitizer's report makes it non-zero)
 stop_tunneld() {
-	mine "$TUNNELD_PID" && kill "$TUNNELD_PID" 2>/dev/null
+	[ -n "${TUNNELD_PID:-}" ] || return 0
+	mine "$TUNNELD_PID" && kill -"${2:-TERM}" "$TUNNELD_PID" 2>/dev/null
+	if ! wait_exit "$TUNNELD_PID" 20; then
+		diag "tunneld still runs 20 s after SIG${2:-TERM}: killed"
+		kill -9 "$TUNNELD_PID" 2>/dev/null
+	fi
 	wait "$TUNNELD_PID" 2>/dev/null
+	check "tunneld exits with status ${1:-0} on SIG${2:-TERM}" \
+	    exited_with $? "${1:-0}"
 	TUNNELD_PID=
+}
+# exited_with RC WANTED: RC is WANTED, or says why not
+exited_with() {
+	[ "$1" -eq "$2" ] && return 0
+	if [ "$1" -gt 128 ]; then
+		diag "killed by signal $(( $1 - 128 )) ($(kill -l $(( $1 - 128 )) 2>/dev/null))"
+	else
+		diag "exit status $1, not $2"
+	fi
+	return 1
+}
+# wait_exit PID SECONDS: until process PID (a child of this shell) has
+# ended (a zombie counts as ended: only wait collects it)
+wait_exit() {
+	deadline=$(( $(date +%s) + $2 ))
+	while [ -e "/proc/$1" ] &&
+	    [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; do
+		[ "$(date +%s)" -le "$deadline" ] || return 1
+		sleep 0.05
+	done
 }
 
 tctl() { $TUNNELCTL -s "$CTL" "$@"; }
@@ -374,6 +411,76 @@ wait_until() {
 		fi
 		sleep 0.1
 	done
+}
+
+# notify_listen: the systemd side of sd_notify(3) on $WORK/notify.sock:
+# every line of every datagram into $WORK/notify.log as "TIME ctl|noctl
+# LINE" (TIME: this listener's monotonic clock; ctl: the control socket
+# $CTL existed then).  For tunneld: NOTIFY_SOCKET=$WORK/notify.sock.
+notify_listen() {
+	$PYTHON3 - "$WORK/notify.sock" "$CTL" > "$WORK/notify.log" 2>&1 <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    d = s.recv(4096).decode()
+    for line in d.split("\n"):
+        ctl = "ctl" if os.path.exists(sys.argv[2]) else "noctl"
+        print("%.3f %s %s" % (time.monotonic(), ctl, line), flush=True)
+PY
+	PIDS="$PIDS $!"
+	wait_until 10 grep -q listening "$WORK/notify.log" ||
+	    bail "the notify listener did not start"
+}
+# wait_notify TEXT: a line of $WORK/notify.log has TEXT (a regex), within 10 s
+wait_notify() { wait_until 10 grep -q "$1" "$WORK/notify.log"; }
+
+# --- network namespaces ------------------------------------------------
+# The tests that need a real link, a blackhole or a network of their own
+# make it with these (root and ip(8)); what they make goes with the test.
+NETNS_ALL= NETNS_LINKS=
+
+# netns_require: the test is skipped without root and ip(8)
+netns_require() {
+	if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
+		echo "1..0 # SKIP needs root and ip(8) for a network namespace"
+		exit 0
+	fi
+}
+
+# netns_add NAME: a network namespace with its loopback up
+netns_add() {
+	ip netns add "$1" || bail "cannot create network namespace $1"
+	NETNS_ALL="$NETNS_ALL $1"
+	ip netns exec "$1" ip link set lo up
+}
+
+# netns_veth NAME HERE THERE: a veth pair joining this namespace (HERE)
+# to NAME (THERE), both up, on 10.199.N.0/30 reserved by free_subnet:
+# .1 here, .2 there, nothing else routed; 10.199.N in NET
+netns_veth() {
+	NET=10.199.$(free_subnet)
+	ip link add "$2" type veth peer name "$3" ||
+	    bail "cannot create a veth pair"
+	NETNS_LINKS="$NETNS_LINKS $2"
+	ip link set "$3" netns "$1"
+	ip addr add "$NET.1/30" dev "$2"
+	ip link set "$2" up
+	ip netns exec "$1" ip addr add "$NET.2/30" dev "$3"
+	ip netns exec "$1" ip link set "$3" up
+}
+
+# netns_cleanup: the processes in the namespaces (woken, then ended), the
+# veth pairs, the namespaces
+netns_cleanup() {
+	for n in $NETNS_ALL; do
+		ip netns pids "$n" 2>/dev/null | xargs -r kill -CONT 2>/dev/null
+		ip netns pids "$n" 2>/dev/null | xargs -r kill 2>/dev/null
+	done
+	for l in $NETNS_LINKS; do ip link del "$l" 2>/dev/null; done
+	for n in $NETNS_ALL; do ip netns del "$n" 2>/dev/null; done
+	NETNS_ALL= NETNS_LINKS=
 }
 
 # refused PORT: nothing accepts a connection on PORT (any more)

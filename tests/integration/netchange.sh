@@ -32,18 +32,10 @@ EV_TIME=; EV_REASON=	# read below even after a failed wait
 
 NS=tunneld-ns-$$		# the server's
 VA=tnc$$a; VB=tnc$$b
-NET=10.199.$(free_subnet)	# the first client address and the server
+netns_add "$NS"
+netns_veth "$NS" "$VA" "$VB"	# NET: the first client address and the server
 MOV=10.199.$(free_subnet)	# where the client's address moves to
-ip netns add "$NS" || bail "cannot create a network namespace"
-CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$NS" 2>/dev/null'
-ip link add "$VA" type veth peer name "$VB" || bail "cannot create veth"
-ip link set "$VB" netns "$NS"
-ip addr add "$NET.1/30" dev "$VA"
-ip link set "$VA" up
-ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VB"
 ip netns exec "$NS" ip addr add "$MOV.2/30" dev "$VB"
-ip netns exec "$NS" ip link set "$VB" up
-ip netns exec "$NS" ip link set lo up
 
 SSHD_NETNS=$NS SSHD_ADDR=$NET.2 start_sshd
 ip netns exec "$NS" $NETIO echo > "$WORK/server.echo.port" 2>>"$WORK/netio.log" &

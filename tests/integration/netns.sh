@@ -5,21 +5,11 @@
 # noticed by the keepalives and the tunnel must come back by itself.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null 2>&1; then
-	echo "1..0 # SKIP needs root and ip(8) for a network namespace"; exit 0
-fi
+netns_require
 NS=tunneld-test-$$
-VA=tdv$$a; VB=tdv$$b
-NET=10.199.$(free_subnet)	# not another suite's at the same time
-ip netns add "$NS" || bail "cannot create a network namespace"
-CLEANUP_EXTRA='ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip link del "$VA" 2>/dev/null; ip netns del "$NS" 2>/dev/null'
-ip link add "$VA" type veth peer name "$VB" || bail "cannot create veth"
-ip link set "$VB" netns "$NS"
-ip addr add "$NET.1/30" dev "$VA"
-ip link set "$VA" up
-ip netns exec "$NS" ip addr add "$NET.2/30" dev "$VB"
-ip netns exec "$NS" ip link set "$VB" up
-ip netns exec "$NS" ip link set lo up
+VB=tdv$$b		# the server's end of the link, taken down below
+netns_add "$NS"
+netns_veth "$NS" "tdv$$a" "$VB"
 
 SSHD_NETNS=$NS SSHD_ADDR=$NET.2 start_sshd
 # the echo server lives in the namespace too, on its loopback

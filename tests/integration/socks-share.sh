@@ -28,12 +28,13 @@ logins() { grep -c 'Accepted publickey' "$WORK/sshd.log"; }
 nsess() { json_get fwd "len(t['sessions'])"; }
 started() { json_get fwd "t['pool']['started'].get('queue', 0)"; }
 
-# 16 clients connect to the SOCKS port at once and say nothing
+# 16 clients connect to the SOCKS port at once and say nothing, until
+# the checks are done (then SIGTERM)
 $PYTHON3 - "$D" > "$WORK/idle.out" 2>&1 <<'PY' &
 import socket, sys, time
 cs = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(16)]
 print("connected", flush=True)
-time.sleep(6)
+time.sleep(120)
 PY
 IDLE=$!
 check "16 idle SOCKS clients connected" wait_until 10 grep -q connected "$WORK/idle.out"
@@ -43,7 +44,10 @@ check "... the forward counts them" wait_until 5 conns
 check "... a round trip through -L meanwhile" $NETIO roundtrip "$L" 1000
 check "... no extra session started for them" [ "$(started)" = 0 ]
 check "... one SSH connection" [ "$(nsess)" = 1 ]
-wait "$IDLE"
+check "... still all connected: the checks saw them together" mine "$IDLE"
+kill "$IDLE"; wait "$IDLE" 2>/dev/null
+none() { [ "$(json_get fwd "[f for f in t['forwards'] if f['kind'] == 'dynamic'][0]['connections']")" = 0 ]; }
+check "... and once they leave, the forward counts none" wait_until 10 none
 
 # 24 SOCKS CONNECTs to the blackhole, 0.1 s apart: each holds the open
 # slot of the session it goes to until the server's connect gives up

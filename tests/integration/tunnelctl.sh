@@ -172,7 +172,7 @@ PY
 out=$($TUNNELD -c "$CONF" 2>&1); rc=$?
 check "a second tunneld on the same socket refuses to start" sh -c "[ $rc -eq 1 ] && echo \"\$1\" | grep -q 'another tunneld (pid $TUNNELD_PID) is listening'" _ "$out"
 check "... and the first one still answers" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
-kill -9 "$TUNNELD_PID"; wait "$TUNNELD_PID" 2>/dev/null
+stop_tunneld 137 KILL		# 128 + 9: the shell's status for SIGKILL
 check "a killed daemon leaves its socket behind" test -S "$CTL"
 start_tunneld
 check "a new daemon replaces the stale socket" sh -c "$TUNNELCTL -s $CTL status >/dev/null"

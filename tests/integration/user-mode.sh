@@ -35,7 +35,8 @@ asuser() {
 	    ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} "$@"
 }
 asuser "$TUNNELD" --log-level debug >> "$WORK/tunneld.user.log" 2>&1 &
-PIDS="$PIDS $!"
+UJOB=$!		# the subshell: its status is tunneld's (setpriv, env exec)
+PIDS="$PIDS $UJOB"
 i=0
 until asuser "$TUNNELCTL" status >/dev/null 2>&1; do
 	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
@@ -63,8 +64,10 @@ check "a second tunneld on the same socket refuses to start" test $rc -ne 0
 check "... saying why" says "$out" "another tunneld (pid $UPID) is listening on $U/run/tunneld.sock"
 check "... and the first one is untouched" $NETIO roundtrip "$L" 100000
 kill "$UPID"
-i=0; while kill -0 "$UPID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-check "on SIGTERM it removes its socket" test ! -e "$U/run/tunneld.sock"
+wait_exit "$UJOB" 20 || kill -9 "$UPID"
+wait "$UJOB"
+check "tunneld as an ordinary user exits with status 0 on SIGTERM" exited_with $? 0
+check "... and removes its socket" test ! -e "$U/run/tunneld.sock"
 
 # --system / --user pick the paths, whatever the uid (SPEC.md "Default paths")
 out=$(asuser "$TUNNELD" --system -n 2>&1)
@@ -100,6 +103,7 @@ setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH="$PATH" \
 echo "== reload: $(setpriv --reuid=65534 --regid=65534 --init-groups env -i \
     PATH="$PATH" XDG_RUNTIME_DIR="$U/run" "$TUNNELCTL" reload 2>&1; echo rc=$?)"
 kill $pid; wait $pid
+echo "== exit status $?"
 echo "== none: $(setpriv --reuid=65534 --regid=65534 --clear-groups env -i \
     PATH="$PATH" XDG_RUNTIME_DIR="$U/run" "$TUNNELCTL" status 2>&1; echo rc=$?)"
 EOF2
@@ -112,5 +116,7 @@ check "... and, in control_group, may reload it" says "$out" "reload: " "rc=0"
 check "with no daemon at all, the error names both paths tried" \
 	says "$out" "none: tunnelctl: cannot reach tunneld: not at $U/run/tunneld.sock" \
 	"nor at /run/tunneld/tunneld.sock"
-check "no sanitizer report" sh -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' '$WORK/tunneld.user.log'"
+check "... the system daemon exits with status 0 on SIGTERM" \
+	says "$out" "== exit status 0"
+check "no sanitizer report" sanitizer_quiet "$WORK/tunneld.user.log"
 done_testing

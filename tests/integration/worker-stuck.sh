@@ -3,7 +3,8 @@
 # of tunneld (issue 18): status answers within a bound, from what the
 # stuck worker last posted ("worker_busy": true), tunnels on the other
 # worker carry data, commands and reload answer, and SIGTERM ends tunneld
-# within a bound, leaving the stuck thread behind.
+# within a bound, leaving the stuck thread behind.  Built with libsystemd,
+# the systemd watchdog is not fed meanwhile (no WATCHDOG=1).
 #
 # The block is real: the key file is on a FUSE file system whose server
 # never answers, as a hung NFS mount behaves - open(), stat() and read()
@@ -84,8 +85,16 @@ started() {
 	done
 	return 1
 }
-$TUNNELD -c "$CONF" --log-level debug >> "$WORK/tunneld.log" 2>&1 &
-TUNNELD_PID=$!
+# the systemd watchdog at WatchdogSec 1 s: WATCHDOG=1 every 0.5 s while
+# every worker answers
+WD=
+if grep -q '^#define HAVE_SYSTEMD 1' "$top_builddir/config.h" 2>/dev/null; then
+	WD="env NOTIFY_SOCKET=$WORK/notify.sock WATCHDOG_USEC=1000000"
+	notify_listen
+fi
+T_START=$(now)
+$WD $TUNNELD -c "$CONF" --log-level debug >> "$WORK/tunneld.log" 2>&1 &
+TUNNELD_PID=$!		# (env execs tunneld)
 PIDS="$PIDS $TUNNELD_PID"
 check "tunneld answers while a worker is stuck at autostart" started
 # (otherwise every tunnelctl below would hang too)
@@ -111,22 +120,27 @@ check "... and says a worker is busy" grep -q "busy" "$WORK/timed.out"
 check "ok still carries data" $NETIO roundtrip "$P1" 100000
 check "status still answers" timed 15 $TUNNELCTL -s "$CTL" status
 
+if [ -n "$WD" ]; then
+	check "systemd is told READY=1" wait_notify " READY=1"
+	# an observation window: at least 3 s (6 pings' time) since the start
+	sleep "$(awk -v t="$(elapsed "$T_START")" 'BEGIN { print (t < 3 ? 3 - t : 0) }')"
+	check "... but no WATCHDOG=1 in the $(elapsed "$T_START") s a worker has been stuck" \
+	    sh -c "! grep -q WATCHDOG=1 '$WORK/notify.log'"
+else
+	skip "the systemd watchdog: built without libsystemd"
+	skip "the systemd watchdog: built without libsystemd"
+fi
+
 # SIGTERM: tunneld ends, leaving the stuck thread behind
 kill "$TUNNELD_PID"
-gone() {
-	i=0
-	while kill -0 "$TUNNELD_PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	! kill -0 "$TUNNELD_PID" 2>/dev/null
-}
-check "SIGTERM ends tunneld within a bound" gone
+check "SIGTERM ends tunneld within a bound" wait_exit "$TUNNELD_PID" 15
 # the hang ends (ENOTCONN); a tunneld that did not exit is killed
 kill "$HANG_PID"
 wait "$HANG_PID" 2>/dev/null
 umount -l "$WORK/hung"
 kill -9 "$TUNNELD_PID" 2>/dev/null
 wait "$TUNNELD_PID" 2>/dev/null
+check "... with status 0 (exited, not killed)" exited_with $? 0
 check "... saying which worker it left behind" \
     grep -q "worker 2 did not stop" "$WORK/tunneld.log"
 check "... and the control socket is gone" [ ! -e "$CTL" ]

@@ -64,11 +64,15 @@ check "... and b carries data again" $NETIO roundtrip "$P2" 1000000
 check "restart a" tctl restart a
 check "... a is up again" wait_state a up 15
 
-# a reload repoints tunnels on both workers without touching them
-$NETIO chat "$P4" 3 > "$WORK/chat.out" 2>&1 &
+# a reload repoints tunnels on both workers without touching them: a
+# connection through d (an echo every 0.2 s for 5 s) is open across it
+$NETIO chat "$P4" 5 > "$WORK/chat.out" 2>&1 &
 CHAT=$!
-sleep 0.5
+check "a connection through d exchanges data" \
+    wait_until 30 grep -q '^# connected' "$WORK/chat.out"
 check "reload" tctl reload
+check "... done while that connection is still open (no summary yet)" \
+    sh -c "! grep -q exchanges '$WORK/chat.out'"
 wait "$CHAT"; chat_rc=$?
 check "... a connection through a tunnel on either worker lives through it" \
     [ $chat_rc -eq 0 ]
