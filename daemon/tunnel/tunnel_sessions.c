@@ -315,8 +315,8 @@ tunnel_sessions_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct forward *f = w->f;
 	struct tunnel *t = f->tunnel;
 
-	log_info("%s: %s from %s:%d: no session within %gs, closed",
-	    t->conf->name, f->spec->spec, w->host, w->port,
+	log_forward(f, LOG_LVL_INFO, "%s from %s:%d: no session within %gs, "
+	    "closed", f->spec->spec, w->host, w->port,
 	    t->conf->connect_timeout);
 	tunnel_sessions_dequeue(w, 1);
 	tunnel_sessions_tidy(t);
@@ -335,16 +335,16 @@ tunnel_sessions_wait_own(struct forward *f, int fd, const char *host,
 
 	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
 	    f->nwaiters >= WAIT_MAX) {
-		log_info("%s: %s from %s:%d: refused, the tunnel is %s%s",
-		    t->conf->name, f->spec->spec, host, port,
+		log_forward(f, LOG_LVL_INFO, "%s from %s:%d: refused, the "
+		    "tunnel is %s%s", f->spec->spec, host, port,
 		    tunnel_state_name(t->state), f->nwaiters >= WAIT_MAX ?
 		    " and too many connections wait" : "");
 		close(fd);
 		return;
 	}
 	tunnel_sessions_enqueue(f, NULL, fd, host, port);
-	log_debug("%s: %s from %s:%d: waiting for the session",
-	    t->conf->name, f->spec->spec, host, port);
+	log_forward(f, LOG_LVL_DEBUG, "%s from %s:%d: waiting for the session",
+	    f->spec->spec, host, port);
 }
 
 /* A connection a forward accepted: on a session, or waiting for one. */

@@ -51,9 +51,9 @@ $NETIO roundtrip "$L" 10 >/dev/null 2>&1
 check "a connection closed for want of a session: logged" \
 	wait_until 30 journal "MESSAGE=t: $L:127.0.0.1:$ECHO from .*no session within"
 check "... with TUNNEL=t" \
-	journal "TUNNEL=t | MESSAGE=t: $L:127.0.0.1:$ECHO from .*no session within"
+	journal "TUNNEL=t | .*MESSAGE=t: $L:127.0.0.1:$ECHO from .*no session within"
 check "... and its wait, with TUNNEL=t" \
-	journal "TUNNEL=t | MESSAGE=t: $L:127.0.0.1:$ECHO from .*waiting for the session"
+	journal "TUNNEL=t | .*MESSAGE=t: $L:127.0.0.1:$ECHO from .*waiting for the session"
 tctl down t >/dev/null 2>&1
 check "a control client's down: logged" wait_until 10 journal "MESSAGE=t: down by uid"
 check "... with TUNNEL=t" journal "TUNNEL=t | MESSAGE=t: down by uid"
