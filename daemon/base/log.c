@@ -50,7 +50,8 @@ static int log_journal;
 #define RATE_LAST	256	/* bytes of the last suppressed line kept */
 struct log_rate {
 	const char	*fmt;		/* NULL: free */
-	char		 about[RATE_ABOUT];
+	uint64_t	 key;		/* hash of fmt and all of the text */
+	char		 about[RATE_ABOUT];	/* the text, cut short */
 	int		 level;
 	double		 start;		/* of the interval */
 	unsigned	 lines;		/* in it */
@@ -201,6 +202,33 @@ log_rate_summary(struct log_rate *r, char *out, size_t len)
 }
 
 /*
+ * The text a message is known by, with its format: the subject up to a
+ * ':' (NAME: jump host h:p), or without one the text before the message's
+ * first ": "; either up to a '#' (NAME#2 counts as NAME).  All of it is
+ * hashed, however long (tunnel names have no limit): about gets only its
+ * first bytes, for the summary.
+ */
+static uint64_t
+log_rate_key(const char *fmt, const char *subject, const char *msg,
+    char *about, size_t len)
+{
+	const char *s = subject != NULL ? subject : msg, *colon;
+	uint64_t h = (uintptr_t)fmt;
+	size_t n = 0, i;
+
+	if (subject != NULL)
+		n = strcspn(subject, ":");
+	else if ((colon = strstr(msg, ": ")) != NULL)
+		n = (size_t)(colon - msg);
+	for (i = 0; i < n && s[i] != '#'; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	n = i < len - 1 ? i : len - 1;
+	memcpy(about, s, n);
+	about[n] = '\0';
+	return h;
+}
+
+/*
  * Whether a line may be written (1), or was counted (0).  *summary gets
  * the summary of the key's last interval if it had suppressed lines.
  */
@@ -209,9 +237,8 @@ log_rate_check(int level, const char *fmt, const char *subject,
     const char *msg, char *summary, size_t sumlen, int *sumlevel)
 {
 	struct log_rate *r, *slot = NULL;
-	const char *colon;
 	char about[RATE_ABOUT];
-	uint64_t h = (uintptr_t)fmt;
+	uint64_t h;
 	double now = mono_now();
 	size_t n, i;
 	int limit = log_rate_limit, ok = 1;
@@ -219,22 +246,12 @@ log_rate_check(int level, const char *fmt, const char *subject,
 	*summary = '\0';
 	if (limit == 0)
 		return 1;
-	about[0] = '\0';
-	if (subject != NULL) {
-		snprintf(about, sizeof about, "%s", subject);
-		about[strcspn(about, ":")] = '\0';	/* NAME: jump host h:p */
-	} else if ((colon = strstr(msg, ": ")) != NULL &&
-	    (n = (size_t)(colon - msg)) < sizeof about) {
-		memcpy(about, msg, n);
-		about[n] = '\0';
-	}
-	about[strcspn(about, "#")] = '\0';	/* NAME#2: the tunnel's */
-	for (i = 0; about[i] != '\0'; i++)
-		h = (h ^ (unsigned char)about[i]) * 0x100000001b3ULL;
+	h = log_rate_key(fmt, subject, msg, about, sizeof about);
 	pthread_mutex_lock(&log_rate_lock);
 	for (i = 0; i < RATE_PROBE; i++) {
 		r = &log_rates[(h + i) % RATE_SLOTS];
-		if (r->fmt == fmt && strcmp(r->about, about) == 0) {
+		if (r->fmt == fmt && r->key == h &&
+		    strcmp(r->about, about) == 0) {
 			slot = r;
 			break;
 		}
@@ -245,8 +262,10 @@ log_rate_check(int level, const char *fmt, const char *subject,
 	}
 	if (slot == NULL)	/* every slot busy: one budget for the rest */
 		slot = &log_rate_other;
-	else if (slot->fmt != fmt || strcmp(slot->about, about) != 0) {
+	else if (slot->fmt != fmt || slot->key != h ||
+	    strcmp(slot->about, about) != 0) {
 		slot->fmt = fmt;
+		slot->key = h;
 		snprintf(slot->about, sizeof slot->about, "%s", about);
 		slot->start = now;
 		slot->lines = 0;

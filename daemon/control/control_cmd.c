@@ -520,7 +520,7 @@ control_change(const struct control_req *r, enum tunnel_command tc)
 	for (i = 0; i < n; i++) {
 		t = tunnel_find(json_object_get_string(
 		    json_object_array_get_idx(r->names, i)));
-		log_info("%s: %s", t->name, why);
+		log_tunnel(t, LOG_LVL_INFO, "%s", why);
 		tunnel_command(t, tc, why);
 	}
 	return control_reply_tunnels(r->id, r->names);

@@ -746,8 +746,8 @@ metrics_open(const char *addr, char **cause)
 }
 
 /* Start-up: a metrics_listen that cannot be served is logged, and the
- * tunnels start all the same (a reload that changes metrics_listen, or a
- * restart, tries again). */
+ * tunnels start all the same (the next reload, or a restart, tries
+ * again). */
 void
 metrics_init(struct event_base *base, const struct config *conf)
 {
@@ -755,8 +755,8 @@ metrics_init(struct event_base *base, const struct config *conf)
 
 	metrics_base = base;
 	if (metrics_open(conf->metrics_listen, &cause) != 0) {
-		log_error("%s; no metrics until metrics_listen changes on a "
-		    "reload, or a restart", cause);
+		log_error("%s; no metrics until a reload or a restart",
+		    cause);
 		free(cause);
 	}
 }
@@ -783,12 +783,14 @@ metrics_apply(const struct config *conf)
 	free(old);
 }
 
-/* A reload_observer: metrics_listen is served where the new file says. */
+/* A reload_observer: metrics_listen is served where the new file says.
+ * Compared with where it is served, not with the old file: an address
+ * that could not be bound is tried again on the next reload. */
 void
 metrics_reloaded(enum reload_event ev, const struct config *old,
     const struct config *nc, void *arg)
 {
-	const char *a = old->metrics_listen, *b;
+	const char *a = metrics_addr, *b;
 
 	if (ev != RELOAD_APPLIED)
 		return;

@@ -1011,6 +1011,7 @@ int
 tunnel_destroy(struct tunnel *t)
 {
 	struct worker *w = t->worker;
+	struct log_fields lf = { NULL, NULL, NULL };
 	char *name;
 	int rc;
 
@@ -1018,10 +1019,10 @@ tunnel_destroy(struct tunnel *t)
 	TAILQ_REMOVE(&tunnels, t, entry);
 	pthread_rwlock_unlock(&tunnels_lock);
 	worker_unpick(w);
-	name = xstrdup(t->name);
+	lf.tunnel = name = xstrdup(t->name);	/* t may be gone */
 	if ((rc = worker_send(w, tunnel_destroy_job, t)) != 0)
-		log_warnx("%s: worker %u is busy; the tunnel is closed when "
-		    "it is free", name, worker_id(w));
+		log_fields(LOG_LVL_WARNING, &lf, "%s: worker %u is busy; the "
+		    "tunnel is closed when it is free", name, worker_id(w));
 	free(name);
 	return rc;
 }

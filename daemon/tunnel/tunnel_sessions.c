@@ -98,6 +98,20 @@ tunnel_sessions_pool(struct tunnel *t)
 	return t->pool;
 }
 
+/* A message about the pool's member name (NAME#2): "NAME#2: ...", with
+ * the tunnel's TUNNEL= in the journal. */
+static void __attribute__((format(printf, 4, 5)))
+tunnel_sessions_log(struct tunnel *t, const char *name, int level,
+    const char *fmt, ...)
+{
+	struct log_fields lf = { t->name, NULL, NULL };
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vfields(level, &lf, name, fmt, ap);
+	va_end(ap);
+}
+
 /* The pool goes once it has neither a session nor a waiting connection
  * (at the end of an entry point: nothing uses it after). */
 static void
@@ -315,8 +329,8 @@ tunnel_sessions_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct forward *f = w->f;
 	struct tunnel *t = f->tunnel;
 
-	log_info("%s: %s from %s:%d: no session within %gs, closed",
-	    t->conf->name, f->spec->spec, w->host, w->port,
+	log_forward(f, LOG_LVL_INFO, "%s from %s:%d: no session within %gs, "
+	    "closed", f->spec->spec, w->host, w->port,
 	    t->conf->connect_timeout);
 	tunnel_sessions_dequeue(w, 1);
 	tunnel_sessions_tidy(t);
@@ -335,16 +349,16 @@ tunnel_sessions_wait_own(struct forward *f, int fd, const char *host,
 
 	if ((t->state != TS_CONNECTING && t->state != TS_BACKOFF) ||
 	    f->nwaiters >= WAIT_MAX) {
-		log_info("%s: %s from %s:%d: refused, the tunnel is %s%s",
-		    t->conf->name, f->spec->spec, host, port,
+		log_forward(f, LOG_LVL_INFO, "%s from %s:%d: refused, the "
+		    "tunnel is %s%s", f->spec->spec, host, port,
 		    tunnel_state_name(t->state), f->nwaiters >= WAIT_MAX ?
 		    " and too many connections wait" : "");
 		close(fd);
 		return;
 	}
 	tunnel_sessions_enqueue(f, NULL, fd, host, port);
-	log_debug("%s: %s from %s:%d: waiting for the session",
-	    t->conf->name, f->spec->spec, host, port);
+	log_forward(f, LOG_LVL_DEBUG, "%s from %s:%d: waiting for the session",
+	    f->spec->spec, host, port);
 }
 
 /* A connection a forward accepted: on a session, or waiting for one. */
@@ -749,18 +763,19 @@ tunnel_sessions_idle_cb(evutil_socket_t fd, short what, void *arg)
 	if (channels > 0)
 		e->busy_at = now;
 	else if (session_open_timed_out(e->s)) {
-		log_info("%s: extra session closed: libssh2 gave up an open "
-		    "on it, which the server may still hold", e->name);
+		tunnel_sessions_log(t, e->name, LOG_LVL_INFO, "extra session "
+		    "closed: libssh2 gave up an open on it, which the server "
+		    "may still hold");
 		tunnel_sessions_free(e, PC_OPEN_TIMEOUT);
 		return;
 	} else if (tunnel_sessions_surplus(e)) {
-		log_info("%s: extra session closed: sessions is %d now",
-		    e->name, t->conf->sessions);
+		tunnel_sessions_log(t, e->name, LOG_LVL_INFO, "extra session "
+		    "closed: sessions is %d now", t->conf->sessions);
 		tunnel_sessions_free(e, PC_SESSIONS);
 		return;
 	} else if (now - e->busy_at >= t->conf->sessions_idle) {
-		log_info("%s: extra session closed: no connections for %gs",
-		    e->name, t->conf->sessions_idle);
+		tunnel_sessions_log(t, e->name, LOG_LVL_INFO, "extra session "
+		    "closed: no connections for %gs", t->conf->sessions_idle);
 		tunnel_sessions_free(e, PC_IDLE);
 		return;
 	}
@@ -793,9 +808,9 @@ tunnel_sessions_extra_up(struct pool_member *e)
 	t->pool->nsetup--;
 	e->busy_at = mono_now();
 	tunnel_sessions_setup_took(t, e->busy_at - e->t0);
-	log_info("%s: extra session up in %.0f ms (%u of at most %d for the "
-	    "tunnel), %u connections waited for it", e->name,
-	    (e->busy_at - e->t0) * 1000, 1 + t->pool->nextra, t->conf->sessions,
+	tunnel_sessions_log(t, e->name, LOG_LVL_INFO, "extra session up in "
+	    "%.0f ms (%u of at most %d for the tunnel), %u connections "
+	    "waited for it", (e->busy_at - e->t0) * 1000, 1 + t->pool->nextra, t->conf->sessions,
 	    e->nheld);
 	timer_add_secs(e->idle_timer, tunnel_sessions_period(t));
 	tunnel_sessions_release(e, e->s);
@@ -817,13 +832,15 @@ tunnel_sessions_extra_lost(struct pool_member *e, enum session_error class,
 	    t->conf->reconnect_max;
 	t->pool->quiet_until = mono_now() + quiet;
 	if (e->up)
-		log_warnx("%s: extra session lost (%s): its %u connections "
-		    "are closed, the tunnel stays up; no new extra session "
-		    "for %gs", e->name, why, channels, quiet);
+		tunnel_sessions_log(t, e->name, LOG_LVL_WARNING, "extra "
+		    "session lost (%s): its %u connections are closed, the "
+		    "tunnel stays up; no new extra session for %gs", why,
+		    channels, quiet);
 	else
-		log_warnx("%s: extra session failed (%s): the %u connections "
-		    "that waited for it go on the tunnel's session; no new "
-		    "extra session for %gs", e->name, why, e->nheld, quiet);
+		tunnel_sessions_log(t, e->name, LOG_LVL_WARNING, "extra "
+		    "session failed (%s): the %u connections that waited for "
+		    "it go on the tunnel's session; no new extra session for "
+		    "%gs", why, e->nheld, quiet);
 	tunnel_sessions_release(e, NULL);
 	tunnel_sessions_free(e, e->up ? PC_LOST : PC_SETUP_FAILED);
 }
@@ -851,9 +868,10 @@ tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 	t->pool_counts.started++;
 	id = tunnel_sessions_id(p);
 	xasprintf(&name, "%s#%u", t->name, id);
-	log_info("%s: extra session starting: opens queue on every session, "
-	    "a new one would wait %.0f ms, the queued take %.0f ms, a set-up "
-	    "%.0f ms (%u of at most %d)", name, wait * 1000, queued * 1000,
+	tunnel_sessions_log(t, name, LOG_LVL_INFO, "extra session starting: "
+	    "opens queue on every session, a new one would wait %.0f ms, the "
+	    "queued take %.0f ms, a set-up %.0f ms (%u of at most %d)",
+	    wait * 1000, queued * 1000,
 	    tunnel_sessions_setup_cost(t) * 1000, 1 + p->nextra,
 	    t->conf->sessions);
 	e = tunnel_sessions_member(t, id, name);
@@ -890,7 +908,8 @@ tunnel_sessions_clear(struct tunnel *t)
 
 	for (e = tunnel_sessions_extras(t); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);
-		log_info("%s: extra session closed with the tunnel's", e->name);
+		tunnel_sessions_log(t, e->name, LOG_LVL_INFO, "extra session "
+		    "closed with the tunnel's");
 		tunnel_sessions_free(e, PC_TUNNEL);
 	}
 	if ((own = tunnel_sessions_own(t)) != NULL)
