@@ -338,8 +338,10 @@ log_vfields(int level, const struct log_fields *lf, const char *subject,
 
 	if (level > log_level)
 		return;
-	if (subject != NULL && bsnprintf(buf, sizeof buf, "%s: ", subject) > 0)
+	if (subject != NULL) {		/* a long one cut short, still there */
+		(void)snprintf(buf, sizeof buf, "%s: ", subject);
 		off = strlen(buf);
+	}
 	vsnprintf(buf + off, sizeof buf - off, fmt, ap);
 	ok = log_rate_check(level, fmt, subject, buf, summary, sizeof summary,
 	    &sumlevel);

@@ -413,6 +413,32 @@ wait_until() {
 	done
 }
 
+# journal_listen: a journal socket of the test's own at
+# /run/systemd/journal/socket, its datagrams one per line (fields joined by
+# " | ") in $WORK/journal.log.  Tests take it one at a time (a lock held
+# until the test exits).  Returns 1 - the caller skips - when not root or
+# when journald itself listens here.
+journal_listen() {
+	JS=/run/systemd/journal/socket
+	[ "$(id -u)" -eq 0 ] || return 1
+	exec 8>/run/tunneld-tests-journal.lock
+	flock -w 600 8 || return 1
+	[ ! -e "$JS" ] || return 1
+	mkdir -p /run/systemd/journal
+	CLEANUP_EXTRA="${CLEANUP_EXTRA:+$CLEANUP_EXTRA; }rm -f $JS"
+	$PYTHON3 - "$JS" > "$WORK/journal.log" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("listening", flush=True)
+while True:
+    d = s.recv(65536).decode(errors="replace")
+    print(" | ".join(d.strip().split("\n")), flush=True)
+PY
+	PIDS="$PIDS $!"
+	wait_until 10 grep -q listening "$WORK/journal.log"
+}
+
 # notify_listen: the systemd side of sd_notify(3) on $WORK/notify.sock:
 # every line of every datagram into $WORK/notify.log as "TIME ctl|noctl
 # LINE" (TIME: this listener's monotonic clock; ctl: the control socket

@@ -88,27 +88,13 @@ else
 fi
 
 # structured journal fields, on a journal socket of our own
-JS=/run/systemd/journal/socket
-if [ "$(id -u)" -eq 0 ] && [ ! -e "$JS" ]; then
-	mkdir -p /run/systemd/journal
-	CLEANUP_EXTRA='rm -f /run/systemd/journal/socket'
-	$PYTHON3 - "$JS" > "$WORK/journal.log" 2>&1 <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print("listening", flush=True)
-while True:
-    d = s.recv(65536).decode(errors="replace")
-    print(" | ".join(d.strip().split("\n")), flush=True)
-PY
-	PIDS="$PIDS $!"
-	i=0; while ! grep -q listening "$WORK/journal.log" && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+if journal_listen; then
 	: > "$WORK/tunneld.journal.err"
 	JOURNAL_STREAM=$(stat -c '%d:%i' "$WORK/tunneld.journal.err") \
 	    $TUNNELD -c "$CONF" 2>> "$WORK/tunneld.journal.err" &
 	JPID=$!
 	PIDS="$PIDS $JPID"
-	i=0; while ! grep -q "STATE=up" "$WORK/journal.log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	wait_until 10 grep -q "STATE=up" "$WORK/journal.log"
 	kill "$JPID"
 	wait_exit "$JPID" 20 || kill -9 "$JPID"
 	wait "$JPID"
