@@ -304,7 +304,10 @@ session_alive_cb(evutil_socket_t fd, short what, void *arg)
 		timer_add_secs(s->ev_alive, limit - quiet + 0.001);
 		return;
 	}
-	if (!s->ping_pending) {		/* not asked yet: ask, then judge */
+	/* not asked yet, or only nudged while an open held the slot that
+	 * is free now (the open failed): a nudge has no answer to wait
+	 * for, so ask for a round trip, then judge */
+	if (!s->ping_pending || (s->ping_nudged && !session_open_busy(s))) {
 		session_kick(s);
 		timer_add_secs(s->ev_alive, iv);
 		return;

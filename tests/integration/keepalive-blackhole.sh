@@ -82,6 +82,13 @@ check "... the log says why" wait_log "an open holds the slot"
 check "libssh2 gives up the open after 60 s" \
 	wait_log "did not answer the open within 60s" 70
 check "... its client is dropped" wait_until 10 sh -c "! kill -0 $STUCK 2>/dev/null"
+# the probes while the open held the slot were nudges, which have no
+# answer: the next verdict (within keepalive_interval of the open's end)
+# must ask for a round trip first, not count them unanswered and end the
+# session (its reconnect would then be the event below)
+trip() { sed -n '/did not answer the open within 60s/,$p' "$WORK/tunneld.log" |
+	grep -q "round trip"; }
+check "... a round trip after it" wait_until 10 trip
 check "... the session stays up" no_event fwd up '*'
 unstuck() { ! stuck; }
 check "... no open stuck any more" unstuck
