@@ -273,6 +273,12 @@ session_probe_verdict(struct session *s)
 		timer_add_secs(s->ev_alive, s->probe_by - now + 0.001);
 		return 1;
 	}
+	if (session_probe_blocked(s)) {	/* as session_alive_cb() judges */
+		session_log(s, LOG_LVL_DEBUG, "no answer to the probe, but an "
+		    "open holds the slot and the server acknowledges");
+		s->probe_by = 0;
+		return 0;
+	}
 	session_fail(s, SE_NETWORK, "no answer from %s within %.1fs of a "
 	    "probe (the network changed)", s->addr, now - s->probe_since);
 	return 1;

@@ -1040,24 +1040,6 @@ tunnel_find(const char *name)
 	return NULL;
 }
 
-/* Any thread: is this a tunnel's name?  (the journal's TUNNEL= field) */
-int
-tunnel_known(const char *name)
-{
-	struct tunnel *t;
-	int found = 0;
-
-	pthread_rwlock_rdlock(&tunnels_lock);
-	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (strcmp(t->name, name) == 0) {
-			found = 1;
-			break;
-		}
-	}
-	pthread_rwlock_unlock(&tunnels_lock);
-	return found;
-}
-
 /* A command, shared by the main thread and the worker: the last one to
  * let go frees it (the main thread may stop waiting before it runs). */
 struct tunnel_command_job {

@@ -150,8 +150,6 @@ int		 tunnel_destroy(struct tunnel *);
 struct tunnel	*tunnel_find(const char *);
 void		 tunnel_command(struct tunnel *, enum tunnel_command,
 		    const char *why);
-/* any thread */
-int		 tunnel_known(const char *);
 /* the tunnel's worker */
 void		 tunnel_fsm(struct tunnel *, enum tunnel_event, const char *);
 struct event_base *tunnel_base(struct tunnel *);
