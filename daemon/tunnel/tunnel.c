@@ -1,9 +1,9 @@
 /*
- * tunnel.c - the per-tunnel state machine of SPEC.md, written as one, and
- * what a tunnel holds: its configuration and its forwards, which change
- * here only (a reload's two steps, tunnel_reconf_release() and
- * tunnel_reconf_acquire(): the forwards that go, stay and come, worked
- * out once).
+ * tunnel.c - the per-tunnel state machine of SPEC.md, written as one.
+ * What a tunnel holds - its configuration and its forwards - changes only
+ * here and in tunnel_reconf.c (a reload's two steps); the main thread's
+ * side (the list, creation, commands, the news of a change) is
+ * tunnel_main.c.
  *
  * Events (enum tunnel_event) come from the control socket through the main
  * thread (up, down, restart), from the session (up, lost with the class of
@@ -36,11 +36,10 @@
  * session replaced because the network changed (tunnel_session_replace())
  * is retried at once on the same server, and is not a failure.
  *
- * A tunnel lives on one worker thread (worker.c).  The functions marked
- * "main thread" below are those the main thread calls; they reach the
- * tunnel through worker_send() and worker_call().  The session, which may
- * read key files, starts from the tunnel's own event (ev_begin), not
- * inside a job the main thread waits for.
+ * A tunnel lives on one worker thread (worker.c); the main thread reaches
+ * it through worker_send() and worker_call() (tunnel_main.c).  The
+ * session, which may read key files, starts from the tunnel's own event
+ * (ev_begin), not inside a job the main thread waits for.
  */
 #include "config.h"
 
@@ -52,10 +51,8 @@
 #include <time.h>
 
 #include "tunnel.h"
+#include "tunnel_priv.h"
 
-struct tunnels tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
-static pthread_rwlock_t tunnels_lock = PTHREAD_RWLOCK_INITIALIZER;
-static uint64_t tunnel_ids;
 
 const char *
 tunnel_state_name(enum tunnel_state st)
@@ -200,101 +197,6 @@ tunnel_set_error(struct tunnel *t, const char *error)
 	free(old);
 }
 
-/* A state change, as posted to the main thread. */
-struct tunnel_change {
-	uint64_t		 id;
-	char			*name;
-	enum tunnel_state	 old, new;
-	time_t			 since;
-	time_t			 next_retry;
-	unsigned		 reconnects;
-	char			*last_error;
-	char			*reason;
-	char			*server;
-};
-
-static struct {
-	tunnel_observer	*fn;
-	void		*arg;
-}		 tunnel_observers[OBSERVERS_MAX];
-static size_t	 tunnel_nobservers;
-
-/* Main thread, at start-up: fn hears every state change from now on. */
-void
-tunnel_observe(tunnel_observer *fn, void *arg)
-{
-	if (tunnel_nobservers == nitems(tunnel_observers))
-		abort();	/* main.c registers a fixed few */
-	tunnel_observers[tunnel_nobservers].fn = fn;
-	tunnel_observers[tunnel_nobservers++].arg = arg;
-}
-
-static void
-tunnel_tell(const struct tunnel_change *ch, const char *server)
-{
-	struct tunnel_transition tr;
-	size_t i;
-
-	tr.name = ch->name;
-	tr.old = ch->old;
-	tr.new = ch->new;
-	tr.reason = ch->reason;
-	tr.server = server;
-	for (i = 0; i < tunnel_nobservers; i++)
-		tunnel_observers[i].fn(&tr, tunnel_observers[i].arg);
-}
-
-/* Main thread: its copy, then the observers (control clients, systemd). */
-static void
-tunnel_changed_job(void *arg)
-{
-	struct tunnel_change *ch = arg;
-	struct tunnel *t;
-
-	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (t->id == ch->id) {
-			t->pub_state = ch->new;
-			t->pub_since = ch->since;
-			t->pub_next_retry = ch->next_retry;
-			t->pub_reconnects = ch->reconnects;
-			free(t->pub_last_error);
-			t->pub_last_error = ch->last_error;
-			ch->last_error = NULL;
-			free(t->pub_server);
-			t->pub_server = ch->server;
-			ch->server = NULL;
-			tunnel_tell(ch, t->pub_server);
-			break;
-		}
-	}
-	free(ch->name);
-	free(ch->last_error);
-	free(ch->reason);
-	free(ch->server);
-	free(ch);
-}
-
-static void
-tunnel_post_change(struct tunnel *t, enum tunnel_state old,
-    const char *reason)
-{
-	struct tunnel_change *ch = xcalloc(1, sizeof *ch);
-
-	ch->id = t->id;
-	ch->name = xstrdup(t->name);
-	ch->old = old;
-	ch->new = t->state;
-	ch->since = t->since;
-	ch->next_retry = t->next_retry;
-	ch->reconnects = t->reconnects;
-	ch->last_error = t->last_error != NULL ? xstrdup(t->last_error) : NULL;
-	ch->reason = reason != NULL ? xstrdup(reason) : NULL;
-	ch->server = tunnel_server_string(t);
-	worker_post(worker_main, tunnel_changed_job, ch);
-}
-
-/* The session (and its extra ones) and the server's side of the forwards
- * are gone. */
 static void
 tunnel_session_end(struct tunnel *t)
 {
@@ -599,13 +501,13 @@ tunnel_fsm(struct tunnel *t, enum tunnel_event ev, const char *reason)
 
 /* --- the timer and the start of a session -------------------------------- */
 
-static void
+void
 tunnel_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	tunnel_fsm(arg, TE_RETRY, NULL);
 }
 
-static void
+void
 tunnel_begin_cb(evutil_socket_t fd, short what, void *arg)
 {
 	tunnel_fsm(arg, TE_SLOT, NULL);
@@ -666,31 +568,6 @@ tunnel_session_replace(struct tunnel *t, const char *why)
 	t->replace = 0;
 }
 
-/*
- * On a worker: fn for every tunnel that lives here.  The list is the main
- * thread's: it is read under the lock, and the tunnels are used after it,
- * which is safe because a tunnel is freed only by a job on its own worker
- * (tunnel_destroy()), which cannot run while this one does.
- */
-void
-tunnel_foreach_here(void (*fn)(struct tunnel *, void *), void *arg)
-{
-	struct worker *w = worker_self();
-	struct tunnel *t, **here = NULL;
-	size_t n = 0, i;
-
-	pthread_rwlock_rdlock(&tunnels_lock);
-	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (t->worker != w)
-			continue;
-		here = xreallocarray(here, n + 1, sizeof *here);
-		here[n++] = t;
-	}
-	pthread_rwlock_unlock(&tunnels_lock);
-	for (i = 0; i < n; i++)
-		fn(here[i], arg);
-	free(here);
-}
 
 /* The tunnel's worker: the server in use, or to be tried next. */
 const char *
@@ -759,336 +636,6 @@ tunnel_forwards_batch_end(struct tunnel *t)
 {
 	if (--t->fwd_batch == 0)
 		tunnel_forward_changed(t);
-}
-
-/* --- a new configuration (reload.c) -------------------------------------- */
-
-/* The forwards of t's configuration, new (pending). */
-static void
-tunnel_forwards_new(struct tunnel *t)
-{
-	size_t i;
-
-	t->nfwds = t->conf->nfwds;
-	t->fwds = xcalloc(t->nfwds, sizeof *t->fwds);
-	for (i = 0; i < t->nfwds; i++)
-		t->fwds[i] = forward_new(t, &t->conf->fwds[i]);
-}
-
-static void
-tunnel_forwards_free(struct tunnel *t)
-{
-	size_t i;
-
-	for (i = 0; i < t->nfwds; i++)
-		forward_free(t->fwds[i]);
-	free(t->fwds);
-	t->fwds = NULL;
-	t->nfwds = 0;
-}
-
-/* The listeners are open (or being opened) in every state but down and
- * failed, where tunnel_change_state() stops them. */
-static int
-tunnel_forwards_started(const struct tunnel *t)
-{
-	return t->state != TS_DOWN && t->state != TS_FAILED;
-}
-
-/*
- * The difference, computed once: for each forward of tc, the running one
- * with the same spec (each taken once), or NULL for one to add.  A running
- * forward in none of them is to go.
- */
-static struct forward **
-tunnel_forwards_match(struct tunnel *t, const struct tunnel_conf *tc)
-{
-	struct forward **kept;
-	char *taken;
-	size_t i, j;
-
-	kept = xcalloc(tc->nfwds + 1, sizeof *kept);
-	taken = xcalloc(t->nfwds + 1, 1);
-	for (j = 0; j < tc->nfwds; j++) {
-		for (i = 0; i < t->nfwds; i++) {
-			if (!taken[i] && fwdspec_same(t->fwds[i]->spec,
-			    &tc->fwds[j])) {
-				taken[i] = 1;
-				kept[j] = t->fwds[i];
-				break;
-			}
-		}
-	}
-	free(taken);
-	return kept;
-}
-
-/* A forward leaves a live tunnel: its listeners close, the server's is
- * cancelled; connections already made go on, unattached. */
-static void
-tunnel_forward_remove(struct tunnel *t, struct forward *f)
-{
-	log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\" removed",
-	    fwdspec_kind_name(f->spec->kind), f->spec->spec);
-	if (t->session != NULL) {
-		if (forward_is_remote(f))
-			session_listen_cancel(t->session, f);
-		session_forget_owner(t->session, f);
-	}
-	forward_free(f);
-}
-
-/* Forwards change, first step: those that go are closed; the others stay,
- * on the old configuration until the second step. */
-static void
-tunnel_forwards_release(struct tunnel *t, struct tunnel_reconf *rc)
-{
-	size_t i, j, w;
-
-	t->fwd_batch++;		/* the tunnel hears after the second step */
-	for (i = w = 0; i < t->nfwds; i++) {
-		for (j = 0; j < rc->nkept; j++) {
-			if (rc->kept[j] == t->fwds[i])
-				break;
-		}
-		if (j == rc->nkept)
-			tunnel_forward_remove(t, t->fwds[i]);
-		else
-			t->fwds[w++] = t->fwds[i];
-	}
-	t->nfwds = w;
-	t->fwd_batch--;
-}
-
-/* Second step: the forwards in the new order, on the new configuration
- * (and the session's parameters); then the new ones start, if the
- * tunnel's are started. */
-static void
-tunnel_forwards_acquire(struct tunnel *t, struct tunnel_reconf *rc)
-{
-	struct forward **kept = rc->kept, *f;
-	size_t j;
-
-	tunnel_forwards_batch_begin(t);
-	free(t->fwds);
-	t->fwds = xcalloc(rc->nkept, sizeof *t->fwds);
-	t->nfwds = rc->nkept;
-	for (j = 0; j < t->nfwds; j++) {
-		if ((t->fwds[j] = kept[j]) != NULL)
-			t->fwds[j]->spec = &t->conf->fwds[j];
-	}
-	tunnel_ssh_reconf(t);
-	for (j = 0; j < t->nfwds; j++) {
-		if (kept[j] != NULL)
-			continue;
-		f = t->fwds[j] = forward_new(t, &t->conf->fwds[j]);
-		log_forward(f, LOG_LVL_NOTICE, "%s forward \"%s\" added",
-		    fwdspec_kind_name(f->spec->kind), f->spec->spec);
-		if (tunnel_forwards_started(t))
-			forward_start(f);	/* up if the session is */
-	}
-	tunnel_reconf_clear(rc);
-	tunnel_forwards_batch_end(t);
-}
-
-/*
- * A reload, first step (all tunnels let go before any takes, so that a
- * listener may move from one to another): a new session stops the tunnel
- * and its forwards go; new forwards close those that go.
- */
-void
-tunnel_reconf_release(struct tunnel *t, const struct tunnel_conf *tc,
-    struct tunnel_reconf *rc)
-{
-	if (KR_NEEDS(rc->needs, KR_SESSION)) {
-		/* wanted: not down (failed is; the change may be its cure) */
-		rc->start = t->state != TS_DOWN;
-		tunnel_stop(t, rc->why);
-		tunnel_forwards_free(t);
-	} else if (KR_NEEDS(rc->needs, KR_FORWARDS)) {
-		tunnel_reconf_clear(rc);
-		rc->kept = tunnel_forwards_match(t, tc);
-		rc->nkept = tc->nfwds;
-		tunnel_forwards_release(t, rc);
-	}
-}
-
-/* Second step: the tunnel is on tc; what is new starts. */
-void
-tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
-    struct tunnel_reconf *rc)
-{
-	size_t i;
-
-	t->conf = tc;
-	if (KR_NEEDS(rc->needs, KR_SESSION)) {
-		tunnel_forwards_new(t);
-		if (rc->start)
-			tunnel_start(t, rc->why);
-		return;
-	}
-	if (KR_NEEDS(rc->needs, KR_FORWARDS))
-		tunnel_forwards_acquire(t, rc);
-	else {			/* same forwards, same order */
-		for (i = 0; i < t->nfwds; i++)
-			t->fwds[i]->spec = &tc->fwds[i];
-		tunnel_ssh_reconf(t);
-	}
-	if (KR_NEEDS(rc->needs, KR_REARM)) {
-		session_keepalive_rearm(t->session);
-		tunnel_sessions_rearm(t);
-	}
-}
-
-/* What a release left for an acquire that did not run (a busy worker). */
-void
-tunnel_reconf_clear(struct tunnel_reconf *rc)
-{
-	free(rc->kept);
-	rc->kept = NULL;
-	rc->nkept = 0;
-}
-
-/* --- the main thread's side ---------------------------------------------- */
-
-/* On the tunnel's worker: its events and forwards are created there. */
-static void
-tunnel_init_job(void *arg)
-{
-	struct tunnel *t = arg;
-
-	t->retry_timer = evtimer_new(tunnel_base(t), tunnel_retry_cb, t);
-	t->ev_begin = event_new(tunnel_base(t), -1, 0, tunnel_begin_cb, t);
-	tunnel_forwards_new(t);
-}
-
-/* Main thread: a new tunnel, down, on the least loaded worker. */
-struct tunnel *
-tunnel_create(struct tunnel_conf *tc)
-{
-	struct tunnel *t = xcalloc(1, sizeof *t);
-
-	t->name = xstrdup(tc->name);
-	t->id = ++tunnel_ids;
-	t->worker = worker_pick();
-	t->conf = tc;
-	t->state = t->pub_state = TS_DOWN;
-	t->since = t->pub_since = time(NULL);
-	if (worker_send(t->worker, tunnel_init_job, t) != 0)
-		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; the tunnel "
-		    "is set up there when it is free", worker_id(t->worker));
-	pthread_rwlock_wrlock(&tunnels_lock);
-	TAILQ_INSERT_TAIL(&tunnels, t, entry);
-	pthread_rwlock_unlock(&tunnels_lock);
-	return t;
-}
-
-/* On the tunnel's worker: down, and freed. */
-static void
-tunnel_destroy_job(void *arg)
-{
-	struct tunnel *t = arg;
-
-	tunnel_fsm(t, TE_DOWN, "shutdown");
-	tunnel_forwards_free(t);
-	event_free(t->retry_timer);
-	event_free(t->ev_begin);
-	free(t->last_error);
-	free(t->pub_last_error);
-	free(t->pub_server);
-	json_object_put(t->pub_status);
-	free(t->name);
-	free(t);
-}
-
-/*
- * Main thread: the tunnel leaves the list at once and is stopped and freed
- * on its worker.  0 when that is done; -1 when the worker is busy: it is
- * done when the worker is free, and until then the tunnel may still use
- * its configuration.  The caller never touches t again.
- */
-int
-tunnel_destroy(struct tunnel *t)
-{
-	struct worker *w = t->worker;
-	struct log_fields lf = { NULL, NULL, NULL };
-	char *name;
-	int rc;
-
-	pthread_rwlock_wrlock(&tunnels_lock);
-	TAILQ_REMOVE(&tunnels, t, entry);
-	pthread_rwlock_unlock(&tunnels_lock);
-	worker_unpick(w);
-	lf.tunnel = name = xstrdup(t->name);	/* t may be gone */
-	if ((rc = worker_send(w, tunnel_destroy_job, t)) != 0)
-		log_fields(LOG_LVL_WARNING, &lf, "%s: worker %u is busy; the "
-		    "tunnel is closed when it is free", name, worker_id(w));
-	free(name);
-	return rc;
-}
-
-/* Main thread. */
-struct tunnel *
-tunnel_find(const char *name)
-{
-	struct tunnel *t;
-
-	TAILQ_FOREACH(t, &tunnels, entry) {
-		if (strcmp(t->name, name) == 0)
-			return t;
-	}
-	return NULL;
-}
-
-/* A command, shared by the main thread and the worker: the last one to
- * let go frees it (the main thread may stop waiting before it runs). */
-struct tunnel_command_job {
-	struct tunnel		*t;
-	enum tunnel_command	 cmd;
-	char			*why;
-	enum tunnel_state	 state;		/* after it */
-	atomic_int		 refs;
-};
-
-static void
-tunnel_command_unref(struct tunnel_command_job *j)
-{
-	if (atomic_fetch_sub(&j->refs, 1) == 1) {
-		free(j->why);
-		free(j);
-	}
-}
-
-static void
-tunnel_command_job(void *arg)
-{
-	struct tunnel_command_job *j = arg;
-	static const enum tunnel_event ev[] = {
-		[TC_UP] = TE_UP, [TC_DOWN] = TE_DOWN, [TC_RESTART] = TE_RESTART
-	};
-
-	tunnel_fsm(j->t, ev[j->cmd], j->why);
-	j->state = j->t->state;
-	tunnel_command_unref(j);
-}
-
-/* Main thread: tunnelctl up, down, restart; autostart. */
-void
-tunnel_command(struct tunnel *t, enum tunnel_command cmd, const char *why)
-{
-	struct tunnel_command_job *j = xcalloc(1, sizeof *j);
-
-	j->t = t;
-	j->cmd = cmd;
-	j->why = xstrdup(why);
-	atomic_init(&j->refs, 2);
-	/* at once, not when the posted change arrives: READY's STATUS= */
-	if (worker_send(t->worker, tunnel_command_job, j) == 0)
-		t->pub_state = j->state;
-	else
-		log_tunnel(t, LOG_LVL_WARNING, "worker %u is busy; \"%s\" is "
-		    "carried out when it is free", worker_id(t->worker), why);
-	tunnel_command_unref(j);
 }
 
 /*

@@ -17,75 +17,10 @@
 #include <unistd.h>
 
 #include "tunnel.h"
+#include "tunnel_pool.h"
 
-#define POOL_SETUP_MAX	4	/* a tunnel's extras in set-up at once: they
-				   stay far inside a stock sshd's MaxStartups
-				   10:30:100 */
-#define SETUP_OPENS	7	/* an open, before one is measured, is taken
-				   for a set-up's share: a set-up is about 7
-				   round trips, an open one */
-#define SETUP_AVG_WEIGHT 4	/* a set-up's share of the average: 1/4 */
-#define HELD_MAX	256	/* connections one extra session holds */
-#define WAIT_MAX	256	/* per forward, waiting for the tunnel's own
-				   session */
-#define LATE_OPENS	4	/* an open this many opens' time in flight is
-				   late: its target does not answer */
-#define LATE_MIN	0.05	/* seconds: no open is late sooner */
-#define IDLE_CHECK_MIN	0.1	/* seconds between looks at an idle one */
-#define IDLE_CHECK_MAX	5.0
-
-#define OWN_ID		1	/* the tunnel's own session */
-
-/* One of the tunnel's sessions. */
-struct pool_member {
-	TAILQ_ENTRY(pool_member) entry;
-	struct tunnel		*t;
-	unsigned		 id;		/* OWN_ID; extras 2, 3, ... */
-	char			*name;
-	struct session		*s;
-	struct setup_slots	*slot;		/* an extra being set up */
-	double			 t0;		/* started */
-	int			 up;
-	double			 busy_at;	/* last seen with connections */
-	struct event		*idle_timer;	/* an extra's */
-	unsigned		 nheld;		/* connections waiting for it */
-};
-
-/*
- * A connection accepted by a forward (the socket, not yet a channel)
- * waiting for a session: the tunnel's own (m NULL: there is none up yet;
- * at most connect_timeout) or the extra m being set up.
- */
-struct forward_waiter {
-	TAILQ_ENTRY(forward_waiter) entry;
-	struct forward		*f;
-	struct pool_member	*m;
-	int			 fd;
-	char			 host[INET6_ADDRSTRLEN];
-	int			 port;
-	struct event		*timer;
-};
-
-/*
- * The queue is the tunnel's, not the forward's: an extra being set up
- * holds connections of any of the forwards, served in the order they
- * came when it is up; each forward counts its own (f->nwaiters) for its
- * budgets.  The pool lives while it has a member or a waiting connection.
- */
-struct tunnel_pool {
-	TAILQ_HEAD(, pool_member) members;	/* by id: the own first */
-	unsigned		 nextra;
-	unsigned		 nsetup;	/* extras being set up */
-	double			 quiet_until;	/* no new extra before */
-	TAILQ_HEAD(, forward_waiter) waiting;	/* in the order they came */
-};
-
-static struct pool_member *tunnel_sessions_start(struct tunnel *, double,
-			    double);
 static void		 tunnel_sessions_free(struct pool_member *,
 			    enum pool_close);
-static void		 tunnel_sessions_dispatch(struct forward *, int fd,
-			    const char *host, int port);
 
 static struct tunnel_pool *
 tunnel_sessions_pool(struct tunnel *t)
@@ -138,7 +73,7 @@ tunnel_sessions_own(struct tunnel *t)
 }
 
 /* The first extra session, or NULL; the others follow by id. */
-static struct pool_member *
+struct pool_member *
 tunnel_sessions_extras(struct tunnel *t)
 {
 	struct pool_member *m;
@@ -223,7 +158,7 @@ tunnel_sessions_member_free(struct pool_member *m)
 /* --- the tunnel's own session -------------------------------------------- */
 
 /* Seconds setting up a session takes the tunnel: its set-ups measured. */
-static double
+double
 tunnel_sessions_setup_cost(struct tunnel *t)
 {
 	return t->pool_counts.setup_avg;
@@ -268,7 +203,7 @@ tunnel_sessions_timeout_cb(evutil_socket_t fd, short what, void *arg);
 
 /* f's connection waits for the extra m being set up, or (m NULL) for the
  * tunnel's own session, at most connect_timeout. */
-static void
+void
 tunnel_sessions_enqueue(struct forward *f, struct pool_member *m, int fd,
     const char *host, int port)
 {
@@ -447,283 +382,6 @@ tunnel_sessions_release(struct pool_member *e, struct session *s)
 	}
 }
 
-/* --- choosing a session -------------------------------------------------- */
-
-/* Seconds an open takes on the tunnel's session, before one is measured
- * there too. */
-static double
-tunnel_sessions_open_dflt(struct tunnel *t)
-{
-	double each = session_open_time(t->session);
-
-	return each > 0 ? each : tunnel_sessions_setup_cost(t) / SETUP_OPENS;
-}
-
-/*
- * Seconds a new connection would wait for its open on the session; *work:
- * what the opens queued there take at the time an open takes, 0 if the
- * one in flight is late by more than a set-up (an extra cannot help what
- * waits behind it: only new connections, which the wait turns away).
- */
-static double
-tunnel_sessions_wait_on(struct tunnel *t, struct session *s, double each,
-    double *work)
-{
-	double wait = session_open_wait(s, each, work);
-
-	if (wait - *work > tunnel_sessions_setup_cost(t))
-		*work = 0;
-	return wait;
-}
-
-/* The same on an extra session, being set up or not. */
-static double
-tunnel_sessions_wait_in(struct pool_member *e, double each, double *work)
-{
-	double left;
-
-	if (e->up)
-		return tunnel_sessions_wait_on(e->t, e->s, each, work);
-	*work = e->nheld * each;
-	left = tunnel_sessions_setup_cost(e->t) - (mono_now() - e->t0);
-	return (left > each ? left : each) + *work;
-}
-
-/* Is the session's open slot free (nothing opening there)? */
-static int
-tunnel_sessions_free_slot(struct session *s)
-{
-	unsigned channels, opening;
-
-	session_load(s, &channels, &opening);
-	return opening == 0;
-}
-
-static int
-tunnel_sessions_may_grow(struct tunnel *t)
-{
-	struct tunnel_pool *p = t->pool;
-	unsigned n = p != NULL ? 1 + p->nextra : 1;
-
-	if (t->state != TS_UP && t->state != TS_DEGRADED)
-		return 0;
-	if (n >= (unsigned)t->conf->sessions)
-		return 0;
-	if (p != NULL && p->nsetup >= POOL_SETUP_MAX)
-		return 0;
-	return p == NULL || mono_now() >= p->quiet_until;
-}
-
-/*
- * May the extra take new connections?  One being set up holds them; one
- * that is up, only while its session is (it may have failed, its loss
- * not yet delivered) and no open of it was given up by libssh2: that one
- * is retired, and closes once its channels are gone (doc/libssh2.md
- * rule 15).
- */
-static int
-tunnel_sessions_usable(struct pool_member *e)
-{
-	return !e->up || (session_is_established(e->s) &&
-	    !session_open_timed_out(e->s));
-}
-
-/* The extras a new connection may go to, lowest id first: those within
- * sessions (after a reload lowered it, the others take no new ones). */
-#define FOREACH_USABLE(e, t, i)						\
-	for ((i) = 2, (e) = tunnel_sessions_extras(t);			\
-	    (e) != NULL && (i) <= (unsigned)(t)->conf->sessions;	\
-	    (e) = TAILQ_NEXT((e), entry), (i)++)
-
-/*
- * Seconds the opens queued on the tunnel's sessions take, one after
- * another (each: an open's time where none is measured); *best is the
- * extra where a new connection waits least (NULL: the tunnel's session),
- * *best_wait that wait.
- */
-static double
-tunnel_sessions_queued(struct tunnel *t, double each, struct pool_member **best,
-    double *best_wait)
-{
-	struct pool_member *e;
-	double wait, work, queued;
-	unsigned i;
-
-	*best = NULL;
-	*best_wait = tunnel_sessions_wait_on(t, t->session, each, &queued);
-	FOREACH_USABLE(e, t, i) {
-		if (!tunnel_sessions_usable(e))
-			continue;
-		wait = tunnel_sessions_wait_in(e, each, &work);
-		queued += work;
-		if (!e->up && e->nheld >= HELD_MAX)
-			continue;
-		if (wait < *best_wait) {
-			*best = e;
-			*best_wait = wait;
-		}
-	}
-	return queued;
-}
-
-/*
- * An extra session starts (if one may) when a new connection would wait
- * longer than a set-up takes (wait: an open stuck on every session), or
- * when the opens queued on the sessions would take longer, one after
- * another, than a set-up (queued: a burst): then it has work when it is
- * up, and bursts like this one find it for sessions_idle.  (Weighing only
- * the wait of one new connection, the queue spread over the sessions,
- * would keep a pool in which every burst still waits about a set-up.)
- */
-static struct pool_member *
-tunnel_sessions_grow(struct tunnel *t, double wait, double queued)
-{
-	double setup = tunnel_sessions_setup_cost(t);
-
-	if ((wait <= setup && queued <= setup) || !tunnel_sessions_may_grow(t))
-		return NULL;
-	return tunnel_sessions_start(t, wait, queued);
-}
-
-/*
- * Has f taken its share of the open slots?  Opens to a target that does
- * not answer (dropped SYNs: sshd's connect hangs about two minutes) hold
- * their session's one slot; a forward whose late opens (in flight for
- * LATE_OPENS opens' time) hold half the sessions (at least one) gets no
- * more slots - its new connections queue behind its own late open (*own)
- * - so that one forward, a SOCKS one whose targets any local user names,
- * cannot take every session of the tunnel and every login the pool may
- * open.  A burst of healthy opens is never late: they take an open's time.
- */
-static int
-tunnel_sessions_share_taken(struct tunnel *t, struct forward *f,
-    struct session **own)
-{
-	struct pool_member *e;
-	unsigned i, n = 0, share = (unsigned)t->conf->sessions / 2;
-	double late = LATE_OPENS * tunnel_sessions_open_dflt(t);
-
-	if (late < LATE_MIN)
-		late = LATE_MIN;
-	*own = NULL;
-	if (session_open_late_for(t->session, f, late)) {
-		*own = t->session;
-		n++;
-	}
-	FOREACH_USABLE(e, t, i) {
-		if (e->up && session_open_late_for(e->s, f, late)) {
-			if (*own == NULL)
-				*own = e->s;
-			n++;
-		}
-	}
-	return n >= (share > 0 ? share : 1);
-}
-
-/*
- * The session f's new open goes on without weighing waits, or NULL: the
- * only one; the forward's own late open once it has taken its share; the
- * lowest-numbered session with its open slot free.
- */
-static struct session *
-tunnel_sessions_first(struct tunnel *t, struct forward *f)
-{
-	struct pool_member *e;
-	struct session *own;
-	unsigned i;
-
-	if (t->conf->sessions <= 1 && tunnel_sessions_extras(t) == NULL)
-		return t->session;
-	if (tunnel_sessions_share_taken(t, f, &own))
-		return own;
-	if (tunnel_sessions_free_slot(t->session))
-		return t->session;
-	FOREACH_USABLE(e, t, i) {
-		if (e->up && tunnel_sessions_usable(e) &&
-		    tunnel_sessions_free_slot(e->s))
-			return e->s;
-	}
-	return NULL;
-}
-
-/*
- * The session a new connection of f's goes on, the tunnel's being
- * established: the lowest-numbered one with its open slot free; else the
- * one where it waits least, a new extra session's included.  NULL: the
- * connection is held for an extra session being set up.
- */
-static struct session *
-tunnel_sessions_pick(struct tunnel *t, struct forward *f, int fd,
-    const char *host, int port)
-{
-	struct pool_member *e, *best;
-	struct session *s;
-	double each, best_wait, work, queued;
-
-	if ((s = tunnel_sessions_first(t, f)) != NULL)
-		return s;
-	each = tunnel_sessions_open_dflt(t);
-	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
-	if ((e = tunnel_sessions_grow(t, best_wait, queued)) != NULL &&
-	    tunnel_sessions_wait_in(e, each, &work) < best_wait)
-		best = e;
-	if (best == NULL)
-		return t->session;
-	if (best->up)
-		return best->s;
-	tunnel_sessions_enqueue(f, best, fd, host, port);
-	return NULL;
-}
-
-/* A connection, while the tunnel's session is established: on the session
- * picked for it, or held for an extra session started for it.  A SOCKS
- * client waits on the tunnel's session until its request is read. */
-static void
-tunnel_sessions_dispatch(struct forward *f, int fd, const char *host,
-    int port)
-{
-	struct session *s;
-
-	if (f->spec->kind == FWD_DYNAMIC)
-		forward_serve(f, f->tunnel->session, fd, host, port);
-	else if ((s = tunnel_sessions_pick(f->tunnel, f, fd, host, port)) !=
-	    NULL)
-		forward_serve(f, s, fd, host, port);
-}
-
-/*
- * The session a SOCKS client's request is opened on, once the request is
- * read (the client waited on the tunnel's session until then: an idle
- * client holds no slot and grows no session): as above, but only a
- * session that is up - a connection being served cannot be held.
- */
-struct session *
-tunnel_sessions_pick_open(struct tunnel *t, struct forward *f)
-{
-	struct pool_member *e, *best;
-	struct session *s;
-	double each, best_wait, wait, work, queued;
-	unsigned i;
-
-	if ((s = tunnel_sessions_first(t, f)) != NULL)
-		return s;
-	each = tunnel_sessions_open_dflt(t);
-	queued = tunnel_sessions_queued(t, each, &best, &best_wait);
-	tunnel_sessions_grow(t, best_wait, queued);	/* for those to come */
-	s = t->session;
-	best_wait = tunnel_sessions_wait_on(t, t->session, each, &work);
-	FOREACH_USABLE(e, t, i) {
-		if (!e->up || !tunnel_sessions_usable(e))
-			continue;
-		wait = tunnel_sessions_wait_in(e, each, &work);
-		if (wait < best_wait) {
-			s = e->s;
-			best_wait = wait;
-		}
-	}
-	return s;
-}
-
 /* --- an extra session's life --------------------------------------------- */
 
 static double
@@ -848,7 +506,7 @@ tunnel_sessions_extra_lost(struct pool_member *e, enum session_error class,
 /* A new extra session, if the server's set-up limit has a slot for it: a
  * new connection would wait that long, the opens queued take queued, one
  * after another (seconds). */
-static struct pool_member *
+struct pool_member *
 tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 {
 	struct tunnel_pool *p = tunnel_sessions_pool(t);
