@@ -69,8 +69,14 @@ check "... and no WATCHDOG=1 after it" \
 # socket activation: systemd holds the socket, tunneld takes it
 if command -v systemd-socket-activate >/dev/null 2>&1; then
 	ACT=$WORK/act.sock
-	systemd-socket-activate -l "$ACT" $TUNNELD -c "$CONF" --log-level debug \
-	    >> "$WORK/tunneld.act.log" 2>&1 &
+	# it passes its children no environment but what -E names: the
+	# sanitizers' options (the suppressions of libssh2's own leaks) too
+	senv=
+	for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+		eval "[ -n \"\${$v:-}\" ]" && senv="$senv -E $v"
+	done
+	systemd-socket-activate $senv -l "$ACT" $TUNNELD -c "$CONF" \
+	    --log-level debug >> "$WORK/tunneld.act.log" 2>&1 &
 	APID=$!		# systemd-socket-activate execs tunneld: this is it
 	PIDS="$PIDS $APID"
 	i=0; while [ ! -S "$ACT" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
