@@ -728,6 +728,7 @@ cfg_check_listeners(struct config *conf, struct errlist *errs)
 struct cfg_verdict {
 	int	ok;
 	int	io;		/* CONFIG_ERR_FILE_IO, with errno in err */
+	int	fifo;		/* a pipe: it could be read only once */
 	int	err;
 	int	line;
 	char	file[1024];
@@ -738,13 +739,16 @@ static void __attribute__((noreturn))
 cfg_check_child(const char *path, int fd)
 {
 	struct cfg_verdict v;
+	struct stat st;
 	config_t cfg;
 	size_t off = 0;
 	ssize_t n;
 
 	memset(&v, 0, sizeof v);
 	config_init(&cfg);
-	if (config_read_file(&cfg, path) == CONFIG_TRUE)
+	if (stat(path, &st) == 0 && S_ISFIFO(st.st_mode))
+		v.fifo = 1;
+	else if (config_read_file(&cfg, path) == CONFIG_TRUE)
 		v.ok = 1;
 	else if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
 		v.io = 1;
@@ -823,7 +827,11 @@ cfg_read(config_t *cfg, const char *path, struct errlist *errs)
 	int timedout;
 
 	if (cfg_check(path, &v, &timedout) == 0 && !v.ok) {
-		if (v.io)
+		if (v.fifo)
+			errlist_add(errs, path, 0, "is a pipe: tunneld reads "
+			    "its configuration twice (a child checks it "
+			    "first); write it to a file");
+		else if (v.io)
 			errlist_add(errs, path, 0, "cannot read: %s",
 			    strerror(v.err));
 		else

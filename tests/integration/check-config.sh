@@ -158,6 +158,12 @@ check "-c /dev/fd/5: read, checked" \
     sh -c "printf '%s\n' \"\$1\" | grep -q '^/dev/fd/5: configuration OK (1 tunnel)'" _ "$out"
 diag "$out"
 
+# a pipe (bash's <(...)) cannot be read twice: said, not taken for empty
+out=$(bash -c "exec $TUNNELD -n -c <(cat '$WORK/byfd.conf')" 2>&1); rc=$?
+check "-c <(...): a pipe, refused with what to do" \
+    sh -c "[ $rc -eq 1 ] && printf '%s\n' \"\$1\" | grep -q '^/dev/fd/[0-9]*: is a pipe: .*write it to a file'" _ "$out"
+diag "$out"
+
 out=$($TUNNELD --version 2>&1)
 check "--version names libssh2 and libevent" sh -c "echo '$out' | grep -q libssh2 && echo '$out' | grep -q libevent"
 $TUNNELD --bogus >/dev/null 2>&1
