@@ -69,6 +69,9 @@ static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_connections_refused_total", "counter", "refused", 1,
 	    "Connections to the tunnel's forwards refused at once for a "
 	    "budget: max_connections, max_forward_connections, descriptors." },
+	{ "tunneld_tunnel_max_connections", "gauge", "max_connections", 1,
+	    "The most connections the tunnel's forwards hold at once "
+	    "(max_connections)." },
 	{ "tunneld_tunnel_worker_busy", "gauge", "worker_busy", 1,
 	    "1 if the tunnel's worker did not answer this scrape in time: its "
 	    "values are the last it posted." },
@@ -113,6 +116,8 @@ static const struct metric session_metrics[] = {
 
 static const char *const metrics_states[] = { "down", "connecting", "up",
 	"degraded", "backoff", "failed" };
+static const char *const metrics_forward_states[] = { "pending", "up",
+	"failed" };
 
 /* --- the text ------------------------------------------------------------ */
 
@@ -297,6 +302,36 @@ metrics_tunnel_state(struct evbuffer *b, json_object *ts)
 	}
 }
 
+/* tunneld_forward_state: a state set, 1 for the state the forward is in. */
+static void
+metrics_forward_state(struct evbuffer *b, json_object *ts)
+{
+	json_object *t, *fs, *f;
+	const char *s;
+	size_t i, j, k;
+
+	metrics_family(b, "tunneld_forward_state", "gauge", "1 for the state "
+	    "the forward is in (pending, up, failed), 0 for the others.");
+	for (i = 0; i < json_object_array_length(ts); i++) {
+		t = json_object_array_get_idx(ts, i);
+		if (!json_object_object_get_ex(t, "forwards", &fs))
+			continue;
+		for (j = 0; j < json_object_array_length(fs); j++) {
+			f = json_object_array_get_idx(fs, j);
+			s = metrics_str(f, "state");
+			for (k = 0; k < nitems(metrics_forward_states); k++) {
+				evbuffer_add(b, "tunneld_forward_state{", 22);
+				metrics_labels(b, t, f);
+				evbuffer_add(b, ",", 1);
+				metrics_label(b, "state",
+				    metrics_forward_states[k]);
+				evbuffer_add_printf(b, "} %d\n", strcmp(s,
+				    metrics_forward_states[k]) == 0);
+			}
+		}
+	}
+}
+
 /* tunneld_tunnel_server_info: the server the tunnel is on (or tries). */
 static void
 metrics_tunnel_server(struct evbuffer *b, json_object *ts)
@@ -421,6 +456,7 @@ metrics_write(struct evbuffer *b)
 	metrics_tunnel_state(b, ts);
 	metrics_tunnel_server(b, ts);
 	metrics_tunnel_table(b, ts);
+	metrics_forward_state(b, ts);
 	metrics_tunnel_pool(b, ts);
 	metrics_sessions(b, ts);
 	metrics_daemon(b, ts);

@@ -116,6 +116,8 @@ status_tunnel_build(struct tunnel *t)
 	    json_object_new_int64(t->reconnects));
 	json_object_object_add(o, "refused",
 	    json_object_new_int64((int64_t)t->refused));
+	json_object_object_add(o, "max_connections",
+	    json_object_new_int(t->conf->max_connections));
 	json_object_object_add(o, "last_error", status_string(t->last_error));
 	json_object_object_add(o, "next_retry", t->state == TS_BACKOFF &&
 	    t->next_retry ? json_object_new_int64(t->next_retry) : NULL);
@@ -195,6 +197,8 @@ status_tunnel_posted(struct tunnel *t)
 		    json_object_new_string(tc->user));
 		json_object_object_add(o, "autostart",
 		    json_object_new_boolean(tc->autostart));
+		json_object_object_add(o, "max_connections",
+		    json_object_new_int(tc->max_connections));
 		fw = json_object_new_array();
 		for (i = 0; i < tc->nfwds; i++)
 			json_object_array_add(fw,
