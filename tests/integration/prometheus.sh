@@ -18,10 +18,10 @@ RTEST=$top_srcdir/contrib/prometheus/tunneld.rules.test.yml
 DASH=$top_srcdir/contrib/grafana/tunneld-dashboard.json
 
 check "promtool check rules: the rules file is valid" \
-	$PROMTOOL check rules "$RULES"
+	"$PROMTOOL" check rules "$RULES"
 # promtool reads rule_files relative to the test file
 check "promtool test rules: every alert fires when it should, and only then" \
-	$PROMTOOL test rules "$RTEST"
+	"$PROMTOOL" test rules "$RTEST"
 
 # names: which metric names a rules file or a dashboard uses (recording
 # rules' names, with colons, apart), and the check of them
@@ -105,7 +105,7 @@ check "the dashboard: a datasource variable, a tunnel variable, used by every qu
 	$NAMES vars "$DASH"
 $NAMES exprs "$DASH" "$WORK/dashboard.rules.yml" >/dev/null
 check "the dashboard: every query is valid PromQL (promtool check rules)" \
-	$PROMTOOL check rules "$WORK/dashboard.rules.yml"
+	"$PROMTOOL" check rules "$WORK/dashboard.rules.yml"
 
 # A tunnel with every kind of forward: local, remote, dynamic,
 # remote-dynamic, a UNIX socket, one that fails (its port is taken).  The
@@ -159,23 +159,23 @@ check "... the others up" \
 
 check "every metric name of the rules and the dashboard is emitted or recorded" \
 	$NAMES check "$WORK/emitted" "$WORK/pending" "$RULES" "$DASH"
-# the check catches a wrong name, in the rules and in the dashboard
+# the check catches a wrong name, in the rules and in the dashboard:
+# caught NAME RULES DASHBOARD: it fails, and says NAME
+caught() {
+	! $NAMES check "$WORK/emitted" "$WORK/pending" "$2" "$3" \
+	    > "$WORK/wrong.out" 2>&1 &&
+	    grep -q "^unknown name: $1 " "$WORK/wrong.out"
+}
 sed 's/tunneld_tunnel_reconnects_total/tunneld_tunnel_reconnect_total/' \
 	"$RULES" > "$WORK/wrong.rules.yml"
-$NAMES check "$WORK/emitted" "$WORK/pending" "$WORK/wrong.rules.yml" "$DASH" \
-	> "$WORK/wrong.out" 2>&1
 check "a wrong name in the rules is caught, and named" \
-	grep -q 'unknown name: tunneld_tunnel_reconnect_total ' "$WORK/wrong.out"
+	caught tunneld_tunnel_reconnect_total "$WORK/wrong.rules.yml" "$DASH"
 sed 's/tunneld_tunnel_keepalive_rtt_seconds/tunneld_tunnel_keepalive_rtt_ms/' \
 	"$DASH" > "$WORK/wrong.json"
-$NAMES check "$WORK/emitted" "$WORK/pending" "$RULES" "$WORK/wrong.json" \
-	> "$WORK/wrong.out" 2>&1
 check "a wrong name in the dashboard is caught, and named" \
-	grep -q 'unknown name: tunneld_tunnel_keepalive_rtt_ms ' "$WORK/wrong.out"
+	caught tunneld_tunnel_keepalive_rtt_ms "$RULES" "$WORK/wrong.json"
 sed 's/tunnel:tunneld_connections_used:ratio >= 0.9/tunnel:tunneld_connections_use:ratio >= 0.9/' \
 	"$RULES" > "$WORK/wrong.rules.yml"
-$NAMES check "$WORK/emitted" "$WORK/pending" "$WORK/wrong.rules.yml" "$DASH" \
-	> "$WORK/wrong.out" 2>&1
 check "a recording rule used but not recorded is caught" \
-	grep -q 'unknown name: tunnel:tunneld_connections_use:ratio ' "$WORK/wrong.out"
+	caught tunnel:tunneld_connections_use:ratio "$WORK/wrong.rules.yml" "$DASH"
 done_testing
