@@ -3,15 +3,19 @@
 # authorized_keys holds only the line it printed: a profile with a -L, a -R
 # and a -D comes up and each forward carries bytes; a -R port the line does
 # not name is refused by the server.  Then the line of a profile without -D:
-# a -L to a destination it does not name is refused by the server.
+# its -L to a port and to a UNIX socket carry bytes, and a -L to a
+# destination it does not name is refused by the server.
 . "$(dirname "$0")/lib.sh"
 
 start_sshd
 : > "$WORK/authorized_keys"	# until the printed line is put there
 start_server echo
 ECHO=$SERVER_PORT
+$NETIO echo-unix "$WORK/echo.sock" > /dev/null 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
 L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
-L3=$(free_port); L4=$(free_port); R3=$(free_port)
+L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
 write_conf "
   ak = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L:127.0.0.1:$ECHO\" ];
@@ -20,7 +24,7 @@ write_conf "
   rogue = { host = \"127.0.0.1\"; autostart = false;
     remote = [ \"$R2:127.0.0.1:$ECHO\" ]; };
   fenced = { host = \"127.0.0.1\"; autostart = false;
-    local = [ \"$L3:127.0.0.1:$ECHO\" ];
+    local = [ \"$L3:127.0.0.1:$ECHO\", \"$L5:$WORK/echo.sock\" ];
     remote = [ \"$R3:127.0.0.1:$ECHO\" ]; };
   astray = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };"
@@ -75,6 +79,8 @@ check "a profile without -D: only its destination is allowed" sh -c "
 echo "$LINE" > "$WORK/authorized_keys"
 check "with only its line, that tunnel comes up" tctl up fenced --timeout 20
 check "... its -L carries bytes" $NETIO roundtrip "$L3" 200000
+check "... its -L to a UNIX socket on the server too ([PATH]:*)" \
+    $NETIO roundtrip "$L5" 200000
 check "a -L to a destination the line does not name: up (it listens here)" \
     tctl up astray --timeout 20
 check "... and the server refuses to open it: the connection is closed" \
