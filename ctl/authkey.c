@@ -274,50 +274,69 @@ out:
 	return r;
 }
 
-/* The jump hosts' lines: each allows the next hop, and nothing else. */
+/* "permitopen=..." for the servers of tunnel t, each. */
+static char *
+authkey_servers(json_object *t)
+{
+	json_object *sv = json_object_object_get(t, "servers"), *o;
+	char *s = xstrdup(""), *hp, *next;
+	size_t i;
+
+	for (i = 0; i < json_object_array_length(sv); i++) {
+		o = json_object_array_get_idx(sv, i);
+		hp = authkey_hostport(output_strz(o, "host"),
+		    (int)output_int(o, "port"));
+		xasprintf(&next, "%s,permitopen=\"%s\"", s, hp);
+		free(hp);
+		free(s);
+		s = next;
+	}
+	return s;
+}
+
+/*
+ * The line of the jump host whose spec ends before rest (NULL: the last),
+ * allowing only the next hop: the next jump host, or the servers.
+ */
+static char *
+authkey_jump_line(json_object *t, const char *rest, const char *key)
+{
+	char *next, *opens, *line;
+
+	if (rest != NULL) {
+		next = authkey_hop(rest, strcspn(rest, ","));
+		xasprintf(&opens, ",permitopen=\"%s\"",
+		    next != NULL ? next : AUTHKEY_NOTHING);
+		free(next);
+	} else
+		opens = authkey_servers(t);
+	xasprintf(&line, "restrict,port-forwarding,permitlisten=\""
+	    AUTHKEY_NOTHING "\"%s %s", opens, key);
+	free(opens);
+	return line;
+}
+
+/* The jump hosts' lines, in the order of jump. */
 static json_object *
 authkey_jumps(json_object *t, const char *key)
 {
-	const char *jump = output_str(t, "jump"), *p, *q;
-	json_object *a = json_object_new_array(), *sv, *o;
-	char *hop, *next, *opts, *line;
-	size_t i;
+	const char *p, *q;
+	json_object *a = json_object_new_array(), *o;
+	char *hop, *line;
 
-	for (p = jump; p != NULL && *p != '\0'; p = q) {
+	for (p = output_str(t, "jump"); p != NULL && *p != '\0'; p = q) {
 		q = strchr(p, ',');
 		hop = authkey_hop(p, q != NULL ? (size_t)(q - p) :
 		    strlen(p));
-		if (q != NULL)
-			q++;
+		if (q != NULL && *++q == '\0')
+			q = NULL;
 		if (hop == NULL)
 			continue;
-		if (q != NULL && *q != '\0') {
-			next = authkey_hop(q, strcspn(q, ","));
-			xasprintf(&opts, "restrict,port-forwarding,"
-			    "permitlisten=\"" AUTHKEY_NOTHING "\","
-			    "permitopen=\"%s\"", next != NULL ? next : "");
-			free(next);
-		} else {
-			opts = xstrdup("restrict,port-forwarding,"
-			    "permitlisten=\"" AUTHKEY_NOTHING "\"");
-			sv = json_object_object_get(t, "servers");
-			for (i = 0; i < json_object_array_length(sv); i++) {
-				o = json_object_array_get_idx(sv, i);
-				next = authkey_hostport(output_strz(o, "host"),
-				    (int)output_int(o, "port"));
-				xasprintf(&line, "%s,permitopen=\"%s\"", opts,
-				    next);
-				free(next);
-				free(opts);
-				opts = line;
-			}
-		}
-		xasprintf(&line, "%s %s", opts, key);
+		line = authkey_jump_line(t, q, key);
 		o = json_object_new_object();
 		json_object_object_add(o, "jump", json_object_new_string(hop));
 		json_object_object_add(o, "line", json_object_new_string(line));
 		json_object_array_add(a, o);
-		free(opts);
 		free(line);
 		free(hop);
 	}

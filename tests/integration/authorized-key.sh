@@ -16,6 +16,7 @@ PIDS="$PIDS $!"
 wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
 L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
 L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
+L6=$(free_port); JP=$(free_port)
 write_conf "
   ak = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L:127.0.0.1:$ECHO\" ];
@@ -27,7 +28,9 @@ write_conf "
     local = [ \"$L3:127.0.0.1:$ECHO\", \"$L5:$WORK/echo.sock\" ];
     remote = [ \"$R3:127.0.0.1:$ECHO\" ]; };
   astray = { host = \"127.0.0.1\"; autostart = false;
-    local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };"
+    local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };
+  via = { host = \"127.0.0.1\"; autostart = false; jump = \"127.0.0.1:$JP\";
+    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };"
 start_tunneld
 
 # authkey NAME: its line, the one line that is not a comment
@@ -87,4 +90,25 @@ check "... and the server refuses to open it: the connection is closed" \
     $NETIO closed "$L4"
 check "... the refusal is the server's" \
     wait_log "astray.*prohibited" 5
+tctl down fenced astray > /dev/null
+
+# a jump host: an sshd of its own (same host key) with its own
+# authorized_keys, holding only the jump host's line printed as a comment
+sed -e "s/^Port .*/Port $JP/" -e "s|^PidFile .*|PidFile $WORK/j.pid|" \
+    -e "s|^AuthorizedKeysFile .*|AuthorizedKeysFile $WORK/j.authorized_keys|" \
+    "$WORK/sshd_config" > "$WORK/j.sshd_config"
+$SSHD -f "$WORK/j.sshd_config" -D -e >> "$WORK/j.sshd.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$JP" || bail "the jump host's sshd did not start"
+echo "[127.0.0.1]:$JP $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")" >> "$WORK/known_hosts"
+LINE=$(authkey via)
+sed -n 's/^# on jump host 127.0.0.1:[0-9]*, its own line: //p' \
+    "$WORK/authkey.via" > "$WORK/j.authorized_keys"
+diag "jump host: $(cat "$WORK/j.authorized_keys")"
+check "a jump host's line allows only the next hop" \
+    grep -q "permitopen=\"127.0.0.1:$SSHD_PORT\" " "$WORK/j.authorized_keys"
+echo "$LINE" > "$WORK/authorized_keys"
+check "with only those lines, the tunnel through the jump host comes up" \
+    tctl up via --timeout 20
+check "... its -L carries bytes" $NETIO roundtrip "$L6" 200000
 done_testing
