@@ -19,6 +19,7 @@
 #define PROTOCOL_CMD_RESTART	"restart"
 #define PROTOCOL_CMD_RELOAD	"reload"
 #define PROTOCOL_CMD_METRICS	"metrics"
+#define PROTOCOL_CMD_AUTHKEY	"authorized-key"
 
 /* Error codes in replies ("code"), mapped by tunnelctl to exit status. */
 #define PROTOCOL_E_FAILED	"failed"	/* exit 1 */

@@ -48,6 +48,7 @@ static const struct {
 	{ PROTOCOL_CMD_RELOAD, 0 },
 	{ PROTOCOL_CMD_EVENTS, 0 },
 	{ PROTOCOL_CMD_METRICS, 0 },
+	{ PROTOCOL_CMD_AUTHKEY, 1 },
 };
 
 static void
@@ -63,7 +64,9 @@ usage(FILE *f)
 	    "  restart NAME...    down, then up\n"
 	    "  reload             re-read the configuration\n"
 	    "  events             print state changes until interrupted\n"
-	    "  metrics            the metrics in the Prometheus text format\n");
+	    "  metrics            the metrics in the Prometheus text format\n"
+	    "  authorized-key NAME  the server's authorized_keys line for "
+	    "NAME's key\n");
 }
 
 /*
@@ -565,6 +568,26 @@ cmd_metrics(void)
 	return rc;
 }
 
+/* The authorized_keys line for one tunnel (authkey.c). */
+static int
+cmd_authkey(char **names, int n)
+{
+	json_object *reply, *tunnels;
+	int rc;
+
+	if (n != 1) {
+		fprintf(stderr, "tunnelctl: authorized-key takes one tunnel "
+		    "name\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = ctl_call(PROTOCOL_CMD_AUTHKEY, names, n, &reply)) ==
+	    EXIT_OK && json_object_object_get_ex(reply, "tunnels", &tunnels))
+		rc = authkey_print(json_object_array_get_idx(tunnels, 0),
+		    opt_json);
+	json_object_put(reply);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -641,6 +664,8 @@ main(int argc, char **argv)
 		rc = cmd_reload();
 	else if (strcmp(cmd, PROTOCOL_CMD_METRICS) == 0)
 		rc = cmd_metrics();
+	else if (strcmp(cmd, PROTOCOL_CMD_AUTHKEY) == 0)
+		rc = cmd_authkey(argv + optind, argc - optind);
 	else
 		rc = cmd_change(cmd, argv + optind, argc - optind);
 	close(ctl_fd);

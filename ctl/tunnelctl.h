@@ -11,6 +11,9 @@
 #define EXIT_UNREACHABLE 3
 #define EXIT_PERM	4
 
+/* authkey.c */
+int	authkey_print(json_object *tunnel, int json);
+
 /* output.c */
 const char *output_str(json_object *, const char *);
 const char *output_strz(json_object *, const char *);

@@ -179,6 +179,27 @@ identity_path(const struct session_params *tc, struct identity *id,
 	return -1;
 }
 
+/*
+ * The private key file a tunnel with this identity_file (NULL: the
+ * defaults) authenticates with, as identity_path() picks it; NULL if no
+ * default exists.  For tunnelctl authorized-key, which prints its .pub.
+ */
+char *
+identity_file_path(const char *identity_file)
+{
+	struct session_params p;
+	struct identity id;
+	char *cause = NULL;
+
+	memset(&p, 0, sizeof p);
+	memset(&id, 0, sizeof id);
+	p.identity_file = identity_file;
+	p.identity_agent = "";	/* no default: not an error here */
+	identity_path(&p, &id, &cause);
+	free(cause);
+	return id.path;
+}
+
 /* A key type the linked libssh2 can sign with, or *cause saying why not. */
 static int
 identity_type_ok(struct identity *id, char **cause)

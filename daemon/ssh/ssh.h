@@ -256,6 +256,7 @@ void	 identity_clear(struct identity *);
 int	 identity_agent_path(const struct session_params *, char **path,
 	    char **cause);
 int	 identity_agent_probe(const struct session_params *, char **cause);
+char	*identity_file_path(const char *identity_file);
 
 /* base64.c */
 size_t	 base64_encode(const unsigned char *, size_t, char *, size_t, int pad);

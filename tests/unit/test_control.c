@@ -121,7 +121,9 @@ test_types(void **state)
 	    "\"metrics\" takes no \"tunnels\"");
 	REFUSED("{\"cmd\":\"frob\"}", "usage", "unknown command \"frob\" "
 	    "(commands: hello, status, events, up, down, restart, reload, "
-	    "metrics)");
+	    "metrics, authorized-key)");
+	REFUSED("{\"cmd\":\"authorized-key\"}", "usage",
+	    "\"authorized-key\" needs \"tunnels\": [names]");
 }
 
 static void

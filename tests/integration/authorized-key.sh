@@ -1,0 +1,114 @@
+#!/bin/sh
+# authorized-key.sh - tunnelctl authorized-key against a real sshd whose
+# authorized_keys holds only the line it printed: a profile with a -L, a -R
+# and a -D comes up and each forward carries bytes; a -R port the line does
+# not name is refused by the server.  Then the line of a profile without -D:
+# its -L to a port and to a UNIX socket carry bytes, and a -L to a
+# destination it does not name is refused by the server.
+. "$(dirname "$0")/lib.sh"
+
+start_sshd
+: > "$WORK/authorized_keys"	# until the printed line is put there
+start_server echo
+ECHO=$SERVER_PORT
+$NETIO echo-unix "$WORK/echo.sock" > /dev/null 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
+L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
+L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
+L6=$(free_port); JP=$(free_port)
+write_conf "
+  ak = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L:127.0.0.1:$ECHO\" ];
+    remote = [ \"$R:127.0.0.1:$ECHO\" ];
+    dynamic = [ \"$D\" ]; };
+  rogue = { host = \"127.0.0.1\"; autostart = false;
+    remote = [ \"$R2:127.0.0.1:$ECHO\" ]; };
+  fenced = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L3:127.0.0.1:$ECHO\", \"$L5:$WORK/echo.sock\" ];
+    remote = [ \"$R3:127.0.0.1:$ECHO\" ]; };
+  astray = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };
+  via = { host = \"127.0.0.1\"; autostart = false; jump = \"127.0.0.1:$JP\";
+    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };"
+start_tunneld
+
+# authkey NAME: its line, the one line that is not a comment
+authkey() { tctl authorized-key "$1" > "$WORK/authkey.$1" &&
+    grep -v '^#' "$WORK/authkey.$1"; }
+LINE=$(authkey ak)
+diag "$LINE"
+check "authorized-key prints one line for the key" \
+    test "$(grep -vc '^#' "$WORK/authkey.ak")" -eq 1
+check "... restricted, with the -R's permitlisten and the -L's permitopen" \
+    says "$LINE" "restrict,port-forwarding," "permitlisten=\"localhost:$R\"" \
+    "permitopen=\"127.0.0.1:$ECHO\"" " tunneld:ak"
+check "... -D allows any destination, and says so" sh -c "
+    echo '$LINE' | grep -q 'permitopen=\"\*:\*\"' &&
+    grep -q '^# -D $D: .*any destination' '$WORK/authkey.ak'"
+check "... the key is identity_file's" \
+    says "$LINE" "$(cut -d' ' -f1-2 "$WORK/id_ed25519.pub")"
+check "--json: the same line" sh -c "
+    tctl() { '$TUNNELCTL' -s '$CTL' \"\$@\"; }
+    tctl --json authorized-key ak | $PYTHON3 -c '
+import json, sys; o = json.load(sys.stdin); sys.exit(o[\"line\"] != sys.argv[1])' '$LINE'"
+check "an unknown tunnel: exit status 1" sh -c \
+    "'$TUNNELCTL' -s '$CTL' authorized-key nosuch 2>/dev/null; test \$? -eq 1"
+check "no daemon: exit status 3" sh -c \
+    "'$TUNNELCTL' -s '$WORK/none.sock' authorized-key ak 2>/dev/null; test \$? -eq 3"
+
+echo "$LINE" > "$WORK/authorized_keys"
+check "with only that line, the tunnel comes up" tctl up ak --timeout 20
+check "... the -L carries bytes" $NETIO roundtrip "$L" 200000
+check "... the -R carries bytes" $NETIO roundtrip "$R" 200000
+check "... the -D carries bytes" \
+    $NETIO socks-roundtrip "$D" 5 127.0.0.1 "$ECHO" 200000
+check "... every forward up" \
+    test "$(json_get ak "','.join(f['state'] for f in t['forwards'])")" = up,up,up
+
+tctl up --no-wait rogue > /dev/null
+check "a -R port the line does not name: degraded" wait_state rogue degraded 20
+check "... refused by the server" \
+    wait_log "rogue: remote forward \"$R2:127.0.0.1:$ECHO\": pending -> failed" 5
+check "... sshd says it denied it" \
+    wait_until 5 grep -q "remote forward to host localhost port $R2, but the request was denied" "$WORK/sshd.log"
+tctl down ak rogue > /dev/null
+
+LINE=$(authkey fenced)
+diag "$LINE"
+check "a profile without -D: only its destination is allowed" sh -c "
+    echo '$LINE' | grep -q 'permitopen=\"127.0.0.1:$ECHO\"' &&
+    ! echo '$LINE' | grep -q '\*:\*'"
+echo "$LINE" > "$WORK/authorized_keys"
+check "with only its line, that tunnel comes up" tctl up fenced --timeout 20
+check "... its -L carries bytes" $NETIO roundtrip "$L3" 200000
+check "... its -L to a UNIX socket on the server too ([PATH]:*)" \
+    $NETIO roundtrip "$L5" 200000
+check "a -L to a destination the line does not name: up (it listens here)" \
+    tctl up astray --timeout 20
+check "... and the server refuses to open it: the connection is closed" \
+    $NETIO closed "$L4"
+check "... the refusal is the server's" \
+    wait_log "astray.*prohibited" 5
+tctl down fenced astray > /dev/null
+
+# a jump host: an sshd of its own (same host key) with its own
+# authorized_keys, holding only the jump host's line printed as a comment
+sed -e "s/^Port .*/Port $JP/" -e "s|^PidFile .*|PidFile $WORK/j.pid|" \
+    -e "s|^AuthorizedKeysFile .*|AuthorizedKeysFile $WORK/j.authorized_keys|" \
+    "$WORK/sshd_config" > "$WORK/j.sshd_config"
+$SSHD -f "$WORK/j.sshd_config" -D -e >> "$WORK/j.sshd.log" 2>&1 &
+PIDS="$PIDS $!"
+wait_port "$JP" || bail "the jump host's sshd did not start"
+echo "[127.0.0.1]:$JP $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")" >> "$WORK/known_hosts"
+LINE=$(authkey via)
+sed -n 's/^# on jump host 127.0.0.1:[0-9]*, its own line: //p' \
+    "$WORK/authkey.via" > "$WORK/j.authorized_keys"
+diag "jump host: $(cat "$WORK/j.authorized_keys")"
+check "a jump host's line allows only the next hop" \
+    grep -q "permitopen=\"127.0.0.1:$SSHD_PORT\" " "$WORK/j.authorized_keys"
+echo "$LINE" > "$WORK/authorized_keys"
+check "with only those lines, the tunnel through the jump host comes up" \
+    tctl up via --timeout 20
+check "... its -L carries bytes" $NETIO roundtrip "$L6" 200000
+done_testing
