@@ -633,7 +633,7 @@ static int
 parse_ssh(struct imp *im, int argc, char **argv)
 {
 	char optstr[sizeof SSH_OPTSTRING + 2], *m;
-	int i = 0, rc;
+	int i = 0, rc, terminated = 0;
 
 	bstrcpy(optstr, SSH_OPTSTRING, sizeof optstr);
 	if (im->autossh && (m = strchr(optstr, 'M')) != NULL)
@@ -641,6 +641,7 @@ parse_ssh(struct imp *im, int argc, char **argv)
 again:
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
+			terminated = 1;
 			i++;
 			break;
 		}
@@ -655,7 +656,7 @@ again:
 			    "command line");
 		if ((rc = parse_destination(im, argv[i++])) != 0)
 			return rc;
-		if (i < argc)
+		if (i < argc && !terminated)	/* after --, none (as ssh) */
 			goto again;
 	}
 	if (i < argc)

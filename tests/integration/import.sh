@@ -67,6 +67,22 @@ imp -- ssh -L 1:h:2 10.1.2.3
 check "a name from an address: sanitised" out_has '  host-10-1-2-3 = {'
 check "... valid" conf_ok
 
+# --- host, port and user as ssh itself reads them (ssh -G) ----------------
+sshg() { $SSH -G -F /dev/null "$@" 2>/dev/null | awk '$1 == "hostname" || $1 == "port" || $1 == "user" { print $1, $2 }' | sort | tr '\n' ' '; }
+impg() { $TUNNELCTL import -- ssh "$@" 2>/dev/null | sed -n 's/^    \(host\|port\|user\) = "\{0,1\}\([^";]*\)"\{0,1\};$/\1 \2/p' |
+    sed 's/^host /hostname /' | awk '{ print } $1 == "port" { p = 1 } END { if (!p) print "port 22" }' | sort | tr '\n' ' '; }
+as_ssh() {
+	a=$(sshg "$@"); b=$(impg "$@")
+	[ -n "$a" ] && [ "$a" = "$b" ] || { diag "ssh -G: $a; import: $b"; return 1; }
+}
+for l in "-l foo bar@h" "bar@h -l foo" "-p 2 -o Port=3 h" "-o Port=3 -p 2 h" \
+    "-o User=a -l b h" "ssh://u@h:5" "-o Port=3 ssh://u@h:5" "-oHostName=x h" \
+    "-o hostname=x -o HostName=y h" "-Nfp 4 h" "h -p 9 -l z" "-- h -p 9" \
+    "-o port=7 h uptime -p 8" "a@b@h"; do
+	# shellcheck disable=SC2086
+	check "as ssh -G reads it: $l" as_ssh $l
+done
+
 # --- what has no mapping is said on stderr ---------------------------------
 imp -- ssh -A -X -F cfg -o ControlMaster=auto -o 'ProxyCommand nc %h %p' \
     -L 1:h:2 T uptime -a
