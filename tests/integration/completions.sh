@@ -40,6 +40,17 @@ if command -v zsh >/dev/null 2>&1; then
 	    fpath=("${0%/*}" $fpath); autoload -Uz compinit
 	    compinit -u -d "$1/zcompdump"; [[ $_comps[tunnelctl] = _tunnelctl ]]' \
 	    "$ZSH_C" "$WORK"
+	# a real completion, on a pty; bounded, as a shell that waits for
+	# input would never end
+	zcomp() {
+		timeout 60 zsh -f "$top_srcdir/tests/helpers/zsh-complete.zsh" \
+		    "$top_srcdir/ctl/zsh" "$@" | words
+	}
+	check "zsh: commands" [ "$(zcomp tunnelctl st)" = status ]
+	check "zsh: tunnel names for up, from the -s socket" \
+	    [ "$(zcomp tunnelctl -s "$CTL" up "")" = "alpha beta" ]
+	check "zsh: import's program" \
+	    [ "$(zcomp tunnelctl import "")" = "autossh ssh" ]
 else
 	skip "zsh: not installed"
 fi
