@@ -609,7 +609,6 @@ parse_cluster(struct imp *im, const char *optstr, int argc, char **argv,
     int *i)
 {
 	const char *a = argv[*i], *p, *spec;
-	int rc;
 
 	for (p = a + 1; *p != '\0'; p++) {
 		if (*p == ':' || (spec = strchr(optstr, *p)) == NULL)
@@ -622,8 +621,7 @@ parse_cluster(struct imp *im, const char *optstr, int argc, char **argv,
 			return opt_arg(im, *p, p + 1);
 		if (*i + 1 >= argc)
 			return bad("option -%c needs an argument", *p);
-		rc = opt_arg(im, *p, argv[++*i]);
-		return rc;
+		return opt_arg(im, *p, argv[++*i]);
 	}
 	return 0;
 }
@@ -636,8 +634,10 @@ parse_ssh(struct imp *im, int argc, char **argv)
 	int i = 0, rc, terminated = 0;
 
 	bstrcpy(optstr, SSH_OPTSTRING, sizeof optstr);
-	if (im->autossh && (m = strchr(optstr, 'M')) != NULL)
-		memmove(m + 2, m + 1, strlen(m + 1) + 1), m[1] = ':';
+	if (im->autossh && (m = strchr(optstr, 'M')) != NULL) {
+		memmove(m + 2, m + 1, strlen(m + 1) + 1);	/* autossh's -M N */
+		m[1] = ':';
+	}
 again:
 	for (; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -867,13 +867,16 @@ imp_free(struct imp *im)
 }
 
 static void
-import_usage(void)
+import_usage(FILE *f)
 {
-	fprintf(stderr, "usage: tunnelctl import [--name NAME] [--] "
+	fprintf(f, "usage: tunnelctl import [--name NAME] [--] "
 	    "ssh|autossh ARGS...\n");
 }
 
-/* import's own options, then the program; the index of its first argument */
+/*
+ * import's own options, then the program: 0 and the index of its first
+ * argument, the exit status of a usage error, or -1 after --help.
+ */
 static int
 import_args(struct imp *im, int argc, char **argv, int *first)
 {
@@ -891,8 +894,13 @@ import_args(struct imp *im, int argc, char **argv, int *first)
 			im->name = argv[i] + 7;
 		else if (strcmp(argv[i], "--name") == 0)
 			return bad("--name needs an argument");
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			import_usage(stdout);
+			return -1;
+		}
 		else {
-			import_usage();
+			import_usage(stderr);
 			return bad("unknown option \"%s\"", argv[i]);
 		}
 	}
@@ -901,7 +909,7 @@ import_args(struct imp *im, int argc, char **argv, int *first)
 		return bad("--name \"%s\": a letter, then letters, digits, - "
 		    "or _ (at most %d)", im->name, NAME_MAX_LEN);
 	if (i >= argc) {
-		import_usage();
+		import_usage(stderr);
 		return EXIT_USAGE;
 	}
 	prog = strrchr(argv[i], '/') != NULL ? strrchr(argv[i], '/') + 1 :
@@ -927,7 +935,7 @@ import_main(int argc, char **argv)
 	if ((rc = import_args(&im, argc, argv, &first)) != 0 ||
 	    (rc = parse_ssh(&im, argc - first, argv + first)) != 0) {
 		imp_free(&im);
-		return rc;
+		return rc == -1 ? EXIT_OK : rc;	/* -1: --help */
 	}
 	if (im.autossh)
 		autossh_env();
