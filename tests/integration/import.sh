@@ -6,7 +6,7 @@
 # a string.
 . "$(dirname "$0")/lib.sh"
 
-imp() { $TUNNELCTL import "$@" > "$WORK/out" 2> "$WORK/err"; }
+imp() { $TUNNELCTL import "$@" > "$WORK/out" 2> "$WORK/err"; r=$?; cat "$WORK/err" >> "$WORK/err.all"; return $r; }
 out_has() { for l in "$@"; do grep -qxF -- "$l" "$WORK/out" || { diag "no line \"$l\" in: $(cat "$WORK/out")"; return 1; }; done; }
 err_says() { for w in "$@"; do grep -qF -- "$w" "$WORK/err" || { diag "stderr does not say \"$w\": $(cat "$WORK/err")"; return 1; }; done; }
 err_quiet() { ! grep -qF -- "$1" "$WORK/err" || { diag "stderr: $(cat "$WORK/err")"; return 1; }; }
@@ -124,6 +124,8 @@ $TUNNELD -n -c "$WORK/out" --print-config > "$WORK/printed" 2>&1
 check "hostile: the user is the whole string, no identity_file is set" \
     sh -c 'grep -qF "user = \"a\\\"; identity_file = \\\"/etc/passwd\";" "$0" && ! grep -q "^ *identity_file" "$0"' "$WORK/printed"
 check "... the comment stays one line" [ "$(grep -c '^#' "$WORK/out")" -eq 1 ]
+
+check "no sanitizer report from tunnelctl import" sanitizer_quiet "$WORK/err.all"
 
 # --- the seed's lines against a real sshd ----------------------------------
 start_sshd
