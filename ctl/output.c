@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tunnelctl.h"
 
@@ -12,6 +13,24 @@
 #define C_GREEN	"\033[32m"
 #define C_YELLOW "\033[33m"
 #define C_RED	"\033[31m"
+#define C_CYAN	"\033[36m"
+#define C_DIM	"\033[2m"
+
+/*
+ * States in colour only for a person at a terminal: stdout is one, NO_COLOR
+ * is unset or empty (no-color.org) and TERM is not "dumb".  --json never.
+ */
+int
+output_color(void)
+{
+	const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (!isatty(STDOUT_FILENO))
+		return 0;
+	if (nc != NULL && *nc != '\0')
+		return 0;
+	return term == NULL || strcmp(term, "dumb") != 0;
+}
 
 /*
  * s with every control character (C0, DEL, C1 in UTF-8) written as \xNN,
@@ -124,7 +143,9 @@ state_color(const char *st)
 	if (strcmp(st, "failed") == 0)
 		return C_RED;
 	if (strcmp(st, "down") == 0)
-		return "";
+		return C_DIM;
+	if (strcmp(st, "connecting") == 0 || strcmp(st, "backoff") == 0)
+		return C_CYAN;
 	return C_YELLOW;
 }
 

@@ -66,7 +66,9 @@ usage(FILE *f)
 	    "  events             print state changes until interrupted\n"
 	    "  metrics            the metrics in the Prometheus text format\n"
 	    "  authorized-key NAME  the server's authorized_keys line for "
-	    "NAME's key\n");
+	    "NAME's key\n"
+	    "  import [--name NAME] -- ssh|autossh ARGS...\n"
+	    "                     print a profile for an ssh command line\n");
 }
 
 /*
@@ -319,7 +321,7 @@ static int
 cmd_status(char **names, int n)
 {
 	json_object *reply, *tunnels, *out;
-	int rc, i, color = isatty(STDOUT_FILENO);
+	int rc, i, color = output_color();
 
 	if ((rc = ctl_call(PROTOCOL_CMD_STATUS, names, n, &reply)) != EXIT_OK)
 		goto out;
@@ -605,6 +607,8 @@ main(int argc, char **argv)
 	size_t i;
 	int ch, rc;
 
+	if ((rc = import_dispatch(argc, argv)) != -1)
+		return rc;
 	while ((ch = getopt_long(argc, argv, "s:jhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':

@@ -24,5 +24,9 @@ void	output_event(json_object *event);
 void	output_sanitize(json_object *, int keep_nl);
 char	*output_bytes(long long, char *, size_t);
 char	*output_duration(long long, char *, size_t);
+int	 output_color(void);
+
+/* import.c */
+int	 import_dispatch(int, char **);
 
 #endif
