@@ -988,9 +988,9 @@ kw_hosts_print(FILE *f, const struct keyword *kw, const void *obj,
 }
 
 /*
- * A program and its arguments, run without a shell: a list of strings, the
- * first an absolute path (config.c checks the file itself).  The field is
- * a NULL-terminated array.
+ * A program and its arguments, run without a shell: a list of strings (or
+ * one, the program alone), the first an absolute path (config.c checks the
+ * file itself).  The field is a NULL-terminated array.
  */
 typedef char	**kw_argv;
 
@@ -1012,14 +1012,11 @@ kw_argv_parse(const struct keyword *kw, config_setting_t *s,
 	char **v;
 	int i, n, line;
 
-	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
-	    config_setting_type(s) != CONFIG_TYPE_LIST) {
-		KERR(s, "%s: expected a list such as [ \"/usr/local/bin/"
-		    "program\", \"argument\" ]", kw->name);
+	if ((n = kw_strings(s, ctx, "a string or a list such as "
+	    "[ \"/usr/local/bin/program\", \"argument\" ]")) == -1)
 		return -1;
-	}
-	if ((n = config_setting_length(s)) == 0) {
-		KERR(s, "%s: the list is empty: it starts with the program",
+	if (n == 0) {
+		KERR(s, "%s: empty: the list starts with the program",
 		    kw->name);
 		return -1;
 	}
@@ -1030,6 +1027,11 @@ kw_argv_parse(const struct keyword *kw, config_setting_t *s,
 			return -1;
 		}
 		v[i] = xstrdup(e);
+	}
+	if (v[0][0] == '\0') {
+		KERR(s, "%s: empty program name", kw->name);
+		kw_argv_free(v);
+		return -1;
 	}
 	if (v[0][0] != '/') {
 		KERR(s, "%s: \"%s\" is not an absolute path: the program is "
