@@ -186,6 +186,18 @@ check "a relative path: refused" \
 	sh -c "[ $rc -eq 1 ] && case \"\$1\" in *'on_state: \"hook\" is not an absolute path'*) ;; *) exit 1;; esac" - "$out"
 cp "$WORK/good.conf" "$CONF"
 
+# a reload that changes on_state: the next run has the new one
+sed -i 's|"two words"|"three words"|' "$CONF"
+out=$(tctl reload 2>&1)
+check "a reload changing on_state is accepted" [ $? -eq 0 ]
+diag "$out"
+: > "$RUNS"
+events_mark
+tctl restart a >/dev/null
+wait_event a connecting up
+wait_until 10 grep -q '^end up' "$RUNS"
+check "... the next run has the new arguments" grep -qx 'three words' "$WORK/args.a"
+
 # shutdown with a hook running: prompt
 touch "$WORK/block"
 events_mark
