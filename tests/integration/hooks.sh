@@ -7,7 +7,8 @@
 # changes made while it runs are coalesced and the latest delivered after.
 # Its output is in the log; a failure is logged and counted (status
 # hook_failures, the metric) and leaves the tunnel up; on_state_timeout
-# kills it and what it started.  A program that anyone but its owner may
+# kills it and what it started; at most 16 run at once over all tunnels,
+# the others in turn.  A program that anyone but its owner may
 # write, or below such a directory, is refused as a configuration file is.
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +22,7 @@ mkfifo "$WORK/fifo"
 # What it was given, then what the test asks of it by files in $WORK.
 cat > "$HOOK" <<EOF
 #!/bin/sh
+case \$TUNNEL in q*) echo "start \$TUNNEL" >> "$WORK/q"; exec "$WORK/qsleep" 1000;; esac
 echo "start \$STATE \$PREVIOUS" >> "$RUNS"
 tr '\\0' '\\n' < /proc/\$\$/environ > "$WORK/env.\$TUNNEL"
 for a in "\$@"; do printf '%s\\n' "\$a"; done > "$WORK/args.\$TUNNEL"
@@ -42,6 +44,7 @@ echo "end \$STATE \$PREVIOUS" >> "$RUNS"
 exit 0
 EOF
 chmod 755 "$HOOK"
+ln -s "$(command -v sleep)" "$WORK/qsleep"
 : > "$RUNS"
 
 write_conf "  a = { host = \"127.0.0.1\"; local = [ \"$L1:127.0.0.1:$ECHO\" ];
@@ -210,5 +213,31 @@ check "... promptly with a hook running ($(elapsed "$t0") s)" \
 check "... which got SIGTERM" grep -q "on_state $HOOK (down): still running at shutdown" "$WORK/tunneld.log"
 check "... no sanitizer report" sanitizer_quiet
 rm -f "$WORK/block"
+
+# at most 16 at once over all tunnels, the others in turn: 20 tunnels
+# changing state all the time, each run lasting its timeout (1 s)
+REFUSE=$(free_port)
+q=""
+for i in $(seq 1 20); do
+	q="$q  q$i = { host = \"127.0.0.1\"; port = $REFUSE; on_state = [ \"$HOOK\" ];
+    on_state_timeout = 1; };
+"
+done
+write_conf "$q"
+: > "$WORK/q"
+start_tunneld
+max=0
+deadline=$(( $(date +%s) + 30 ))
+while :; do	# the count is taken after the last one started too
+	seen=$(cut -d' ' -f2 "$WORK/q" | sort -u | wc -l)
+	n=$(pgrep -c -f "^$WORK/qsleep 1000\$")
+	[ "$n" -gt "$max" ] && max=$n
+	[ "$seen" -lt 20 ] && [ "$(date +%s)" -le "$deadline" ] || break
+	sleep 0.05
+done
+check "20 tunnels' hooks: each ran" \
+	[ "$(cut -d' ' -f2 "$WORK/q" | sort -u | wc -l)" -eq 20 ]
+check "... at most 16 at once (saw $max)" \
+	sh -c '[ "$1" -le 16 ] && [ "$1" -ge 8 ]' - "$max"
 
 done_testing
