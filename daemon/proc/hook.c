@@ -39,6 +39,7 @@
 #define HOOK_KILL_GRACE		2	/* seconds from SIGTERM to SIGKILL */
 #define HOOK_LINE_MAX		1024	/* bytes of an output line logged */
 #define HOOK_OUTPUT_MAX		65536	/* bytes of output logged per run */
+#define HOOK_LINES_MAX		256	/* lines of output logged per run */
 #define HOOK_PATH		"PATH=/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct hook_change {
@@ -69,6 +70,7 @@ struct hook {
 	char			 line[HOOK_LINE_MAX + 1];
 	size_t			 linelen;
 	size_t			 logged;	/* bytes of output */
+	size_t			 lines;		/* logged */
 	size_t			 dropped;
 };
 TAILQ_HEAD(hooks, hook);
@@ -148,10 +150,12 @@ hook_line(struct hook *h)
 
 	if (h->linelen == 0)
 		return;
-	if (h->logged + h->linelen > HOOK_OUTPUT_MAX)
+	if (h->logged + h->linelen > HOOK_OUTPUT_MAX ||
+	    h->lines == HOOK_LINES_MAX)
 		h->dropped += h->linelen;
 	else {
 		h->logged += h->linelen;
+		h->lines++;
 		h->line[h->linelen] = '\0';
 		for (i = 0; i < h->linelen; i++) {
 			if ((unsigned char)h->line[i] < ' ' ||
@@ -294,7 +298,7 @@ hook_exec(struct hook *h, const struct tunnel_conf *tc,
 	h->timeout = tc->on_state_timeout;
 	h->started = mono_now();
 	h->timed_out = 0;
-	h->linelen = h->logged = h->dropped = 0;
+	h->linelen = h->logged = h->lines = h->dropped = 0;
 	h->ev_exit = event_new(tunneld_base, h->pidfd, EV_READ, hook_exit_cb,
 	    h);
 	h->ev_out = event_new(tunneld_base, h->outfd, EV_READ | EV_PERSIST,
@@ -421,8 +425,9 @@ hook_exit_cb(evutil_socket_t fd, short what, void *arg)
 	hook_line(h);
 	if (h->dropped > 0)
 		hook_log(h, LOG_LVL_WARNING, "on_state %s (%s): %zu more "
-		    "bytes of output not logged (at most %d a line, %d a run)",
-		    h->program, h->state, h->dropped, HOOK_LINE_MAX,
+		    "bytes of output not logged (at most %d bytes a line, %d "
+		    "lines and %d bytes a run)", h->program, h->state,
+		    h->dropped, HOOK_LINE_MAX, HOOK_LINES_MAX,
 		    HOOK_OUTPUT_MAX);
 	if ((failed = hook_verdict(h, status)) != NULL) {
 		hook_failed(h);

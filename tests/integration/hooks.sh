@@ -33,6 +33,10 @@ done > "$WORK/fds.\$TUNNEL"
 echo "hook says hello, \$TUNNEL is \$STATE"
 echo "hook writes to stderr" >&2
 [ -e "$WORK/block" ] && cat "$WORK/fifo" > /dev/null
+if [ -e "$WORK/chatty" ]; then
+	head -c 5000 /dev/zero | tr '\\0' y; echo
+	yes "chatty line" | head -n 20000
+fi
 if [ "\$TUNNEL" = slow ]; then
 	sleep 1000 &
 	echo \$! > "$WORK/child.pid"
@@ -144,6 +148,21 @@ check "... the tunnel stays up and forwards" \
 no_event a up '*'
 check "... with no change of state after it" [ $? -eq 0 ]
 rm -f "$WORK/fail"
+
+# a chatty hook: lines cut, the run's output bounded, the rest counted
+touch "$WORK/chatty"
+size0=$(stat -c %s "$WORK/tunneld.log")
+events_mark
+tctl restart a >/dev/null
+wait_event a connecting up
+check "a chatty hook: what is not logged is counted, and said" \
+	wait_log "a: on_state $HOOK (up): [0-9]* more bytes of output not logged"
+rm -f "$WORK/chatty"
+grown=$(( $(stat -c %s "$WORK/tunneld.log") - size0 ))
+check "... the log grew by less than its output ($grown bytes)" \
+	[ "$grown" -lt 100000 ]
+check "... a long line is cut at 1024 bytes" \
+	sh -c "grep -o 'on_state: yyy*' '$WORK/tunneld.log' | awk '{ if (length(\$2) != 1024) exit 1 }'"
 
 # on_state_timeout: SIGTERM (ignored), then SIGKILL to the group
 t0=$(now)
