@@ -80,6 +80,8 @@ static unsigned		 hooks_running;
 static int		 hooks_stopping;
 
 static void	 hook_pump(void);
+static void	 hook_exit_cb(evutil_socket_t, short, void *);
+static void	 hook_timer_cb(evutil_socket_t, short, void *);
 
 static void __attribute__((format(printf, 3, 4)))
 hook_log(struct hook *h, int level, const char *fmt, ...)
@@ -254,11 +256,6 @@ hook_spawn(char *const argv[], char *const envp[], int out, pid_t *pid)
 	posix_spawn_file_actions_destroy(&fa);
 	return rc;
 }
-
-static void
-hook_exit_cb(evutil_socket_t, short, void *);
-static void
-hook_timer_cb(evutil_socket_t, short, void *);
 
 /* Run tc's program for change ch; -1 with *cause if it could not be. */
 static int
