@@ -5,7 +5,9 @@
  * own user, in a session of its own, from /, with /dev/null for input, its
  * output and errors read into the log line by line, no descriptor of the
  * daemon's, default signals and an environment of TUNNEL, STATE,
- * PREVIOUS, REASON, SERVER, PATH and LANG only.
+ * PREVIOUS, REASON, SERVER, PATH and LANG only.  The program passed
+ * file_trust() when the configuration was loaded (config.c) and must pass
+ * it again before each run.
  *
  * One run at a time per tunnel: the changes made while it runs are
  * coalesced into the latest, delivered when it ends (STATE and PREVIOUS
@@ -270,6 +272,9 @@ hook_exec(struct hook *h, const struct tunnel_conf *tc,
 	size_t i;
 	pid_t pid;
 
+	/* as at the last load: the file may have changed since */
+	if (file_trust(tc->on_state[0], "on_state", cause) != 0)
+		goto out;
 	if (!budget_fd_room() || pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1 ||
 	    budget_fd_over(fds[1])) {
 		xasprintf(cause, "no descriptors to spare");

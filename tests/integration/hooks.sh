@@ -190,6 +190,11 @@ out=$(tctl reload 2>&1); rc=$?
 diag "$out"
 check "... a reload is refused, saying so" \
 	sh -c "[ $rc -ne 0 ] && case \"\$1\" in *'on_state $HOOK is writable'*) ;; *) exit 1;; esac" - "$out"
+events_mark
+tctl restart a >/dev/null
+wait_event a connecting up
+check "... made so after the load: not run, and said why" \
+	wait_log "a: on_state $HOOK (up): not run: on_state $HOOK is writable by group and others"
 chmod 755 "$HOOK"
 mkdir "$WORK/open"; chmod 777 "$WORK/open"
 cp "$HOOK" "$WORK/open/hook"
