@@ -13,9 +13,10 @@
  * coalesced into the latest, delivered when it ends (STATE and PREVIOUS
  * are that change's).  At most HOOK_RUNNING_MAX run at once over all the
  * tunnels; the others wait their turn in order.  A run that outlives
- * on_state_timeout gets SIGTERM, its process group SIGKILL HOOK_KILL_GRACE
- * later.  Whatever the program does, its tunnel is not touched: a failure
- * is logged and counted (the tunnel's status hook_failures).
+ * on_state_timeout is killed with its process group: SIGTERM, SIGKILL
+ * HOOK_KILL_GRACE later, and SIGKILL to what is left when it ends.
+ * Whatever the program does, its tunnel is not touched: a failure is
+ * logged and counted (the tunnel's status hook_failures).
  *
  * Its end is watched through a pidfd and it is reaped by its pid: nothing
  * in tunneld waits for any child but its own, so none is stolen.  At
