@@ -105,6 +105,10 @@ struct tunnel_conf {
 	int			 ssh_config;	/* host is an ssh_config alias */
 	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */
 	struct ssh_resolved	*resolved;	/* what ssh -G said (ssh_config.c) */
+	char			**on_state;	/* program and arguments run on a
+						   state change, NULL-terminated;
+						   NULL: none (proc/hook.c) */
+	double			 on_state_timeout;	/* seconds it may run */
 };
 struct config {
 	char			*file;

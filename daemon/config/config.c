@@ -92,6 +92,7 @@ struct cfg_trust_req {
 	char	*path;
 	char	*what;
 	int	 secret;	/* read with O_NOFOLLOW: no link either */
+	int	 exec;		/* a program run: a file, executable */
 	char	*file;		/* where it is set, or NULL */
 	int	 line;
 	char	*prefix;	/* "tunnel \"x\": " */
@@ -100,6 +101,26 @@ struct cfg_trust_req {
 };
 static struct cfg_trust_req	*cfg_trust_pending;
 static size_t			 cfg_trust_npending;
+
+/* A program tunneld runs: there, a regular file, executable by it. */
+static char *
+cfg_program_check(const struct cfg_trust_req *r)
+{
+	struct stat st;
+	char *cause = NULL;
+
+	if (stat(r->path, &st) == -1)
+		xasprintf(&cause, "%s %s: %s", r->what, r->path,
+		    strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		xasprintf(&cause, "%s %s is not a regular file", r->what,
+		    r->path);
+	else if (access(r->path, X_OK) == -1)
+		xasprintf(&cause, "%s %s is not executable (owner uid %lu, "
+		    "mode %04o)", r->what, r->path, (unsigned long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777));
+	return cause;
+}
 
 static char *
 cfg_trust_one(const struct cfg_trust_req *r)
@@ -113,9 +134,11 @@ cfg_trust_one(const struct cfg_trust_req *r)
 		    "to)", r->what, r->path, r->what);
 		return cause;
 	}
-	if (file_trust(r->path, r->what, &cause) == 0)
-		return NULL;
-	return cause;
+	if (file_trust(r->path, r->what, &cause) != 0)
+		return cause;
+	if (r->exec)
+		return cfg_program_check(r);
+	return NULL;
 }
 
 static int
@@ -314,7 +337,7 @@ cfg_trust_report(struct errlist *errs, struct cfg_trust_req *r, int later)
 {
 	if (r->cause == NULL)
 		return;
-	if (r->unknown && later)
+	if (r->unknown && later && !r->exec)
 		log_warnx("%s:%d: %s%s; checked when it is opened", r->file,
 		    r->line, r->prefix, r->cause);
 	else if (r->file != NULL)
@@ -375,6 +398,15 @@ cfg_trust_later(const char *file, int line, const char *prefix,
 	r->file = xstrdup(file);
 	r->line = line;
 	r->prefix = xstrdup(prefix);
+}
+
+/* The same for a program tunneld runs, which must also be executable. */
+static void
+cfg_trust_program_later(const char *file, int line, const char *prefix,
+    const char *path, const char *what)
+{
+	cfg_trust_later(file, line, prefix, path, what, 0);
+	cfg_trust_pending[cfg_trust_npending - 1].exec = 1;
 }
 
 static void
@@ -560,6 +592,12 @@ cfg_trust_tunnel(config_setting_t *t, config_setting_t *dg, const char *path,
 		cfg_trust_later(cfg_file(s, path),
 		    config_setting_source_line(s), prefix, f[i].value,
 		    f[i].name, f[i].secret);
+	}
+	if (tc->on_state != NULL) {
+		s = cfg_where(t, dg, "on_state");
+		cfg_trust_program_later(cfg_file(s, path),
+		    config_setting_source_line(s), prefix, tc->on_state[0],
+		    "on_state");
 	}
 	free(prefix);
 	return 0;

@@ -121,6 +121,10 @@ const struct keyword keywords[] = {
 	    N(1, 1000000, 1024), R(KR_NONE) },
 	{ "log_rate_limit", KW_INT, G(log_rate_limit), N(0, 1000000, 20),
 	    KR_APPLY, NULL },
+	/* a program run on state changes (proc/hook.c): read where used */
+	{ "on_state", KW_ARGV, T(on_state), NA, R(KR_NONE) },
+	{ "on_state_timeout", KW_DURATION, T(on_state_timeout),
+	    N(1, 3600, 30), R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -984,6 +988,102 @@ kw_hosts_print(FILE *f, const struct keyword *kw, const void *obj,
 }
 
 /*
+ * A program and its arguments, run without a shell: a list of strings (or
+ * one, the program alone), the first an absolute path (config.c checks the
+ * file itself).  The field is a NULL-terminated array.
+ */
+typedef char	**kw_argv;
+
+static void
+kw_argv_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+static int
+kw_argv_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	const char *e;
+	char **v;
+	int i, n, line;
+
+	if ((n = kw_strings(s, ctx, "a string or a list such as "
+	    "[ \"/usr/local/bin/program\", \"argument\" ]")) == -1)
+		return -1;
+	if (n == 0) {
+		KERR(s, "%s: empty: the list starts with the program",
+		    kw->name);
+		return -1;
+	}
+	v = xcalloc((size_t)n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		if ((e = kw_strings_elem(s, i, ctx, &line)) == NULL) {
+			kw_argv_free(v);
+			return -1;
+		}
+		v[i] = xstrdup(e);
+	}
+	if (v[0][0] == '\0') {
+		KERR(s, "%s: empty program name", kw->name);
+		kw_argv_free(v);
+		return -1;
+	}
+	if (v[0][0] != '/') {
+		KERR(s, "%s: \"%s\" is not an absolute path: the program is "
+		    "run without a shell or a search of PATH", kw->name, v[0]);
+		kw_argv_free(v);
+		return -1;
+	}
+	kw_argv_free(*FIELD(kw, obj, char **));
+	*FIELD(kw, obj, char **) = v;
+	return 0;
+}
+
+static void
+kw_argv_clear(const struct keyword *kw, void *obj)
+{
+	kw_argv_free(*FIELD(kw, obj, char **));
+	*FIELD(kw, obj, char **) = NULL;
+}
+
+static int
+kw_argv_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	char **x = *CFIELD(kw, a, kw_argv), **y = *CFIELD(kw, b, kw_argv);
+	size_t i;
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	for (i = 0; x[i] != NULL && y[i] != NULL; i++) {
+		if (strcmp(x[i], y[i]) != 0)
+			return 0;
+	}
+	return x[i] == NULL && y[i] == NULL;
+}
+
+static void
+kw_argv_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	char **v = *CFIELD(kw, obj, kw_argv);
+	size_t i;
+
+	if (v == NULL)
+		return;
+	fprintf(f, "%s%s = [ ", indent, kw->name);
+	for (i = 0; v[i] != NULL; i++) {
+		fputs(i == 0 ? "" : ", ", f);
+		kw_print_str(f, v[i]);
+	}
+	fputs(" ];\n", f);
+}
+
+/*
  * Nothing to do: a section's settings are config.c's to read, and the
  * types with no default, nothing to free or no value are left as they are.
  */
@@ -1045,6 +1145,8 @@ static const struct kw_type_ops kw_types[KW_NTYPES] = {
 			  kw_permits_equal, kw_permits_print },
 	[KW_HOSTS] =	{ kw_hosts_parse, kw_none, kw_hosts_clear,
 			  kw_hosts_equal, kw_hosts_print },
+	[KW_ARGV] =	{ kw_argv_parse, kw_none, kw_argv_clear,
+			  kw_argv_equal, kw_argv_print },
 	[KW_SECTION] =	{ kw_none_parse, kw_none, kw_none, kw_none_equal,
 			  kw_none_print },
 };

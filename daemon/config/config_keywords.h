@@ -30,6 +30,7 @@ enum kw_type {
 	KW_ENUM,	/* one of the words in values */
 	KW_FORWARDS,	/* a list of forwards; the keyword names the kind */
 	KW_PERMITS,	/* "any", "none" or a list of host:port */
+	KW_ARGV,	/* a program (absolute path) and its arguments */
 	KW_SECTION	/* defaults, tunnels: read by config.c itself; last */
 };
 #define KW_NTYPES	(KW_SECTION + 1)

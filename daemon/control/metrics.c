@@ -75,6 +75,11 @@ static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_worker_busy", "gauge", "worker_busy", 1,
 	    "1 if the tunnel's worker did not answer this scrape in time: its "
 	    "values are the last it posted." },
+	{ "tunneld_tunnel_hook_runs_total", "counter", "hook_runs", 1,
+	    "Runs of the tunnel's on_state program started or attempted." },
+	{ "tunneld_tunnel_hook_failures_total", "counter", "hook_failures", 1,
+	    "Runs of the on_state program that failed: exit status not 0, a "
+	    "signal, its timeout, or it could not be started." },
 };
 
 /* Each forward, labelled tunnel, forward (its spec) and kind. */

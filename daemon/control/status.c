@@ -226,14 +226,29 @@ status_tunnel_posted(struct tunnel *t)
 	return o;
 }
 
+/* Main thread: the counts of its on_state program (proc/hook.c's). */
+static void
+status_hooks(struct tunnel *t, json_object *o)
+{
+	if (t->conf->on_state == NULL && t->hook_runs == 0)
+		return;
+	json_object_object_add(o, "hook_runs",
+	    json_object_new_int64((int64_t)t->hook_runs));
+	json_object_object_add(o, "hook_failures",
+	    json_object_new_int64((int64_t)t->hook_failures));
+}
+
 /* Main thread: o was read on t's worker; keep it for when it is busy. */
 static json_object *
 status_keep(struct tunnel *t, json_object *o)
 {
 	if (o == NULL)
-		return status_tunnel_posted(t);
-	json_object_put(t->pub_status);
-	t->pub_status = json_object_get(o);
+		o = status_tunnel_posted(t);
+	else {
+		json_object_put(t->pub_status);
+		t->pub_status = json_object_get(o);
+	}
+	status_hooks(t, o);
 	return o;
 }
 

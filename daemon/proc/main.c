@@ -136,6 +136,7 @@ main_wire(void)
 	reload_observe(notify_reloaded, NULL);		/* READY=1 last */
 	tunnel_observe(control_tunnel_changed, NULL);
 	tunnel_observe(notify_tunnel_changed, NULL);
+	tunnel_observe(hook_tunnel_changed, NULL);
 }
 
 static void
@@ -345,6 +346,7 @@ main(int argc, char **argv)
 		rc = 1;
 	}
 
+	hook_shutdown();
 	while ((t = TAILQ_FIRST(&tunnels)) != NULL)
 		tunnel_destroy(t);
 	if (worker_shutdown() != 0) {

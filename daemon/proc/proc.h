@@ -52,6 +52,11 @@ int		 netwatch_addr_from(const struct sockaddr_storage *,
 int		 netwatch_prefix_contains(const struct netwatch_prefix *,
 		    const struct netwatch_addr *);
 
+/* hook.c: on_state, a tunnel_observer */
+void		 hook_tunnel_changed(const struct tunnel_transition *,
+		    void *);
+void		 hook_shutdown(void);
+
 /* check.c */
 void	 check_note_ssh_config(const struct config *);
 int	 check_deep(const struct config *, int system_mode);

@@ -90,6 +90,8 @@ struct tunnel {
 	char			*pub_last_error;
 	char			*pub_server;	/* "host:port" */
 	json_object		*pub_status;	/* the last status read */
+	uint64_t		 hook_runs;	/* on_state: the main thread's */
+	uint64_t		 hook_failures;	/* (proc/hook.c) */
 	struct tunnel_conf	*conf;
 	enum tunnel_state	 state;
 	time_t			 since;

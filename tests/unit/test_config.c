@@ -417,6 +417,8 @@ sample(const struct keyword *kw)
 		    "[ \"9101:h:1\" ]";
 	case KW_PERMITS:
 		return "\"none\"";
+	case KW_ARGV:		/* config.c checks the program is there */
+		return "[ \"/bin/true\", \"a; b\" ]";
 	case KW_SECTION:
 		break;
 	}
