@@ -223,7 +223,9 @@ sh_after() {
 }
 
 # recipe NAME TUNNEL: start a tunneld with the recipe, wait for TUNNEL up
+RUN=""
 recipe() {
+	RUN="$RUN $1"
 	conf_for "$1"
 	start_tunneld
 	check "recipe $1: $2 comes up" wait_state "$2" up 20
@@ -272,8 +274,11 @@ TUNNELD_PID=$H_PID CTL=$H_CTL
 stop_tunneld
 TUNNELD_PID=""
 
-# sh blocks after a conf that is only checked (defaults): no daemon
+# sh blocks after a conf that is only checked, not run: no daemon
 CTL=$WORK/none.sock
-for b in $(sh_after defaults); do run_sh "$b"; done
+for c in $(blocks | sed -n 's/^[0-9]*\.conf\.//p'); do
+	case " $RUN " in *" $c "*) continue;; esac
+	for b in $(sh_after "$c"); do run_sh "$b"; done
+done
 
 done_testing
