@@ -359,8 +359,9 @@ auth_file(struct auth *a)
 		a->state = AUTH_PASSWORD;
 		return 0;
 	}
+	/* with certificate_file, the certificate is the public key sent */
 	rc = libssh2_userauth_publickey_frommemory(s->ssh, s->conf->user,
-	    strlen(s->conf->user), NULL, 0, id->data, id->len,
+	    strlen(s->conf->user), id->cert, id->certlen, id->data, id->len,
 	    id->passphrase);
 	if (!a->file_sent++ && id->encrypted && auth_key_error(rc)) {
 		session_fail(s, SE_FATAL, "identity_file %s: the passphrase "
@@ -370,7 +371,14 @@ auth_file(struct auth *a)
 		return -1;
 	}
 	if ((rc = auth_result(a, rc)) == 3) {
-		auth_note(&a->tried, "the key %s", id->path);
+		if (id->cert != NULL)
+			auth_note(&a->tried, "the key %s with certificate_file "
+			    "%s%s%s%s", id->path, s->conf->certificate_file,
+			    id->certnote != NULL ? " (" : "",
+			    id->certnote != NULL ? id->certnote : "",
+			    id->certnote != NULL ? ")" : "");
+		else
+			auth_note(&a->tried, "the key %s", id->path);
 		a->state = AUTH_PASSWORD;
 	}
 	if (rc != 1)
