@@ -5,13 +5,14 @@
  * "host" on port 22) or for the plain host name; any other key recorded
  * for "[host]:port", of whatever type, makes it a changed key, never a new
  * one; @revoked keys are refused; accept-new records a key for a host none
- * is known for.  Host certificates (@cert-authority) are never negotiated:
- * no libssh2 release verifies the key exchange with a certificate's key
- * (its *-cert-v01 host key methods have no signature check, or refuse the
- * certificate blob: doc/libssh2.md), so only plain keys are offered, and
- * a host known by its CA alone is an unknown host, which says so.  Before the handshake, the host key algorithms are ordered
+ * is known for.  Before the handshake, the host key algorithms are ordered
  * to match the types the files hold for this host; libssh2 otherwise
- * prefers ECDSA while OpenSSH records ed25519.
+ * prefers ECDSA while OpenSSH records ed25519.  Host certificates
+ * (@cert-authority) are never negotiated: no libssh2 release verifies the
+ * key exchange with a certificate's key (its *-cert-v01 host key methods
+ * have no signature check, or refuse the certificate blob: tunneld(8),
+ * SECURITY), so only plain keys are offered, and a host known by its CA
+ * alone is an unknown host, whose error says so.
  */
 #include "config.h"
 

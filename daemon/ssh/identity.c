@@ -127,7 +127,7 @@ identity_inspect(struct identity *id, int *encrypted, char **cause)
 	id->type[len] = '\0';
 	id->pub = xmalloc(publen);
 	id->publen = publen;
-	memcpy(id->pub, s - 4, publen);	/* the blob: its type, then the key */
+	memcpy(id->pub, s - 4, publen);	/* its type, then the key */
 	explicit_bzero(raw, (size_t)(e - b));
 	free(raw);
 	return 0;

@@ -177,13 +177,14 @@ known_hosts_match(const char *name, const char *list)
 int
 known_hosts_ca(struct known_hosts *k, struct kh_file **fp, int *line)
 {
+	const char *hosts;
 	size_t i, j;
 
 	for (i = 0; i < k->nfiles; i++) {
 		for (j = 0; j < k->files[i].ncas; j++) {
-			if (!known_hosts_match(k->name, k->files[i].cas[j].hosts)
-			    && !known_hosts_match(k->plain,
-			    k->files[i].cas[j].hosts))
+			hosts = k->files[i].cas[j].hosts;
+			if (!known_hosts_match(k->name, hosts) &&
+			    !known_hosts_match(k->plain, hosts))
 				continue;
 			*fp = &k->files[i];
 			*line = k->files[i].cas[j].line;

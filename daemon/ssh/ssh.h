@@ -43,7 +43,7 @@ enum session_error {
 	S(host)								\
 	S(user)								\
 	S(identity_file) /* NULL: ~/.ssh/id_ed25519, id_ecdsa */	\
-	S(certificate_file) /* identity_file's certificate, or NULL */	\
+	S(certificate_file) /* identity_file's, or NULL */		\
 	S(identity_agent) /* ssh-agent socket, "SSH_AUTH_SOCK" */	\
 	S(passphrase_file) /* identity_file's */			\
 	S(password_file) /* password auth, the last resort */		\

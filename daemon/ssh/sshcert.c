@@ -9,8 +9,8 @@
  * certificate_file it presents, to refuse what the linked libssh2 cannot
  * send and to say what is wrong with it (another key's, expired) before
  * the server only says "denied".  Host certificates are never offered:
- * no libssh2 release verifies a host key that is a certificate (doc/
- * libssh2.md), so the CA's signature is not checked here.
+ * no libssh2 release verifies a host key that is a certificate (tunneld(8),
+ * SECURITY), so the CA's signature is not checked here.
  */
 #include "config.h"
 

@@ -5,8 +5,8 @@
 # and RSA where the linked libssh2 can present them, and where it cannot,
 # the error says so.  A certificate of another key or of a host is refused
 # before the network; an expired one is sent, and the refusal says it
-# expired.  Host certificates: no libssh2 release negotiates one (doc/
-# libssh2.md), so a server with HostCertificate is still verified by its
+# expired.  Host certificates: no libssh2 release negotiates one (tunneld(8),
+# SECURITY), so a server with HostCertificate is still verified by its
 # plain key, a host known only by @cert-authority is an unknown host whose
 # error says why, and asking for a certificate host key algorithm fails.
 . "$(dirname "$0")/lib.sh"

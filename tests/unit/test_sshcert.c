@@ -99,7 +99,8 @@ test_user_ecdsa(void **state)
 	blob = decode(user_ecdsa_cert, &len);
 	assert_int_equal(sshcert_parse(blob, len, &c, &why), 0);
 	assert_null(why);
-	assert_true(str_is(&c.type, "ecdsa-sha2-nistp256-cert-v01@openssh.com"));
+	assert_true(str_is(&c.type,
+	    "ecdsa-sha2-nistp256-cert-v01@openssh.com"));
 	assert_true(str_is(&c.plain, "ecdsa-sha2-nistp256"));
 	assert_int_equal(c.kind, SSHCERT_USER);
 	assert_true(str_is(&c.key_id, "alice-id"));
