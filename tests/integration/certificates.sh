@@ -44,6 +44,8 @@ ukey u_expired ecdsa -V 20200101:20200102
 ukey u_wrongname ecdsa -n "someone-else"
 ukey u_nocert ecdsa
 ukey u_other ecdsa
+ukey u_fallback ecdsa -n "someone-else"
+cat "$WORK/u_fallback.pub" >> "$WORK/authorized_keys"
 $SSH_KEYGEN -q -s "$WORK/host_ca" -h -I hostcert -n 127.0.0.1 \
     "$WORK/u_nocert.pub" || bail "host cert"
 mv "$WORK/u_nocert-cert.pub" "$WORK/hostcert-cert.pub"
@@ -63,6 +65,7 @@ $(t wrongname u_wrongname u_wrongname-cert.pub)
 $(t otherkey u_other u_ecdsa-cert.pub)
 $(t hostcert u_nocert hostcert-cert.pub)
 $(t missing u_ecdsa nonexistent-cert.pub)
+$(t fallback u_fallback u_fallback-cert.pub)
 $(t plainkey id_ed25519)"
 start_tunneld
 
@@ -97,6 +100,14 @@ check "... the error says it expired, and when" says "$err" \
     'u_expired-cert.pub (expired at 2020-01-02T00:00:00Z)'
 check "certificate for another user name: backoff" \
     wait_state wrongname backoff 10
+check "certificate refused, key in authorized_keys: up (as ssh: the key next)" \
+    wait_state fallback up 10
+check "... the certificate was tried first" grep -q \
+    "ECDSA-CERT .* ID u_fallback" "$WORK/sshd.log"
+err=$(json_get wrongname "t['last_error']")
+check "certificate refused, key unknown: the error names both tries" says \
+    "$err" "u_wrongname with certificate_file $WORK/u_wrongname-cert.pub" \
+    "the key $WORK/u_wrongname for"
 check "certificate of another key: failed" wait_state otherkey failed 10
 err=$(json_get otherkey "t['last_error']")
 check "... the error says so" says "$err" 'certifies another key' u_other
