@@ -73,6 +73,7 @@ struct tunnel_conf {
 	int			 port;
 	char			*user;
 	char			*identity_file;	/* NULL: ~/.ssh/id_ed25519, id_ecdsa */
+	char			*certificate_file; /* identity_file's, or NULL */
 	char			*known_hosts;	/* NULL: ~/.ssh/known_hosts + system */
 	char			*identity_agent; /* socket path, "SSH_AUTH_SOCK" */
 	char			*passphrase_file; /* identity_file's */

@@ -566,6 +566,7 @@ cfg_trust_tunnel(config_setting_t *t, config_setting_t *dg, const char *path,
 		int		 secret;	/* file.c: read with O_NOFOLLOW */
 	} f[] = {
 		{ "identity_file", tc->identity_file, 1 },
+		{ "certificate_file", tc->certificate_file, 0 },
 		{ "known_hosts", tc->known_hosts, 0 },
 		{ "password_file", tc->password_file, 1 },
 		{ "passphrase_file", tc->passphrase_file, 1 },

@@ -56,6 +56,8 @@ const struct keyword keywords[] = {
 	{ "port", KW_INT, T(port), N(1, 65535, 22), R(KR_SESSION) },
 	{ "user", KW_STRING, T(user), NA, R(KR_SESSION) },
 	{ "identity_file", KW_PATH, T(identity_file), NA, R(KR_SESSION) },
+	{ "certificate_file", KW_PATH, T(certificate_file), NA,
+	    R(KR_SESSION) },
 	{ "known_hosts", KW_PATH, T(known_hosts), NA, R(KR_SESSION) },
 	/* keys: "SSH_AUTH_SOCK" is no path, identity.c resolves it */
 	{ "identity_agent", KW_STRING, T(identity_agent), NA, R(KR_SESSION) },

@@ -68,6 +68,8 @@ static const struct ssh_option {
 	{ "port", "Port", "port", "22", 0 },
 	{ "user", "User", "user", SSH_UNSET, 1 },
 	{ "identityfile", "IdentityFile", "identity_file", SSH_UNSET, 1 },
+	{ "certificatefile", "CertificateFile", "certificate_file", SSH_UNSET,
+	    1 },
 	{ "identityagent", "IdentityAgent", "identity_agent", "none", 0 },
 	{ "proxyjump", "ProxyJump", "jump", "none", 0 },
 	{ "userknownhostsfile", "UserKnownHostsFile", "known_hosts",
@@ -673,6 +675,7 @@ ssh_config_value(const struct ssh_option *o, const char *v,
 	first = xstrdup(v);
 	first[n] = '\0';
 	if (strcmp(o->key, "identityfile") == 0 ||
+	    strcmp(o->key, "certificatefile") == 0 ||
 	    strcmp(o->key, "userknownhostsfile") == 0 ||
 	    (strcmp(o->key, "identityagent") == 0 &&
 	    strcmp(first, "SSH_AUTH_SOCK") != 0 && first[0] != '$')) {

@@ -23,7 +23,7 @@ enum ssh_from {
 	SSH_FROM_UNSUPPORTED	/* no such keyword in this tunneld */
 };
 
-#define SSH_CONFIG_OPTIONS	10	/* ssh_config.c: ssh_options[] */
+#define SSH_CONFIG_OPTIONS	11	/* ssh_config.c: ssh_options[] */
 
 /* What ssh -G said of a tunnel's alias. */
 struct ssh_resolved {

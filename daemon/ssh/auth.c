@@ -45,6 +45,7 @@ struct auth {
 	int			 listing;	/* the list of keys asked for */
 	int			 signing;	/* a sign request in flight */
 	int			 file_sent;	/* the key file's first call made */
+	int			 cert_refused;	/* ... with certificate_file */
 	int			 agent_wait;	/* ... waiting for the agent */
 	int			 sign_failed;	/* ... which did not sign */
 	struct event		*ev_agent;
@@ -353,15 +354,18 @@ auth_file(struct auth *a)
 {
 	struct session *s = a->s;
 	struct identity *id = &s->id;
+	const char *cert = a->cert_refused ? NULL : id->cert;
 	int rc;
 
 	if (id->path == NULL || !auth_offered(a, "publickey")) {
 		a->state = AUTH_PASSWORD;
 		return 0;
 	}
+	/* with certificate_file, the certificate is the public key sent
+	 * first, then the plain key, as ssh does */
 	rc = libssh2_userauth_publickey_frommemory(s->ssh, s->conf->user,
-	    strlen(s->conf->user), NULL, 0, id->data, id->len,
-	    id->passphrase);
+	    strlen(s->conf->user), cert, cert != NULL ? id->certlen : 0,
+	    id->data, id->len, id->passphrase);
 	if (!a->file_sent++ && id->encrypted && auth_key_error(rc)) {
 		session_fail(s, SE_FATAL, "identity_file %s: the passphrase "
 		    "in passphrase_file %s does not decrypt it (wrong "
@@ -369,7 +373,16 @@ auth_file(struct auth *a)
 		identity_clear(id);
 		return -1;
 	}
-	if ((rc = auth_result(a, rc)) == 3) {
+	if ((rc = auth_result(a, rc)) == 3 && cert != NULL) {
+		auth_note(&a->tried, "the key %s with certificate_file "
+		    "%s%s%s%s", id->path, s->conf->certificate_file,
+		    id->certnote != NULL ? " (" : "",
+		    id->certnote != NULL ? id->certnote : "",
+		    id->certnote != NULL ? ")" : "");
+		a->cert_refused = 1;
+		return 0;
+	}
+	if (rc == 3) {
 		auth_note(&a->tried, "the key %s", id->path);
 		a->state = AUTH_PASSWORD;
 	}

@@ -7,7 +7,12 @@
  * one; @revoked keys are refused; accept-new records a key for a host none
  * is known for.  Before the handshake, the host key algorithms are ordered
  * to match the types the files hold for this host; libssh2 otherwise
- * prefers ECDSA while OpenSSH records ed25519.
+ * prefers ECDSA while OpenSSH records ed25519.  Host certificates
+ * (@cert-authority) are never negotiated: no libssh2 release verifies the
+ * key exchange with a certificate's key (its *-cert-v01 host key methods
+ * have no signature check, or refuse the certificate blob: tunneld(8),
+ * SECURITY), so only plain keys are offered, and a host known by its CA
+ * alone is an unknown host, whose error says so.
  */
 #include "config.h"
 
@@ -188,6 +193,17 @@ hostkey_new(struct known_hosts *k, const char *key, size_t len,
 		session_params_log(tc, LOG_LVL_NOTICE, "added %s %s for %s to "
 		    "%s (accept-new)", method, fp, k->name, k->files[0].path);
 		return 0;
+	}
+	if (known_hosts_ca(k, &f, &line)) {
+		xasprintf(cause, "host key for %s is unknown: the server "
+		    "offers %s %s; %s:%d trusts host certificates for it "
+		    "(@cert-authority), but libssh2 %s cannot negotiate a host "
+		    "certificate, so tunneld checks plain host keys only: "
+		    "after checking that fingerprint, add the key to %s "
+		    "(ssh-keyscan -p %d %s >> %s)", k->name, method, fp,
+		    f->path, line, libssh2_version(0), k->files[0].path,
+		    tc->port, tc->host, k->files[0].path);
+		return -1;
 	}
 	xasprintf(cause, "host key for %s is unknown: the server offers %s "
 	    "%s; after checking that fingerprint, add it to %s (ssh-keyscan "

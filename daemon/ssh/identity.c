@@ -18,14 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
 #include "ssh.h"
 #include "agent.h"
 #include "session.h"
+#include "sshcert.h"
 
 #define IDENTITY_MAX	(64 * 1024)
+#define CERT_MAX	(64 * 1024)
 
 static const char *default_identities[] = { "id_ed25519", "id_ecdsa" };
 
@@ -122,6 +125,9 @@ identity_inspect(struct identity *id, int *encrypted, char **cause)
 	id->type = xmalloc(len + 1);
 	memcpy(id->type, s, len);
 	id->type[len] = '\0';
+	id->pub = xmalloc(publen);
+	id->publen = publen;
+	memcpy(id->pub, s - 4, publen);	/* its type, then the key */
 	explicit_bzero(raw, (size_t)(e - b));
 	free(raw);
 	return 0;
@@ -249,6 +255,136 @@ identity_passphrase(const struct session_params *tc, struct identity *id,
 }
 
 /*
+ * Can the linked libssh2 present a certificate of this type?  Asked of the
+ * library, not of its version: the releases that sign a user
+ * authentication with a certificate's key are the ones whose host key
+ * methods name the certificate type (1.10: the ECDSA ones; 1.11: ed25519
+ * too, and RSA with rsa-sha2-256/512), since userauth.c takes the
+ * signature's name from the same table.  An ssh-rsa certificate needs
+ * rsa-sha2: OpenSSH 8.8 and later refuse its SHA-1 signature.
+ */
+static int
+identity_cert_type_ok(const char *type)
+{
+	char *why = NULL;
+	int rc;
+
+	if (strcmp(type, "ssh-rsa-cert-v01@openssh.com") == 0)
+		type = "rsa-sha2-256-cert-v01@openssh.com";
+	rc = session_algs_check(SA_HOSTKEY, type, &why);
+	free(why);
+	return rc == 0;
+}
+
+/* The UTC time of a certificate's bound, as ssh-keygen -L prints it. */
+static void
+identity_cert_time(uint64_t t, char *buf, size_t len)
+{
+	time_t tt;
+	struct tm tm;
+
+	if (t > (uint64_t)INT32_MAX * 4) {
+		snprintf(buf, len, "forever");
+		return;
+	}
+	tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Is the certificate valid now?  If not, id->certnote says why. */
+static void
+identity_cert_window(struct identity *id, const struct sshcert *c)
+{
+	uint64_t now = (uint64_t)time(NULL);
+	char t[32];
+
+	if (now < c->valid_after) {
+		identity_cert_time(c->valid_after, t, sizeof t);
+		xasprintf(&id->certnote, "not valid before %s", t);
+	} else if (now >= c->valid_before) {
+		identity_cert_time(c->valid_before, t, sizeof t);
+		xasprintf(&id->certnote, "expired at %s", t);
+	}
+}
+
+/*
+ * certificate_file, checked against identity_file's key: "type base64
+ * [comment]" as ssh-keygen -s writes it, a user certificate of that key,
+ * of a type the linked libssh2 can present.  One outside its validity
+ * window is still presented (it may be renewed before the next attempt),
+ * with id->certnote saying why the server will refuse it.
+ */
+static int
+identity_cert(const struct session_params *tc, struct identity *id,
+    char **cause)
+{
+	const char *path = tc->certificate_file, *p, *why = NULL;
+	struct sshcert *c = NULL;
+	struct stat st;
+	unsigned char *blob = NULL;
+	size_t tlen, blen;
+	ssize_t n;
+	int rc = -1;
+
+	if (path == NULL)
+		return 0;
+	if (id->path == NULL) {
+		xasprintf(cause, "certificate_file %s is presented with the "
+		    "key of identity_file, and there is none", path);
+		return -1;
+	}
+	if (file_read(path, "certificate_file", CERT_MAX, FILE_TRUST,
+	    &id->cert, &id->certlen, &st, cause) != 0)
+		return -1;
+	p = id->cert + strspn(id->cert, " \t");
+	tlen = strcspn(p, " \t\r\n");
+	id->certtype = xmalloc(tlen + 1);
+	memcpy(id->certtype, p, tlen);
+	id->certtype[tlen] = '\0';
+	p += tlen;
+	p += strspn(p, " \t");
+	blen = strcspn(p, " \t\r\n");
+	blob = xmalloc(blen + 1);
+	c = xcalloc(1, sizeof *c);
+	if ((n = base64_decode(p, blen, blob, blen + 1)) < 0)
+		why = "not a certificate (ssh-keygen -s writes one)";
+	else if (sshcert_parse(blob, (size_t)n, c, &why) == 0 &&
+	    !sshcert_str_is(&c->type, id->certtype))
+		why = "damaged: its type differs from its first word";
+	if (why != NULL) {
+		xasprintf(cause, "certificate_file %s: %s", path, why);
+		goto out;
+	}
+	if (c->kind != SSHCERT_USER) {
+		xasprintf(cause, "certificate_file %s is a host certificate, "
+		    "not a user one (ssh-keygen -s without -h)", path);
+		goto out;
+	}
+	if (id->pub != NULL && !sshcert_key_is(c, id->pub, id->publen)) {
+		xasprintf(cause, "certificate_file %s certifies another key "
+		    "than identity_file %s's", path, id->path);
+		goto out;
+	}
+	if (!identity_cert_type_ok(id->certtype)) {
+		xasprintf(cause, "certificate_file %s: libssh2 %s cannot "
+		    "present %s certificates (tunneld.conf(5) says which "
+		    "types each release can)", path, libssh2_version(0),
+		    id->certtype);
+		goto out;
+	}
+	identity_cert_window(id, c);
+	if (id->certnote != NULL)
+		session_params_log(tc, LOG_LVL_WARNING, "certificate_file %s "
+		    "%s; the server will refuse it", path, id->certnote);
+	rc = 0;
+out:
+	free(c);
+	free(blob);
+	return rc;
+}
+
+/*
  * Everything a file identity needs, loaded and checked before the network
  * is touched: the key file (or the first default that exists), its type,
  * and its passphrase.  With no key file and an agent or password to use
@@ -262,11 +398,12 @@ identity_load(const struct session_params *tc, struct identity *id,
 
 	memset(id, 0, sizeof *id);
 	if ((rc = identity_path(tc, id, cause)) != 0)
-		return rc == 1 ? 0 : -1;
+		return rc == 1 ? identity_cert(tc, id, cause) : -1;
 	if (identity_read(id, cause) != 0 ||
 	    identity_inspect(id, &id->encrypted, cause) != 0 ||
 	    identity_type_ok(id, cause) != 0 ||
-	    identity_passphrase(tc, id, cause) != 0) {
+	    identity_passphrase(tc, id, cause) != 0 ||
+	    identity_cert(tc, id, cause) != 0) {
 		identity_clear(id);
 		return -1;
 	}
@@ -280,6 +417,10 @@ identity_clear(struct identity *id)
 	secret_free(id->passphrase);
 	free(id->path);
 	free(id->type);
+	free(id->pub);
+	free(id->cert);
+	free(id->certtype);
+	free(id->certnote);
 	memset(id, 0, sizeof *id);
 }
 

@@ -81,6 +81,9 @@ known_hosts_free(struct known_hosts *k)
 		for (j = 0; j < f->nrevoked; j++)
 			free(f->revoked[j].key);
 		free(f->revoked);
+		for (j = 0; j < f->ncas; j++)
+			free(f->cas[j].hosts);
+		free(f->cas);
 		free(f->entries);
 	}
 	free(k->home_file);
@@ -105,6 +108,92 @@ known_hosts_revoked(struct kh_file *f, char *p, int lineno)
 	f->revoked[f->nrevoked++].line = lineno;
 }
 
+/* @cert-authority patterns key: kept to say why such a host is unknown. */
+static void
+known_hosts_cert_authority(struct kh_file *f, char *p, int lineno)
+{
+	char *hosts, *save;
+
+	strtok_r(p, " \t", &save);
+	if ((hosts = strtok_r(NULL, " \t", &save)) == NULL)
+		return;
+	f->cas = xreallocarray(f->cas, f->ncas + 1, sizeof *f->cas);
+	f->cas[f->ncas].hosts = xstrdup(hosts);
+	f->cas[f->ncas++].line = lineno;
+}
+
+/* ssh's match_pattern(): "*" and "?" are the only wildcards ("[" is not). */
+static int
+known_hosts_wild(const char *s, const char *pat)
+{
+	for (; *pat != '\0'; pat++, s++) {
+		if (*pat == '*') {
+			for (; *s != '\0'; s++) {
+				if (known_hosts_wild(s, pat + 1))
+					return 1;
+			}
+			return known_hosts_wild(s, pat + 1);
+		}
+		if (*s == '\0' || (*pat != '?' && *pat != *s))
+			return 0;
+	}
+	return *s == '\0';
+}
+
+/*
+ * Does name match the pattern list of a known_hosts line, as ssh's
+ * match_hostname() does: comma-separated wildcards (* and ?), a "!"
+ * pattern that matches refuses the name.  Hashed names are not matched.
+ */
+static int
+known_hosts_match(const char *name, const char *list)
+{
+	char *copy, *pat, *save;
+	int neg, matched = 0;
+
+	copy = xstrdup(list);
+	for (pat = copy; *pat != '\0'; pat++)	/* name is lower case */
+		*pat = (char)tolower((unsigned char)*pat);
+	for (pat = strtok_r(copy, ",", &save); pat != NULL;
+	    pat = strtok_r(NULL, ",", &save)) {
+		if ((neg = *pat == '!'))
+			pat++;
+		if (!known_hosts_wild(name, pat))
+			continue;
+		if (neg) {
+			matched = 0;
+			break;
+		}
+		matched = 1;
+	}
+	free(copy);
+	return matched;
+}
+
+/*
+ * Is there a @cert-authority line for this host (by either name ssh looks
+ * it up by)?  1 with its file and line, or 0.
+ */
+int
+known_hosts_ca(struct known_hosts *k, struct kh_file **fp, int *line)
+{
+	const char *hosts;
+	size_t i, j;
+
+	for (i = 0; i < k->nfiles; i++) {
+		for (j = 0; j < k->files[i].ncas; j++) {
+			hosts = k->files[i].cas[j].hosts;
+			if (!known_hosts_match(k->name, hosts) &&
+			    !known_hosts_match(k->plain, hosts))
+				continue;
+			*fp = &k->files[i];
+			*line = k->files[i].cas[j].line;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One line of a file; what libssh2 cannot read is skipped, and said so. */
 static void
 known_hosts_line(struct known_hosts *k, struct kh_file *f, char *line,
@@ -119,6 +208,11 @@ known_hosts_line(struct known_hosts *k, struct kh_file *f, char *line,
 		return;
 	if (strncmp(p, "@revoked", 8) == 0 && (p[8] == ' ' || p[8] == '\t')) {
 		known_hosts_revoked(f, p, lineno);
+		return;
+	}
+	if (strncmp(p, "@cert-authority", 15) == 0 &&
+	    (p[15] == ' ' || p[15] == '\t')) {
+		known_hosts_cert_authority(f, p, lineno);
 		return;
 	}
 	if (*p == '@') {

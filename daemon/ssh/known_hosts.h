@@ -32,6 +32,12 @@ struct kh_revoked {
 	int	 line;
 };
 
+/* @cert-authority PATTERNS KEY: the host patterns, and the line. */
+struct kh_ca {
+	char	*hosts;
+	int	 line;
+};
+
 /* One file's entries, kept apart so that messages name the right file. */
 struct kh_file {
 	const char		*path;
@@ -40,6 +46,8 @@ struct kh_file {
 	size_t			 nentries;
 	struct kh_revoked	*revoked;
 	size_t			 nrevoked;
+	struct kh_ca		*cas;
+	size_t			 ncas;
 };
 
 struct known_hosts {
@@ -60,6 +68,7 @@ int	known_hosts_lookup(struct known_hosts *, const char *, const char *,
 int	known_hosts_has_type(struct known_hosts *, const char *, size_t,
 	    struct kh_file **, int *);
 char	*known_hosts_types(struct known_hosts *, const char *);
+int	known_hosts_ca(struct known_hosts *, struct kh_file **, int *);
 int	known_hosts_append(const struct session_params *, const char *, int,
 	    const char *, size_t, char **);
 

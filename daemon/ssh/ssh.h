@@ -43,6 +43,7 @@ enum session_error {
 	S(host)								\
 	S(user)								\
 	S(identity_file) /* NULL: ~/.ssh/id_ed25519, id_ecdsa */	\
+	S(certificate_file) /* identity_file's, or NULL */		\
 	S(identity_agent) /* ssh-agent socket, "SSH_AUTH_SOCK" */	\
 	S(passphrase_file) /* identity_file's */			\
 	S(password_file) /* password auth, the last resort */		\
@@ -249,6 +250,12 @@ struct identity {
 	int	 encrypted;	/* protected by a passphrase ... */
 	char	*passphrase;	/* ... this one, from passphrase_file */
 	size_t	 passlen;
+	unsigned char *pub;	/* its public key blob (OpenSSH format only) */
+	size_t	 publen;
+	char	*cert;		/* certificate_file's text, or NULL */
+	size_t	 certlen;
+	char	*certtype;	/* "ssh-ed25519-cert-v01@openssh.com" */
+	char	*certnote;	/* why the server may refuse it, or NULL */
 };
 int	 identity_load(const struct session_params *, struct identity *,
 	    char **cause);

@@ -25,6 +25,7 @@ tunnel_ssh_conf_params(const struct tunnel_conf *tc, struct session_params *p)
 	p->port = tc->port;
 	p->user = tc->user;
 	p->identity_file = tc->identity_file;
+	p->certificate_file = tc->certificate_file;
 	p->identity_agent = tc->identity_agent;
 	p->passphrase_file = tc->passphrase_file;
 	p->password_file = tc->password_file;

@@ -1,0 +1,42 @@
+/*
+ * sshcert.h - OpenSSH certificates read (sshcert.c).  Private to ssh/.
+ */
+#ifndef TUNNELD_SSHCERT_H
+#define TUNNELD_SSHCERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSHCERT_USER		1
+#define SSHCERT_HOST		2
+#define SSHCERT_MAX_PRINCIPALS	256	/* ssh-keygen's own limit */
+#define SSHCERT_MAX_CRITICAL	16
+
+/* Bytes inside the parsed blob, not NUL-terminated. */
+struct sshcert_str {
+	const unsigned char	*p;
+	size_t			 len;
+};
+
+struct sshcert {
+	struct sshcert_str	type;	/* "ssh-ed25519-cert-v01@openssh.com" */
+	struct sshcert_str	plain;	/* "ssh-ed25519" */
+	struct sshcert_str	nonce;
+	struct sshcert_str	key;	/* the key's fields, after the nonce */
+	uint64_t		serial;
+	uint32_t		kind;	/* SSHCERT_USER or SSHCERT_HOST */
+	struct sshcert_str	key_id;
+	struct sshcert_str	principals[SSHCERT_MAX_PRINCIPALS];
+	size_t			nprincipals;	/* 0: any */
+	uint64_t		valid_after, valid_before;	/* seconds */
+	struct sshcert_str	critical[SSHCERT_MAX_CRITICAL];	/* names */
+	size_t			ncritical;
+	struct sshcert_str	signature_key, signature;
+};
+
+int	sshcert_parse(const unsigned char *, size_t, struct sshcert *,
+	    const char **why);
+int	sshcert_str_is(const struct sshcert_str *, const char *);
+int	sshcert_key_is(const struct sshcert *, const unsigned char *, size_t);
+
+#endif
