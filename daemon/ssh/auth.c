@@ -280,6 +280,23 @@ fail:
 	return 0;
 }
 
+/*
+ * libssh2's publickey and keyboard-interactive calls return
+ * PUBLICKEY_UNVERIFIED or AUTHENTICATION_FAILED also when the transport
+ * failed while they waited for the server's answer (the connection closed
+ * or reset mid-authentication); only the message, "Waiting for ... USERAUTH
+ * response" (1.10, 1.11, master), tells it from a refusal.  Taken for a
+ * refusal, a dropped connection would be retried as slowly as a refused key.
+ */
+static int
+auth_transport_lost(struct session *s)
+{
+	char *msg = NULL;
+
+	libssh2_session_last_error(s->ssh, &msg, NULL, 0);
+	return msg != NULL && strncmp(msg, "Waiting for", 11) == 0;
+}
+
 /* The server's answer to an attempt: 0 accepted, 1 (EAGAIN), or -1 failed
  * for a reason other than the server's refusal (the session has failed);
  * 3: refused, on to the next. */
@@ -292,8 +309,9 @@ auth_result(struct auth *a, int rc)
 		return 0;
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return 1;
-	if (rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
-	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED)
+	if ((rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED ||
+	    rc == LIBSSH2_ERROR_AUTHENTICATION_FAILED) &&
+	    !auth_transport_lost(s))
 		return 3;
 	session_fail(s, SE_NETWORK, "authentication with %s: %s", s->addr,
 	    session_ssh_error(s));
