@@ -121,6 +121,10 @@ const struct keyword keywords[] = {
 	    N(1, 1000000, 1024), R(KR_NONE) },
 	{ "log_rate_limit", KW_INT, G(log_rate_limit), N(0, 1000000, 20),
 	    KR_APPLY, NULL },
+	/* the end-to-end probe of remote forwards (tunnel/probe.c) */
+	{ "probe_interval", KW_DURATION, T(probe_interval), N(0, 86400, 0),
+	    R(KR_REARM) },
+	{ "probe_target", KW_BOOL, T(probe_target), N(0, 1, 1), R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 

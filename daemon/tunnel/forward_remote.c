@@ -18,9 +18,10 @@
 
 #include "tunnel.h"
 
+static void	forward_remote_connect(struct forward *, struct channel *);
 
 /* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
-static const char *
+const char *
 forward_remote_bind(const struct forward *f)
 {
 	const char *h = f->spec->listen.host;
@@ -100,6 +101,7 @@ forward_remote_up(struct forward *f)
 	    f->listen_str, f->spec->spec,
 	    f->server_note != NULL ? "; it says: " : "",
 	    f->server_note != NULL ? f->server_note : "");
+	forward_probe_start(f);
 }
 
 static void
@@ -212,6 +214,7 @@ forward_remote_session_lost(struct forward *f)
 	f->listening = 0;
 	f->requested = 0;
 	f->retries = 0;
+	forward_probe_stop(f);
 	if (f->retry_timer != NULL)
 		evtimer_del(f->retry_timer);
 	if (f->state != FS_FAILED)	/* a new session asks afresh */
@@ -222,9 +225,30 @@ forward_remote_session_lost(struct forward *f)
 		forward_set_state(f, FS_PENDING, "the session is gone");
 }
 
-/* A connection to the server's listener, forwarded to us as a channel. */
+/* A connection to the server's listener, forwarded to us as a channel:
+ * while a probe is out, held for its first bytes (probe.c). */
 void
 forward_remote_accept(struct forward *f, struct channel *c)
+{
+	channel_set_owner(c, f, NULL);
+	if (!forward_probe_sniff(f, c))
+		forward_remote_connect(f, c);
+}
+
+/* A held connection's first bytes came: the probe's, or a real one. */
+void
+forward_remote_sniffed(struct forward *f, struct channel *c)
+{
+	if (forward_probe_sniffed(f, c))
+		return;
+	log_forward(f, LOG_LVL_DEBUG, "%s: a connection arrived during a "
+	    "probe, not the probe's: connected", f->spec->spec);
+	forward_remote_connect(f, c);
+}
+
+/* A real connection forwarded to us: connected to the target here. */
+static void
+forward_remote_connect(struct forward *f, struct channel *c)
 {
 	const struct fwdspec *sp = f->spec;
 	const char *why;
