@@ -73,6 +73,7 @@ struct forward_probe {
 };
 
 static void	forward_probe_finish(struct forward_probe *);
+static void	probe_abort(struct forward_probe *);
 
 static int
 probe_enabled(const struct forward *f)
@@ -279,10 +280,36 @@ probe_target_start(struct forward_probe *p)
 
 /* --- a probe ------------------------------------------------------------- */
 
+/*
+ * The probe's time is up.  A leg still waiting behind an open that the
+ * server has not answered (the session's one open slot, held by another
+ * channel's blackholed target) proves nothing: no verdict this time.
+ */
 static void
 probe_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	forward_probe_finish(arg);
+	struct forward_probe *p = arg;
+	struct forward *f = p->f;
+	char stuck[300], mine[300];
+	double age = 0;
+	size_t i;
+
+	if (!session_open_stuck(f->tunnel->session, &age, stuck, sizeof stuck))
+		stuck[0] = '\0';
+	for (i = 0; i < p->nlegs && stuck[0] != '\0'; i++) {
+		snprintf(mine, sizeof mine, "%s:%d", p->legs[i].host,
+		    f->bound_port);
+		if (p->legs[i].result == LEG_WAIT && strcmp(stuck, mine) != 0)
+			break;
+	}
+	if (stuck[0] == '\0' || i == p->nlegs) {
+		forward_probe_finish(p);
+		return;
+	}
+	log_forward(f, LOG_LVL_DEBUG, "the probe of %s waited behind an open "
+	    "the server has not answered for %.0fs: no verdict",
+	    f->spec->spec, age);
+	probe_abort(p);
 }
 
 static void
