@@ -319,9 +319,11 @@ probe_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct forward *f = p->f;
 	double d;
 
-	if (!probe_enabled(f) || !f->listening || p->running)
-		return;
+	if (!probe_enabled(f) || !f->listening)
+		return;		/* forward_probe_start() when it listens */
 	timer_add_secs(p->timer, f->tunnel->conf->probe_interval);
+	if (p->running)
+		return;		/* the last one is still out */
 	if (getrandom(p->token, sizeof p->token, 0) != sizeof p->token)
 		return;
 	p->running = 1;

@@ -44,7 +44,8 @@ T=$(cat "$WORK/target.port")
 : > "$WORK/target.log"
 accepts() { wc -l < "$WORK/target.log" | tr -d ' '; }
 
-P1=$(free_port); P2=$(free_port); P3=$(free_port)
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
+P5=$(free_port)
 DOWN=$(free_port)	# nothing listens there
 
 # fwd NAME I EXPR: Python EXPR on forward I's status (f)
@@ -77,13 +78,14 @@ conf() {
 
 # --- (a) healthy: loopback and "*" binds ---------------------------------
 SSHD_NETNS=$NS SSHD_ADDR=$SERVER start_sshd "GatewayPorts clientspecified"
-conf "remote = [ \"$P1:127.0.0.1:$T\", \"*:$P2:127.0.0.1:$T\" ];"
+conf "remote = [ \"$P1:127.0.0.1:$T\", \"*:$P2:127.0.0.1:$T\", \"$P4\" ];"
 start_tunneld
 check "(a) healthy: up" wait_state pr up
 check "... the loopback bind's probe comes back" wait_until 15 probe_is pr 0 True
 check "... the \"*\" bind's probe comes back" wait_until 15 probe_is pr 1 True
+check "... the remote dynamic forward's probe comes back" wait_until 15 probe_is pr 2 True
 check "... over three more intervals" probes_pass pr 1 3
-check "... with no false alarm" test "$(fwd pr 0 "f['probe_failures']")$(fwd pr 1 "f['probe_failures']")" = 00
+check "... with no false alarm" test "$(fwd pr 0 "f['probe_failures']")$(fwd pr 1 "f['probe_failures']")$(fwd pr 2 "f['probe_failures']")" = 000
 check "... still up" test "$(json_get pr "t['state']")" = up
 check "... the log says so once" test "$(grep -c ":$P2:127.0.0.1:$T\": the probe came back" "$WORK/tunneld.log")" = 1
 check "... the probe's status" says "$(fwd pr 1 "f['probe']")" "'state'" "'last'"
@@ -134,20 +136,23 @@ stop_tunneld
 stop_sshd
 
 # --- (d) the listener does not reach this tunnel; (f) real connections ---
-# another program holds the server's [::1]:P3: sshd binds 127.0.0.1 only
+# another program holds the server's [::1]:P3 and [::1]:P5: sshd binds
+# 127.0.0.1 only
 in_ns $PYTHON3 -c "
-import socket,time
-s=socket.socket(socket.AF_INET6); s.bind(('::1',$P3)); s.listen(8)
+import socket,select
+ls=[]
+for p in ($P5,$P3):
+    s=socket.socket(socket.AF_INET6); s.bind(('::1',p)); s.listen(8); ls.append(s)
 cs=[]
 while True:
-    c,_=s.accept(); cs.append(c)" &
+    for s in select.select(ls,[],[])[0]:
+        c,_=s.accept(); cs.append(c)" &
 PIDS="$PIDS $!"
 wait_until 10 in_ns $PYTHON3 -c "import socket; socket.create_connection(('::1',$P3),1)" 2>/dev/null ||
     bail "the holder of [::1]:$P3 did not start"
 SSHD_NETNS=$NS SSHD_ADDR=$SERVER start_sshd "GatewayPorts clientspecified"
-conf "remote = [ \"$P3:127.0.0.1:$T\" ];"
+conf "remote = [ \"$P3:127.0.0.1:$T\", \"$P5\" ];"
 start_tunneld
-events_start
 check "(d) the listener does not reach: the message" \
 	wait_log "the server's \[::1\]:$P3 does not reach this tunnel" 20
 check "... re-requested" wait_log "asking the server to listen again" 20
@@ -162,9 +167,15 @@ while len(d)<100:
     assert r
     d+=r
 assert d==b'x'*100" || return 1
-	grep -q "arrived during a probe" "$WORK/tunneld.log"
+	grep -q ": $P3:127.0.0.1:$T: a connection arrived during a probe" "$WORK/tunneld.log"
 }
 check "(f) a real connection during a probe works" wait_until 30 held
+socks_held() {
+	in_ns $NETIO socks-roundtrip "$P5" 5 127.0.0.1 "$T" 1000 >/dev/null ||
+	    return 1
+	grep -q ": $P5: a connection arrived during a probe" "$WORK/tunneld.log"
+}
+check "... and a SOCKS client of a remote dynamic forward" wait_until 30 socks_held
 check "(d) ... then reconnected" wait_log "lost.*does not reach this tunnel\|does not reach this tunnel.*backoff\|-> backoff" 30
 failed_again() { says "$(fwd pr 0 "f['state']") $(fwd pr 0 "f['last_error']")" failed "does not reach"; }
 check "... and on the new session the forward is failed again" wait_until 20 failed_again
