@@ -522,8 +522,10 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	if (ch == NULL) {
-		session_log(c->session, LOG_LVL_INFO, "%s: the server refused "
-		    "the channel: %s", c->label, error);
+		/* nobody's: a probe's, whose owner says what it means */
+		session_log(c->session, c->owner != NULL ? LOG_LVL_INFO :
+		    LOG_LVL_DEBUG, "%s: the server refused the channel: %s",
+		    c->label, error);
 		channel_error(c, error);
 		channel_close_fd(c);
 		c->state = CH_DEAD;

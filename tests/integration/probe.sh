@@ -71,7 +71,7 @@ conf() {
   pr = {
     host = \"$SERVER\";
     connect_timeout = 3;
-    probe_interval = 1;
+    probe_interval = ${INTERVAL:-1};
     $1
   };"
 }
@@ -119,6 +119,19 @@ check "... one line, not one per interval" probes_pass pr 0 2
 check "... (still one)" test "$(grep -c "127.0.0.1:$DOWN refuses" "$WORK/tunneld.log")" = 1
 check "... counted" test "$(fwd pr 0 "f['probe_failures']")" -ge 3
 check "... metrics: probe_ok 0" sh -c "$TUNNELCTL -s $CTL metrics | grep '^tunneld_forward_probe_ok{' | grep -q ' 0\$'"
+# probe_interval on reload: re-armed on the live session
+INTERVAL=0; conf "remote = [ \"$P1:127.0.0.1:$DOWN\" ];"; INTERVAL=1
+tctl reload >/dev/null
+no_probe() { [ "$(fwd pr 0 "'probe_ok' in f")" = False ]; }
+check "reload, probe_interval = 0: the probe's fields are gone" wait_until 10 no_probe
+check "... the same session" test "$(json_get pr "t['reconnects']")" = 0
+probes() { grep -c "probing $P1:127.0.0.1:$DOWN" "$WORK/tunneld.log"; }
+n=$(probes)
+sleep 3		# three of the old intervals: no probe may start in them
+check "... and no probe runs" test "$(probes)" -le $((n + 1))
+conf "remote = [ \"$P1:127.0.0.1:$DOWN\" ];"
+tctl reload >/dev/null
+check "reload, probe_interval = 1 again: probing again" probes_pass pr 0 2
 stop_tunneld
 
 # --- (b) GatewayPorts no, "*" asked: the server's loopback only ----------
