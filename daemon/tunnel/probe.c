@@ -39,12 +39,17 @@
 #define PROBE_DEADLINE	10.0	/* seconds at most a probe waits */
 
 enum leg_result { LEG_WAIT, LEG_BACK, LEG_CLOSED };
+/* ::1 for localhost: a server may have no IPv6 loopback; 127.0.0.1 for an
+ * explicit address: not covered, only asked to tell the loopback-only
+ * bind (GatewayPorts no) from a listener that does not reach us */
+enum { LEG_REQUIRED, LEG_OPEN, LEG_DIAGNOSTIC };
 
 /* One address the listener should cover, and the channel sent to it. */
 struct probe_leg {
 	char			 host[INET6_ADDRSTRLEN];
-	int			 optional;	/* ::1: a server may have no
-						   IPv6 loopback */
+	int			 optional;	/* LEG_REQUIRED, LEG_OPEN (a
+						   refused open is no failure),
+						   LEG_DIAGNOSTIC (never one) */
 	int			 fd;		/* our end of the channel's */
 	struct event		*ev;
 	enum leg_result		 result;
@@ -205,39 +210,46 @@ probe_server_address(struct forward *f, char *buf, size_t len)
 	return inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL ? -1 : 0;
 }
 
-/* The addresses the listener should cover: legs[0] loopback, legs[1] the
- * bind address (or the server's own, for a wildcard bind). */
+/* Leg i to host:port, if it can be started. */
+static void
+probe_leg_add(struct forward_probe *p, const char *host, int optional)
+{
+	if (probe_leg_start(p, p->nlegs, host, p->f->bound_port,
+	    optional) == 0)
+		p->nlegs++;
+}
+
+/*
+ * The addresses the listener should cover: the loopback bind's (::1 too
+ * for localhost); for "*", 127.0.0.1 and the server's address the session
+ * is connected to; for an explicit address, that address (a name: the
+ * server's address again), and 127.0.0.1 to tell a loopback-only bind.
+ */
 static void
 probe_legs(struct forward_probe *p)
 {
-	struct forward *f = p->f;
-	const char *h = forward_remote_bind(f);
-	char addr[INET6_ADDRSTRLEN];
+	const char *h = forward_remote_bind(p->f);
+	char addr[INET6_ADDRSTRLEN] = "";
 	struct in6_addr a6;
 	struct in_addr a4;
-	int port = f->bound_port;
 
 	p->nlegs = 0;
-	if (strcmp(h, "::1") == 0) {
-		if (probe_leg_start(p, p->nlegs, "::1", port, 0) == 0)
-			p->nlegs++;
+	if (strcmp(h, "::1") == 0 || strcmp(h, "127.0.0.1") == 0) {
+		probe_leg_add(p, h, LEG_REQUIRED);
 		return;
 	}
-	if (probe_leg_start(p, p->nlegs, "127.0.0.1", port, 0) == 0)
-		p->nlegs++;
 	if (strcmp(h, "localhost") == 0) {
-		if (probe_leg_start(p, p->nlegs, "::1", port, 1) == 0)
-			p->nlegs++;
+		probe_leg_add(p, "127.0.0.1", LEG_REQUIRED);
+		probe_leg_add(p, "::1", LEG_OPEN);
 		return;
 	}
-	if (strcmp(h, "127.0.0.1") == 0)
-		return;
+	probe_leg_add(p, "127.0.0.1", *h == '\0' ? LEG_REQUIRED :
+	    LEG_DIAGNOSTIC);
 	if (inet_pton(AF_INET, h, &a4) == 1 || inet_pton(AF_INET6, h, &a6) == 1)
 		snprintf(addr, sizeof addr, "%s", h);
-	else if (probe_server_address(f, addr, sizeof addr) == -1)
+	else if (probe_server_address(p->f, addr, sizeof addr) == -1)
 		return;
-	if (probe_leg_start(p, p->nlegs, addr, port, 0) == 0)
-		p->nlegs++;
+	probe_leg_add(p, addr, LEG_REQUIRED);
 }
 
 /* --- the target ---------------------------------------------------------- */
@@ -372,8 +384,8 @@ probe_listener(struct forward_probe *p, char **msg)
 	*msg = NULL;
 	for (i = 0; i < p->nlegs; i++) {
 		l = &p->legs[i];
-		if (l->result == LEG_BACK || (l->optional &&
-		    l->result == LEG_CLOSED))
+		if (l->result == LEG_BACK || l->optional == LEG_DIAGNOSTIC ||
+		    (l->optional == LEG_OPEN && l->result == LEG_CLOSED))
 			continue;
 		bad = l;
 		break;

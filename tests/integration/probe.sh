@@ -45,7 +45,7 @@ T=$(cat "$WORK/target.port")
 accepts() { wc -l < "$WORK/target.log" | tr -d ' '; }
 
 P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
-P5=$(free_port)
+P5=$(free_port); P6=$(free_port)
 DOWN=$(free_port)	# nothing listens there
 
 # fwd NAME I EXPR: Python EXPR on forward I's status (f)
@@ -78,14 +78,16 @@ conf() {
 
 # --- (a) healthy: loopback and "*" binds ---------------------------------
 SSHD_NETNS=$NS SSHD_ADDR=$SERVER start_sshd "GatewayPorts clientspecified"
-conf "remote = [ \"$P1:127.0.0.1:$T\", \"*:$P2:127.0.0.1:$T\", \"$P4\" ];"
+conf "remote = [ \"$P1:127.0.0.1:$T\", \"*:$P2:127.0.0.1:$T\", \"$P4\",
+    \"$SERVER:$P6:127.0.0.1:$T\" ];"
 start_tunneld
 check "(a) healthy: up" wait_state pr up
 check "... the loopback bind's probe comes back" wait_until 15 probe_is pr 0 True
 check "... the \"*\" bind's probe comes back" wait_until 15 probe_is pr 1 True
 check "... the remote dynamic forward's probe comes back" wait_until 15 probe_is pr 2 True
+check "... an explicit address's probe comes back" wait_until 15 probe_is pr 3 True
 check "... over three more intervals" probes_pass pr 1 3
-check "... with no false alarm" test "$(fwd pr 0 "f['probe_failures']")$(fwd pr 1 "f['probe_failures']")$(fwd pr 2 "f['probe_failures']")" = 000
+check "... with no false alarm" test "$(fwd pr 0 "f['probe_failures']")$(fwd pr 1 "f['probe_failures']")$(fwd pr 2 "f['probe_failures']")$(fwd pr 3 "f['probe_failures']")" = 0000
 check "... still up" test "$(json_get pr "t['state']")" = up
 check "... the log says so once" test "$(grep -c ":$P2:127.0.0.1:$T\": the probe came back" "$WORK/tunneld.log")" = 1
 check "... the probe's status" says "$(fwd pr 1 "f['probe']")" "'state'" "'last'"
