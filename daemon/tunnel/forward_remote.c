@@ -91,12 +91,16 @@ forward_remote_request(struct forward *f)
 	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
 }
 
+/* The server listens: the forward is up, unless the last probe found
+ * that its listener does not work (then a probe that comes back). */
 static void
 forward_remote_up(struct forward *f)
 {
 	forward_remote_describe(f);
-	forward_set_error(f, NULL);
-	forward_set_state(f, FS_UP, "the server listens");
+	if (!forward_probe_failed(f)) {
+		forward_set_error(f, NULL);
+		forward_set_state(f, FS_UP, "the server listens");
+	}
 	log_forward(f, LOG_LVL_INFO, "the server listens on %s for %s%s%s",
 	    f->listen_str, f->spec->spec,
 	    f->server_note != NULL ? "; it says: " : "",

@@ -47,7 +47,7 @@ enum { LEG_REQUIRED, LEG_OPEN, LEG_DIAGNOSTIC };
 /* One address the listener should cover, and the channel sent to it. */
 struct probe_leg {
 	char			 host[INET6_ADDRSTRLEN];
-	int			 optional;	/* LEG_REQUIRED, LEG_OPEN (a
+	int			 role;		/* LEG_REQUIRED, LEG_OPEN (a
 						   refused open is no failure),
 						   LEG_DIAGNOSTIC (never one) */
 	int			 fd;		/* our end of the channel's */
@@ -156,7 +156,7 @@ probe_leg_read_cb(evutil_socket_t fd, short what, void *arg)
 /* Send leg i's token through the server to host:port. */
 static int
 probe_leg_start(struct forward_probe *p, size_t i, const char *host, int port,
-    int optional)
+    int role)
 {
 	struct forward *f = p->f;
 	struct probe_leg *l = &p->legs[i];
@@ -167,7 +167,7 @@ probe_leg_start(struct forward_probe *p, size_t i, const char *host, int port,
 	memset(l, 0, sizeof *l);
 	l->fd = -1;
 	snprintf(l->host, sizeof l->host, "%s", host);
-	l->optional = optional;
+	l->role = role;
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		return -1;
 	p->token[PROBE_TOKEN - 1] = (unsigned char)i;
@@ -212,10 +212,9 @@ probe_server_address(struct forward *f, char *buf, size_t len)
 
 /* Leg i to host:port, if it can be started. */
 static void
-probe_leg_add(struct forward_probe *p, const char *host, int optional)
+probe_leg_add(struct forward_probe *p, const char *host, int role)
 {
-	if (probe_leg_start(p, p->nlegs, host, p->f->bound_port,
-	    optional) == 0)
+	if (probe_leg_start(p, p->nlegs, host, p->f->bound_port, role) == 0)
 		p->nlegs++;
 }
 
@@ -371,7 +370,7 @@ probe_abort(struct forward_probe *p)
 	p->running = 0;
 }
 
-/* What a probe's legs say of the listener: NULL when it reaches us. */
+/* What a probe's legs say of the listener; *msg what is wrong. */
 static enum probe_verdict
 probe_listener(struct forward_probe *p, char **msg)
 {
@@ -384,8 +383,8 @@ probe_listener(struct forward_probe *p, char **msg)
 	*msg = NULL;
 	for (i = 0; i < p->nlegs; i++) {
 		l = &p->legs[i];
-		if (l->result == LEG_BACK || l->optional == LEG_DIAGNOSTIC ||
-		    (l->optional == LEG_OPEN && l->result == LEG_CLOSED))
+		if (l->result == LEG_BACK || l->role == LEG_DIAGNOSTIC ||
+		    (l->role == LEG_OPEN && l->result == LEG_CLOSED))
 			continue;
 		bad = l;
 		break;
@@ -452,17 +451,21 @@ probe_act(struct forward_probe *p, enum probe_verdict v, char *msg)
 		forward_fail(f, msg);
 		return;
 	}
+	/* asked for again; if that did not help, a new session; beyond,
+	 * asked for again each time */
 	p->misses++;
 	forward_fail(f, msg);
-	if (p->misses == 1) {
-		log_forward(f, LOG_LVL_NOTICE, "remote forward \"%s\": asking "
-		    "the server to listen again", f->spec->spec);
-		session_listen_cancel(f->tunnel->session, f);
-		f->listening = 0;
-		f->requested = 0;
-		forward_remote_request(f);
-	} else if (p->misses == 2)
+	if (p->misses == 2) {
 		tunnel_session_replace(f->tunnel, msg);
+		return;
+	}
+	log_forward(f, p->misses == 1 ? LOG_LVL_NOTICE : LOG_LVL_DEBUG,
+	    "remote forward \"%s\": asking the server to listen again",
+	    f->spec->spec);
+	session_listen_cancel(f->tunnel->session, f);
+	f->listening = 0;
+	f->requested = 0;
+	forward_remote_request(f);
 }
 
 static void
@@ -519,7 +522,19 @@ forward_probe_stop(struct forward *f)
 		evtimer_del(p->timer);
 }
 
-/* reload: probe_interval changed. */
+/* Did the last probe find the listener not working (the forward is
+ * failed until one comes back)? */
+int
+forward_probe_failed(struct forward *f)
+{
+	struct forward_probe *p = f->probe;
+
+	return probe_enabled(f) && p != NULL &&
+	    (p->verdict == PV_LOOPBACK_ONLY || p->verdict == PV_NOT_REACHED);
+}
+
+/* reload: probe_interval changed; off, a forward failed by a probe is up
+ * again if the server listens. */
 void
 forward_probe_rearm(struct forward *f)
 {
@@ -528,10 +543,17 @@ forward_probe_rearm(struct forward *f)
 	if (p != NULL && p->timer != NULL)
 		evtimer_del(p->timer);
 	if (!probe_enabled(f)) {
-		if (p != NULL) {
-			probe_abort(p);
-			p->verdict = PV_NONE;
+		if (p == NULL)
+			return;
+		probe_abort(p);
+		if (p->verdict != PV_OK && p->verdict != PV_TARGET &&
+		    p->verdict != PV_NONE && f->listening &&
+		    f->state == FS_FAILED) {
+			forward_set_error(f, NULL);
+			forward_set_state(f, FS_UP, "probe_interval is 0");
 		}
+		p->verdict = PV_NONE;
+		p->misses = 0;
 		return;
 	}
 	if (f->listening)

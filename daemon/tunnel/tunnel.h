@@ -295,6 +295,7 @@ const char	*forward_remote_bind(const struct forward *);
 struct forward_probe;
 void		 forward_probe_start(struct forward *);
 void		 forward_probe_stop(struct forward *);
+int		 forward_probe_failed(struct forward *);
 void		 forward_probe_rearm(struct forward *);
 void		 forward_probe_free(struct forward *);
 int		 forward_probe_sniff(struct forward *, struct channel *);
