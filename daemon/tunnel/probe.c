@@ -75,6 +75,8 @@ struct forward_probe {
 	time_t			 last_ok;
 	uint64_t		 failures;
 	unsigned		 misses;	/* "does not reach", in a row */
+	double			 unanswered;	/* seconds the server has not
+						   answered a leg's open, or 0 */
 };
 
 static void	forward_probe_finish(struct forward_probe *);
@@ -314,6 +316,7 @@ probe_deadline_cb(evutil_socket_t fd, short what, void *arg)
 			break;
 	}
 	if (stuck[0] == '\0' || i == p->nlegs) {
+		p->unanswered = stuck[0] != '\0' ? age : 0;
 		forward_probe_finish(p);
 		return;
 	}
@@ -362,6 +365,7 @@ probe_abort(struct forward_probe *p)
 	for (i = 0; i < p->nlegs; i++)
 		probe_leg_close(&p->legs[i]);
 	p->nlegs = 0;
+	p->unanswered = 0;
 	connector_cancel(p->conn);
 	p->conn = NULL;
 	p->target_wait = 0;
@@ -378,6 +382,7 @@ probe_listener(struct forward_probe *p, char **msg)
 	const char *h = forward_remote_bind(f);
 	struct probe_leg *l, *bad = NULL;
 	int loopback_ok, port = f->bound_port;
+	const char *unanswered;
 	size_t i;
 
 	*msg = NULL;
@@ -392,6 +397,10 @@ probe_listener(struct forward_probe *p, char **msg)
 	if (bad == NULL)
 		return PV_OK;
 	loopback_ok = p->legs[0].result == LEG_BACK;
+	/* the server took the open and never answered it: stalled, or its
+	 * connect there goes nowhere */
+	unanswered = bad->result == LEG_WAIT && p->unanswered > 0 ?
+	    " (the server has not answered the probe's channel open)" : "";
 	if (loopback_ok && bad != &p->legs[0] && bad->result == LEG_CLOSED &&
 	    strcmp(h, "localhost") != 0) {
 		xasprintf(msg, "the server bound %s:%d on its loopback only: "
@@ -401,10 +410,10 @@ probe_listener(struct forward_probe *p, char **msg)
 	}
 	if (strchr(bad->host, ':') != NULL)
 		xasprintf(msg, "the server's [%s]:%d does not reach this "
-		    "tunnel", bad->host, port);
+		    "tunnel%s", bad->host, port, unanswered);
 	else
-		xasprintf(msg, "the server's %s:%d does not reach this tunnel",
-		    bad->host, port);
+		xasprintf(msg, "the server's %s:%d does not reach this tunnel%s",
+		    bad->host, port, unanswered);
 	return PV_NOT_REACHED;
 }
 
@@ -505,8 +514,9 @@ forward_probe_start(struct forward *f)
 	if (p->timer == NULL)
 		p->timer = evtimer_new(tunnel_base(f->tunnel), probe_timer_cb,
 		    p);
-	if (!p->running && !evtimer_pending(p->timer, NULL))
-		timer_add_secs(p->timer, PROBE_FIRST);
+	if (!evtimer_pending(p->timer, NULL))
+		timer_add_secs(p->timer, p->running ?
+		    f->tunnel->conf->probe_interval : PROBE_FIRST);
 }
 
 /* The listener is gone (the session, a re-request): the probe out too. */

@@ -196,4 +196,49 @@ failed_again() { says "$(fwd pr 0 "f['state']") $(fwd pr 0 "f['last_error']")" f
 check "... and on the new session the forward is failed again" wait_until 20 failed_again
 stop_tunneld
 
+# --- (g) the server stalls while probes are out; reloads meanwhile ------
+# sshd's session process stopped (SIGSTOP): the probe's opens are not
+# answered.  A reload then removes a probed forward (its probe out) and
+# changes probe_interval; another sets it to 0 and back.  After SIGCONT
+# the probes go on and no channel or open is left behind.
+SSHD_NETNS=$NS SSHD_ADDR=$SERVER start_sshd "GatewayPorts clientspecified"
+conf "remote = [ \"$P1:127.0.0.1:$T\", \"$P4\" ];"
+start_tunneld
+both_ok() { probe_is pr 0 True && probe_is pr 1 True; }
+check "(g) both probes come back" wait_until 15 both_ok
+kids() { descendants "$SSHD_PID"; }
+probing() { grep -c "probing $1 on" "$WORK/tunneld.log"; }
+probing_more() { [ "$(probing "$1")" -gt "$2" ]; }
+# stall_probe SPEC: stop sshd's session once a probe of SPEC is out
+stall_probe() {
+	n=$(probing "$1")
+	kill -STOP $(kids)
+	wait_until 10 probing_more "$1" "$n"
+}
+n=$(probing "$P1:127.0.0.1:$T")
+check "(g) the server stalls with a probe out" stall_probe "$P4"
+check "... and one of the forward that stays" wait_until 10 probing_more "$P1:127.0.0.1:$T" "$n"
+INTERVAL=2; conf "remote = [ \"$P1:127.0.0.1:$T\" ];"; INTERVAL=1
+tctl reload >/dev/null
+check "... reload removes the forward whose probe is out" wait_until 10 test "$(json_get pr "len(t['forwards'])")" = 1
+check "... the probe's open is given up at connect_timeout" wait_log "probe of.*has not opened the channel within 3s" 15
+kill -CONT $(kids)
+check "... the server resumes: probes every 2 s come back" probes_pass pr 0 2
+check "... probe_ok" probe_is pr 0 True
+idle() { [ "$(json_get pr "(t['sessions'][0]['channels'], t['sessions'][0].get('opens', 0))")" = "(0, 0)" ]; }
+check "... no channel and no open left" wait_until 15 idle
+check "(g) stalled again" stall_probe "$P1:127.0.0.1:$T"
+INTERVAL=0; conf "remote = [ \"$P1:127.0.0.1:$T\" ];"; INTERVAL=1
+tctl reload >/dev/null
+check "... reload, probe_interval = 0 with the probe out: no probe fields" wait_until 10 no_probe
+kill -CONT $(kids)
+check "... the forward is up" wait_until 10 test "$(fwd pr 0 "f['state']")" = up
+check "... no channel and no open left" wait_until 15 idle
+conf "remote = [ \"$P1:127.0.0.1:$T\" ];"
+tctl reload >/dev/null
+check "... probe_interval = 1 again: probes come back" probes_pass pr 0 2
+check "... probe_ok" probe_is pr 0 True
+stop_tunneld
+stop_sshd
+
 done_testing
