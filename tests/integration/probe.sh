@@ -194,7 +194,16 @@ check "... and a SOCKS client of a remote dynamic forward" wait_until 30 socks_h
 check "(d) ... then reconnected" wait_log "lost.*does not reach this tunnel\|does not reach this tunnel.*backoff\|-> backoff" 30
 failed_again() { says "$(fwd pr 0 "f['state']") $(fwd pr 0 "f['last_error']")" failed "does not reach"; }
 check "... and on the new session the forward is failed again" wait_until 20 failed_again
+# the re-request took effect: the server granted the listener again
+# before the session was replaced
+relistened() {
+	awk -v s="for $P3:127.0.0.1:$T" 'index($0, "the server listens on") &&
+	    index($0, s) { n++ } /-> backoff/ { print n + 0; exit }' \
+	    "$WORK/tunneld.log"
+}
+check "... re-requested and granted before the reconnect ($(relistened))" test "$(relistened)" -ge 2
 stop_tunneld
+stop_sshd
 
 # --- (g) the server stalls while probes are out; reloads meanwhile ------
 # sshd's session process stopped (SIGSTOP): the probe's opens are not
@@ -221,7 +230,12 @@ check "... and one of the forward that stays" wait_until 10 probing_more "$P1:12
 INTERVAL=2; conf "remote = [ \"$P1:127.0.0.1:$T\" ];"; INTERVAL=1
 tctl reload >/dev/null
 check "... reload removes the forward whose probe is out" wait_until 10 test "$(json_get pr "len(t['forwards'])")" = 1
-check "... the probe's open is given up at connect_timeout" wait_log "probe of.*has not opened the channel within 3s" 15
+# the probe out ends by its deadline: no verdict behind the removed
+# forward's open, or its own open unanswered
+probe_ended() {
+	grep -q "probe of $P1:127.0.0.1:$T waited behind an open\|127.0.0.1:$P1 does not reach this tunnel (the server has not answered" "$WORK/tunneld.log"
+}
+check "... the probe out ends by its deadline, the server still stopped" wait_until 15 probe_ended
 kill -CONT $(kids)
 check "... the server resumes: probes every 2 s come back" probes_pass pr 0 2
 check "... probe_ok" probe_is pr 0 True
