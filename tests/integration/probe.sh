@@ -147,6 +147,9 @@ check "... the forward is failed" wait_until 10 test "$(fwd pr 0 "f['state']")" 
 check "... the tunnel degraded" wait_state pr degraded
 check "... probe_ok false" probe_is pr 0 False
 check "... last_error says what to do" says "$(fwd pr 0 "f['last_error']")" GatewayPorts
+check "... two more probes" probes_pass pr 0 2
+check "... one line, not one per interval" test "$(grep -c "warning: pr: remote forward .*on its loopback only" "$WORK/tunneld.log")" = 1
+check "... counted" test "$(fwd pr 0 "f['probe_failures']")" -ge 3
 stop_tunneld
 stop_sshd
 
