@@ -127,6 +127,10 @@ const struct keyword keywords[] = {
 	{ "on_state", KW_ARGV, T(on_state), NA, R(KR_NONE) },
 	{ "on_state_timeout", KW_DURATION, T(on_state_timeout),
 	    N(1, 3600, 30), R(KR_NONE) },
+	/* the end-to-end probe of remote forwards (tunnel/probe.c) */
+	{ "probe_interval", KW_DURATION, T(probe_interval), N(0, 86400, 0),
+	    R(KR_REARM) },
+	{ "probe_target", KW_BOOL, T(probe_target), N(0, 1, 1), R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 

@@ -103,6 +103,16 @@ static const struct metric forward_metrics[] = {
 	{ "tunneld_forward_connections_refused_total", "counter", "refused", 1,
 	    "Connections refused at once for a budget: max_connections, "
 	    "max_forward_connections, descriptors." },
+	{ "tunneld_forward_probe_ok", "gauge", "probe_ok", 1,
+	    "1 if the last probe of the remote forward came back through the "
+	    "server's listener and its target accepted a connection "
+	    "(probe_interval)." },
+	{ "tunneld_forward_probe_failures_total", "counter", "probe_failures",
+	    1, "Probes of the remote forward that found its listener or its "
+	    "target not working." },
+	{ "tunneld_forward_probe_last_success_timestamp_seconds", "gauge",
+	    "probe_last_ok", 1, "When a probe of the remote forward last "
+	    "succeeded (Unix time)." },
 };
 
 /* Each SSH session of a tunnel (status "sessions"), labelled tunnel,

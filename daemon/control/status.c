@@ -56,6 +56,7 @@ status_forward(struct forward *f)
 	json_object_object_add(o, "refused",
 	    json_object_new_int64((int64_t)f->refused));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
+	forward_probe_status(f, o);
 	free(first);
 	return o;
 }

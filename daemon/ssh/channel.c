@@ -276,13 +276,18 @@ channel_pay_owed(struct channel *c)
 	return 1;
 }
 
+static void	channel_sniff_done(struct channel *);
+static void	channel_socks_input(struct channel *);
+
 static void
 channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
 	char why[256];
 
-	if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
+	if (c->sniffing && c->state == CH_CONNECTING)
+		channel_sniff_done(c);
+	else if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
 		channel_abort(c, "no complete SOCKS request in time, dropped");
 	else if (c->state == CH_OPENING) {
 		/* libssh2 opens one channel at a time: an earlier open to a
@@ -329,6 +334,8 @@ channel_socks_start(struct channel *c, double timeout)
 	c->socks = xcalloc(1, sizeof *c->socks);
 	c->state = CH_SOCKS;
 	channel_set_deadline(c, timeout);
+	if (c->client_remote && c->down_len > 0)	/* held by a sniff */
+		channel_socks_input(c);
 	channel_update_events(c);
 	session_schedule(c->session);
 }
@@ -437,6 +444,73 @@ channel_connect(struct channel *c, const char *host, int port,
 	    channel_connected_cb, c);
 }
 
+/*
+ * Hold a forwarded channel for its first bytes before its owner decides
+ * what it is: until want bytes came, or fewer that stop matching magic
+ * (its first len bytes), or its EOF, or secs passed; then the owner's
+ * sniffed().  What was read stays in the channel's buffer, and goes to
+ * the connection channel_connect() or channel_socks_start() makes.
+ */
+void
+channel_sniff(struct channel *c, const void *magic, size_t len, size_t want,
+    double secs)
+{
+	if (len > sizeof c->sniff_magic)
+		len = sizeof c->sniff_magic;
+	if (want > sizeof c->down)
+		want = sizeof c->down;
+	memcpy(c->sniff_magic, magic, len);
+	c->sniff_magiclen = len;
+	c->sniff_want = want;
+	c->sniffing = 1;
+	c->state = CH_CONNECTING;
+	channel_set_deadline(c, secs);
+	session_schedule(c->session);
+}
+
+/* What a sniff read. */
+const unsigned char *
+channel_sniffed(struct channel *c, size_t *len)
+{
+	*len = c->down_len;
+	return (const unsigned char *)c->down;
+}
+
+/* Has the sniff read enough to decide? */
+static int
+channel_sniff_enough(struct channel *c)
+{
+	size_t n = c->down_len < c->sniff_magiclen ? c->down_len :
+	    c->sniff_magiclen;
+
+	return c->down_len >= c->sniff_want || c->ch_eof ||
+	    memcmp(c->down, c->sniff_magic, n) != 0;
+}
+
+static void
+channel_sniff_done(struct channel *c)
+{
+	c->sniffing = 0;
+	if (c->ev_deadline != NULL)
+		evtimer_del(c->ev_deadline);
+	session_raise(c->session, SEV_SNIFFED, c->owner, c);
+}
+
+/* One round of a sniff for the session pump. */
+static int
+channel_sniff_pump(struct channel *c)
+{
+	int r;
+
+	if (!c->ch_eof && c->down_len < c->sniff_want) {
+		if ((r = channel_retry(c, CHOP_READ)) <= 0)
+			return 0;
+	}
+	if (channel_sniff_enough(c))
+		channel_sniff_done(c);
+	return 1;
+}
+
 /* The server answered our open: a channel, or the reason it refused. */
 void
 channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
@@ -448,8 +522,10 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	if (ch == NULL) {
-		session_log(c->session, LOG_LVL_INFO, "%s: the server refused "
-		    "the channel: %s", c->label, error);
+		/* nobody's: a probe's, whose owner says what it means */
+		session_log(c->session, c->owner != NULL ? LOG_LVL_INFO :
+		    LOG_LVL_DEBUG, "%s: the server refused the channel: %s",
+		    c->label, error);
 		channel_error(c, error);
 		channel_close_fd(c);
 		c->state = CH_DEAD;
@@ -808,6 +884,8 @@ channel_pump(struct channel *c)
 	case CH_SOCKS:
 		return channel_socks_pump(c);
 	case CH_CONNECTING:	/* a SOCKS answer may still be on its way */
+		if (c->sniffing)
+			return channel_sniff_pump(c);
 		if (c->client_remote && c->up_len > 0)
 			return channel_retry(c, CHOP_WRITE) > 0;
 		return 0;

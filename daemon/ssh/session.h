@@ -119,6 +119,11 @@ struct channel {
 	int			 owed_then_close;
 	struct event		*ev_deadline;	/* SOCKS request, channel open */
 	struct connector	*conn;		/* CH_CONNECTING */
+	int			 sniffing;	/* CH_CONNECTING: held for its
+						   first bytes (channel_sniff) */
+	size_t			 sniff_want;
+	unsigned char		 sniff_magic[64];
+	size_t			 sniff_magiclen;
 	struct channel_window	 win;
 };
 TAILQ_HEAD(channels, channel);
@@ -155,7 +160,7 @@ struct session_listener {
  * pump) and made later from ev_deliver, when no libssh2 call is under way.
  */
 enum session_event_kind { SEV_UP, SEV_LISTENED, SEV_GATEWAY_KNOWN,
-	SEV_FORWARDED, SEV_SOCKS_REQUEST, SEV_CHANNEL_ERROR };
+	SEV_FORWARDED, SEV_SOCKS_REQUEST, SEV_CHANNEL_ERROR, SEV_SNIFFED };
 struct session_event {
 	TAILQ_ENTRY(session_event) entry;
 	enum session_event_kind	 kind;

@@ -97,6 +97,10 @@ struct session_ops {
 	/* a channel of owner's failed in a way worth showing (its last
 	 * error): refused by the server, or its target here unreachable */
 	void	(*channel_error)(void *arg, void *owner, const char *error);
+	/* a forwarded channel held by channel_sniff() has its first bytes
+	 * (channel_sniffed()): the owner closes it, or connects it as
+	 * forwarded() does; may be NULL when nobody sniffs */
+	void	(*sniffed)(void *arg, void *owner, struct channel *);
 };
 
 /* A channel's statistics, kept where its owner says (may be NULL). */
@@ -178,6 +182,9 @@ void		 channel_socks_start(struct channel *, double timeout);
 void		 channel_socks_done(struct channel *, int code);
 void		 channel_connect(struct channel *, const char *host, int port,
 		    const char *path);
+void		 channel_sniff(struct channel *, const void *magic, size_t len,
+		    size_t want, double secs);
+const unsigned char *channel_sniffed(struct channel *, size_t *len);
 
 /* hop.c */
 int		 hop_check(const char *jump, char **cause);

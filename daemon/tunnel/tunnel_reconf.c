@@ -188,6 +188,8 @@ tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
 	if (KR_NEEDS(rc->needs, KR_REARM)) {
 		session_keepalive_rearm(t->session);
 		tunnel_sessions_rearm(t);
+		for (i = 0; i < t->nfwds; i++)
+			forward_probe_rearm(t->fwds[i]);
 	}
 }
 
