@@ -101,6 +101,7 @@ struct tunnel_conf {
 	int			 window_budget;	/* MiB (ssh/window.c) */
 	int			 max_connections;	/* of the tunnel */
 	int			 max_forward_connections; /* of each forward */
+	int			 require_forwards; /* up only with every one */
 	char			*proxy;		/* "http://h:p", "socks5://h:p" */
 	int			 ssh_config;	/* host is an ssh_config alias */
 	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */

@@ -119,6 +119,9 @@ const struct keyword keywords[] = {
 	    R(KR_NONE) },
 	{ "max_forward_connections", KW_INT, T(max_forward_connections),
 	    N(1, 1000000, 1024), R(KR_NONE) },
+	/* a forward not established drops the session (tunnel.c) */
+	{ "require_forwards", KW_BOOL, T(require_forwards), N(0, 1, 0),
+	    R(KR_NONE) },
 	{ "log_rate_limit", KW_INT, G(log_rate_limit), N(0, 1000000, 20),
 	    KR_APPLY, NULL },
 };

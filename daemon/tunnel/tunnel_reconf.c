@@ -169,6 +169,7 @@ void
 tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
     struct tunnel_reconf *rc)
 {
+	int required = t->conf->require_forwards;
 	size_t i;
 
 	t->conf = tc;
@@ -189,6 +190,8 @@ tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
 		session_keepalive_rearm(t->session);
 		tunnel_sessions_rearm(t);
 	}
+	if (tc->require_forwards && !required)	/* degraded: no longer */
+		tunnel_forward_changed(t);
 }
 
 /* What a release left for an acquire that did not run (a busy worker). */
