@@ -72,6 +72,9 @@ static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_worker_busy", "gauge", "worker_busy", 1,
 	    "1 if the tunnel's worker did not answer this scrape in time: its "
 	    "values are the last it posted." },
+	{ "tunneld_tunnel_rate_limit_bytes", "gauge", "rate_limit", 1,
+	    "The tunnel's rate_limit: bytes per second each way, for all its "
+	    "forwards together (absent without one)." },
 };
 
 /* Each forward, labelled tunnel, forward (its spec) and kind. */

@@ -68,6 +68,9 @@ status_settings(json_object *o, const struct tunnel_conf *tc)
 {
 	json_object_object_add(o, "require_forwards",
 	    json_object_new_boolean(tc->require_forwards));
+	if (tc->rate_limit > 0)
+		json_object_object_add(o, "rate_limit",
+		    json_object_new_int64(tc->rate_limit));
 }
 
 /* On the tunnel's worker: "host:port" of the server in use. */

@@ -173,6 +173,7 @@ tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
 	size_t i;
 
 	t->conf = tc;
+	ratelimit_set(t->ratelimit, tc->rate_limit);	/* open ones too */
 	if (KR_NEEDS(rc->needs, KR_SESSION)) {
 		tunnel_forwards_new(t);
 		if (rc->start)
