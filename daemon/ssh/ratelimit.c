@@ -30,14 +30,16 @@
 #define RL_BURST_TICKS	4	/* what the bucket holds: tokens a late
 				   wake-up would otherwise lose */
 #define RL_MIN_SHARE	4096	/* the least one grant is worth */
+#define RL_DRY_TICKS	20	/* ticks in a row with nothing refilled: the
+				   wall clock went back (see ratelimit_dry) */
 
 struct ratelimit {
 	struct event_base	*base;
 	long long		 rate;		/* bytes/s; 0: none */
 	struct bufferevent_rate_limit_group *group;	/* NULL: none */
-	struct ev_token_bucket_cfg *cfg;
 	struct event		*tick;		/* the waiters' wake-up */
 	struct channels		 waiting[RL_DIRS];
+	unsigned		 dry;		/* ticks that found it empty */
 };
 
 struct ratelimit *
@@ -87,6 +89,47 @@ ratelimit_dequeue(struct ratelimit *rl, int dir, struct channel *c)
 	c->rl_waiting[dir] = 0;
 }
 
+static struct ev_token_bucket_cfg *
+ratelimit_cfg(long long rate)
+{
+	struct timeval tick = { 0, RL_TICK_MS * 1000 };
+	struct ev_token_bucket_cfg *cfg;
+	ev_uint32_t per = ratelimit_per_tick(rate);
+
+	cfg = ev_token_bucket_cfg_new(per, per * RL_BURST_TICKS, per,
+	    per * RL_BURST_TICKS, &tick);
+	if (cfg == NULL)	/* only out of memory: per >= 1 */
+		abort();
+	return cfg;
+}
+
+static void
+ratelimit_group_new(struct ratelimit *rl, long long rate)
+{
+	struct ev_token_bucket_cfg *cfg = ratelimit_cfg(rate);
+
+	rl->group = bufferevent_rate_limit_group_new(rl->base, cfg);
+	if (rl->group == NULL)
+		abort();
+	ev_token_bucket_cfg_free(cfg);	/* the group has its copy */
+	rl->dry = 0;
+}
+
+/*
+ * The group counts its ticks on the wall clock (libevent's cached time of
+ * day): set back, it adds nothing until the clock is past where it was.
+ * Waiters that find the bucket empty tick after tick, far longer than
+ * one refill can take, mean that: a new group starts from now.
+ */
+static void
+ratelimit_dry(struct ratelimit *rl)
+{
+	if (++rl->dry < RL_DRY_TICKS)
+		return;
+	bufferevent_rate_limit_group_free(rl->group);
+	ratelimit_group_new(rl, rl->rate);
+}
+
 /* A tick: the tokens dealt to the waiters, in order, an equal share each. */
 static void
 ratelimit_tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -95,7 +138,7 @@ ratelimit_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct channel *c;
 	ev_ssize_t left;
 	size_t n, share, grant;
-	int d, again = 0;
+	int d, again = 0, dry = 0;
 
 	for (d = 0; d < RL_DIRS && rl->group != NULL; d++) {
 		n = 0;
@@ -104,6 +147,7 @@ ratelimit_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == 0)
 			continue;
 		left = ratelimit_left(rl, d);
+		dry |= left <= 0;
 		share = left > 0 ? (size_t)left / n : 0;
 		if (share < RL_MIN_SHARE)
 			share = RL_MIN_SHARE;
@@ -118,6 +162,10 @@ ratelimit_tick_cb(evutil_socket_t fd, short what, void *arg)
 		if (!TAILQ_EMPTY(&rl->waiting[d]))
 			again = 1;
 	}
+	if (dry)
+		ratelimit_dry(rl);
+	else
+		rl->dry = 0;
 	if (again)
 		timer_add_secs(rl->tick, RL_TICK_MS / 1000.0);
 }
@@ -145,25 +193,16 @@ ratelimit_release(struct ratelimit *rl)
 void
 ratelimit_set(struct ratelimit *rl, long long rate)
 {
-	struct ev_token_bucket_cfg *cfg = NULL;
-	struct timeval tick = { 0, RL_TICK_MS * 1000 };
-	ev_uint32_t per, burst;
+	struct ev_token_bucket_cfg *cfg;
 
 	if (rl == NULL || rate == rl->rate)
 		return;
-	if (rate > 0) {
-		per = ratelimit_per_tick(rate);
-		burst = per * RL_BURST_TICKS;
-		cfg = ev_token_bucket_cfg_new(per, burst, per, burst, &tick);
-		if (cfg == NULL)	/* only out of memory: per >= 1 */
-			abort();
-	}
-	if (cfg != NULL && rl->group != NULL)
+	if (rate > 0 && rl->group != NULL) {
+		cfg = ratelimit_cfg(rate);
 		bufferevent_rate_limit_group_set_cfg(rl->group, cfg);
-	else if (cfg != NULL) {
-		rl->group = bufferevent_rate_limit_group_new(rl->base, cfg);
-		if (rl->group == NULL)
-			abort();
+		ev_token_bucket_cfg_free(cfg);	/* the group has its copy */
+	} else if (rate > 0) {
+		ratelimit_group_new(rl, rate);
 		if (rl->tick == NULL)
 			rl->tick = evtimer_new(rl->base, ratelimit_tick_cb, rl);
 	} else {
@@ -171,9 +210,6 @@ ratelimit_set(struct ratelimit *rl, long long rate)
 		bufferevent_rate_limit_group_free(rl->group);
 		rl->group = NULL;
 	}
-	if (rl->cfg != NULL)
-		ev_token_bucket_cfg_free(rl->cfg);
-	rl->cfg = cfg;
 	rl->rate = rate;
 }
 
