@@ -80,6 +80,9 @@ static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_hook_failures_total", "counter", "hook_failures", 1,
 	    "Runs of the on_state program that failed: exit status not 0, a "
 	    "signal, its timeout, or it could not be started." },
+	{ "tunneld_tunnel_rate_limit_bytes", "gauge", "rate_limit", 1,
+	    "The tunnel's rate_limit: bytes per second each way, for all its "
+	    "forwards together (absent without one)." },
 };
 
 /* Each forward, labelled tunnel, forward (its spec) and kind. */

@@ -206,6 +206,7 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 channel_close_fd(struct channel *c)
 {
+	ratelimit_forget(c->session->conf->ratelimit, c);
 	if (c->fd == -1)
 		return;
 	event_del(c->ev_read);
@@ -548,10 +549,27 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 
 /* --- the local socket ---------------------------------------------------- */
 
+/* The owner's rate limit (ratelimit.c), or NULL; the stream's bytes only,
+ * not a SOCKS handshake's. */
+static struct ratelimit *
+channel_rl(struct channel *c)
+{
+	return c->state != CH_SOCKS ? c->session->conf->ratelimit : NULL;
+}
+
+/* The rate limit's tick: c may ask for bytes again (or its limit is off). */
+void
+channel_ratelimit_wake(struct channel *c)
+{
+	channel_update_events(c);
+	session_schedule(c->session);
+}
+
 /* Read from the client into the empty up buffer: 1 progress, 0 none, -1 gone */
 static int
 channel_fd_read(struct channel *c)
 {
+	struct ratelimit *rl = channel_rl(c);
 	size_t want;
 	ssize_t n;
 
@@ -563,9 +581,13 @@ channel_fd_read(struct channel *c)
 	 * one packet's worth, or 32768 bytes left as 32700 and 68 (two
 	 * packets, and the read event toggled for the rest) */
 	want = sizeof c->up - c->up_len;
-	n = read(c->fd, c->up + c->up_len, want < CHANNEL_CHUNK ? want :
-	    CHANNEL_CHUNK);
+	if (want > CHANNEL_CHUNK)
+		want = CHANNEL_CHUNK;
+	if ((want = ratelimit_allow(rl, RL_UP, c, want)) == 0)
+		return 0;	/* its events wait for the tick */
+	n = read(c->fd, c->up + c->up_len, want);
 	if (n > 0) {
+		ratelimit_used(rl, RL_UP, c, (size_t)n);
 		c->up_len += (size_t)n;
 		c->moved_at = mono_now();
 		return 1;
@@ -587,12 +609,18 @@ channel_fd_read(struct channel *c)
 static int
 channel_fd_write(struct channel *c)
 {
+	struct ratelimit *rl = channel_rl(c);
+	size_t len;
 	ssize_t n;
 
 	if (c->fd == -1 || c->down_len == 0 || c->wr_blocked)
 		return 0;
-	n = write(c->fd, c->down + c->down_off, c->down_len - c->down_off);
+	len = ratelimit_allow(rl, RL_DOWN, c, c->down_len - c->down_off);
+	if (len == 0)
+		return 0;	/* its events wait for the tick */
+	n = write(c->fd, c->down + c->down_off, len);
 	if (n > 0) {
+		ratelimit_used(rl, RL_DOWN, c, (size_t)n);
 		if (c->counters != NULL)
 			c->counters->bytes_in += (uint64_t)n;
 		c->down_off += (size_t)n;
@@ -629,8 +657,10 @@ channel_update_events(struct channel *c)
 		 * reset are seen while the server connects */
 		want_rd = (c->state == CH_OPEN || c->state == CH_OPENING) &&
 		    c->up_len == 0 && !c->fd_eof &&
-		    !(c->owedlen != 0 && c->client_remote);
-		want_wr = c->state == CH_OPEN && c->down_len > 0;
+		    !(c->owedlen != 0 && c->client_remote) &&
+		    !c->rl_waiting[RL_UP];
+		want_wr = c->state == CH_OPEN && c->down_len > 0 &&
+		    !c->rl_waiting[RL_DOWN];
 	}
 	want_cl = !want_rd && !want_wr && !c->fd_eof && c->up_len > 0 &&
 	    (c->state == CH_OPEN || c->state == CH_OPENING);

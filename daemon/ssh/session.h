@@ -125,6 +125,10 @@ struct channel {
 	unsigned char		 sniff_magic[64];
 	size_t			 sniff_magiclen;
 	struct channel_window	 win;
+	/* the owner's rate limit (ratelimit.c), up and down */
+	TAILQ_ENTRY(channel)	 rl_entry[2];	/* waiting for a tick */
+	int			 rl_waiting[2];
+	size_t			 rl_grant[2];	/* bytes dealt to it */
 };
 TAILQ_HEAD(channels, channel);
 
@@ -365,7 +369,17 @@ int	session_latched_on(struct session *, struct channel *);
 void	session_channel_attach(struct session *, struct channel *);
 void	session_channel_detach(struct session *, struct channel *);
 
+/* ratelimit.c: what a channel may move on its local socket; up is read
+ * from it, down written to it */
+enum { RL_UP, RL_DOWN, RL_DIRS };
+size_t	ratelimit_allow(struct ratelimit *, int dir, struct channel *,
+	    size_t want);
+void	ratelimit_used(struct ratelimit *, int dir, struct channel *,
+	    size_t n);
+void	ratelimit_forget(struct ratelimit *, struct channel *);
+
 /* channel.c */
+void	channel_ratelimit_wake(struct channel *);
 void	channel_opened(struct channel *, LIBSSH2_CHANNEL *, const char *error);
 void	channel_forwarded(struct channel *, LIBSSH2_CHANNEL *);
 int	channel_pump(struct channel *);

@@ -68,6 +68,8 @@ struct session_params {
 	long long	 window_budget;	/* bytes of receive windows, per
 					   session (window.c) */
 	double		 channel_stall_timeout;	/* 0: none (channel.c) */
+	struct ratelimit *ratelimit;	/* the owner's, shared by its
+					   sessions, or NULL (ratelimit.c) */
 };
 
 /*
@@ -138,6 +140,13 @@ int		 session_address(struct session *, int peer,
 /* window.c: the daemon-wide budget of receive windows above their base */
 void		 window_total_set(long long bytes);
 long long	 window_total_used(void);
+/* ratelimit.c: bytes per second each way for the channels of the
+ * sessions given it, all together */
+struct ratelimit;
+struct ratelimit *ratelimit_new(struct event_base *);
+void		 ratelimit_set(struct ratelimit *, long long bytes_per_sec);
+long long	 ratelimit_rate(const struct ratelimit *);
+void		 ratelimit_free(struct ratelimit *);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_probe(struct session *, double deadline);

@@ -123,6 +123,7 @@ struct tunnel {
 						   one, or NULL */
 	struct pool_counts	 pool_counts;
 	uint64_t		 refused;	/* connections over a budget */
+	struct ratelimit	*ratelimit;	/* rate_limit: of every session */
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;

@@ -55,6 +55,7 @@ tunnel_ssh_params(struct tunnel *t, const char *name,
 	p->name = name;
 	p->host = tunnel_server_host(t);	/* of its list: in use */
 	p->port = tunnel_server_port(t);
+	p->ratelimit = t->ratelimit;
 }
 
 static void
