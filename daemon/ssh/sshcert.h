@@ -1,5 +1,5 @@
 /*
- * sshcert.h - OpenSSH certificates read (sshcert.c).  Private to ssh/.
+ * sshcert.h - OpenSSH certificates read and verified (sshcert.c).  Private to ssh/.
  */
 #ifndef TUNNELD_SSHCERT_H
 #define TUNNELD_SSHCERT_H
@@ -38,5 +38,8 @@ int	sshcert_parse(const unsigned char *, size_t, struct sshcert *,
 	    const char **why);
 int	sshcert_str_is(const struct sshcert_str *, const char *);
 int	sshcert_key_is(const struct sshcert *, const unsigned char *, size_t);
+int	sshcert_verify(const struct sshcert *, const char **why);
+int	sshcert_check_host(const struct sshcert *, const char *, uint64_t,
+	    const char **why);
 
 #endif

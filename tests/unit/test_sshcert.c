@@ -3,7 +3,10 @@
  * of certificates made by ssh-keygen -s (user and host, ECDSA, ed25519 and
  * RSA, with principals, a validity window, a critical option, a serial);
  * the certified key told from another; and hostile blobs: every
- * truncation, every length field made huge, trailing bytes, a plain key.
+ * truncation, every length field made huge, trailing bytes, a plain key;
+ * the CA's signature checked (ed25519, ECDSA P-384, RSA with SHA-512 and
+ * SHA-256; SHA-1 and a changed byte refused) and the host checks (kind,
+ * validity, principals with wildcards, critical options).
  */
 #include "config.h"
 
@@ -64,6 +67,72 @@ static const char user_rsa_cert[] =
 	"AAAAADMAAAALc3NoLWVkMjU1MTkAAAAgeiFZgHWgxp1YP3EnYjuxlk3OthWlFJ4h"
 	"ulhR8aVZpp4AAABTAAAAC3NzaC1lZDI1NTE5AAAAQDCkWXy9IlomDHRS/6lv2ST+"
 	"cFtrgNPzwLCmX1QNWlDld7asOZ+bT4ZZU2GOM/xJ89o7dJiOOnic3fW0/eWdugY=";
+/* made by ssh-keygen -s CA -h, all for one ed25519 host key (not h's):
+ * ec by an ECDSA P-384 CA, for host.example,*.wild.example, serial 7;
+ * the others by one RSA 2048 CA, for host.example, signed with
+ * rsa-sha2-512, rsa-sha2-256 and ssh-rsa; all valid 2020-2040 */
+static const char host_ec_cert[] =
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIHPQRmRJLZOh"
+	"lMGdwK7kg+iw7H78ktRJ3rbZcI6hwwFHAAAAIBlQK/lKzkP772tYDcQeQ/Cw2QMM"
+	"kCdoFx1+kcwGN1R6AAAAAAAAAAcAAAACAAAAB2VjLWhvc3QAAAAiAAAADGhvc3Qu"
+	"ZXhhbXBsZQAAAA4qLndpbGQuZXhhbXBsZQAAAABeC+EAAAAAAIOqfoAAAAAAAAAA"
+	"AAAAAAAAAACIAAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABh"
+	"BC4JkcDN2K0fw7KXL3NYqr77po/0/zvtnXPn6f8TzZDdnTLQjiyGuUTGKtT1EBbn"
+	"VqKCv08hHt7EaA33NIgTvjswWH2E8WDSdR7Q7h+vsvZX+FbSX6+0RKjf+lCc5sMk"
+	"OQAAAIUAAAATZWNkc2Etc2hhMi1uaXN0cDM4NAAAAGoAAAAxAKnF7Ok1XTWN58AN"
+	"jQp8AZrFX4PIU89dpn82M3gdkdLLbQn/w0fbT8hjCrR6bnVGOQAAADEAzjEUqcw7"
+	"qIiqQ6x9xx3XD5upziPgViRXVeY2dD9DX58pEz+EoQoQ21HL1tV4nV2a";
+static const char host_rsa512_cert[] =
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIGKHUrVDBY8x"
+	"r1bfAVQ2TUJU1n5ENWr0l2r5youBshlVAAAAIBlQK/lKzkP772tYDcQeQ/Cw2QMM"
+	"kCdoFx1+kcwGN1R6AAAAAAAAAAAAAAACAAAABnJzYTUxMgAAABAAAAAMaG9zdC5l"
+	"eGFtcGxlAAAAAF4L4QAAAAAAg6p+gAAAAAAAAAAAAAAAAAAAARcAAAAHc3NoLXJz"
+	"YQAAAAMBAAEAAAEBAIxgJtigHKtpzLhByI2HPV3oWla5gd+tMHJvBV2KssnbNVcN"
+	"wOuWECFsNqsJEQdyGHOcuIoKoJWQNzHWtzjosdJ4FQDASitBuPioTmSoE83mEy66"
+	"PrYbD1ahfBjpa3lklVmqSGNAuKWTUX4XrJROvlM6YBj0sii8VjG9FUqbZdajw7Zx"
+	"9ZTve1xpbZ97sxEel2q11Yxucjk1URZogaa2Ierbk3EG8FDIWtqGMRN5n2PRuuji"
+	"NEw4mv4oRcbvu7pb+zgK9SaqDnlxmXsa18QyHXa+nhVVoAE4tmwYb4EaWw9+Tfiu"
+	"WkwWm2mwInLWP9i9rnpt/DMLhPI+eMtd+hXMtBEAAAEUAAAADHJzYS1zaGEyLTUx"
+	"MgAAAQBSYgFTn/sB2lyJN8jrYVFYMU9QH5WmLz03UDIttfMB4bZyE5wRdTRRh80G"
+	"/xilr2UOJKxNFCpRUTvuE7Vwv6iyLyqLC+A6iXTo7RnlfqJaZdmdMdYPC64n6C2z"
+	"yqVO1+OcPQqblyKqSEyTGlRwC+xWuPemNC1YFKBXMS0EPCoIu6eNJs4Ce6/Gr9JW"
+	"o3RzqUxaM7HE+mvT8dRIuAiGmWTRGrRvdXjDZbHaWnaiFgw5aBhBvZ2vTGnVbUWn"
+	"gALoEawdXpAF7a3kzop9+aLsDk9JUvp72Lh4UvuD6pMNdnXCB2KGG6LGR6F5u4cZ"
+	"O2+tZzK6NZkqhQx7yBD99/YjE3X8";
+static const char host_rsa256_cert[] =
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIAVda0rMmuRE"
+	"hZz6qCtf/rWqmGlhSgMw8PCJSE0w6hckAAAAIBlQK/lKzkP772tYDcQeQ/Cw2QMM"
+	"kCdoFx1+kcwGN1R6AAAAAAAAAAAAAAACAAAABnJzYTI1NgAAABAAAAAMaG9zdC5l"
+	"eGFtcGxlAAAAAF4L4QAAAAAAg6p+gAAAAAAAAAAAAAAAAAAAARcAAAAHc3NoLXJz"
+	"YQAAAAMBAAEAAAEBAIxgJtigHKtpzLhByI2HPV3oWla5gd+tMHJvBV2KssnbNVcN"
+	"wOuWECFsNqsJEQdyGHOcuIoKoJWQNzHWtzjosdJ4FQDASitBuPioTmSoE83mEy66"
+	"PrYbD1ahfBjpa3lklVmqSGNAuKWTUX4XrJROvlM6YBj0sii8VjG9FUqbZdajw7Zx"
+	"9ZTve1xpbZ97sxEel2q11Yxucjk1URZogaa2Ierbk3EG8FDIWtqGMRN5n2PRuuji"
+	"NEw4mv4oRcbvu7pb+zgK9SaqDnlxmXsa18QyHXa+nhVVoAE4tmwYb4EaWw9+Tfiu"
+	"WkwWm2mwInLWP9i9rnpt/DMLhPI+eMtd+hXMtBEAAAEUAAAADHJzYS1zaGEyLTI1"
+	"NgAAAQBGsbKfL6O0tR9iLO2wQ6IhVEHhRljzUEVduAeqNYBj+bQ8QiWiiMePRFcv"
+	"NAYKqKDnDdShyaGl4KY4iQElK6qszyyU7QZkGB2qRvYop+nbXx6rDXEkYIdhuUTs"
+	"ZtOhS+RF8TBCpYLSxzfEqXqXltVUEIty05s3i1wEsHAMrur/YknbOg1mxnPOB992"
+	"eVBsmMgIxa8brqaRdwTyKE3l10333e3sRHfqVxYRVfaRdwxr7su/6YtNUkCLWOZ/"
+	"d7OvZ5fo0yQ9+pDhiqi8G7bfazLnJXym0JImjPpUAmvoT94oWkdmJjtHXSHC//6B"
+	"0tsdYoATfVB4Kmk4q3mIjXyk7zfR";
+static const char host_sha1_cert[] =
+	"AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIAQL5oIY9N8c"
+	"jCnrj94m0Mawwq0bYjgBTw/vwJcuoo6/AAAAIBlQK/lKzkP772tYDcQeQ/Cw2QMM"
+	"kCdoFx1+kcwGN1R6AAAAAAAAAAAAAAACAAAABHNoYTEAAAAQAAAADGhvc3QuZXhh"
+	"bXBsZQAAAABeC+EAAAAAAIOqfoAAAAAAAAAAAAAAAAAAAAEXAAAAB3NzaC1yc2EA"
+	"AAADAQABAAABAQCMYCbYoByracy4QciNhz1d6FpWuYHfrTBybwVdirLJ2zVXDcDr"
+	"lhAhbDarCREHchhznLiKCqCVkDcx1rc46LHSeBUAwEorQbj4qE5kqBPN5hMuuj62"
+	"Gw9WoXwY6Wt5ZJVZqkhjQLilk1F+F6yUTr5TOmAY9LIovFYxvRVKm2XWo8O2cfWU"
+	"73tcaW2fe7MRHpdqtdWMbnI5NVEWaIGmtiHq25NxBvBQyFrahjETeZ9j0bro4jRM"
+	"OJr+KEXG77u6W/s4CvUmqg55cZl7GtfEMh12vp4VVaABOLZsGG+BGlsPfk34rlpM"
+	"FptpsCJy1j/Yva56bfwzC4TyPnjLXfoVzLQRAAABDwAAAAdzc2gtcnNhAAABAGmU"
+	"SCE8bAXkFdSGIyfdXrOZ4/egm9AaHaNY1Rj7r7v+iNFfmP2P7dp19L0qDzqvsD8y"
+	"JOnTtZQtHJBkQE2DMO/ammv4kjTur81feu2iQ3WAODSp0ppeBLIGDiE4Ka/SScqt"
+	"KZxmEIARzJcdfG2mzLa1EbVMDfOcTARH9OynNn3AGJyIvPivv+rynURhn2h0ntnZ"
+	"fAFv0+CpbrDGrqGjq2xxeTUlmj/UaRgL++mvPdGV7uJ1wN1eE+sPjy6pfUOegy6f"
+	"EsyIcmG8YT2CsyD79+/W7NsUnhd36UiszpRTMn0vw5Ug6yLx1u2ejpQ7z1PGmkm/"
+	"RkHYucoAvyXHpgElOP8=";
 static const char ca_key[] =
 	"AAAAC3NzaC1lZDI1NTE5AAAAIHohWYB1oMadWD9xJ2I7sZZNzrYVpRSeIbpYUfGl"
 	"Waae";
@@ -254,6 +323,144 @@ test_refused(void **state)
 	free(longer);
 }
 
+/* A certificate, parsed and its CA signature checked. */
+static int
+verify(const char *b64, const char **why)
+{
+	struct sshcert c;
+	unsigned char *blob;
+	size_t len;
+	int rc;
+
+	blob = decode(b64, &len);
+	assert_int_equal(sshcert_parse(blob, len, &c, why), 0);
+	rc = sshcert_verify(&c, why);
+	free(blob);
+	return rc;
+}
+
+static void
+test_verify(void **state)
+{
+	const char *good[] = { host_ed25519_cert, user_ecdsa_cert,
+	    user_rsa_cert, host_ec_cert, host_rsa512_cert, host_rsa256_cert };
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		if (verify(good[i], &why) != 0)
+			fail_msg("cert %zu: %s", i, why);
+		assert_null(why);
+	}
+	assert_int_equal(verify(host_sha1_cert, &why), -1);
+	assert_non_null(strstr(why, "ssh-rsa (SHA-1)"));
+}
+
+/* Any byte changed in what is signed, or in the signature, fails. */
+static void
+test_verify_tampered(void **state)
+{
+	const char *certs[] = { host_ed25519_cert, host_ec_cert,
+	    host_rsa512_cert };
+	struct sshcert c;
+	unsigned char *blob;
+	size_t i, j, len;
+	const char *why;
+
+	(void)state;
+	for (i = 0; i < sizeof certs / sizeof certs[0]; i++) {
+		blob = decode(certs[i], &len);
+		for (j = 0; j < len; j += 7) {
+			blob[j] ^= 0x01;
+			if (sshcert_parse(blob, len, &c, &why) == 0 &&
+			    sshcert_verify(&c, &why) == 0)
+				fail_msg("cert %zu byte %zu changed: verified",
+				    i, j);
+			blob[j] ^= 0x01;
+		}
+		free(blob);
+	}
+}
+
+/* Another CA key put in the place of the signer's: refused. */
+static void
+test_verify_other_ca(void **state)
+{
+	struct sshcert c, o;
+	unsigned char *blob, *other, *swapped;
+	size_t len, olen, head, tail;
+	const char *why;
+
+	(void)state;
+	blob = decode(host_rsa512_cert, &len);
+	other = decode(host_rsa256_cert, &olen);
+	assert_int_equal(sshcert_parse(blob, len, &c, &why), 0);
+	assert_int_equal(sshcert_parse(other, olen, &o, &why), 0);
+	/* rsa512's signed part with rsa256's signature: same CA, wrong data */
+	head = (size_t)(c.signature.p - blob);
+	tail = o.signature.len;
+	swapped = malloc(head + tail);
+	assert_non_null(swapped);
+	memcpy(swapped, blob, head);
+	memcpy(swapped + head, o.signature.p, tail);
+	swapped[head - 4] = (unsigned char)(tail >> 24);
+	swapped[head - 3] = (unsigned char)(tail >> 16);
+	swapped[head - 2] = (unsigned char)(tail >> 8);
+	swapped[head - 1] = (unsigned char)tail;
+	assert_int_equal(sshcert_parse(swapped, head + tail, &c, &why), 0);
+	assert_int_equal(sshcert_verify(&c, &why), -1);
+	assert_non_null(strstr(why, "does not verify"));
+	free(swapped);
+	free(other);
+	free(blob);
+}
+
+static void
+test_check_host(void **state)
+{
+	struct sshcert c;
+	unsigned char *blob;
+	size_t len;
+	const char *why;
+	uint64_t now = 1800000000;	/* 2027 */
+
+	(void)state;
+	blob = decode(host_ec_cert, &len);
+	assert_int_equal(sshcert_parse(blob, len, &c, &why), 0);
+	assert_int_equal(c.serial, 7);
+	assert_int_equal(sshcert_check_host(&c, "host.example", now, &why), 0);
+	assert_int_equal(sshcert_check_host(&c, "a.wild.example", now, &why),
+	    0);
+	assert_int_equal(sshcert_check_host(&c, "wild.example", now, &why),
+	    -1);
+	assert_non_null(strstr(why, "principals"));
+	assert_int_equal(sshcert_check_host(&c, "host.example.org", now,
+	    &why), -1);
+	assert_int_equal(sshcert_check_host(&c, "host.example", 1500000000,
+	    &why), -1);
+	assert_string_equal(why, "not yet valid");
+	assert_int_equal(sshcert_check_host(&c, "host.example", 2500000000,
+	    &why), -1);
+	assert_string_equal(why, "expired");
+	assert_int_equal(sshcert_check_host(&c, "host.example", c.valid_before,
+	    &why), -1);
+	c.nprincipals = 0;
+	assert_int_equal(sshcert_check_host(&c, "host.example", now, &why),
+	    -1);
+	assert_non_null(strstr(why, "no principals"));
+	free(blob);
+
+	blob = decode(user_rsa_cert, &len);	/* force-command */
+	assert_int_equal(sshcert_parse(blob, len, &c, &why), 0);
+	assert_int_equal(sshcert_check_host(&c, "alice", now, &why), -1);
+	assert_string_equal(why, "not a host certificate");
+	c.kind = SSHCERT_HOST;
+	assert_int_equal(sshcert_check_host(&c, "alice", now, &why), -1);
+	assert_non_null(strstr(why, "critical options"));
+	free(blob);
+}
+
 int
 main(void)
 {
@@ -264,6 +471,10 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_verify_tampered),
+		cmocka_unit_test(test_verify_other_ca),
+		cmocka_unit_test(test_check_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
