@@ -529,3 +529,15 @@ sshcert_check_host(const struct sshcert *c, const char *name, uint64_t now,
 	*why = NULL;
 	return 0;
 }
+
+/* SHA-256 of a key blob, for its fingerprint: 0, or -1. */
+int
+sshcert_sha256(const unsigned char *blob, size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (EVP_Digest(blob, len, out, &n, EVP_sha256(), NULL) != 1 ||
+	    n != 32)
+		return -1;
+	return 0;
+}
