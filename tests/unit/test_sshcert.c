@@ -6,7 +6,10 @@
  * truncation, every length field made huge, trailing bytes, a plain key;
  * the CA's signature checked (ed25519, ECDSA P-384, RSA with SHA-512 and
  * SHA-256; SHA-1 and a changed byte refused) and the host checks (kind,
- * validity, principals with wildcards, critical options).
+ * validity, principals with wildcards, critical options); and the
+ * server's side of a certificate fetch (ssh/certscan.c) parsed: a good
+ * exchange, every prefix of it, every byte changed, a server without a
+ * certificate type, a DISCONNECT, oversized lines and packets.
  */
 #include "config.h"
 
@@ -461,6 +464,194 @@ test_check_host(void **state)
 	free(blob);
 }
 
+/* --- certscan.c's parse --------------------------------------------- */
+
+struct stream {
+	unsigned char	buf[8192];
+	size_t		len;
+};
+
+static void
+put(struct stream *st, const void *p, size_t len)
+{
+	assert_true(st->len + len <= sizeof st->buf);
+	memcpy(st->buf + st->len, p, len);
+	st->len += len;
+}
+
+static void
+put_u32(struct stream *st, uint32_t v)
+{
+	unsigned char b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+	put(st, b, 4);
+}
+
+static void
+put_str(struct stream *st, const void *p, size_t len)
+{
+	put_u32(st, (uint32_t)len);
+	put(st, p, len);
+}
+
+/* A packet as a server sends it unencrypted: padding to 8, at least 4. */
+static void
+put_packet(struct stream *st, const struct stream *payload)
+{
+	size_t pad = 8 - (payload->len + 5) % 8;
+	unsigned char zero[16] = { 0 };
+
+	if (pad < 4)
+		pad += 8;
+	put_u32(st, (uint32_t)(1 + payload->len + pad));
+	put(st, (unsigned char[]){ (unsigned char)pad }, 1);
+	put(st, payload->buf, payload->len);
+	put(st, zero, pad);
+}
+
+static void
+server_kexinit(struct stream *st, const char *hostkeys)
+{
+	struct stream p = { .len = 0 };
+	unsigned char cookie[16] = { 1 };
+	int i;
+
+	put(&p, (unsigned char[]){ 20 }, 1);
+	put(&p, cookie, sizeof cookie);
+	put_str(&p, "sntrup761x25519-sha512,curve25519-sha256", 40);
+	put_str(&p, hostkeys, strlen(hostkeys));
+	for (i = 0; i < 8; i++)
+		put_str(&p, "aes128-ctr", i < 6 ? 10 : 0);
+	put(&p, (unsigned char[]){ 0, 0, 0, 0, 0 }, 5);
+	put_packet(st, &p);
+}
+
+/* What an OpenSSH server sends: a banner line, its identification, its
+ * KEXINIT, an IGNORE, the ECDH reply with the certificate. */
+static void
+server_stream(struct stream *st, const char *hostkeys)
+{
+	struct stream p = { .len = 0 };
+	unsigned char q[32] = { 9 }, sig[83] = { 0 }, *cert;
+	size_t len;
+	const char *banner = "welcome\r\nSSH-2.0-OpenSSH_9.2 Debian\r\n";
+
+	st->len = 0;
+	put(st, banner, strlen(banner));
+	server_kexinit(st, hostkeys);
+	put(&p, (unsigned char[]){ 2 }, 1);
+	put_str(&p, "x", 1);
+	put_packet(st, &p);
+	p.len = 0;
+	cert = decode(host_ed25519_cert, &len);
+	put(&p, (unsigned char[]){ 31 }, 1);
+	put_str(&p, cert, len);
+	put_str(&p, q, sizeof q);
+	put_str(&p, sig, sizeof sig);
+	put_packet(st, &p);
+	free(cert);
+}
+
+#define WANT	"ssh-ed25519-cert-v01@openssh.com"
+
+/* Parse len bytes of st as they would come: 1 done, 0 more wanted, -1. */
+static int
+scan(const unsigned char *bytes, size_t len, struct certscan_rx *rx,
+    const char **why)
+{
+	int rc;
+
+	certscan_rx_init(rx, WANT);
+	memcpy(rx->buf, bytes, len);
+	rx->len = len;
+	while ((rc = certscan_rx_step(rx, why)) == 1) {
+		if (rx->state == CSR_DONE)
+			return 1;
+	}
+	return rc;
+}
+
+static void
+test_scan(void **state)
+{
+	struct stream st;
+	struct certscan_rx rx;
+	unsigned char *cert;
+	size_t len, n;
+	const char *why;
+
+	(void)state;
+	server_stream(&st, "ssh-ed25519," WANT);
+	assert_int_equal(scan(st.buf, st.len, &rx, &why), 1);
+	cert = decode(host_ed25519_cert, &len);
+	assert_int_equal(rx.certlen, len);
+	assert_memory_equal(rx.cert, cert, len);
+	free(cert);
+	certscan_rx_free(&rx);
+	/* every prefix wants more, and reads nothing beyond it */
+	for (n = 0; n < st.len; n++) {
+		assert_int_equal(scan(st.buf, n, &rx, &why), 0);
+		certscan_rx_free(&rx);
+	}
+}
+
+static void
+test_scan_hostile(void **state)
+{
+	struct stream st, bad;
+	struct certscan_rx rx;
+	const char *why;
+	size_t i;
+	int b;
+
+	(void)state;
+	server_stream(&st, WANT);
+	for (i = 0; i < st.len; i++) {
+		for (b = 0; b < 3; b++) {
+			bad = st;
+			bad.buf[i] = b == 0 ? 0xff : b == 1 ? 0x00 :
+			    (unsigned char)(bad.buf[i] ^ 0x40);
+			if (scan(bad.buf, bad.len, &rx, &why) == -1)
+				assert_non_null(why);
+			certscan_rx_free(&rx);
+		}
+	}
+	server_stream(&st, "ssh-ed25519,rsa-sha2-512");
+	assert_int_equal(scan(st.buf, st.len, &rx, &why), -1);
+	assert_string_equal(why, "the server offers no host certificate "
+	    "(its HostCertificate lines)");
+	certscan_rx_free(&rx);
+
+	/* a line of 300 bytes; 21 lines before the identification */
+	memset(bad.buf, 'a', 300);
+	assert_int_equal(scan(bad.buf, 300, &rx, &why), -1);
+	assert_non_null(strstr(why, "255"));
+	certscan_rx_free(&rx);
+	for (i = 0; i < 21; i++)
+		memcpy(bad.buf + i * 3, "x\r\n", 3);
+	assert_int_equal(scan(bad.buf, 63, &rx, &why), -1);
+	assert_non_null(strstr(why, "20 lines"));
+	certscan_rx_free(&rx);
+
+	/* a packet said to be 1 MB; a DISCONNECT */
+	bad.len = 0;
+	put(&bad, "SSH-2.0-x\n", 10);
+	put_u32(&bad, 1 << 20);
+	put(&bad, (unsigned char[]){ 4, 0, 0, 0 }, 4);
+	assert_int_equal(scan(bad.buf, bad.len, &rx, &why), -1);
+	assert_non_null(strstr(why, "damaged packet"));
+	certscan_rx_free(&rx);
+	bad.len = 10;
+	st.len = 0;
+	put(&st, (unsigned char[]){ 1, 0, 0, 0, 2 }, 5);
+	put_str(&st, "too many\nconnections", 20);
+	put_str(&st, "", 0);
+	put_packet(&bad, &st);
+	assert_int_equal(scan(bad.buf, bad.len, &rx, &why), -1);
+	assert_string_equal(why, "too many?connections");
+	certscan_rx_free(&rx);
+}
+
 int
 main(void)
 {
@@ -475,6 +666,8 @@ main(void)
 		cmocka_unit_test(test_verify_tampered),
 		cmocka_unit_test(test_verify_other_ca),
 		cmocka_unit_test(test_check_host),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_scan_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
