@@ -284,6 +284,12 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    phase_names[session_phase(s->via)]);
 		return;
 	}
+	if (s->scan != NULL) {
+		session_fail(s, SE_NETWORK, "timed out after %gs while "
+		    "fetching the host certificate from %s",
+		    s->conf->connect_timeout, s->addr);
+		return;
+	}
 	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s%s%s%s",
 	    s->conf->connect_timeout, phase_names[session_phase(s)],
 	    s->addr[0] ? " with " : "", s->addr,

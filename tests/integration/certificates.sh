@@ -162,6 +162,45 @@ csshd FUTURE hc_future
 csshd BYECDSA hc_byecdsa
 csshd BYRSA hc_byrsa
 csshd NOCERT
+# a relay to VALID that holds the certificate fetch (known by its
+# identification) without a word: the session waits for it
+cat > "$WORK/hold.py" <<'PY'
+import socket, sys, threading
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print(l.getsockname()[1], flush=True)
+held = []
+def pipe(a, b):
+    while True:
+        d = a.recv(65536)
+        if not d:
+            break
+        b.sendall(d)
+    b.shutdown(socket.SHUT_WR)
+def handle(c):
+    line = b""
+    while not line.endswith(b"\n"):
+        d = c.recv(1)
+        if not d:
+            return
+        line += d
+    if line.startswith(b"SSH-2.0-tunneld_"):
+        held.append(c)
+        print("held", flush=True)
+        return
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(line)
+    threading.Thread(target=pipe, args=(s, c), daemon=True).start()
+    pipe(c, s)
+while True:
+    threading.Thread(target=handle, args=(l.accept()[0],), daemon=True).start()
+PY
+$PYTHON3 "$WORK/hold.py" "$VALID" > "$WORK/hold.out" 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_file "$WORK/hold.out" || bail "hold.py did not start"
+HOLD=$(head -n 1 "$WORK/hold.out")
 ca() { echo "@cert-authority $1 $(cut -d' ' -f1-2 "$WORK/$2.pub")"; }
 kh() {	# name lines: a known_hosts file
 	printf '%s\n' "$2" > "$WORK/kh.$1"
@@ -180,6 +219,7 @@ kh revokedkey "$(ca "[127.0.0.1]:$VALID" host_ca)
 @revoked * $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")"
 kh revokedca "$(ca "[127.0.0.1]:$VALID" host_ca)
 @revoked * $(cut -d' ' -f1-2 "$WORK/host_ca.pub")"
+kh hold "$(ca "[127.0.0.1]:$HOLD" host_ca)"
 L2=$(free_port)
 h() {	# name port known_hosts [host] [more]
 	echo "  $1 = { host = \"${4:-127.0.0.1}\"; port = $2;"
@@ -202,6 +242,9 @@ $(h otherca "$VALID" otherca)
 $(h elsewhere "$VALID" elsewhere)
 $(h revokedkey "$VALID" revokedkey)
 $(h revokedca "$VALID" revokedca)
+$(h held_down "$HOLD" hold)
+$(h held_term "$HOLD" hold)
+$(h held_timeout "$HOLD" hold '' 'connect_timeout = 3;')
 $(t certalg id_ed25519 '' "$(alg ecdsa-sha2-nistp256)")
 $ED"
 start_tunneld
@@ -239,6 +282,18 @@ check "revoked CA: failed, names the line" fails revokedca \
     'its CA key' '@revoked' "$WORK/kh.revokedca:2"
 check "a server without a host certificate: failed, says so" fails nocert \
     'the server offers no host certificate (its HostCertificate lines)'
+check "a fetch that gets no answer: the session waits, idle" \
+    wait_log "held_down: fetching the host certificate" 10
+held_down() { tctl down held_down >/dev/null && wait_state held_down down 10; }
+check "... tunnel down meanwhile: down" held_down
+check "... bounded by connect_timeout, which says so" wait_state \
+    held_timeout backoff 15
+err=$(json_get held_timeout "t['last_error']")
+diag "$err"
+check "... the error says what timed out" says "$err" \
+    "timed out after 3s while fetching the host certificate from 127.0.0.1:$HOLD"
+check "... still waiting at SIGTERM (freed: no leak report)" \
+    wait_log "held_term: fetching the host certificate" 1
 down() { wait_state "$1" backoff 10 || wait_state "$1" failed 1; }
 check "an ECDSA certificate host key algorithm: not up (libssh2 can't)" \
     down certalg
