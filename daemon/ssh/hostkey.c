@@ -10,9 +10,12 @@
  * prefers ECDSA while OpenSSH records ed25519.  Host certificates
  * (@cert-authority) are never negotiated: no libssh2 release verifies the
  * key exchange with a certificate's key (its *-cert-v01 host key methods
- * have no signature check, or refuse the certificate blob: tunneld(8),
- * SECURITY), so only plain keys are offered, and a host known by its CA
- * alone is an unknown host, whose error says so.
+ * have no signature check, or refuse the certificate blob), so only plain
+ * keys are offered.  For a host known by its CA alone, the session fetches
+ * the server's certificate by a connection of its own (certscan.c), and
+ * hostkey_cert_verify accepts the plain key the session verified only if
+ * that certificate certifies it and passes ssh's checks (tunneld(8),
+ * SECURITY).
  */
 #include "config.h"
 
