@@ -405,7 +405,7 @@ hostkey_cert_revoked(struct known_hosts *k, const struct sshcert *c,
  * host?  0, or -1 with *cause naming the line. */
 static int
 hostkey_cert_ca(struct known_hosts *k, const struct sshcert *c,
-    const char *cafp, char **cause)
+    const char *cafp, char **where, char **cause)
 {
 	const struct kh_ca *ca;
 	struct kh_file *f;
@@ -416,8 +416,9 @@ hostkey_cert_ca(struct known_hosts *k, const struct sshcert *c,
 	rc = known_hosts_ca_key(k, b64, &f, &ca);
 	free(b64);
 	if (rc == 1) {
+		xasprintf(where, "%s:%d", f->path, ca->line);
 		session_params_log(k->tc, LOG_LVL_DEBUG, "CA %s trusted for "
-		    "%s by %s:%d", cafp, k->name, f->path, ca->line);
+		    "%s by %s", cafp, k->name, *where);
 		return 0;
 	}
 	if (rc == 0) {
@@ -468,7 +469,7 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	struct known_hosts k;
 	struct sshcert c;
 	const char *key, *why;
-	char *cafp = NULL, until[64];
+	char *cafp = NULL, *where = NULL, until[64];
 	size_t klen;
 	int type, rc = -1;
 
@@ -488,14 +489,15 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	}
 	cafp = hostkey_blob_fp(c.signature_key.p, c.signature_key.len);
 	if (known_hosts_load(&k, ssh, cause) != 0 ||
-	    hostkey_cert_ca(&k, &c, cafp, cause) != 0 ||
+	    hostkey_cert_ca(&k, &c, cafp, &where, cause) != 0 ||
 	    hostkey_cert_revoked(&k, &c, blob, len, cafp, cause))
 		goto out;
 	if (sshcert_verify(&c, &why) != 0 ||
 	    sshcert_check_host(&c, k.plain, (uint64_t)time(NULL), &why) != 0) {
 		xasprintf(cause, "host certificate of %s (ID \"%.*s\", serial "
-		    "%llu, CA %s) refused: %s", k.name, (int)c.key_id.len,
-		    c.key_id.p, (unsigned long long)c.serial, cafp, why);
+		    "%llu, CA %s of %s) refused: %s", k.name,
+		    (int)c.key_id.len, c.key_id.p,
+		    (unsigned long long)c.serial, cafp, where, why);
 		goto out;
 	}
 	hostkey_cert_until(&c, until, sizeof until);
@@ -506,6 +508,7 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	rc = 0;
 out:
 	known_hosts_free(&k);
+	free(where);
 	free(cafp);
 	return rc;
 }

@@ -267,7 +267,8 @@ fails() {	# name what...: failed, and the error says each what
 	says "$err" "$@"
 }
 check "expired host certificate: failed, says so" fails expired \
-    "host certificate of [127.0.0.1]:$EXPIRED" 'refused: expired'
+    "host certificate of [127.0.0.1]:$EXPIRED" "of $WORK/kh.expired:1)" \
+    'refused: expired'
 check "host certificate not yet valid: failed, says so" fails future \
     'refused: not yet valid'
 check "host certificate for another name: failed, says so" fails principal \
