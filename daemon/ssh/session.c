@@ -445,6 +445,18 @@ session_ssh_create(struct session *s)
 	return 0;
 }
 
+/* The name known_hosts knows the server by: "host", or "[host]:port". */
+static char *
+session_kh_name(struct session *s)
+{
+	char *name;
+
+	if (s->conf->port == 22)
+		return xstrdup(s->conf->host);
+	xasprintf(&name, "[%s]:%d", s->conf->host, s->conf->port);
+	return name;
+}
+
 /* The fetch's verdict: on to authentication, or the session fails as for
  * a bad host key. */
 static void
@@ -452,13 +464,15 @@ session_cert_cb(const unsigned char *cert, size_t len, const char *error,
     void *arg)
 {
 	struct session *s = arg;
-	char *cause = NULL;
+	char *cause = NULL, *name;
 	int rc = -1;
 
-	if (error != NULL)
+	if (error != NULL) {
+		name = session_kh_name(s);
 		xasprintf(&cause, "host certificate of %s: cannot fetch it "
-		    "from %s: %s", s->conf->host, s->addr, error);
-	else {
+		    "from %s: %s", name, s->addr, error);
+		free(name);
+	} else {
 		session_log(s, LOG_LVL_DEBUG, "host certificate fetched (%zu "
 		    "bytes)", len);
 		rc = hostkey_cert_verify(s->ssh, s->conf, s->addr, cert, len,
@@ -489,21 +503,24 @@ session_cert_fetch(struct session *s)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
 	const char *types, *error = NULL;
+	char *name, *why = NULL;
 
-	if (s->via != NULL || s->conf->proxy != NULL) {
+	types = hostkey_cert_types(s->ssh);
+	if (s->via != NULL || s->conf->proxy != NULL)
+		xasprintf(&why, "tunneld checks host certificates on direct "
+		    "connections only, not through %s; add the host's plain "
+		    "key to known_hosts", s->via != NULL ? "a jump host" :
+		    "a proxy");
+	else if (types == NULL)
+		xasprintf(&why, "there are none for the key type %s",
+		    session_algs_negotiated(s, SA_HOSTKEY));
+	if (why != NULL) {
+		name = session_kh_name(s);
 		session_fail(s, SE_FATAL, "host key for %s is unknown: "
 		    "known_hosts trusts host certificates for it "
-		    "(@cert-authority), but tunneld checks host certificates "
-		    "on direct connections only, not through %s; add the "
-		    "host's plain key to known_hosts", s->conf->host,
-		    s->via != NULL ? "a jump host" : "a proxy");
-		return -1;
-	}
-	if ((types = hostkey_cert_types(s->ssh)) == NULL) {
-		session_fail(s, SE_FATAL, "host key for %s is unknown: "
-		    "known_hosts trusts host certificates for it, but there "
-		    "are none for the key type %s", s->conf->host,
-		    session_algs_negotiated(s, SA_HOSTKEY));
+		    "(@cert-authority), but %s", name, why);
+		free(name);
+		free(why);
 		return -1;
 	}
 	if (getpeername(s->fd, (struct sockaddr *)&ss, &sslen) == -1) {
@@ -516,8 +533,10 @@ session_cert_fetch(struct session *s)
 	s->scan = certscan_start(s->base, (struct sockaddr *)&ss, sslen,
 	    types, s->conf->connect_timeout, session_cert_cb, s, &error);
 	if (s->scan == NULL) {
+		name = session_kh_name(s);
 		session_fail(s, SE_NETWORK, "host certificate of %s: cannot "
-		    "fetch it from %s: %s", s->conf->host, s->addr, error);
+		    "fetch it from %s: %s", name, s->addr, error);
+		free(name);
 		return -1;
 	}
 	event_del(s->ev_read);	/* idle until the verdict */

@@ -220,6 +220,8 @@ kh revokedkey "$(ca "[127.0.0.1]:$VALID" host_ca)
 kh revokedca "$(ca "[127.0.0.1]:$VALID" host_ca)
 @revoked * $(cut -d' ' -f1-2 "$WORK/host_ca.pub")"
 kh hold "$(ca "[127.0.0.1]:$HOLD" host_ca)"
+kh jump "$(ca "[127.0.0.1]:$VALID" host_ca)
+[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1-2 "$WORK/host_ed25519.pub")"
 L2=$(free_port)
 h() {	# name port known_hosts [host] [more]
 	echo "  $1 = { host = \"${4:-127.0.0.1}\"; port = $2;"
@@ -242,6 +244,7 @@ $(h otherca "$VALID" otherca)
 $(h elsewhere "$VALID" elsewhere)
 $(h revokedkey "$VALID" revokedkey)
 $(h revokedca "$VALID" revokedca)
+$(h viajump "$VALID" jump '' "jump = \"127.0.0.1:$SSHD_PORT\";")
 $(h held_down "$HOLD" hold)
 $(h held_term "$HOLD" hold)
 $(h held_timeout "$HOLD" hold '' 'connect_timeout = 3;')
@@ -283,6 +286,9 @@ check "revoked CA: failed, names the line" fails revokedca \
     'its CA key' '@revoked' "$WORK/kh.revokedca:2"
 check "a server without a host certificate: failed, says so" fails nocert \
     'the server offers no host certificate (its HostCertificate lines)'
+check "through a jump host: failed, says direct connections only" \
+    fails viajump "host key for [127.0.0.1]:$VALID is unknown" \
+    'on direct connections only, not through a jump host'
 check "a fetch that gets no answer: the session waits, idle" \
     wait_log "held_down: fetching the host certificate" 10
 held_down() { tctl down held_down >/dev/null && wait_state held_down down 10; }
