@@ -211,6 +211,7 @@ struct session {
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	struct connector	*conn;		/* resolving and connecting */
+	struct certscan		*scan;		/* the host certificate fetch */
 	struct session		*via;		/* jump host: runs in its channel */
 	char			*via_name;	/* its host:port, for messages */
 	int			 fd;
@@ -278,8 +279,12 @@ struct hostkey_plan {
 };
 int	hostkey_plan(LIBSSH2_SESSION *, const struct session_params *,
 	    struct hostkey_plan *, char **cause);
+#define HOSTKEY_CERT	1	/* hostkey_verify: known by its CA alone */
 int	hostkey_verify(LIBSSH2_SESSION *, const struct session_params *,
 	    char **cause);
+const char *hostkey_cert_types(LIBSSH2_SESSION *);
+int	hostkey_cert_verify(LIBSSH2_SESSION *, const struct session_params *,
+	    const char *, const unsigned char *, size_t, char **cause);
 char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 
 void	session_fail(struct session *, enum session_error, const char *, ...)
