@@ -91,15 +91,27 @@ authkey_hostport(const char *host, int port)
 	return s;
 }
 
-/* An option NAME="VALUE"; the value is never one sshd would misread. */
+/*
+ * An option NAME="VALUE"; the value is never one sshd would misread: no
+ * quote or backslash, and no control character (a newline would end the
+ * line, and what follows it would be a key of its own, unrestricted).
+ */
 static int
 authkey_opt(struct authkey *k, const char *name, char *value)
 {
+	const unsigned char *p;
 	char *s;
 
-	if (strpbrk(value, "\"\\") != NULL) {
-		fprintf(stderr, "tunnelctl: %s=\"%s\" cannot be written in "
-		    "authorized_keys (a quote or backslash)\n", name, value);
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\' || *p < ' ' || *p == 0x7f)
+			break;
+	}
+	if (*p != '\0') {
+		fprintf(stderr, "tunnelctl: %s=\"", name);
+		for (p = (const unsigned char *)value; *p != '\0'; p++)
+			fputc(*p < ' ' || *p == 0x7f ? '?' : *p, stderr);
+		fprintf(stderr, "\" cannot be written in authorized_keys (a "
+		    "quote, backslash or control character)\n");
 		free(value);
 		return -1;
 	}
@@ -242,7 +254,9 @@ authkey_options(char **opts, size_t n)
 
 /*
  * A jump host's next hop, from "[ssh://][user@]host[:port]" (hop.c), as
- * "host:port" for its permitopen; NULL if it is not one.
+ * "host:port" for its permitopen; NULL if it is not one, or if its name
+ * has a character that permitopen's quotes cannot hold (hop.c lets a
+ * quote through).
  */
 static char *
 authkey_hop(const char *spec, size_t len)
@@ -267,6 +281,11 @@ authkey_hop(const char *spec, size_t len)
 		p = NULL;
 	if (p != NULL && (port = strtol(p, &e, 10)) <= 0)
 		goto out;
+	for (e = h; *e != '\0'; e++) {	/* never a quote in permitopen="" */
+		if (*e == '"' || *e == '\\' || (unsigned char)*e <= ' ' ||
+		    *e == 0x7f)
+			goto out;
+	}
 	if (*h != '\0')
 		r = authkey_hostport(h, (int)port);
 out:

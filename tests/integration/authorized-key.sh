@@ -14,6 +14,13 @@ ECHO=$SERVER_PORT
 $NETIO echo-unix "$WORK/echo.sock" > /dev/null 2>>"$WORK/netio.log" &
 PIDS="$PIDS $!"
 wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
+# a socket path with a comma and a space, inside permitopen's quotes
+ODD="$WORK/echo, odd.sock"
+$NETIO echo-unix "$ODD" > /dev/null 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_until 30 test -S "$ODD" || bail "netio echo-unix did not start"
+L7=$(free_port); L8=$(free_port); L9=$(free_port)
+ATTACKER="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoZvzXC+k50vV+Mml2fWxJPoWCY+hp76tRMyagXdXg3 attacker"
 L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
 L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
 L6=$(free_port); JP=$(free_port)
@@ -30,7 +37,13 @@ write_conf "
   astray = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };
   via = { host = \"127.0.0.1\"; autostart = false; jump = \"127.0.0.1:$JP\";
-    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };"
+    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };
+  odd = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L7:$ODD\" ]; };
+  inject = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L8:/run/x\\n$ATTACKER\\n#\" ]; };
+  qjump = { host = \"127.0.0.1\"; autostart = false;
+    jump = \"127.0.0.1:$JP,j\\\"x\"; local = [ \"$L9:127.0.0.1:$ECHO\" ]; };"
 start_tunneld
 
 # authkey NAME: its line, the one line that is not a comment
@@ -56,6 +69,26 @@ check "an unknown tunnel: exit status 1" sh -c \
     "'$TUNNELCTL' -s '$CTL' authorized-key nosuch 2>/dev/null; test \$? -eq 1"
 check "no daemon: exit status 3" sh -c \
     "'$TUNNELCTL' -s '$WORK/none.sock' authorized-key ak 2>/dev/null; test \$? -eq 3"
+
+# a newline in a forward's UNIX socket path would end the line, and the
+# rest would be a key of its own, unrestricted: refused, with --json too
+out=$(tctl authorized-key inject 2>"$WORK/inject.err")
+check "a socket path with a newline: refused (exit 1)" [ $? -eq 1 ]
+check "... nothing printed, the error says why" sh -c "
+    [ -z '$out' ] && grep -q 'control character' '$WORK/inject.err'"
+out=$(tctl --json authorized-key inject 2>/dev/null)
+check "... --json: refused too (exit 1)" [ $? -eq 1 ]
+check "... no line of its line, decoded, begins with the key in the path" \
+    $PYTHON3 -c '
+import json, sys
+d = sys.argv[1].strip()
+sys.exit(bool(d) and any(l.startswith(sys.argv[2])
+    for l in json.loads(d).get("line", "").splitlines()))' "$out" "$ATTACKER"
+# a jump host's name with a quote (tunneld.conf accepts it) never closes
+# the quotes of permitopen early
+tctl authorized-key qjump > "$WORK/authkey.qjump" 2>&1
+check "a jump host named with a quote is not written in a permitopen" \
+    sh -c "! grep -q 'permitopen=\"j\"' '$WORK/authkey.qjump'"
 
 echo "$LINE" > "$WORK/authorized_keys"
 check "with only that line, the tunnel comes up" tctl up ak --timeout 20
@@ -91,6 +124,15 @@ check "... and the server refuses to open it: the connection is closed" \
 check "... the refusal is the server's" \
     wait_log "astray.*prohibited" 5
 tctl down fenced astray > /dev/null
+
+LINE=$(authkey odd)
+diag "$LINE"
+check "a socket path with a comma and a space: in the quotes" \
+    says "$LINE" "permitopen=\"[$ODD]:*\""
+echo "$LINE" > "$WORK/authorized_keys"
+check "... with only that line, the tunnel comes up" tctl up odd --timeout 20
+check "... its -L carries bytes" $NETIO roundtrip "$L7" 200000
+tctl down odd > /dev/null
 
 # a jump host: an sshd of its own (same host key) with its own
 # authorized_keys, holding only the jump host's line printed as a comment
