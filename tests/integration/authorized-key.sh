@@ -20,6 +20,11 @@ $NETIO echo-unix "$ODD" > /dev/null 2>>"$WORK/netio.log" &
 PIDS="$PIDS $!"
 wait_until 30 test -S "$ODD" || bail "netio echo-unix did not start"
 L7=$(free_port); L8=$(free_port); L9=$(free_port)
+# a key in a sticky directory that anyone may write (trusted, as /tmp is):
+# its KEY.pub is anyone's to make unless it is checked as the key is
+mkdir -m 1777 "$WORK/sticky"
+cp "$WORK/id_ed25519" "$WORK/sticky/id"
+chmod 755 "$WORK"
 ATTACKER="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoZvzXC+k50vV+Mml2fWxJPoWCY+hp76tRMyagXdXg3 attacker"
 L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
 L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
@@ -42,6 +47,8 @@ write_conf "
     local = [ \"$L7:$ODD\" ]; };
   inject = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L8:/run/x\\n$ATTACKER\\n#\" ]; };
+  sticky = { host = \"127.0.0.1\"; autostart = false;
+    identity_file = \"$WORK/sticky/id\"; };
   qjump = { host = \"127.0.0.1\"; autostart = false;
     jump = \"127.0.0.1:$JP,j\\\"x\"; local = [ \"$L9:127.0.0.1:$ECHO\" ]; };"
 start_tunneld
@@ -89,6 +96,15 @@ sys.exit(bool(d) and any(l.startswith(sys.argv[2])
 tctl authorized-key qjump > "$WORK/authkey.qjump" 2>&1
 check "a jump host named with a quote is not written in a permitopen" \
     sh -c "! grep -q 'permitopen=\"j\"' '$WORK/authkey.qjump'"
+
+# another user's KEY.pub next to a trusted key: not taken for the key's
+setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \
+    "echo '$ATTACKER' > '$WORK/sticky/id.pub'"
+tctl authorized-key sticky > "$WORK/authkey.sticky" 2>&1
+check "another user's KEY.pub in a sticky directory: refused" [ $? -eq 1 ]
+diag "$(cat "$WORK/authkey.sticky")"
+check "... its key is not printed" \
+    sh -c "! grep -qF '$(echo "$ATTACKER" | cut -d' ' -f2)' '$WORK/authkey.sticky'"
 
 echo "$LINE" > "$WORK/authorized_keys"
 check "with only that line, the tunnel comes up" tctl up ak --timeout 20
