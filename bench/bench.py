@@ -15,8 +15,8 @@ import json, os, resource, socket, statistics, subprocess, sys, threading, time
 
 E = os.environ
 WORK, QUICK = E["WORK"], E.get("QUICK") == "1"
-# bench/run.sh --only STAGE,...: a subset of single, tunnels, idle, raw
-STAGES = set((E.get("STAGES") or "single,tunnels,idle,raw").split(","))
+# bench/run.sh --only STAGE,...: a subset of single, tunnels, idle, raw, rate
+STAGES = set((E.get("STAGES") or "single,tunnels,idle,raw,rate").split(","))
 SSHD_PORT = int(E["SSHD_PORT"])
 SINK, ECHO, SOURCE = int(E["SINK"]), int(E["ECHO"]), int(E["SOURCE"])
 OUT = E["OUT"]
@@ -67,7 +67,8 @@ def cpu_s(pid):
 
 
 class Tunneld:
-    """One tunneld with n tunnels, each forwarding local ports to targets."""
+    """One tunneld with n tunnels, each forwarding local ports to targets;
+    extra: settings for every tunnel, or a list of them, one per tunnel."""
     def __init__(self, tunnels, extra=""):
         self.conf = os.path.join(WORK, "bench-%d.conf" % id(self))
         self.sock = os.path.join(WORK, "bench-%d.sock" % id(self))
@@ -78,9 +79,10 @@ class Tunneld:
                  ' ciphers = "%s";' % CIPHER if CIPHER else "",
                  ' macs = "%s";' % MAC if MAC else ""), "tunnels = {"]
         for i, fw in enumerate(tunnels):
+            x = extra if isinstance(extra, str) else extra[i]
             lines.append('  t%d = { host = "127.0.0.1"; local = [ %s ];%s };' %
                          (i, ", ".join('"%d:127.0.0.1:%d"' % f for f in fw),
-                          " " + extra if extra else ""))
+                          " " + x if x else ""))
         lines.append("};")
         open(self.conf, "w").write("\n".join(lines) + "\n")
         self.n = len(tunnels)
@@ -258,6 +260,8 @@ def main():
         idle_tunnels()
     if "raw" in STAGES:
         raw_ceiling(size, runs)
+    if "rate" in STAGES:
+        rate_limited(size, runs)
     print("# negotiated: tunneld cipher: %s MAC: %s; ssh %s" % (
         NEGOTIATED.get("cipher", "unknown"), NEGOTIATED.get("mac", "unknown"),
         ssh_negotiated()), flush=True)
@@ -476,6 +480,66 @@ def raw_ceiling(size, runs):
         "lower")
 
 
+def rate_limited(size, runs):
+    """rate_limit "2M" (2 MiB/s each way): a bulk transfer through the
+    limited tunnel, each way, its rate against the limit (the limit
+    allows a burst of 0.2 s worth at the start: 2% of a 10 s transfer);
+    meanwhile a second tunnel of the same tunneld, without a limit, moves
+    bulk the same way as fast as it can, against the same for as long
+    without the limited transfer (its solo run); runs alternating,
+    medians."""
+    limit = 2.0                                 # MiB/s
+    secs = 10 if QUICK else 20
+    n = int(limit * secs) << 20
+    lim_sink, lim_src, free_sink, free_src = free_ports(4)
+    td = Tunneld([[(lim_sink, SINK), (lim_src, SOURCE)],
+                  [(free_sink, SINK), (free_src, SOURCE)]],
+                 ['rate_limit = "2M";', ""]).start()
+    td.wait_up()
+    move = {"up": upload, "down": download}
+    netio = os.path.join(E["top_srcdir"], "tests", "helpers", "netio.py")
+
+    def limited(way, port):
+        """seconds: in a process of its own, so that its many small reads
+        do not take this one's GIL from the unlimited tunnel's loop"""
+        return float(subprocess.run(
+            [sys.executable, netio, "blast" if way == "up" else "drain",
+             str(port), str(n)], stdout=subprocess.PIPE, text=True,
+            check=True).stdout)
+
+    def unlimited(way, port, during):
+        """MiB/s the free tunnel moves in chunks while during() runs"""
+        done, moved = threading.Event(), [0]
+        chunk = max(size // 8, 1 << 20)
+        def loop():
+            while not done.is_set():
+                move[way](port, chunk)
+                moved[0] += chunk
+        th = threading.Thread(target=loop)
+        t0 = time.monotonic()
+        th.start()
+        r = during()
+        done.set(); th.join()
+        return moved[0] / 1048576 / (time.monotonic() - t0), r
+
+    print("# rate_limit: the columns are what tunneld reached and the"
+          " limit, or the unlimited tunnel's rate beside the limited one"
+          " and alone", flush=True)
+    for way, name in (("up", "upload"), ("down", "download")):
+        lim = (lim_sink, free_sink) if way == "up" else (lim_src, free_src)
+        got, other, solo = [], [], []
+        for _ in range(runs):
+            time.sleep(0.3)         # the bucket full again: the same start
+            o, dt = unlimited(way, lim[1], lambda: limited(way, lim[0]))
+            got.append(n / 1048576 / dt); other.append(o)
+            solo.append(unlimited(way, lim[1], lambda: time.sleep(secs))[0])
+        row("rate_limit 2M, %s: reached / limit" % name, "MiB/s",
+            statistics.median(got), limit, "0.95-1.05")
+        row("... the unlimited tunnel beside it / alone", "MiB/s",
+            statistics.median(other), statistics.median(solo), "higher")
+    td.stop()
+
+
 def write_out():
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     csv = os.path.join(OUT, "bench.csv")
@@ -487,7 +551,8 @@ def write_out():
             f.write('%s,"%s",%s,%.3f,%.3f,%.3f,%s\n' % (stamp, m, u, t, s, t / s if s else 0, b))
     with open(os.path.join(OUT, "ratios.dat"), "w") as f:
         for m, u, t, s, b in ROWS:
-            if s and "raw libssh2" not in m:    # the chart: tunneld/ssh
+            if s and "raw libssh2" not in m and "rate_limit" not in m and \
+                    "unlimited" not in m:       # the chart: tunneld/ssh
                 r = t / s if b == "higher" else s / t
                 f.write('"%s" %.3f\n' % (m, r))
     print("# CSV: %s" % csv)

@@ -2,7 +2,7 @@
 # bench/run.sh - tunneld measured next to OpenSSH in the same run, on the
 # same sshd, cipher and MAC, on loopback; reported as absolute figures and
 # tunneld/ssh ratios; nothing is asserted.
-# Usage: bench/run.sh [--quick] [--only single,tunnels,idle,raw]
+# Usage: bench/run.sh [--quick] [--only single,tunnels,idle,raw,rate]
 #                     [--cipher CIPHERS] [--mac MACS] [--idle N,...]
 #
 # Without --cipher and --mac each side uses its default algorithms (tunneld:
@@ -20,7 +20,8 @@
 # for 1, 100 and 1000 idle tunnels against as many ssh processes (--idle:
 # other counts; --quick: 1 and 100), and (raw) tunneld against the raw
 # libssh2 program (bench/raw_libssh2) each way in alternating runs, its
-# bytes in memory and through a client socket as a forwarder's.  CSV in
+# bytes in memory and through a client socket as a forwarder's, and (rate)
+# a tunnel's rate_limit held each way, beside an unlimited tunnel.  CSV in
 # bench/out/, a chart of the ratios to ssh with gnuplot.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -35,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--cipher) CIPHER=${2:-}; shift ;;
 	--mac) MAC=${2:-}; shift ;;
 	--idle) IDLE=${2:-}; shift ;;
-	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw]" \
+	*) echo "usage: $0 [--quick] [--only single,tunnels,idle,raw,rate]" \
 	    "[--cipher CIPHERS] [--mac MACS] [--idle N,...]"; exit 2 ;;
 	esac
 	shift

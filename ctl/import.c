@@ -60,15 +60,21 @@ static const char *alg_keys[] = { "ciphers", "macs", "kex_algorithms",
     "host_key_algorithms" };
 
 static void
+vnote(const char *fmt, va_list ap)
+{
+	fputs("tunnelctl import: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+static void
 note(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("tunnelctl import: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* A usage error: said, and the exit status to return. */
@@ -77,11 +83,9 @@ bad(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("tunnelctl import: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vnote(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return EXIT_USAGE;
 }
 

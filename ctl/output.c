@@ -309,6 +309,23 @@ output_algorithms(json_object *algs)
 	}
 }
 
+/* The settings status shows: what makes the tunnel up, its rate. */
+static void
+output_settings(json_object *t)
+{
+	json_object *v;
+	char rate[32];
+
+	if (json_object_object_get_ex(t, "require_forwards", &v) &&
+	    json_object_get_boolean(v))
+		printf("  forwards:    all required (require_forwards): up "
+		    "only with every one established\n");
+	if (output_int(t, "rate_limit") > 0)
+		printf("  rate limit:  %s/s each way (rate_limit)\n",
+		    output_bytes(output_int(t, "rate_limit"), rate,
+		    sizeof rate));
+}
+
 void
 output_detail(json_object *t, int color)
 {
@@ -328,6 +345,7 @@ output_detail(json_object *t, int color)
 	if (json_object_object_get_ex(t, "algorithms", &algs) && algs != NULL)
 		output_algorithms(algs);
 	printf("\n  reconnects:  %lld\n", output_int(t, "reconnects"));
+	output_settings(t);
 	if (output_int(t, "refused") > 0)
 		printf("  refused:     %lld connections, over max_connections, "
 		    "max_forward_connections or the descriptors\n",

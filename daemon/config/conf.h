@@ -102,6 +102,10 @@ struct tunnel_conf {
 	int			 window_budget;	/* MiB (ssh/window.c) */
 	int			 max_connections;	/* of the tunnel */
 	int			 max_forward_connections; /* of each forward */
+	double			 probe_interval;	/* -R probe; 0: none */
+	int			 probe_target;	/* ... connects the target */
+	int			 require_forwards; /* up only with every one */
+	long long		 rate_limit;	/* bytes/s each way; 0: none */
 	char			*proxy;		/* "http://h:p", "socks5://h:p" */
 	int			 ssh_config;	/* host is an ssh_config alias */
 	char			*ssh_config_file; /* ssh -F; NULL: ssh's own */

@@ -121,12 +121,23 @@ const struct keyword keywords[] = {
 	    R(KR_NONE) },
 	{ "max_forward_connections", KW_INT, T(max_forward_connections),
 	    N(1, 1000000, 1024), R(KR_NONE) },
+	/* a forward not established drops the session (tunnel.c) */
+	{ "require_forwards", KW_BOOL, T(require_forwards), N(0, 1, 0),
+	    R(KR_NONE) },
+	/* all its forwards' bytes each way; applied to the connections
+	 * open by the reload itself (tunnel_reconf.c, ssh/ratelimit.c) */
+	{ "rate_limit", KW_RATE, T(rate_limit), N(1024, RATE_LIMIT_MAX, 0),
+	    R(KR_NONE) },
 	{ "log_rate_limit", KW_INT, G(log_rate_limit), N(0, 1000000, 20),
 	    KR_APPLY, NULL },
 	/* a program run on state changes (proc/hook.c): read where used */
 	{ "on_state", KW_ARGV, T(on_state), NA, R(KR_NONE) },
 	{ "on_state_timeout", KW_DURATION, T(on_state_timeout),
 	    N(1, 3600, 30), R(KR_NONE) },
+	/* the end-to-end probe of remote forwards (tunnel/probe.c) */
+	{ "probe_interval", KW_DURATION, T(probe_interval), N(0, 86400, 0),
+	    R(KR_REARM) },
+	{ "probe_target", KW_BOOL, T(probe_target), N(0, 1, 1), R(KR_NONE) },
 };
 const size_t nkeywords = nitems(keywords);
 
@@ -501,6 +512,65 @@ kw_range(const struct keyword *kw, config_setting_t *s, struct kw_ctx *ctx,
 	return -1;
 }
 
+/*
+ * A rate: bytes per second, with K, M or G after the number for 1024,
+ * 1024^2 or 1024^3 (as rsync's --bwlimit and curl's --limit-rate; ssh's
+ * -l counts Kbit/s); "1.5M" too.  -1 if v is none.
+ */
+static int
+kw_rate_value(const char *v, double *out)
+{
+	static const char units[] = "KMG";
+	const char *u;
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || errno != 0 || !isfinite(d) || d < 0 ||
+	    !isdigit((unsigned char)*v))
+		return -1;
+	if (*end != '\0' && (u = strchr(units, toupper((unsigned char)*end)))
+	    != NULL) {
+		d = ldexp(d, 10 * (int)(u - units + 1));
+		end++;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = floor(d);
+	return 0;
+}
+
+static int
+kw_rate_parse(const struct keyword *kw, config_setting_t *s,
+    struct kw_ctx *ctx, void *obj)
+{
+	double d;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		d = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_STRING:
+		if (kw_rate_value(config_setting_get_string(s), &d) == 0)
+			break;
+		/* FALLTHROUGH */
+	default:
+		KERR(s, "%s: expected a rate: bytes per second, with K, M or "
+		    "G after the number for 1024, 1024^2 or 1024^3 (\"10M\")",
+		    kw->name);
+		return -1;
+	}
+	if (d != 0 && (d < kw->min || d > kw->max)) {
+		KERR(s, "%s: %.0f bytes per second is out of range (0 for none, "
+		    "or 1K-%.0fG)", kw->name, d, kw->max / (1 << 30));
+		return -1;
+	}
+	*FIELD(kw, obj, long long) = (long long)d;
+	return 0;
+}
+
 static int
 kw_bool_parse(const struct keyword *kw, config_setting_t *s,
     struct kw_ctx *ctx, void *obj)
@@ -548,6 +618,38 @@ static void
 kw_duration_default(const struct keyword *kw, void *obj)
 {
 	*FIELD(kw, obj, double) = kw->def;
+}
+
+static void
+kw_rate_default(const struct keyword *kw, void *obj)
+{
+	*FIELD(kw, obj, long long) = (long long)kw->def;
+}
+
+static int
+kw_rate_equal(const struct keyword *kw, const void *a, const void *b)
+{
+	return *CFIELD(kw, a, long long) == *CFIELD(kw, b, long long);
+}
+
+/* In the largest unit that says it exactly: "10M", "1536K", "1000". */
+static void
+kw_rate_print(FILE *f, const struct keyword *kw, const void *obj,
+    const char *indent)
+{
+	static const char units[] = "GMK";
+	long long v = *CFIELD(kw, obj, long long), unit;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		unit = 1LL << (10 * (3 - i));
+		if (v != 0 && v % unit == 0) {
+			fprintf(f, "%s%s = \"%lld%c\";\n", indent, kw->name,
+			    v / unit, units[i]);
+			return;
+		}
+	}
+	fprintf(f, "%s%s = \"%lld\";\n", indent, kw->name, v);
 }
 
 static int
@@ -1139,6 +1241,8 @@ static const struct kw_type_ops kw_types[KW_NTYPES] = {
 			  kw_int_equal, kw_int_print },
 	[KW_DURATION] =	{ kw_duration_parse, kw_duration_default, kw_none,
 			  kw_duration_equal, kw_duration_print },
+	[KW_RATE] =	{ kw_rate_parse, kw_rate_default, kw_none,
+			  kw_rate_equal, kw_rate_print },
 	[KW_ENUM] =	{ kw_enum_parse, kw_int_default, kw_none,
 			  kw_int_equal, kw_enum_print },
 	[KW_FORWARDS] =	{ kw_forwards_parse, kw_none, kw_forwards_clear,

@@ -27,6 +27,7 @@ enum kw_type {
 	KW_BOOL,
 	KW_INT,		/* an integer in [min, max] */
 	KW_DURATION,	/* seconds, integer or decimal, in [min, max] */
+	KW_RATE,	/* bytes per second: "10M"; 0 or in [min, max] */
 	KW_ENUM,	/* one of the words in values */
 	KW_FORWARDS,	/* a list of forwards; the keyword names the kind */
 	KW_PERMITS,	/* "any", "none" or a list of host:port */
@@ -116,5 +117,7 @@ void		 errlist_add(struct errlist *, const char *file, int line,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #define SESSIONS_MAX	32	/* sessions = N: at most */
+#define RATE_LIMIT_MAX	(10.0 * (1 << 30))	/* rate_limit: 10G (ssh/ratelimit.c:
+					   its bucket's 32 bits) */
 
 #endif

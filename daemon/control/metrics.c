@@ -80,6 +80,9 @@ static const struct metric tunnel_metrics[] = {
 	{ "tunneld_tunnel_hook_failures_total", "counter", "hook_failures", 1,
 	    "Runs of the on_state program that failed: exit status not 0, a "
 	    "signal, its timeout, or it could not be started." },
+	{ "tunneld_tunnel_rate_limit_bytes", "gauge", "rate_limit", 1,
+	    "The tunnel's rate_limit: bytes per second each way, for all its "
+	    "forwards together (absent without one)." },
 };
 
 /* Each forward, labelled tunnel, forward (its spec) and kind. */
@@ -103,6 +106,16 @@ static const struct metric forward_metrics[] = {
 	{ "tunneld_forward_connections_refused_total", "counter", "refused", 1,
 	    "Connections refused at once for a budget: max_connections, "
 	    "max_forward_connections, descriptors." },
+	{ "tunneld_forward_probe_ok", "gauge", "probe_ok", 1,
+	    "1 if the last probe of the remote forward came back through the "
+	    "server's listener and its target accepted a connection "
+	    "(probe_interval)." },
+	{ "tunneld_forward_probe_failures_total", "counter", "probe_failures",
+	    1, "Probes of the remote forward that found its listener or its "
+	    "target not working." },
+	{ "tunneld_forward_probe_last_success_timestamp_seconds", "gauge",
+	    "probe_last_ok", 1, "When a probe of the remote forward last "
+	    "succeeded (Unix time)." },
 };
 
 /* Each SSH session of a tunnel (status "sessions"), labelled tunnel,

@@ -56,8 +56,22 @@ status_forward(struct forward *f)
 	json_object_object_add(o, "refused",
 	    json_object_new_int64((int64_t)f->refused));
 	json_object_object_add(o, "last_error", status_string(f->last_error));
+	forward_probe_status(f, o);
 	free(first);
 	return o;
+}
+
+/* Settings worth seeing beside the state: what makes it up, what bounds
+ * its throughput.  Any thread (t->conf changes in jobs the main thread
+ * waits for). */
+static void
+status_settings(json_object *o, const struct tunnel_conf *tc)
+{
+	json_object_object_add(o, "require_forwards",
+	    json_object_new_boolean(tc->require_forwards));
+	if (tc->rate_limit > 0)
+		json_object_object_add(o, "rate_limit",
+		    json_object_new_int64(tc->rate_limit));
 }
 
 /* On the tunnel's worker: "host:port" of the server in use. */
@@ -130,6 +144,7 @@ status_tunnel_build(struct tunnel *t)
 	json_object_object_add(o, "user", json_object_new_string(t->conf->user));
 	json_object_object_add(o, "autostart",
 	    json_object_new_boolean(t->conf->autostart));
+	status_settings(o, t->conf);
 	rtt = session_is_established(t->session) ?
 	    session_rtt_ms(t->session) : -1;
 	json_object_object_add(o, "rtt_ms", rtt >= 0 ?
@@ -199,6 +214,7 @@ status_tunnel_posted(struct tunnel *t)
 		    json_object_new_boolean(tc->autostart));
 		json_object_object_add(o, "max_connections",
 		    json_object_new_int(tc->max_connections));
+		status_settings(o, tc);
 		fw = json_object_new_array();
 		for (i = 0; i < tc->nfwds; i++)
 			json_object_array_add(fw,

@@ -206,6 +206,7 @@ channel_close_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void
 channel_close_fd(struct channel *c)
 {
+	ratelimit_forget(c->session->conf->ratelimit, c);
 	if (c->fd == -1)
 		return;
 	event_del(c->ev_read);
@@ -276,13 +277,18 @@ channel_pay_owed(struct channel *c)
 	return 1;
 }
 
+static void	channel_sniff_done(struct channel *);
+static void	channel_socks_input(struct channel *);
+
 static void
 channel_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct channel *c = arg;
 	char why[256];
 
-	if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
+	if (c->sniffing && c->state == CH_CONNECTING)
+		channel_sniff_done(c);
+	else if (c->state == CH_SOCKS && c->socks != NULL && c->socks->stage < 2)
 		channel_abort(c, "no complete SOCKS request in time, dropped");
 	else if (c->state == CH_OPENING) {
 		/* libssh2 opens one channel at a time: an earlier open to a
@@ -329,6 +335,8 @@ channel_socks_start(struct channel *c, double timeout)
 	c->socks = xcalloc(1, sizeof *c->socks);
 	c->state = CH_SOCKS;
 	channel_set_deadline(c, timeout);
+	if (c->client_remote && c->down_len > 0)	/* held by a sniff */
+		channel_socks_input(c);
 	channel_update_events(c);
 	session_schedule(c->session);
 }
@@ -437,6 +445,73 @@ channel_connect(struct channel *c, const char *host, int port,
 	    channel_connected_cb, c);
 }
 
+/*
+ * Hold a forwarded channel for its first bytes before its owner decides
+ * what it is: until want bytes came, or fewer that stop matching magic
+ * (its first len bytes), or its EOF, or secs passed; then the owner's
+ * sniffed().  What was read stays in the channel's buffer, and goes to
+ * the connection channel_connect() or channel_socks_start() makes.
+ */
+void
+channel_sniff(struct channel *c, const void *magic, size_t len, size_t want,
+    double secs)
+{
+	if (len > sizeof c->sniff_magic)
+		len = sizeof c->sniff_magic;
+	if (want > sizeof c->down)
+		want = sizeof c->down;
+	memcpy(c->sniff_magic, magic, len);
+	c->sniff_magiclen = len;
+	c->sniff_want = want;
+	c->sniffing = 1;
+	c->state = CH_CONNECTING;
+	channel_set_deadline(c, secs);
+	session_schedule(c->session);
+}
+
+/* What a sniff read. */
+const unsigned char *
+channel_sniffed(struct channel *c, size_t *len)
+{
+	*len = c->down_len;
+	return (const unsigned char *)c->down;
+}
+
+/* Has the sniff read enough to decide? */
+static int
+channel_sniff_enough(struct channel *c)
+{
+	size_t n = c->down_len < c->sniff_magiclen ? c->down_len :
+	    c->sniff_magiclen;
+
+	return c->down_len >= c->sniff_want || c->ch_eof ||
+	    memcmp(c->down, c->sniff_magic, n) != 0;
+}
+
+static void
+channel_sniff_done(struct channel *c)
+{
+	c->sniffing = 0;
+	if (c->ev_deadline != NULL)
+		evtimer_del(c->ev_deadline);
+	session_raise(c->session, SEV_SNIFFED, c->owner, c);
+}
+
+/* One round of a sniff for the session pump. */
+static int
+channel_sniff_pump(struct channel *c)
+{
+	int r;
+
+	if (!c->ch_eof && c->down_len < c->sniff_want) {
+		if ((r = channel_retry(c, CHOP_READ)) <= 0)
+			return 0;
+	}
+	if (channel_sniff_enough(c))
+		channel_sniff_done(c);
+	return 1;
+}
+
 /* The server answered our open: a channel, or the reason it refused. */
 void
 channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
@@ -448,8 +523,10 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 		return;
 	}
 	if (ch == NULL) {
-		session_log(c->session, LOG_LVL_INFO, "%s: the server refused "
-		    "the channel: %s", c->label, error);
+		/* nobody's: a probe's, whose owner says what it means */
+		session_log(c->session, c->owner != NULL ? LOG_LVL_INFO :
+		    LOG_LVL_DEBUG, "%s: the server refused the channel: %s",
+		    c->label, error);
 		channel_error(c, error);
 		channel_close_fd(c);
 		c->state = CH_DEAD;
@@ -472,10 +549,27 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 
 /* --- the local socket ---------------------------------------------------- */
 
+/* The owner's rate limit (ratelimit.c), or NULL; the stream's bytes only,
+ * not a SOCKS handshake's. */
+static struct ratelimit *
+channel_rl(struct channel *c)
+{
+	return c->state != CH_SOCKS ? c->session->conf->ratelimit : NULL;
+}
+
+/* The rate limit's tick: c may ask for bytes again (or its limit is off). */
+void
+channel_ratelimit_wake(struct channel *c)
+{
+	channel_update_events(c);
+	session_schedule(c->session);
+}
+
 /* Read from the client into the empty up buffer: 1 progress, 0 none, -1 gone */
 static int
 channel_fd_read(struct channel *c)
 {
+	struct ratelimit *rl = channel_rl(c);
 	size_t want;
 	ssize_t n;
 
@@ -487,9 +581,13 @@ channel_fd_read(struct channel *c)
 	 * one packet's worth, or 32768 bytes left as 32700 and 68 (two
 	 * packets, and the read event toggled for the rest) */
 	want = sizeof c->up - c->up_len;
-	n = read(c->fd, c->up + c->up_len, want < CHANNEL_CHUNK ? want :
-	    CHANNEL_CHUNK);
+	if (want > CHANNEL_CHUNK)
+		want = CHANNEL_CHUNK;
+	if ((want = ratelimit_allow(rl, RL_UP, c, want)) == 0)
+		return 0;	/* its events wait for the tick */
+	n = read(c->fd, c->up + c->up_len, want);
 	if (n > 0) {
+		ratelimit_used(rl, RL_UP, c, (size_t)n);
 		c->up_len += (size_t)n;
 		c->moved_at = mono_now();
 		return 1;
@@ -511,12 +609,18 @@ channel_fd_read(struct channel *c)
 static int
 channel_fd_write(struct channel *c)
 {
+	struct ratelimit *rl = channel_rl(c);
+	size_t len;
 	ssize_t n;
 
 	if (c->fd == -1 || c->down_len == 0 || c->wr_blocked)
 		return 0;
-	n = write(c->fd, c->down + c->down_off, c->down_len - c->down_off);
+	len = ratelimit_allow(rl, RL_DOWN, c, c->down_len - c->down_off);
+	if (len == 0)
+		return 0;	/* its events wait for the tick */
+	n = write(c->fd, c->down + c->down_off, len);
 	if (n > 0) {
+		ratelimit_used(rl, RL_DOWN, c, (size_t)n);
 		if (c->counters != NULL)
 			c->counters->bytes_in += (uint64_t)n;
 		c->down_off += (size_t)n;
@@ -553,8 +657,10 @@ channel_update_events(struct channel *c)
 		 * reset are seen while the server connects */
 		want_rd = (c->state == CH_OPEN || c->state == CH_OPENING) &&
 		    c->up_len == 0 && !c->fd_eof &&
-		    !(c->owedlen != 0 && c->client_remote);
-		want_wr = c->state == CH_OPEN && c->down_len > 0;
+		    !(c->owedlen != 0 && c->client_remote) &&
+		    !c->rl_waiting[RL_UP];
+		want_wr = c->state == CH_OPEN && c->down_len > 0 &&
+		    !c->rl_waiting[RL_DOWN];
 	}
 	want_cl = !want_rd && !want_wr && !c->fd_eof && c->up_len > 0 &&
 	    (c->state == CH_OPEN || c->state == CH_OPENING);
@@ -808,6 +914,8 @@ channel_pump(struct channel *c)
 	case CH_SOCKS:
 		return channel_socks_pump(c);
 	case CH_CONNECTING:	/* a SOCKS answer may still be on its way */
+		if (c->sniffing)
+			return channel_sniff_pump(c);
 		if (c->client_remote && c->up_len > 0)
 			return channel_retry(c, CHOP_WRITE) > 0;
 		return 0;

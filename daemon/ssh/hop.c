@@ -221,6 +221,7 @@ hop_params(struct session *s, struct session_params *p, struct hop *h,
 	p->port = h->port;
 	p->user = h->user;
 	p->host_key = NULL;	/* the target's */
+	p->ratelimit = NULL;	/* the target's channels are limited */
 	p->jump = *rest;
 	free(s->via_name);
 	s->via_name = xstrdup(name);

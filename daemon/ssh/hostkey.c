@@ -10,18 +10,24 @@
  * prefers ECDSA while OpenSSH records ed25519.  Host certificates
  * (@cert-authority) are never negotiated: no libssh2 release verifies the
  * key exchange with a certificate's key (its *-cert-v01 host key methods
- * have no signature check, or refuse the certificate blob: tunneld(8),
- * SECURITY), so only plain keys are offered, and a host known by its CA
- * alone is an unknown host, whose error says so.
+ * have no signature check, or refuse the certificate blob), so only plain
+ * keys are offered.  For a host known by its CA alone, the session fetches
+ * the server's certificate by a connection of its own (certscan.c), and
+ * hostkey_cert_verify accepts the plain key the session verified only if
+ * that certificate certifies it and passes ssh's checks (tunneld(8),
+ * SECURITY).
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "known_hosts.h"
 #include "session.h"
+#include "sshcert.h"
 
 /* "SHA256:" + unpadded base64, as ssh-keygen -l prints it. */
 char *
@@ -187,23 +193,18 @@ hostkey_new(struct known_hosts *k, const char *key, size_t len,
 	}
 	if (pinned)
 		return 0;
+	if (known_hosts_ca(k, &f, &line)) {
+		session_params_log(tc, LOG_LVL_DEBUG, "%s trusts host "
+		    "certificates for %s (@cert-authority): the server's is "
+		    "fetched", f->path, k->name);
+		return HOSTKEY_CERT;
+	}
 	if (tc->accept_new) {
 		if (hostkey_learn(k, key, len, known_type, cause) != 0)
 			return -1;
 		session_params_log(tc, LOG_LVL_NOTICE, "added %s %s for %s to "
 		    "%s (accept-new)", method, fp, k->name, k->files[0].path);
 		return 0;
-	}
-	if (known_hosts_ca(k, &f, &line)) {
-		xasprintf(cause, "host key for %s is unknown: the server "
-		    "offers %s %s; %s:%d trusts host certificates for it "
-		    "(@cert-authority), but libssh2 %s cannot negotiate a host "
-		    "certificate, so tunneld checks plain host keys only: "
-		    "after checking that fingerprint, add the key to %s "
-		    "(ssh-keyscan -p %d %s >> %s)", k->name, method, fp,
-		    f->path, line, libssh2_version(0), k->files[0].path,
-		    tc->port, tc->host, k->files[0].path);
-		return -1;
 	}
 	xasprintf(cause, "host key for %s is unknown: the server offers %s "
 	    "%s; after checking that fingerprint, add it to %s (ssh-keyscan "
@@ -313,5 +314,201 @@ out:
 	known_hosts_free(&k);
 	free(b64);
 	free(fp);
+	return rc;
+}
+
+/* --- host certificates -------------------------------------------------- */
+
+/* The certificate types that certify a key of the session's host key
+ * type, for certscan.c to ask for; NULL if there is none. */
+const char *
+hostkey_cert_types(LIBSSH2_SESSION *ssh)
+{
+	size_t len;
+	int type;
+
+	if (libssh2_session_hostkey(ssh, &len, &type) == NULL)
+		return NULL;
+	switch (type) {
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		return "ssh-ed25519-cert-v01@openssh.com";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		return "ecdsa-sha2-nistp256-cert-v01@openssh.com";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		return "ecdsa-sha2-nistp384-cert-v01@openssh.com";
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		return "ecdsa-sha2-nistp521-cert-v01@openssh.com";
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		return "rsa-sha2-512-cert-v01@openssh.com,"
+		    "rsa-sha2-256-cert-v01@openssh.com";
+	}
+	return NULL;
+}
+
+/* "SHA256:..." of a key blob, as ssh-keygen -l prints it. */
+static char *
+hostkey_blob_fp(const unsigned char *blob, size_t len)
+{
+	unsigned char h[32];
+	char b64[64], *s;
+
+	if (sshcert_sha256(blob, len, h) != 0)
+		return xstrdup("SHA256:(unavailable)");
+	base64_encode(h, sizeof h, b64, sizeof b64, 0);
+	xasprintf(&s, "SHA256:%s", b64);
+	return s;
+}
+
+static char *
+hostkey_b64(const unsigned char *blob, size_t len)
+{
+	char *b64 = xmalloc(len * 2 + 8);
+
+	base64_encode(blob, len, b64, len * 2 + 8, 1);
+	return b64;
+}
+
+/* A @revoked line for the CA key or the certificate: 1 with *cause. */
+static int
+hostkey_cert_revoked(struct known_hosts *k, const struct sshcert *c,
+    const unsigned char *blob, size_t len, const char *cafp, char **cause)
+{
+	char *b64[2];
+	const char *what[2] = { "its CA key", "the certificate" };
+	size_t i, j, n;
+	int rc = 0;
+
+	b64[0] = hostkey_b64(c->signature_key.p, c->signature_key.len);
+	b64[1] = hostkey_b64(blob, len);
+	for (n = 0; n < 2 && rc == 0; n++) {
+		for (i = 0; i < k->nfiles && rc == 0; i++) {
+			for (j = 0; j < k->files[i].nrevoked; j++) {
+				if (strcmp(k->files[i].revoked[j].key,
+				    b64[n]) != 0)
+					continue;
+				xasprintf(cause, "host certificate of %s "
+				    "refused: %s (CA %s) is marked @revoked "
+				    "in known_hosts %s:%d", k->name, what[n],
+				    cafp, k->files[i].path,
+				    k->files[i].revoked[j].line);
+				rc = 1;
+				break;
+			}
+		}
+	}
+	free(b64[0]);
+	free(b64[1]);
+	return rc;
+}
+
+/* Is the certificate's CA one a @cert-authority line trusts for this
+ * host?  0, or -1 with *cause naming the line. */
+static int
+hostkey_cert_ca(struct known_hosts *k, const struct sshcert *c,
+    const char *cafp, char **where, char **cause)
+{
+	const struct kh_ca *ca;
+	struct kh_file *f;
+	char *b64;
+	int rc;
+
+	b64 = hostkey_b64(c->signature_key.p, c->signature_key.len);
+	rc = known_hosts_ca_key(k, b64, &f, &ca);
+	free(b64);
+	if (rc == 1) {
+		xasprintf(where, "%s:%d", f->path, ca->line);
+		session_params_log(k->tc, LOG_LVL_DEBUG, "CA %s trusted for "
+		    "%s by %s", cafp, k->name, *where);
+		return 0;
+	}
+	if (rc == 0) {
+		xasprintf(cause, "host certificate of %s refused: its CA %s "
+		    "is trusted in %s:%d for other hosts only (%s)", k->name,
+		    cafp, f->path, ca->line, ca->hosts);
+		return -1;
+	}
+	if (known_hosts_ca(k, &f, &rc))
+		xasprintf(cause, "host certificate of %s refused: it is "
+		    "signed by CA %s, which no @cert-authority line trusts "
+		    "(the one for this host, %s:%d, holds another CA key)",
+		    k->name, cafp, f->path, rc);
+	else
+		xasprintf(cause, "host certificate of %s refused: it is "
+		    "signed by CA %s, which no @cert-authority line trusts",
+		    k->name, cafp);
+	return -1;
+}
+
+/* "until 2026-12-08 13:00:00 UTC", or "forever" */
+static void
+hostkey_cert_until(const struct sshcert *c, char *buf, size_t len)
+{
+	time_t t;
+	struct tm tm;
+
+	if (c->valid_before >= (uint64_t)INT64_MAX ||
+	    (t = (time_t)c->valid_before, gmtime_r(&t, &tm) == NULL)) {
+		snprintf(buf, len, "forever");
+		return;
+	}
+	strftime(buf, len, "until %Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/*
+ * The certificate certscan.c fetched from the server, checked as ssh
+ * checks a host certificate (sshconnect.c, check_host_key): for the very
+ * key the session verified the key exchange with, signed by a CA that a
+ * @cert-authority line trusts for this host, neither revoked, its
+ * signature good, a host certificate naming this host, valid now, with
+ * no critical option.  0, or -1 with *cause.
+ */
+int
+hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
+    const char *addr, const unsigned char *blob, size_t len, char **cause)
+{
+	struct known_hosts k;
+	struct sshcert c;
+	const char *key, *why;
+	char *cafp = NULL, *where = NULL, until[64];
+	size_t klen;
+	int type, rc = -1;
+
+	known_hosts_init(&k, tc);
+	if (sshcert_parse(blob, len, &c, &why) != 0) {
+		xasprintf(cause, "host certificate of %s from %s: %s", k.name,
+		    addr, why);
+		goto out;
+	}
+	key = libssh2_session_hostkey(ssh, &klen, &type);
+	if (key == NULL || !sshcert_key_is(&c, (const unsigned char *)key,
+	    klen)) {
+		xasprintf(cause, "host certificate of %s from %s refused: it "
+		    "certifies another key than the one the server proved in "
+		    "the session", k.name, addr);
+		goto out;
+	}
+	cafp = hostkey_blob_fp(c.signature_key.p, c.signature_key.len);
+	if (known_hosts_load(&k, ssh, cause) != 0 ||
+	    hostkey_cert_ca(&k, &c, cafp, &where, cause) != 0 ||
+	    hostkey_cert_revoked(&k, &c, blob, len, cafp, cause))
+		goto out;
+	if (sshcert_verify(&c, &why) != 0 ||
+	    sshcert_check_host(&c, k.plain, (uint64_t)time(NULL), &why) != 0) {
+		xasprintf(cause, "host certificate of %s (ID \"%.*s\", serial "
+		    "%llu, CA %s of %s) refused: %s", k.name,
+		    (int)c.key_id.len, c.key_id.p,
+		    (unsigned long long)c.serial, cafp, where, why);
+		goto out;
+	}
+	hostkey_cert_until(&c, until, sizeof until);
+	session_params_log(tc, LOG_LVL_NOTICE, "host certificate of %s (ID "
+	    "\"%.*s\", serial %llu) signed by CA %s, valid %s", addr,
+	    (int)c.key_id.len, c.key_id.p, (unsigned long long)c.serial, cafp,
+	    until);
+	rc = 0;
+out:
+	known_hosts_free(&k);
+	free(where);
+	free(cafp);
 	return rc;
 }

@@ -81,8 +81,10 @@ known_hosts_free(struct known_hosts *k)
 		for (j = 0; j < f->nrevoked; j++)
 			free(f->revoked[j].key);
 		free(f->revoked);
-		for (j = 0; j < f->ncas; j++)
+		for (j = 0; j < f->ncas; j++) {
 			free(f->cas[j].hosts);
+			free(f->cas[j].key);
+		}
 		free(f->cas);
 		free(f->entries);
 	}
@@ -108,17 +110,20 @@ known_hosts_revoked(struct kh_file *f, char *p, int lineno)
 	f->revoked[f->nrevoked++].line = lineno;
 }
 
-/* @cert-authority patterns key: kept to say why such a host is unknown. */
+/* @cert-authority patterns keytype key: the CAs trusted for hosts. */
 static void
 known_hosts_cert_authority(struct kh_file *f, char *p, int lineno)
 {
-	char *hosts, *save;
+	char *hosts, *key, *save;
 
 	strtok_r(p, " \t", &save);
-	if ((hosts = strtok_r(NULL, " \t", &save)) == NULL)
+	if ((hosts = strtok_r(NULL, " \t", &save)) == NULL ||
+	    strtok_r(NULL, " \t", &save) == NULL ||
+	    (key = strtok_r(NULL, " \t", &save)) == NULL)
 		return;
 	f->cas = xreallocarray(f->cas, f->ncas + 1, sizeof *f->cas);
 	f->cas[f->ncas].hosts = xstrdup(hosts);
+	f->cas[f->ncas].key = xstrdup(key);
 	f->cas[f->ncas++].line = lineno;
 }
 
@@ -192,6 +197,40 @@ known_hosts_ca(struct known_hosts *k, struct kh_file **fp, int *line)
 		}
 	}
 	return 0;
+}
+
+/*
+ * The @cert-authority lines that hold KEY (base64): 1 with the first whose
+ * patterns match this host (by either name), as ssh trusts a CA; 0 with
+ * the first that holds it for other hosts only; -1 if none holds it.
+ */
+int
+known_hosts_ca_key(struct known_hosts *k, const char *key,
+    struct kh_file **fp, const struct kh_ca **cap)
+{
+	const struct kh_ca *ca;
+	size_t i, j;
+	int rc = -1;
+
+	for (i = 0; i < k->nfiles; i++) {
+		for (j = 0; j < k->files[i].ncas; j++) {
+			ca = &k->files[i].cas[j];
+			if (strcmp(ca->key, key) != 0)
+				continue;
+			if (known_hosts_match(k->name, ca->hosts) ||
+			    known_hosts_match(k->plain, ca->hosts)) {
+				*fp = &k->files[i];
+				*cap = ca;
+				return 1;
+			}
+			if (rc == -1) {
+				*fp = &k->files[i];
+				*cap = ca;
+				rc = 0;
+			}
+		}
+	}
+	return rc;
 }
 
 /* One line of a file; what libssh2 cannot read is skipped, and said so. */

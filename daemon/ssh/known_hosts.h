@@ -32,9 +32,11 @@ struct kh_revoked {
 	int	 line;
 };
 
-/* @cert-authority PATTERNS KEY: the host patterns, and the line. */
+/* @cert-authority PATTERNS KEYTYPE KEY: the host patterns, the key
+ * (base64, as on the line), and the line. */
 struct kh_ca {
 	char	*hosts;
+	char	*key;
 	int	 line;
 };
 
@@ -69,6 +71,8 @@ int	known_hosts_has_type(struct known_hosts *, const char *, size_t,
 	    struct kh_file **, int *);
 char	*known_hosts_types(struct known_hosts *, const char *);
 int	known_hosts_ca(struct known_hosts *, struct kh_file **, int *);
+int	known_hosts_ca_key(struct known_hosts *, const char *,
+	    struct kh_file **, const struct kh_ca **);
 int	known_hosts_append(const struct session_params *, const char *, int,
 	    const char *, size_t, char **);
 

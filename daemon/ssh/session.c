@@ -35,6 +35,7 @@
 #include <event2/util.h>
 
 #include "session.h"
+#include "sshcert.h"
 
 static const char *phase_names[] = { "resolving", "connecting",
 	"handshake", "authenticating", "established", "dead" };
@@ -220,6 +221,8 @@ session_fail(struct session *s, enum session_error class, const char *fmt,
 	    phase_names[session_phase(s)]);
 	connector_cancel(s->conn);
 	s->conn = NULL;
+	certscan_free(s->scan);
+	s->scan = NULL;
 	s->phase = SP_DEAD;
 	s->class = class;
 	va_start(ap, fmt);
@@ -279,6 +282,12 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		    "was %s", s->conf->connect_timeout, s->via_name,
 		    s->via->phase == SP_ESTABLISHED ? "up" :
 		    phase_names[session_phase(s->via)]);
+		return;
+	}
+	if (s->scan != NULL) {
+		session_fail(s, SE_NETWORK, "timed out after %gs while "
+		    "fetching the host certificate from %s",
+		    s->conf->connect_timeout, s->addr);
 		return;
 	}
 	session_fail(s, SE_NETWORK, "timed out after %gs while %s%s%s%s%s%s",
@@ -436,6 +445,105 @@ session_ssh_create(struct session *s)
 	return 0;
 }
 
+/* The name known_hosts knows the server by: "host", or "[host]:port". */
+static char *
+session_kh_name(struct session *s)
+{
+	char *name;
+
+	if (s->conf->port == 22)
+		return xstrdup(s->conf->host);
+	xasprintf(&name, "[%s]:%d", s->conf->host, s->conf->port);
+	return name;
+}
+
+/* The fetch's verdict: on to authentication, or the session fails as for
+ * a bad host key. */
+static void
+session_cert_cb(const unsigned char *cert, size_t len, const char *error,
+    void *arg)
+{
+	struct session *s = arg;
+	char *cause = NULL, *name;
+	int rc = -1;
+
+	if (error != NULL) {
+		name = session_kh_name(s);
+		xasprintf(&cause, "host certificate of %s: cannot fetch it "
+		    "from %s: %s", name, s->addr, error);
+		free(name);
+	} else {
+		session_log(s, LOG_LVL_DEBUG, "host certificate fetched (%zu "
+		    "bytes)", len);
+		rc = hostkey_cert_verify(s->ssh, s->conf, s->addr, cert, len,
+		    &cause);
+	}
+	certscan_free(s->scan);		/* cert and error with it */
+	s->scan = NULL;
+	if (rc != 0) {
+		session_fail(s, SE_FATAL, "%s", cause);
+		free(cause);
+		return;
+	}
+	session_log(s, LOG_LVL_DEBUG, "host key verified by its certificate");
+	s->phase = SP_AUTH;
+	session_step(s);
+}
+
+/*
+ * The host is known by a @cert-authority line alone: its certificate is
+ * fetched by a connection of its own to the same address (certscan.c),
+ * while this session waits, idle, before authentication.  Direct
+ * connections only: through a jump host or a proxy there is no address
+ * of the server's to connect to.  2 (waiting) or -1.
+ */
+static int
+session_cert_fetch(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	const char *types, *error = NULL;
+	char *name, *why = NULL;
+
+	types = hostkey_cert_types(s->ssh);
+	if (s->via != NULL || s->conf->proxy != NULL)
+		xasprintf(&why, "tunneld checks host certificates on direct "
+		    "connections only, not through %s; add the host's plain "
+		    "key to known_hosts", s->via != NULL ? "a jump host" :
+		    "a proxy");
+	else if (types == NULL)
+		xasprintf(&why, "there are none for the key type %s",
+		    session_algs_negotiated(s, SA_HOSTKEY));
+	if (why != NULL) {
+		name = session_kh_name(s);
+		session_fail(s, SE_FATAL, "host key for %s is unknown: "
+		    "known_hosts trusts host certificates for it "
+		    "(@cert-authority), but %s", name, why);
+		free(name);
+		free(why);
+		return -1;
+	}
+	if (getpeername(s->fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		session_fail(s, SE_NETWORK, "SSH handshake with %s: %s",
+		    s->addr, strerror(errno));
+		return -1;
+	}
+	session_log(s, LOG_LVL_DEBUG, "fetching the host certificate (%s) "
+	    "from %s", types, s->addr);
+	s->scan = certscan_start(s->base, (struct sockaddr *)&ss, sslen,
+	    types, s->conf->connect_timeout, session_cert_cb, s, &error);
+	if (s->scan == NULL) {
+		name = session_kh_name(s);
+		session_fail(s, SE_NETWORK, "host certificate of %s: cannot "
+		    "fetch it from %s: %s", name, s->addr, error);
+		free(name);
+		return -1;
+	}
+	event_del(s->ev_read);	/* idle until the verdict */
+	event_del(s->ev_write);
+	return 2;
+}
+
 static int
 session_handshake(struct session *s)
 {
@@ -452,7 +560,9 @@ session_handshake(struct session *s)
 		    session_ssh_error(s));
 		return -1;
 	}
-	if (hostkey_verify(s->ssh, s->conf, &cause) != 0) {
+	if ((rc = hostkey_verify(s->ssh, s->conf, &cause)) == HOSTKEY_CERT)
+		return session_cert_fetch(s);
+	if (rc != 0) {
 		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);
 		return -1;
@@ -467,8 +577,10 @@ session_step(struct session *s)
 	int rc;
 
 	if (s->phase == SP_HANDSHAKE) {
+		if (s->scan != NULL)	/* session_cert_cb goes on */
+			return;
 		if ((rc = session_handshake(s)) != 0) {
-			if (rc > 0)
+			if (rc == 1)
 				session_arm(s);
 			return;
 		}
@@ -583,6 +695,8 @@ session_free(struct session *s)
 	}
 	connector_cancel(s->conn);
 	s->conn = NULL;
+	certscan_free(s->scan);
+	s->scan = NULL;
 	s->phase = SP_DEAD;
 	TAILQ_FOREACH_SAFE(c, &s->channels, entry, next)
 		channel_session_gone(c);

@@ -119,7 +119,16 @@ struct channel {
 	int			 owed_then_close;
 	struct event		*ev_deadline;	/* SOCKS request, channel open */
 	struct connector	*conn;		/* CH_CONNECTING */
+	int			 sniffing;	/* CH_CONNECTING: held for its
+						   first bytes (channel_sniff) */
+	size_t			 sniff_want;
+	unsigned char		 sniff_magic[64];
+	size_t			 sniff_magiclen;
 	struct channel_window	 win;
+	/* the owner's rate limit (ratelimit.c), up and down */
+	TAILQ_ENTRY(channel)	 rl_entry[2];	/* waiting for a tick */
+	int			 rl_waiting[2];
+	size_t			 rl_grant[2];	/* bytes dealt to it */
 };
 TAILQ_HEAD(channels, channel);
 
@@ -155,7 +164,7 @@ struct session_listener {
  * pump) and made later from ev_deliver, when no libssh2 call is under way.
  */
 enum session_event_kind { SEV_UP, SEV_LISTENED, SEV_GATEWAY_KNOWN,
-	SEV_FORWARDED, SEV_SOCKS_REQUEST, SEV_CHANNEL_ERROR };
+	SEV_FORWARDED, SEV_SOCKS_REQUEST, SEV_CHANNEL_ERROR, SEV_SNIFFED };
 struct session_event {
 	TAILQ_ENTRY(session_event) entry;
 	enum session_event_kind	 kind;
@@ -202,6 +211,7 @@ struct session {
 	struct event_base	*base;
 	struct evdns_base	*dns;
 	struct connector	*conn;		/* resolving and connecting */
+	struct certscan		*scan;		/* the host certificate fetch */
 	struct session		*via;		/* jump host: runs in its channel */
 	char			*via_name;	/* its host:port, for messages */
 	int			 fd;
@@ -269,8 +279,12 @@ struct hostkey_plan {
 };
 int	hostkey_plan(LIBSSH2_SESSION *, const struct session_params *,
 	    struct hostkey_plan *, char **cause);
+#define HOSTKEY_CERT	1	/* hostkey_verify: known by its CA alone */
 int	hostkey_verify(LIBSSH2_SESSION *, const struct session_params *,
 	    char **cause);
+const char *hostkey_cert_types(LIBSSH2_SESSION *);
+int	hostkey_cert_verify(LIBSSH2_SESSION *, const struct session_params *,
+	    const char *, const unsigned char *, size_t, char **cause);
 char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 
 void	session_fail(struct session *, enum session_error, const char *, ...)
@@ -360,7 +374,17 @@ int	session_latched_on(struct session *, struct channel *);
 void	session_channel_attach(struct session *, struct channel *);
 void	session_channel_detach(struct session *, struct channel *);
 
+/* ratelimit.c: what a channel may move on its local socket; up is read
+ * from it, down written to it */
+enum { RL_UP, RL_DOWN, RL_DIRS };
+size_t	ratelimit_allow(struct ratelimit *, int dir, struct channel *,
+	    size_t want);
+void	ratelimit_used(struct ratelimit *, int dir, struct channel *,
+	    size_t n);
+void	ratelimit_forget(struct ratelimit *, struct channel *);
+
 /* channel.c */
+void	channel_ratelimit_wake(struct channel *);
 void	channel_opened(struct channel *, LIBSSH2_CHANNEL *, const char *error);
 void	channel_forwarded(struct channel *, LIBSSH2_CHANNEL *);
 int	channel_pump(struct channel *);

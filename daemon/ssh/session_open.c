@@ -243,8 +243,8 @@ session_events_drop(struct session *s, void *owner, struct channel *c)
 		else if ((owner != NULL && ev->owner != owner) ||
 		    (c != NULL && ev->c != c))
 			continue;
-		if (ev->kind == SEV_FORWARDED && c == NULL &&
-		    s->phase != SP_DEAD)
+		if ((ev->kind == SEV_FORWARDED || ev->kind == SEV_SNIFFED) &&
+		    c == NULL && s->phase != SP_DEAD)
 			channel_abort(ev->c, "its forward is gone");
 		TAILQ_REMOVE(&s->events, ev, entry);
 		session_event_free(ev);
@@ -279,6 +279,12 @@ session_deliver(struct session *s, struct session_event *ev)
 		break;
 	case SEV_CHANNEL_ERROR:
 		ops->channel_error(arg, ev->owner, ev->error);
+		break;
+	case SEV_SNIFFED:
+		if (ev->c->owner == NULL || ops->sniffed == NULL)
+			channel_abort(ev->c, "the forward is gone");
+		else
+			ops->sniffed(arg, ev->c->owner, ev->c);
 		break;
 	}
 }

@@ -68,6 +68,8 @@ struct session_params {
 	long long	 window_budget;	/* bytes of receive windows, per
 					   session (window.c) */
 	double		 channel_stall_timeout;	/* 0: none (channel.c) */
+	struct ratelimit *ratelimit;	/* the owner's, shared by its
+					   sessions, or NULL (ratelimit.c) */
 };
 
 /*
@@ -97,6 +99,10 @@ struct session_ops {
 	/* a channel of owner's failed in a way worth showing (its last
 	 * error): refused by the server, or its target here unreachable */
 	void	(*channel_error)(void *arg, void *owner, const char *error);
+	/* a forwarded channel held by channel_sniff() has its first bytes
+	 * (channel_sniffed()): the owner closes it, or connects it as
+	 * forwarded() does; may be NULL when nobody sniffs */
+	void	(*sniffed)(void *arg, void *owner, struct channel *);
 };
 
 /* A channel's statistics, kept where its owner says (may be NULL). */
@@ -134,6 +140,13 @@ int		 session_address(struct session *, int peer,
 /* window.c: the daemon-wide budget of receive windows above their base */
 void		 window_total_set(long long bytes);
 long long	 window_total_used(void);
+/* ratelimit.c: bytes per second each way for the channels of the
+ * sessions given it, all together */
+struct ratelimit;
+struct ratelimit *ratelimit_new(struct event_base *);
+void		 ratelimit_set(struct ratelimit *, long long bytes_per_sec);
+long long	 ratelimit_rate(const struct ratelimit *);
+void		 ratelimit_free(struct ratelimit *);
 /* session_keepalive.c */
 void		 session_keepalive_rearm(struct session *);	/* reload */
 void		 session_probe(struct session *, double deadline);
@@ -178,6 +191,9 @@ void		 channel_socks_start(struct channel *, double timeout);
 void		 channel_socks_done(struct channel *, int code);
 void		 channel_connect(struct channel *, const char *host, int port,
 		    const char *path);
+void		 channel_sniff(struct channel *, const void *magic, size_t len,
+		    size_t want, double secs);
+const unsigned char *channel_sniffed(struct channel *, size_t *len);
 
 /* hop.c */
 int		 hop_check(const char *jump, char **cause);

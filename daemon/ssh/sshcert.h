@@ -1,11 +1,12 @@
 /*
- * sshcert.h - OpenSSH certificates read (sshcert.c).  Private to ssh/.
+ * sshcert.h - OpenSSH certificates read and verified (sshcert.c).  Private to ssh/.
  */
 #ifndef TUNNELD_SSHCERT_H
 #define TUNNELD_SSHCERT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define SSHCERT_USER		1
 #define SSHCERT_HOST		2
@@ -38,5 +39,34 @@ int	sshcert_parse(const unsigned char *, size_t, struct sshcert *,
 	    const char **why);
 int	sshcert_str_is(const struct sshcert_str *, const char *);
 int	sshcert_key_is(const struct sshcert *, const unsigned char *, size_t);
+int	sshcert_verify(const struct sshcert *, const char **why);
+int	sshcert_sha256(const unsigned char *, size_t, unsigned char[32]);
+int	sshcert_check_host(const struct sshcert *, const char *, uint64_t,
+	    const char **why);
+
+/* certscan.c: a server's host certificate, fetched */
+enum certscan_state { CSR_IDENT, CSR_KEXINIT, CSR_REPLY, CSR_DONE };
+struct certscan_rx {
+	enum certscan_state	 state;
+	const char		*want;	/* the certificate types asked for */
+	unsigned		 lines;	/* before the identification */
+	unsigned char		*buf;	/* what the server sent */
+	size_t			 len, used;
+	const unsigned char	*cert;	/* CSR_DONE: inside buf */
+	size_t			 certlen;
+	char			 reason[128];	/* a DISCONNECT's */
+};
+void	certscan_rx_init(struct certscan_rx *, const char *);
+void	certscan_rx_free(struct certscan_rx *);
+int	certscan_rx_step(struct certscan_rx *, const char **why);
+
+struct event_base;
+struct certscan;
+typedef void (*certscan_cb)(const unsigned char *, size_t, const char *,
+	    void *);
+struct certscan *certscan_start(struct event_base *, const struct sockaddr *,
+	    socklen_t, const char *, double, certscan_cb, void *,
+	    const char **);
+void	certscan_free(struct certscan *);
 
 #endif

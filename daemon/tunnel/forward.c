@@ -536,6 +536,7 @@ forward_free(struct forward *f)
 {
 	tunnel_sessions_forget(f->tunnel, f);
 	forward_stop(f);
+	forward_probe_free(f);
 	if (f->retry_timer != NULL)
 		event_free(f->retry_timer);
 	free(f->listen_str);

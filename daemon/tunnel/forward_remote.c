@@ -18,9 +18,10 @@
 
 #include "tunnel.h"
 
+static void	forward_remote_connect(struct forward *, struct channel *);
 
 /* The address sent in tcpip-forward, as ssh's channel_rfwd_bind_host(). */
-static const char *
+const char *
 forward_remote_bind(const struct forward *f)
 {
 	const char *h = f->spec->listen.host;
@@ -90,16 +91,21 @@ forward_remote_request(struct forward *f)
 	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
 }
 
+/* The server listens: the forward is up, unless the last probe found
+ * that its listener does not work (then a probe that comes back). */
 static void
 forward_remote_up(struct forward *f)
 {
 	forward_remote_describe(f);
-	forward_set_error(f, NULL);
-	forward_set_state(f, FS_UP, "the server listens");
+	if (!forward_probe_failed(f)) {
+		forward_set_error(f, NULL);
+		forward_set_state(f, FS_UP, "the server listens");
+	}
 	log_forward(f, LOG_LVL_INFO, "the server listens on %s for %s%s%s",
 	    f->listen_str, f->spec->spec,
 	    f->server_note != NULL ? "; it says: " : "",
 	    f->server_note != NULL ? f->server_note : "");
+	forward_probe_start(f);
 }
 
 static void
@@ -212,6 +218,7 @@ forward_remote_session_lost(struct forward *f)
 	f->listening = 0;
 	f->requested = 0;
 	f->retries = 0;
+	forward_probe_stop(f);
 	if (f->retry_timer != NULL)
 		evtimer_del(f->retry_timer);
 	if (f->state != FS_FAILED)	/* a new session asks afresh */
@@ -222,9 +229,30 @@ forward_remote_session_lost(struct forward *f)
 		forward_set_state(f, FS_PENDING, "the session is gone");
 }
 
-/* A connection to the server's listener, forwarded to us as a channel. */
+/* A connection to the server's listener, forwarded to us as a channel:
+ * while a probe is out, held for its first bytes (probe.c). */
 void
 forward_remote_accept(struct forward *f, struct channel *c)
+{
+	channel_set_owner(c, f, NULL);
+	if (!forward_probe_sniff(f, c))
+		forward_remote_connect(f, c);
+}
+
+/* A held connection's first bytes came: the probe's, or a real one. */
+void
+forward_remote_sniffed(struct forward *f, struct channel *c)
+{
+	if (forward_probe_sniffed(f, c))
+		return;
+	log_forward(f, LOG_LVL_DEBUG, "%s: a connection arrived during a "
+	    "probe, not the probe's: connected", f->spec->spec);
+	forward_remote_connect(f, c);
+}
+
+/* A real connection forwarded to us: connected to the target here. */
+static void
+forward_remote_connect(struct forward *f, struct channel *c)
 {
 	const struct fwdspec *sp = f->spec;
 	const char *why;

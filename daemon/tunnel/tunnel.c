@@ -591,6 +591,24 @@ tunnel_server_string(struct tunnel *t)
 }
 
 /*
+ * require_forwards (ssh's ExitOnForwardFailure): a forward that could not
+ * be established drops the session, which is retried with the backoff,
+ * instead of leaving the tunnel degraded.  At set-up and later alike (a
+ * forward added by a reload): the tunnel is up with all of them or not.
+ */
+static void
+tunnel_forward_required(struct tunnel *t, struct forward *f)
+{
+	char *why;
+
+	xasprintf(&why, "%s forward \"%s\" not established (require_forwards):"
+	    " %s", fwdspec_kind_name(f->spec->kind), f->spec->spec,
+	    f->last_error);
+	tunnel_fsm(t, TE_LOST, why);
+	free(why);
+}
+
+/*
  * A forward changed: every one up, or answers to remote forwards still
  * awaited, or one failed (a pending forward with an error was refused and
  * is asked for again: that counts as failed).  Only while a session is
@@ -599,8 +617,7 @@ tunnel_server_string(struct tunnel *t)
 void
 tunnel_forward_changed(struct tunnel *t)
 {
-	const char *error = NULL;
-	struct forward *f;
+	struct forward *f, *failed = NULL;
 	int pending = 0;
 	size_t i;
 
@@ -608,14 +625,18 @@ tunnel_forward_changed(struct tunnel *t)
 		return;
 	for (i = 0; i < t->nfwds; i++) {
 		f = t->fwds[i];
-		if ((f->state == FS_FAILED || (f->state == FS_PENDING &&
-		    f->last_error != NULL)) && error == NULL)
-			error = f->last_error;
+		if (t->conf->require_forwards && f->requested)
+			pending = 1;	/* asked again: its answer decides */
+		else if ((f->state == FS_FAILED || (f->state == FS_PENDING &&
+		    f->last_error != NULL)) && failed == NULL)
+			failed = f;
 		else if (f->state == FS_PENDING && f->last_error == NULL)
 			pending = 1;
 	}
-	if (error != NULL)
-		tunnel_fsm(t, TE_FWD_FAILED, error);
+	if (failed != NULL && t->conf->require_forwards)
+		tunnel_forward_required(t, failed);
+	else if (failed != NULL)
+		tunnel_fsm(t, TE_FWD_FAILED, failed->last_error);
 	else
 		tunnel_fsm(t, pending ? TE_FWD_PENDING : TE_FWD_UP, NULL);
 }

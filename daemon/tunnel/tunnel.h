@@ -14,6 +14,7 @@
  *   forward_local.c   -L: accept, open direct-tcpip
  *   forward_dynamic.c -D: accept, SOCKS, open direct-tcpip
  *   forward_remote.c  -R and reverse dynamic: the server's listeners
+ *   probe.c           -R: the probe that the listener reaches us
  *   reload.c          a new configuration applied by difference
  */
 #ifndef TUNNELD_TUNNEL_H
@@ -122,6 +123,7 @@ struct tunnel {
 						   one, or NULL */
 	struct pool_counts	 pool_counts;
 	uint64_t		 refused;	/* connections over a budget */
+	struct ratelimit	*ratelimit;	/* rate_limit: of every session */
 };
 TAILQ_HEAD(tunnels, tunnel);
 extern struct tunnels	 tunnels;
@@ -257,6 +259,7 @@ struct forward {
 	int			 listening;	/* the server granted it */
 	int			 bound_port;
 	char			*server_note;	/* the server's debug message */
+	struct forward_probe	*probe;		/* probe.c: probe_interval */
 };
 struct forward	*forward_new(struct tunnel *, const struct fwdspec *);
 void		 forward_free(struct forward *);
@@ -284,10 +287,23 @@ void		 forward_remote_request(struct forward *);
 void		 forward_remote_listened(struct forward *, int port,
 		    const char *error, const char *server_note);
 void		 forward_remote_accept(struct forward *, struct channel *);
+void		 forward_remote_sniffed(struct forward *, struct channel *);
 void		 forward_remote_dynamic_request(struct forward *,
 		    struct channel *, const char *host, int port);
 void		 forward_remote_session_lost(struct forward *);
 void		 forward_remote_gateway_known(struct tunnel *);
+const char	*forward_remote_bind(const struct forward *);
+
+/* probe.c: the end-to-end probe of a remote forward (probe_interval) */
+struct forward_probe;
+void		 forward_probe_start(struct forward *);
+void		 forward_probe_stop(struct forward *);
+int		 forward_probe_failed(struct forward *);
+void		 forward_probe_rearm(struct forward *);
+void		 forward_probe_free(struct forward *);
+int		 forward_probe_sniff(struct forward *, struct channel *);
+int		 forward_probe_sniffed(struct forward *, struct channel *);
+void		 forward_probe_status(struct forward *, json_object *);
 
 /* reload.c: the configuration in force is main.c's; reload is its only
  * writer, and says what it did to its observers. */

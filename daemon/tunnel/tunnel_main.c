@@ -151,6 +151,8 @@ tunnel_init_job(void *arg)
 
 	t->retry_timer = evtimer_new(tunnel_base(t), tunnel_retry_cb, t);
 	t->ev_begin = event_new(tunnel_base(t), -1, 0, tunnel_begin_cb, t);
+	t->ratelimit = ratelimit_new(tunnel_base(t));
+	ratelimit_set(t->ratelimit, t->conf->rate_limit);
 	tunnel_forwards_new(t);
 }
 
@@ -185,6 +187,7 @@ tunnel_destroy_job(void *arg)
 	tunnel_forwards_free(t);
 	event_free(t->retry_timer);
 	event_free(t->ev_begin);
+	ratelimit_free(t->ratelimit);	/* its sessions are gone */
 	free(t->last_error);
 	free(t->pub_last_error);
 	free(t->pub_server);

@@ -169,9 +169,11 @@ void
 tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
     struct tunnel_reconf *rc)
 {
+	int required = t->conf->require_forwards;
 	size_t i;
 
 	t->conf = tc;
+	ratelimit_set(t->ratelimit, tc->rate_limit);	/* open ones too */
 	if (KR_NEEDS(rc->needs, KR_SESSION)) {
 		tunnel_forwards_new(t);
 		if (rc->start)
@@ -188,7 +190,11 @@ tunnel_reconf_acquire(struct tunnel *t, struct tunnel_conf *tc,
 	if (KR_NEEDS(rc->needs, KR_REARM)) {
 		session_keepalive_rearm(t->session);
 		tunnel_sessions_rearm(t);
+		for (i = 0; i < t->nfwds; i++)
+			forward_probe_rearm(t->fwds[i]);
 	}
+	if (tc->require_forwards && !required)	/* degraded: no longer */
+		tunnel_forward_changed(t);
 }
 
 /* What a release left for an acquire that did not run (a busy worker). */

@@ -55,6 +55,7 @@ tunnel_ssh_params(struct tunnel *t, const char *name,
 	p->name = name;
 	p->host = tunnel_server_host(t);	/* of its list: in use */
 	p->port = tunnel_server_port(t);
+	p->ratelimit = t->ratelimit;
 }
 
 static void
@@ -107,6 +108,16 @@ tunnel_ssh_forwarded_cb(void *arg, void *owner, struct channel *c)
 }
 
 static void
+tunnel_ssh_sniffed_cb(void *arg, void *owner, struct channel *c)
+{
+	if (tunnel_sessions_is_own(arg))
+		forward_remote_sniffed(owner, c);
+	else
+		channel_abort(c, "forwarded to an extra session, which has "
+		    "no listener");
+}
+
+static void
 tunnel_ssh_socks_request_cb(void *arg, void *owner, struct channel *c,
     const char *host, int port)
 {
@@ -133,6 +144,7 @@ static const struct session_ops tunnel_ssh_ops = {
 	.forwarded = tunnel_ssh_forwarded_cb,
 	.socks_request = tunnel_ssh_socks_request_cb,
 	.channel_error = tunnel_ssh_channel_error_cb,
+	.sniffed = tunnel_ssh_sniffed_cb,
 };
 
 /*

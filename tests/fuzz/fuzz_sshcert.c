@@ -4,7 +4,8 @@
  * that parses must have every field inside it, a type that ends in the
  * certificate suffix, a kind that is user or host and no more principals
  * or critical options than the limits; the parse of its key against the
- * input itself must not read beyond it.
+ * input itself must not read beyond it; nor must the check of its CA
+ * signature (a hostile CA key or signature) or of its host fields.
  */
 #include "config.h"
 
@@ -51,5 +52,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < c.ncritical; i++)
 		fuzz_inside(&c.critical[i], data, size);
 	(void)sshcert_key_is(&c, data, size);
+	if (sshcert_verify(&c, &why) == 0 ? why != NULL : why == NULL)
+		abort();
+	if (sshcert_check_host(&c, "host.example", 1800000000, &why) == 0 ?
+	    why != NULL : why == NULL)
+		abort();
 	return 0;
 }

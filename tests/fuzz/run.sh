@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 secs=${1:-30}
 [ $# -gt 0 ] && shift
-targets=${*:-socks fwdspec config control known_hosts proxy hosts sshcert}
+targets=${*:-socks fwdspec config control known_hosts proxy hosts sshcert certscan}
 build=${FUZZ_BUILD:-$top/build-fuzz}
 CC=${CC:-clang}
 case $CC in *clang*) ;; *) CC=clang ;; esac

@@ -24,6 +24,7 @@ clients (exit 0 on success, print what went wrong otherwise):
                                 nothing, then close
   rss PID                       print the resident set size in KiB
   blast PORT BYTES              send to a count server; print seconds taken
+  drain PORT BYTES              ask a source server for BYTES; print seconds taken
   socks PORT VER HOST DPORT [CMD]
                                 SOCKS request (VER 4, 4a or 5; CMD connect,
                                 bind or udp): print the reply code in hex
@@ -468,6 +469,25 @@ def main():
         dt = time.monotonic() - t0
         if int(reply) != size:
             print("sink got %s of %d bytes" % (reply.strip(), size))
+            sys.exit(1)
+        print("%.4f" % dt)
+    elif mode == "drain":
+        # the other way from blast: ask a source server for SIZE bytes,
+        # read them to its EOF, print the seconds it took
+        import time
+        size = int(args[1])
+        c = connect(args[0], timeout=600)
+        buf = bytearray(1 << 20)
+        t0, got = time.monotonic(), 0
+        c.sendall(b"%d\n" % size)
+        while True:
+            k = c.recv_into(buf)
+            if not k:
+                break
+            got += k
+        dt = time.monotonic() - t0
+        if got != size:
+            print("got %d of %d bytes" % (got, size))
             sys.exit(1)
         print("%.4f" % dt)
     elif mode == "refuse":

@@ -35,7 +35,7 @@
 # feature (TAP TODO: not a failure; XPASS once it passes)
 todo() { T_N=$((T_N + 1)); echo "not ok $T_N - $1 # TODO $2"; }
 
-PENDING_SETTINGS="probe_interval require_forwards rate_limit"
+PENDING_SETTINGS=""
 PENDING_COMMANDS=""
 README=$top_srcdir/README.md
 

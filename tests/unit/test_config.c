@@ -406,6 +406,8 @@ sample(const struct keyword *kw)
 		    kw->min + 1;
 		snprintf(buf, sizeof buf, "%g", kw->type == KW_INT ? floor(d) : d);
 		return buf;
+	case KW_RATE:
+		return "\"1.5M\"";
 	case KW_ENUM:
 		snprintf(buf, sizeof buf, "\"%s\"", kw->values[0].value !=
 		    (int)kw->def ? kw->values[0].name : kw->values[1].name);
@@ -517,6 +519,20 @@ test_keywords_range(void **state)
 			free(text);
 			text = file_with(kw, "\"1\"");
 			snprintf(what, sizeof what, "%s: expected", kw->name);
+			expect_error(text, line, what);
+			free(text);
+		} else if (kw->type == KW_RATE) {
+			text = file_with(kw, "\"11G\"");
+			expect_error(text, line, "is out of range");
+			free(text);
+			text = file_with(kw, "\"1023\"");
+			expect_error(text, line, "is out of range");
+			free(text);
+			snprintf(what, sizeof what, "%s: expected a rate", kw->name);
+			text = file_with(kw, "\"10Mbit\"");
+			expect_error(text, line, what);
+			free(text);
+			text = file_with(kw, "\"-1K\"");
 			expect_error(text, line, what);
 			free(text);
 		} else if (kw->type == KW_BOOL || kw->type == KW_ENUM) {
