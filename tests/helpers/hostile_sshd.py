@@ -7,11 +7,15 @@ It accepts the ssh-userauth service and answers every authentication
 request with USERAUTH_FAILURE carrying the methods given (hex, so any byte
 can be sent): what a server may put in that name-list is up to it.
 
-    hostile_sshd.py METHODS_HEX KNOWN_HOSTS_FILE
+    hostile_sshd.py METHODS_HEX KNOWN_HOSTS_FILE [KEY_ID_HEX]
 
 Prints its port; writes "[127.0.0.1]:PORT ssh-ed25519 KEY" to
-KNOWN_HOSTS_FILE.  Needs the cryptography module (Debian:
-python3-cryptography); exits 77 without it.
+KNOWN_HOSTS_FILE.  With KEY_ID_HEX, the file holds instead a
+@cert-authority line for a CA of its own, and a client that asks for a
+host certificate (ssh-keyscan -c, tunneld's certscan.c) gets one of its
+host key with that key ID, naming that CA, whose signature is garbage.
+Needs the cryptography module (Debian: python3-cryptography); exits 77
+without it.
 """
 import base64
 import hashlib
@@ -57,8 +61,9 @@ def namelist(*names):
 
 
 class Conn:
-    def __init__(self, sock, hostkey, methods):
+    def __init__(self, sock, hostkey, methods, cert=None):
         self.s = sock
+        self.cert = cert
         self.f = sock.makefile("rb")
         self.hostkey = hostkey
         self.methods = methods
@@ -114,7 +119,7 @@ class Conn:
     def kex(self, v_c):
         kexinit = bytes([20]) + os.urandom(16) + \
             namelist("curve25519-sha256", "curve25519-sha256@libssh.org") + \
-            namelist("ssh-ed25519") + \
+            namelist("ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com") + \
             namelist("aes128-ctr") + namelist("aes128-ctr") + \
             namelist("hmac-sha2-256") + namelist("hmac-sha2-256") + \
             namelist("none") + namelist("none") + \
@@ -133,6 +138,11 @@ class Conn:
         pub = self.hostkey.public_key().public_bytes(Encoding.Raw,
                                                      PublicFormat.Raw)
         k_s = sstr(b"ssh-ed25519") + sstr(pub)
+        hk = i_c[17:]
+        hk = hk[4 + struct.unpack(">I", hk[:4])[0]:]
+        hk = hk[4:4 + struct.unpack(">I", hk[:4])[0]]
+        if self.cert is not None and b"-cert-v01@openssh.com" in hk:
+            k_s = self.cert
         kk = mpint(k)
         h = hashlib.sha256(sstr(v_c) + sstr(VERSION) + sstr(i_c) +
                            sstr(kexinit) + sstr(k_s) + sstr(q_c) +
@@ -181,6 +191,21 @@ def serve(c):
         c.s.close()
 
 
+def ed25519_blob(key):
+    pub = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return sstr(b"ssh-ed25519") + sstr(pub)
+
+
+def cert_of(hostkey, ca, key_id):
+    """A host certificate of hostkey naming ca, its signature garbage."""
+    pub = hostkey.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    body = sstr(b"ssh-ed25519-cert-v01@openssh.com") + sstr(os.urandom(32)) + \
+        sstr(pub) + struct.pack(">Q", 1) + u32(2) + sstr(key_id) + \
+        sstr(sstr(b"127.0.0.1")) + struct.pack(">QQ", 0, 0xffffffffffffffff) + \
+        sstr(b"") + sstr(b"") + sstr(b"") + sstr(ed25519_blob(ca))
+    return body + sstr(sstr(b"ssh-ed25519") + sstr(bytes(64)))
+
+
 def main():
     methods = bytes.fromhex(sys.argv[1])
     hostkey = Ed25519PrivateKey.generate()
@@ -188,15 +213,21 @@ def main():
     ls.bind(("127.0.0.1", 0))
     ls.listen(16)
     port = ls.getsockname()[1]
-    pub = hostkey.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    blob = sstr(b"ssh-ed25519") + sstr(pub)
+    cert = None
+    line = "[127.0.0.1]:%d ssh-ed25519 %s\n" % (
+        port, base64.b64encode(ed25519_blob(hostkey)).decode())
+    if len(sys.argv) > 3:
+        ca = Ed25519PrivateKey.generate()
+        cert = cert_of(hostkey, ca, bytes.fromhex(sys.argv[3]))
+        line = "@cert-authority [127.0.0.1]:%d ssh-ed25519 %s\n" % (
+            port, base64.b64encode(ed25519_blob(ca)).decode())
     with open(sys.argv[2], "w") as f:
-        f.write("[127.0.0.1]:%d ssh-ed25519 %s\n" %
-                (port, base64.b64encode(blob).decode()))
+        f.write(line)
     print(port, flush=True)
     while True:
         s, _ = ls.accept()
-        threading.Thread(target=serve, args=(Conn(s, hostkey, methods),),
+        threading.Thread(target=serve,
+                         args=(Conn(s, hostkey, methods, cert),),
                          daemon=True).start()
 
 

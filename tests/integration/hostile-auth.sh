@@ -4,7 +4,11 @@
 # name-list) are the server's bytes, and tunneld names them in the error
 # when it has nothing to try for them.  A control character (a newline
 # forging a log line, an escape sequence for whoever reads the log on a
-# terminal) is written as ?, and a long list is cut short.
+# terminal) is written as ?, and a long list is cut short.  So is the key
+# ID of a host certificate it sends (the host known by a @cert-authority
+# line only): tunneld names it when it refuses the certificate, and a
+# certificate naming the trusted CA with a garbage signature is anyone's
+# to make.
 . "$(dirname "$0")/lib.sh"
 
 HOSTILE=$top_srcdir/tests/helpers/hostile_sshd.py
@@ -54,5 +58,24 @@ check "on_state's REASON: no newline, escape or bell" \
 	sh -c "! grep -q \"\$(printf '[\\033\\007]')\" '$WORK/reason' &&
 	    [ \"\$(wc -l < '$WORK/reason')\" -eq 0 ]"
 check "... cut short" [ "$(wc -c < "$WORK/reason")" -lt 1200 ]
+
+# the certificate's key ID: the same forged line and escapes, 4000 bytes
+stop_tunneld
+: > "$WORK/tunneld.log"
+$PYTHON3 "$HOSTILE" 00 "$WORK/known_hosts" "$methods" > "$WORK/hostile2.port" \
+	2>"$WORK/hostile2.log" &
+PIDS="$PIDS $!"
+wait_file "$WORK/hostile2.port" || bail "hostile_sshd.py: $(cat "$WORK/hostile2.log")"
+SSHD_PORT=$(head -n 1 "$WORK/hostile2.port")
+write_conf "  c = { host = \"127.0.0.1\"; };"
+start_tunneld
+check "a certificate with a garbage signature: refused" \
+	wait_log "c: .*host certificate of .* refused: the CA signature does not verify" 15
+check "... no escape or bell byte of its key ID in the log" \
+	sh -c "! grep -q \"\$(printf '[\\033\\007]')\" '$WORK/tunneld.log'"
+check "... no line of the log begins with its forged text" \
+	sh -c "! grep -q '^$forged' '$WORK/tunneld.log'"
+err=$(json_get c "t['last_error']")
+check "... last_error cut short (${#err} characters)" [ "${#err}" -lt 1200 ]
 
 done_testing
