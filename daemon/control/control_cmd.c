@@ -752,7 +752,7 @@ static const struct control_cmd control_cmds[] = {
 	  control_cmd_reload },
 	{ PROTOCOL_CMD_METRICS, CONTROL_ANYONE, CONTROL_NO_NAMES,
 	  control_cmd_metrics },
-	{ PROTOCOL_CMD_AUTHKEY, CONTROL_ANYONE, CONTROL_NEEDS_NAMES,
+	{ PROTOCOL_CMD_AUTHKEY, CONTROL_PRIVILEGED, CONTROL_NEEDS_NAMES,
 	  control_cmd_authkey },
 };
 

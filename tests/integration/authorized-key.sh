@@ -48,9 +48,7 @@ write_conf "
   inject = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L8:/run/x\\n$ATTACKER\\n#\" ]; };
   sticky = { host = \"127.0.0.1\"; autostart = false;
-    identity_file = \"$WORK/sticky/id\"; };
-  qjump = { host = \"127.0.0.1\"; autostart = false;
-    jump = \"127.0.0.1:$JP,j\\\"x\"; local = [ \"$L9:127.0.0.1:$ECHO\" ]; };"
+    identity_file = \"$WORK/sticky/id\"; };"
 start_tunneld
 
 # authkey NAME: its line, the one line that is not a comment
@@ -91,11 +89,22 @@ import json, sys
 d = sys.argv[1].strip()
 sys.exit(bool(d) and any(l.startswith(sys.argv[2])
     for l in json.loads(d).get("line", "").splitlines()))' "$out" "$ATTACKER"
-# a jump host's name with a quote (tunneld.conf accepts it) never closes
-# the quotes of permitopen early
-tctl authorized-key qjump > "$WORK/authkey.qjump" 2>&1
-check "a jump host named with a quote is not written in a permitopen" \
-    sh -c "! grep -q 'permitopen=\"j\"' '$WORK/authkey.qjump'"
+# it names key files and jump hosts: not for anyone who may connect
+chmod 755 "$WORK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    $TUNNELCTL -s "$CTL" authorized-key ak 2>&1); rc=$?
+chmod 700 "$WORK"
+check "an unprivileged user is refused: exit 4" [ "$rc" -eq 4 ]
+check "... told what is needed" says "$out" "needs root, the tunneld user"
+# a jump host's name with a quote would close the quotes of permitopen
+# early: no host name has one, and tunneld.conf refuses it
+cat > "$WORK/qjump.conf" <<EOF
+tunnels = { qjump = { host = "127.0.0.1"; autostart = false;
+    jump = "127.0.0.1:$JP,j\\"x"; local = [ "$L9:127.0.0.1:$ECHO" ]; }; };
+EOF
+out=$($TUNNELD -n -c "$WORK/qjump.conf" 2>&1)
+check "a jump host named with a quote is refused by tunneld -n" \
+    says "$out" "qjump.conf:2:" "jump: host name has '\"' at 2"
 
 # another user's KEY.pub next to a trusted key: not taken for the key's
 setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \
