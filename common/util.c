@@ -226,7 +226,11 @@ bbuf_printf(struct bbuf *b, const char *fmt, ...)
  * A host name or address no longer than DNS allows: HOST_NAME_LEN
  * characters (a final dot aside), no label (between dots) over
  * HOST_LABEL_LEN, none empty; not beginning with '-', which ssh -G or a
- * resolver could take for an option.  0, or -1 and a cause.
+ * resolver could take for an option; no space, control character or
+ * shell or quoting character, as OpenSSH's valid_hostname() (the name
+ * goes into messages, the journal, ssh -G's configuration and the
+ * authorized_keys lines tunnelctl prints).  0, or -1 and a cause, which
+ * never quotes such a name.
  */
 int
 host_name_check(const char *host, char **cause)
@@ -234,6 +238,19 @@ host_name_check(const char *host, char **cause)
 	size_t len = strlen(host), label;
 	const char *p, *dot;
 
+	for (p = host; *p != '\0'; p++) {
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f) {
+			xasprintf(cause, "host name has a space or control "
+			    "character (0x%02x) at %zu", (unsigned char)*p,
+			    (size_t)(p - host) + 1);
+			return -1;
+		}
+		if (strchr("'`\"$\\;&<>|(){}", *p) != NULL) {
+			xasprintf(cause, "host name has '%c' at %zu, which no "
+			    "host name has", *p, (size_t)(p - host) + 1);
+			return -1;
+		}
+	}
 	if (host[0] == '-') {	/* ssh -G, a resolver: never an option */
 		xasprintf(cause, "host name \"%.20s%s\" begins with '-'",
 		    host, len > 20 ? "..." : "");

@@ -91,15 +91,36 @@ authkey_hostport(const char *host, int port)
 	return s;
 }
 
-/* An option NAME="VALUE"; the value is never one sshd would misread. */
+/*
+ * Can s be written inside an option's quotes, never misread by sshd: no
+ * quote or backslash, and no control character (a newline would end the
+ * line, and what follows it would be a key of its own, unrestricted)?
+ */
+static int
+authkey_quotable(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\' || *p < ' ' || *p == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* An option NAME="VALUE"; -1 (said) if VALUE is not authkey_quotable(). */
 static int
 authkey_opt(struct authkey *k, const char *name, char *value)
 {
+	const unsigned char *p;
 	char *s;
 
-	if (strpbrk(value, "\"\\") != NULL) {
-		fprintf(stderr, "tunnelctl: %s=\"%s\" cannot be written in "
-		    "authorized_keys (a quote or backslash)\n", name, value);
+	if (!authkey_quotable(value)) {
+		fprintf(stderr, "tunnelctl: %s=\"", name);
+		for (p = (const unsigned char *)value; *p != '\0'; p++)
+			fputc(*p < ' ' || *p == 0x7f ? '?' : *p, stderr);
+		fprintf(stderr, "\" cannot be written in authorized_keys (a "
+		    "quote, backslash or control character)\n");
 		free(value);
 		return -1;
 	}
@@ -242,7 +263,8 @@ authkey_options(char **opts, size_t n)
 
 /*
  * A jump host's next hop, from "[ssh://][user@]host[:port]" (hop.c), as
- * "host:port" for its permitopen; NULL if it is not one.
+ * "host:port" for its permitopen; NULL if it is not one, or if its name
+ * is not authkey_quotable() (hop.c lets a quote through).
  */
 static char *
 authkey_hop(const char *spec, size_t len)
@@ -267,14 +289,15 @@ authkey_hop(const char *spec, size_t len)
 		p = NULL;
 	if (p != NULL && (port = strtol(p, &e, 10)) <= 0)
 		goto out;
-	if (*h != '\0')
+	if (*h != '\0' && authkey_quotable(h))
 		r = authkey_hostport(h, (int)port);
 out:
 	free(s);
 	return r;
 }
 
-/* "permitopen=..." for the servers of tunnel t, each. */
+/* "permitopen=..." for the servers of tunnel t, each; a name that cannot
+ * be written there allows nothing (none at all would allow everything). */
 static char *
 authkey_servers(json_object *t)
 {
@@ -284,8 +307,11 @@ authkey_servers(json_object *t)
 
 	for (i = 0; i < json_object_array_length(sv); i++) {
 		o = json_object_array_get_idx(sv, i);
-		hp = authkey_hostport(output_strz(o, "host"),
-		    (int)output_int(o, "port"));
+		if (!authkey_quotable(output_strz(o, "host")))
+			hp = xstrdup(AUTHKEY_NOTHING);
+		else
+			hp = authkey_hostport(output_strz(o, "host"),
+			    (int)output_int(o, "port"));
 		xasprintf(&next, "%s,permitopen=\"%s\"", s, hp);
 		free(hp);
 		free(s);

@@ -328,6 +328,25 @@ log_rate_flush(void)
  * journal's fields lf (or NULL).  The rate limit knows it by its format
  * and subject.
  */
+/*
+ * A line of the log is one line: a control character that reached a
+ * message (a peer's bytes that their source did not clean, a hook's
+ * output) becomes '?', a tab a space, so that nothing forges a line of
+ * its own or speaks to the terminal of whoever reads the log.
+ */
+static void
+log_clean(char *buf)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)buf; *p != '\0'; p++) {
+		if (*p == '\t')
+			*p = ' ';
+		else if (*p < ' ' || *p == 0x7f)
+			*p = '?';
+	}
+}
+
 void
 log_vfields(int level, const struct log_fields *lf, const char *subject,
     const char *fmt, va_list ap)
@@ -343,6 +362,7 @@ log_vfields(int level, const struct log_fields *lf, const char *subject,
 		off = strlen(buf);
 	}
 	vsnprintf(buf + off, sizeof buf - off, fmt, ap);
+	log_clean(buf);
 	ok = log_rate_check(level, fmt, subject, buf, summary, sizeof summary,
 	    &sumlevel);
 	if (summary[0] != '\0')

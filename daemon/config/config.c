@@ -74,6 +74,7 @@ cfg_file(const config_setting_t *s, const char *fallback)
 	return f != NULL ? f : fallback;
 }
 
+#define PROBE_INTERVAL_MIN	1	/* seconds, when not 0 */
 #define CERR(s, ...) errlist_add(errs, cfg_file((s), path), \
 	config_setting_source_line(s), __VA_ARGS__)
 
@@ -703,6 +704,14 @@ cfg_tunnels(struct config *conf, config_setting_t *tg, config_setting_t *dg,
 			CERR(t, "tunnel \"%s\": reconnect_max (%g) is below "
 			    "reconnect_min (%g)", name, tc->reconnect_max,
 			    tc->reconnect_min);
+		if (tc->probe_interval > 0 &&
+		    tc->probe_interval < PROBE_INTERVAL_MIN)
+			CERR(cfg_where(t, dg, "probe_interval"), "tunnel \"%s\": "
+			    "probe_interval (%g) is below %d s: while a probe is "
+			    "out, a connection to the forward is held for its "
+			    "first bytes (up to 2 s), and the target is "
+			    "connected to", name, tc->probe_interval,
+			    PROBE_INTERVAL_MIN);
 		if (tc->user == NULL)
 			CERR(t, "tunnel \"%s\": no user, and the daemon's own "
 			    "user has no name", name);

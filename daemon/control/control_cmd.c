@@ -632,7 +632,10 @@ control_authkey_parse(char *data, char **type, char **b64)
 /*
  * The public key of the tunnel's key file: KEY.pub next to it, as ssh(1)
  * reads it (libssh2 cannot derive one, and an encrypted key could not be
- * opened here anyway).  "key_type" and "key", or "key_error" saying why not.
+ * opened here anyway), trusted as the key is: in a sticky directory (/tmp)
+ * anyone could make KEY.pub, or a link to a file of root's, and have their
+ * key printed as the tunnel's.  "key_type" and "key", or "key_error" saying
+ * why not.
  */
 static void
 control_authkey_key(json_object *o, const struct tunnel_conf *tc)
@@ -654,7 +657,7 @@ control_authkey_key(json_object *o, const struct tunnel_conf *tc)
 	    json_object_new_string(path));
 	json_object_object_add(o, "public_key_file",
 	    json_object_new_string(pub));
-	if (file_read(pub, "public key", 16384, 0, &data, &len, &st,
+	if (file_read(pub, "public key", 16384, FILE_TRUST, &data, &len, &st,
 	    &why) != 0) {
 		xasprintf(&cause, "%s; ssh-keygen -y -f %s > %s makes it",
 		    why, path, pub);
@@ -749,7 +752,7 @@ static const struct control_cmd control_cmds[] = {
 	  control_cmd_reload },
 	{ PROTOCOL_CMD_METRICS, CONTROL_ANYONE, CONTROL_NO_NAMES,
 	  control_cmd_metrics },
-	{ PROTOCOL_CMD_AUTHKEY, CONTROL_ANYONE, CONTROL_NEEDS_NAMES,
+	{ PROTOCOL_CMD_AUTHKEY, CONTROL_PRIVILEGED, CONTROL_NEEDS_NAMES,
 	  control_cmd_authkey },
 };
 

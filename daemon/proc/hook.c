@@ -444,9 +444,9 @@ hook_exit_cb(evutil_socket_t fd, short what, void *arg)
 	if (h->next.state != NULL) {
 		TAILQ_INSERT_TAIL(&hooks_waiting, h, wait_entry);
 		h->waiting = 1;
-	}
-	hook_pump();
-	hook_maybe_free(h);
+	} else
+		hook_maybe_free(h);
+	hook_pump();	/* frees h if its turn comes and nothing is run */
 }
 
 /* on_state_timeout: SIGTERM to the program, SIGKILL to its group later. */

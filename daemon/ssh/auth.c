@@ -31,6 +31,8 @@
 #include "session.h"
 #include "agent.h"
 
+#define AUTH_METHODS_MAX	512	/* bytes of the server's list kept */
+
 enum auth_state { AUTH_LIST, AUTH_AGENT, AUTH_AGENT_KEY, AUTH_FILE,
 	AUTH_PASSWORD, AUTH_KBDINT, AUTH_NONE_LEFT };
 
@@ -89,6 +91,26 @@ auth_agent_error(struct auth *a, char *cause)
 		a->agent_error = cause;
 	else
 		free(cause);
+}
+
+/*
+ * The server's list of the methods that can continue, as it is logged and
+ * named in errors: its bytes, which a hostile server chooses, with every
+ * one that is not printable ASCII (a newline forging a log line, an escape
+ * sequence) written '?', and cut at AUTH_METHODS_MAX with "...".  The
+ * names of real methods are printable and match as sent.
+ */
+static char *
+auth_methods_copy(const char *list)
+{
+	size_t n = strnlen(list, AUTH_METHODS_MAX + 1), i;
+	char *s = xmalloc(n + 4);
+
+	for (i = 0; i < n && i < AUTH_METHODS_MAX; i++)
+		s[i] = (unsigned char)list[i] > ' ' &&
+		    (unsigned char)list[i] < 0x7f ? list[i] : '?';
+	bstrcpy(s + i, n > AUTH_METHODS_MAX ? "..." : "", 4);
+	return s;
 }
 
 /* Does the server offer this method? */
@@ -527,7 +549,7 @@ auth_list(struct auth *a)
 		    s->addr, session_ssh_error(s));
 		return -1;
 	}
-	a->methods = xstrdup(list);
+	a->methods = auth_methods_copy(list);
 	session_log(s, LOG_LVL_DEBUG, "%s offers %s", s->addr, a->methods);
 	a->state = a->agent != NULL && auth_offered(a, "publickey") ?
 	    AUTH_AGENT : AUTH_FILE;

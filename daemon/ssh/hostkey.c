@@ -439,6 +439,24 @@ hostkey_cert_ca(struct known_hosts *k, const struct sshcert *c,
 	return -1;
 }
 
+/*
+ * The certificate's key ID for a message: the server's bytes (a refused
+ * certificate is anyone's to make), printable ASCII only, the rest '?',
+ * cut at CERT_ID_MAX with "...".
+ */
+#define CERT_ID_MAX	128
+
+static void
+hostkey_cert_id(const struct sshcert *c, char *buf, size_t len)
+{
+	size_t i, n = c->key_id.len < CERT_ID_MAX ? c->key_id.len : CERT_ID_MAX;
+
+	for (i = 0; i < n && i < len - 4; i++)
+		buf[i] = c->key_id.p[i] >= ' ' && c->key_id.p[i] < 0x7f ?
+		    (char)c->key_id.p[i] : '?';
+	bstrcpy(buf + i, i < c->key_id.len ? "..." : "", len - i);
+}
+
 /* "until 2026-12-08 13:00:00 UTC", or "forever" */
 static void
 hostkey_cert_until(const struct sshcert *c, char *buf, size_t len)
@@ -469,7 +487,7 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	struct known_hosts k;
 	struct sshcert c;
 	const char *key, *why;
-	char *cafp = NULL, *where = NULL, until[64];
+	char *cafp = NULL, *where = NULL, until[64], id[CERT_ID_MAX + 4];
 	size_t klen;
 	int type, rc = -1;
 
@@ -492,19 +510,18 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	    hostkey_cert_ca(&k, &c, cafp, &where, cause) != 0 ||
 	    hostkey_cert_revoked(&k, &c, blob, len, cafp, cause))
 		goto out;
+	hostkey_cert_id(&c, id, sizeof id);
 	if (sshcert_verify(&c, &why) != 0 ||
 	    sshcert_check_host(&c, k.plain, (uint64_t)time(NULL), &why) != 0) {
-		xasprintf(cause, "host certificate of %s (ID \"%.*s\", serial "
-		    "%llu, CA %s of %s) refused: %s", k.name,
-		    (int)c.key_id.len, c.key_id.p,
+		xasprintf(cause, "host certificate of %s (ID \"%s\", serial "
+		    "%llu, CA %s of %s) refused: %s", k.name, id,
 		    (unsigned long long)c.serial, cafp, where, why);
 		goto out;
 	}
 	hostkey_cert_until(&c, until, sizeof until);
 	session_params_log(tc, LOG_LVL_NOTICE, "host certificate of %s (ID "
-	    "\"%.*s\", serial %llu) signed by CA %s, valid %s", addr,
-	    (int)c.key_id.len, c.key_id.p, (unsigned long long)c.serial, cafp,
-	    until);
+	    "\"%s\", serial %llu) signed by CA %s, valid %s", addr, id,
+	    (unsigned long long)c.serial, cafp, until);
 	rc = 0;
 out:
 	known_hosts_free(&k);

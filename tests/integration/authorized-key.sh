@@ -14,6 +14,18 @@ ECHO=$SERVER_PORT
 $NETIO echo-unix "$WORK/echo.sock" > /dev/null 2>>"$WORK/netio.log" &
 PIDS="$PIDS $!"
 wait_until 30 test -S "$WORK/echo.sock" || bail "netio echo-unix did not start"
+# a socket path with a comma and a space, inside permitopen's quotes
+ODD="$WORK/echo, odd.sock"
+$NETIO echo-unix "$ODD" > /dev/null 2>>"$WORK/netio.log" &
+PIDS="$PIDS $!"
+wait_until 30 test -S "$ODD" || bail "netio echo-unix did not start"
+L7=$(free_port); L8=$(free_port); L9=$(free_port)
+# a key in a sticky directory that anyone may write (trusted, as /tmp is):
+# its KEY.pub is anyone's to make unless it is checked as the key is
+mkdir -m 1777 "$WORK/sticky"
+cp "$WORK/id_ed25519" "$WORK/sticky/id"
+chmod 755 "$WORK"
+ATTACKER="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBoZvzXC+k50vV+Mml2fWxJPoWCY+hp76tRMyagXdXg3 attacker"
 L=$(free_port); R=$(free_port); D=$(free_port); R2=$(free_port)
 L3=$(free_port); L4=$(free_port); R3=$(free_port); L5=$(free_port)
 L6=$(free_port); JP=$(free_port)
@@ -30,7 +42,13 @@ write_conf "
   astray = { host = \"127.0.0.1\"; autostart = false;
     local = [ \"$L4:127.0.0.1:$SSHD_PORT\" ]; };
   via = { host = \"127.0.0.1\"; autostart = false; jump = \"127.0.0.1:$JP\";
-    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };"
+    local = [ \"$L6:127.0.0.1:$ECHO\" ]; };
+  odd = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L7:$ODD\" ]; };
+  inject = { host = \"127.0.0.1\"; autostart = false;
+    local = [ \"$L8:/run/x\\n$ATTACKER\\n#\" ]; };
+  sticky = { host = \"127.0.0.1\"; autostart = false;
+    identity_file = \"$WORK/sticky/id\"; };"
 start_tunneld
 
 # authkey NAME: its line, the one line that is not a comment
@@ -56,6 +74,46 @@ check "an unknown tunnel: exit status 1" sh -c \
     "'$TUNNELCTL' -s '$CTL' authorized-key nosuch 2>/dev/null; test \$? -eq 1"
 check "no daemon: exit status 3" sh -c \
     "'$TUNNELCTL' -s '$WORK/none.sock' authorized-key ak 2>/dev/null; test \$? -eq 3"
+
+# a newline in a forward's UNIX socket path would end the line, and the
+# rest would be a key of its own, unrestricted: refused, with --json too
+out=$(tctl authorized-key inject 2>"$WORK/inject.err")
+check "a socket path with a newline: refused (exit 1)" [ $? -eq 1 ]
+check "... nothing printed, the error says why" sh -c "
+    [ -z '$out' ] && grep -q 'control character' '$WORK/inject.err'"
+out=$(tctl --json authorized-key inject 2>/dev/null)
+check "... --json: refused too (exit 1)" [ $? -eq 1 ]
+check "... no line of its line, decoded, begins with the key in the path" \
+    $PYTHON3 -c '
+import json, sys
+d = sys.argv[1].strip()
+sys.exit(bool(d) and any(l.startswith(sys.argv[2])
+    for l in json.loads(d).get("line", "").splitlines()))' "$out" "$ATTACKER"
+# it names key files and jump hosts: not for anyone who may connect
+chmod 755 "$WORK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
+    $TUNNELCTL -s "$CTL" authorized-key ak 2>&1); rc=$?
+chmod 700 "$WORK"
+check "an unprivileged user is refused: exit 4" [ "$rc" -eq 4 ]
+check "... told what is needed" says "$out" "needs root, the tunneld user"
+# a jump host's name with a quote would close the quotes of permitopen
+# early: no host name has one, and tunneld.conf refuses it
+cat > "$WORK/qjump.conf" <<EOF
+tunnels = { qjump = { host = "127.0.0.1"; autostart = false;
+    jump = "127.0.0.1:$JP,j\\"x"; local = [ "$L9:127.0.0.1:$ECHO" ]; }; };
+EOF
+out=$($TUNNELD -n -c "$WORK/qjump.conf" 2>&1)
+check "a jump host named with a quote is refused by tunneld -n" \
+    says "$out" "qjump.conf:2:" "jump: host name has '\"' at 2"
+
+# another user's KEY.pub next to a trusted key: not taken for the key's
+setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c \
+    "echo '$ATTACKER' > '$WORK/sticky/id.pub'"
+tctl authorized-key sticky > "$WORK/authkey.sticky" 2>&1
+check "another user's KEY.pub in a sticky directory: refused" [ $? -eq 1 ]
+diag "$(cat "$WORK/authkey.sticky")"
+check "... its key is not printed" \
+    sh -c "! grep -qF '$(echo "$ATTACKER" | cut -d' ' -f2)' '$WORK/authkey.sticky'"
 
 echo "$LINE" > "$WORK/authorized_keys"
 check "with only that line, the tunnel comes up" tctl up ak --timeout 20
@@ -91,6 +149,15 @@ check "... and the server refuses to open it: the connection is closed" \
 check "... the refusal is the server's" \
     wait_log "astray.*prohibited" 5
 tctl down fenced astray > /dev/null
+
+LINE=$(authkey odd)
+diag "$LINE"
+check "a socket path with a comma and a space: in the quotes" \
+    says "$LINE" "permitopen=\"[$ODD]:*\""
+echo "$LINE" > "$WORK/authorized_keys"
+check "... with only that line, the tunnel comes up" tctl up odd --timeout 20
+check "... its -L carries bytes" $NETIO roundtrip "$L7" 200000
+tctl down odd > /dev/null
 
 # a jump host: an sshd of its own (same host key) with its own
 # authorized_keys, holding only the jump host's line printed as a comment

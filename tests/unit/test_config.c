@@ -216,6 +216,9 @@ test_required(void **state)
 	expect_error("tunnels = {\n  a = {\n    host = \"x\";\n    reconnect_min = "
 	    "10;\n    reconnect_max = 5;\n  };\n};\n", 2,
 	    "reconnect_max (5) is below reconnect_min (10)");
+	expect_error("tunnels = {\n  a = {\n    host = \"x\";\n"
+	    "    probe_interval = 0.01;\n  };\n};\n", 4,
+	    "probe_interval (0.01) is below 1 s");
 }
 
 static void

@@ -122,8 +122,9 @@ test_types(void **state)
 	REFUSED("{\"cmd\":\"frob\"}", "usage", "unknown command \"frob\" "
 	    "(commands: hello, status, events, up, down, restart, reload, "
 	    "metrics, authorized-key)");
-	REFUSED("{\"cmd\":\"authorized-key\"}", "usage",
-	    "\"authorized-key\" needs \"tunnels\": [names]");
+	/* it names key files and jump hosts: privileged */
+	REFUSED("{\"cmd\":\"authorized-key\"}",
+	    "permission", "permission denied: \"authorized-key\" needs root");
 }
 
 static void

@@ -140,6 +140,18 @@ test_host_name(void **state)
 	free(cause);
 	cause = NULL;
 	assert_int_equal(host_name_check("a-b.c-", &cause), 0);
+	assert_int_equal(host_name_check("fe80::1%eth0", &cause), 0);
+	assert_int_equal(host_name_check("relay\"1", &cause), -1);
+	assert_non_null(strstr(cause, "'\"' at 6"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(host_name_check("a\033[2Jb", &cause), -1);
+	assert_null(strchr(cause, '\033'));	/* not quoted */
+	free(cause);
+	cause = NULL;
+	assert_int_equal(host_name_check("a b", &cause), -1);
+	free(cause);
+	cause = NULL;
 	/* 253 characters: 3 labels of 63 and a dot each, and one of 61 */
 	name[0] = '\0';
 	for (i = 0; i < 4; i++) {
@@ -313,6 +325,20 @@ test_log_rate(void **state)
 	assert_int_equal(log_lines(log_one_key), 1000);
 }
 
+static void
+log_forged(void)
+{
+	log_info("server said: %s", "ok\n<3>error: forged\033[2J\r\tend");
+}
+
+/* A message with control characters in it is one line, and none of them
+ * reaches the log. */
+static void
+test_log_clean(void **state)
+{
+	assert_int_equal(log_lines(log_forged), 1);
+}
+
 int
 main(void)
 {
@@ -324,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_user_timeout),
 		cmocka_unit_test(test_metrics_listen),
 		cmocka_unit_test(test_log_rate),
+		cmocka_unit_test(test_log_clean),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
