@@ -5,7 +5,8 @@
 PACKAGES="build-essential autoconf automake pkg-config clang libclang-rt-19-dev
 	libssh2-1-dev libevent-dev libconfig-dev libjson-c-dev libcmocka-dev
 	libsystemd-dev openssh-server openssh-client python3 netbase procps
-	util-linux iproute2 curl gdb strace python3-prometheus-client"
+	util-linux iproute2 curl gdb strace python3-prometheus-client
+	python3-cryptography"
 
 root=$("$(dirname "${BASH_SOURCE[0]}")/mkroot.sh" trixie trixie-ci "$PACKAGES")
 rc=$?
