@@ -19,6 +19,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,7 +483,8 @@ hostkey_cert_until(const struct sshcert *c, char *buf, size_t len)
  */
 int
 hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
-    const char *addr, const unsigned char *blob, size_t len, char **cause)
+    const char *addr, const unsigned char *blob, size_t len, int kept,
+    char **cause)
 {
 	struct known_hosts k;
 	struct sshcert c;
@@ -519,13 +521,130 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 		goto out;
 	}
 	hostkey_cert_until(&c, until, sizeof until);
-	session_params_log(tc, LOG_LVL_NOTICE, "host certificate of %s (ID "
-	    "\"%s\", serial %llu) signed by CA %s, valid %s", addr, id,
-	    (unsigned long long)c.serial, cafp, until);
+	session_params_log(tc, kept ? LOG_LVL_DEBUG : LOG_LVL_NOTICE,
+	    "host certificate of %s (ID \"%s\", serial %llu) signed by CA "
+	    "%s, valid %s%s", addr, id, (unsigned long long)c.serial, cafp,
+	    until, kept ? " (kept from an earlier session)" : "");
 	rc = 0;
 out:
 	known_hosts_free(&k);
 	free(where);
 	free(cafp);
 	return rc;
+}
+
+/*
+ * The host certificates that passed, by known_hosts name and host key, so
+ * that the next session to that server with that key is checked from this
+ * copy - in full again: CA lines, @revoked, validity and signature - with
+ * no fetch.  Each fetch is a connection sshd closes before authentication,
+ * which OpenSSH 9.8 and later count against this address
+ * (PerSourcePenalties noauth): a pool's sessions, or many tunnels to one
+ * server, must not add up to a lockout.  One table for all the workers;
+ * the least recently used entry makes room.
+ */
+#define CERT_KEPT_MAX	64
+static struct cert_kept {
+	char		*name;
+	unsigned char	*key, *blob;
+	size_t		 keylen, len;
+	unsigned long	 used;
+} cert_kept[CERT_KEPT_MAX];
+static unsigned long	cert_kept_clock;
+static pthread_mutex_t	cert_kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* With cert_kept_lock held: the entry for name and key, or NULL. */
+static struct cert_kept *
+cert_kept_find(const char *name, const char *key, size_t keylen)
+{
+	struct cert_kept *e;
+	size_t i;
+
+	for (i = 0; i < CERT_KEPT_MAX; i++) {
+		e = &cert_kept[i];
+		if (e->name != NULL && strcmp(e->name, name) == 0 &&
+		    e->keylen == keylen && memcmp(e->key, key, keylen) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* The known_hosts name of tc's server ("[host]:port"). */
+static char *
+cert_kept_name(const struct session_params *tc)
+{
+	struct known_hosts k;
+	char *name;
+
+	known_hosts_init(&k, tc);
+	name = xstrdup(k.name);
+	known_hosts_free(&k);
+	return name;
+}
+
+/* A copy of the certificate kept for this server and the session's host
+ * key (*len bytes, to be freed), or NULL. */
+unsigned char *
+hostkey_cert_kept(LIBSSH2_SESSION *ssh, const struct session_params *tc,
+    size_t *len)
+{
+	struct cert_kept *e;
+	unsigned char *blob = NULL;
+	const char *key;
+	char *name;
+	size_t keylen;
+	int type;
+
+	if ((key = libssh2_session_hostkey(ssh, &keylen, &type)) == NULL)
+		return NULL;
+	name = cert_kept_name(tc);
+	pthread_mutex_lock(&cert_kept_lock);
+	if ((e = cert_kept_find(name, key, keylen)) != NULL) {
+		blob = xmalloc(e->len);
+		memcpy(blob, e->blob, e->len);
+		*len = e->len;
+		e->used = ++cert_kept_clock;
+	}
+	pthread_mutex_unlock(&cert_kept_lock);
+	free(name);
+	return blob;
+}
+
+/* Keep a certificate that passed, for this server and the session's key. */
+void
+hostkey_cert_keep(LIBSSH2_SESSION *ssh, const struct session_params *tc,
+    const unsigned char *blob, size_t len)
+{
+	struct cert_kept *e;
+	const char *key;
+	char *name;
+	size_t keylen, i;
+	int type;
+
+	if ((key = libssh2_session_hostkey(ssh, &keylen, &type)) == NULL)
+		return;
+	name = cert_kept_name(tc);
+	pthread_mutex_lock(&cert_kept_lock);
+	if ((e = cert_kept_find(name, key, keylen)) == NULL) {
+		e = &cert_kept[0];
+		for (i = 1; i < CERT_KEPT_MAX && e->name != NULL; i++) {
+			if (cert_kept[i].name == NULL ||
+			    cert_kept[i].used < e->used)
+				e = &cert_kept[i];
+		}
+		free(e->name);
+		free(e->key);
+		e->name = name;
+		name = NULL;
+		e->key = xmalloc(keylen);
+		memcpy(e->key, key, keylen);
+		e->keylen = keylen;
+	}
+	free(e->blob);
+	e->blob = xmalloc(len);
+	memcpy(e->blob, blob, len);
+	e->len = len;
+	e->used = ++cert_kept_clock;
+	pthread_mutex_unlock(&cert_kept_lock);
+	free(name);
 }

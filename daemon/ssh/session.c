@@ -476,7 +476,9 @@ session_cert_cb(const unsigned char *cert, size_t len, const char *error,
 		session_log(s, LOG_LVL_DEBUG, "host certificate fetched (%zu "
 		    "bytes)", len);
 		rc = hostkey_cert_verify(s->ssh, s->conf, s->addr, cert, len,
-		    &cause);
+		    0, &cause);
+		if (rc == 0)
+			hostkey_cert_keep(s->ssh, s->conf, cert, len);
 	}
 	certscan_free(s->scan);		/* cert and error with it */
 	s->scan = NULL;
@@ -544,6 +546,38 @@ session_cert_fetch(struct session *s)
 	return 2;
 }
 
+/*
+ * A certificate kept from an earlier session to this server with this key
+ * (hostkey.c), checked again in full: 0 when it passes, and no fetch is
+ * needed; else -1 (none kept, or it no longer passes: the server may have
+ * a new one), and the session fetches it.
+ */
+static int
+session_cert_kept(struct session *s)
+{
+	unsigned char *blob;
+	char *cause = NULL;
+	size_t len;
+	int rc;
+
+	/* direct connections only, as the fetch: the same answer for a
+	 * session through a jump host whatever sessions came before */
+	if (s->via != NULL || s->conf->proxy != NULL ||
+	    (blob = hostkey_cert_kept(s->ssh, s->conf, &len)) == NULL)
+		return -1;
+	rc = hostkey_cert_verify(s->ssh, s->conf, s->addr, blob, len, 1,
+	    &cause);
+	free(blob);
+	if (rc != 0) {
+		session_log(s, LOG_LVL_DEBUG, "the host certificate kept from "
+		    "an earlier session no longer passes (%s): fetching it "
+		    "again", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 session_handshake(struct session *s)
 {
@@ -561,7 +595,7 @@ session_handshake(struct session *s)
 		return -1;
 	}
 	if ((rc = hostkey_verify(s->ssh, s->conf, &cause)) == HOSTKEY_CERT)
-		return session_cert_fetch(s);
+		return session_cert_kept(s) == 0 ? 0 : session_cert_fetch(s);
 	if (rc != 0) {
 		session_fail(s, SE_FATAL, "%s", cause);
 		free(cause);

@@ -284,7 +284,11 @@ int	hostkey_verify(LIBSSH2_SESSION *, const struct session_params *,
 	    char **cause);
 const char *hostkey_cert_types(LIBSSH2_SESSION *);
 int	hostkey_cert_verify(LIBSSH2_SESSION *, const struct session_params *,
-	    const char *, const unsigned char *, size_t, char **cause);
+	    const char *, const unsigned char *, size_t, int, char **cause);
+unsigned char *hostkey_cert_kept(LIBSSH2_SESSION *,
+	    const struct session_params *, size_t *);
+void	hostkey_cert_keep(LIBSSH2_SESSION *, const struct session_params *,
+	    const unsigned char *, size_t);
 char	*hostkey_fingerprint(LIBSSH2_SESSION *);
 
 void	session_fail(struct session *, enum session_error, const char *, ...)

@@ -258,6 +258,15 @@ check "... the verdict is logged" wait_log "host certificate of 127.0.0.1:$VALID
 check "... the fetch was a connection of its own, closed before auth" \
     grep -q "Connection closed by 127.0.0.1 port .* \[preauth\]" \
     "$WORK/sshd.VALID.log"
+# the next session to that server with that key: the certificate kept,
+# checked again, no second fetch (each is a connection sshd counts
+# against this address)
+tctl restart valid >/dev/null 2>&1
+check "a new session of the tunnel: up" wait_state valid up 10
+check "... checked by the certificate kept from the first" \
+    wait_log "valid: host certificate of 127.0.0.1:$VALID .*(kept from an earlier session)" 5
+check "... with no second fetch" \
+    test "$(grep -c 'valid: fetching the host certificate' "$WORK/tunneld.log")" -eq 1
 check "host certificate of an ECDSA host key: up" wait_state valid_ec up 10
 check "host certificate by an ECDSA CA: up" wait_state byecdsa up 10
 check "host certificate by an RSA CA (rsa-sha2-512): up" \
