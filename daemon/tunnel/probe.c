@@ -464,6 +464,8 @@ probe_act(struct forward_probe *p, enum probe_verdict v, char *msg)
 	 * asked for again each time */
 	p->misses++;
 	forward_fail(f, msg);
+	if (!f->listening)	/* require_forwards dropped the session */
+		return;
 	if (p->misses == 2) {
 		tunnel_session_replace(f->tunnel, msg);
 		return;
