@@ -439,6 +439,21 @@ hostkey_cert_ca(struct known_hosts *k, const struct sshcert *c,
 	return -1;
 }
 
+/* The certificate's key ID for a message: printable ASCII, '?' for the
+ * rest, at most len - 1 bytes.  Whoever answers the fetch chooses it, and
+ * a refused certificate's is nobody's word (a newline would forge a log
+ * line). */
+static void
+hostkey_cert_id(const struct sshcert *c, char *buf, size_t len)
+{
+	size_t i, n = c->key_id.len < len - 1 ? c->key_id.len : len - 1;
+
+	for (i = 0; i < n; i++)
+		buf[i] = c->key_id.p[i] >= 0x20 && c->key_id.p[i] < 0x7f ?
+		    (char)c->key_id.p[i] : '?';
+	buf[n] = '\0';
+}
+
 /* "until 2026-12-08 13:00:00 UTC", or "forever" */
 static void
 hostkey_cert_until(const struct sshcert *c, char *buf, size_t len)
@@ -469,7 +484,7 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 	struct known_hosts k;
 	struct sshcert c;
 	const char *key, *why;
-	char *cafp = NULL, *where = NULL, until[64];
+	char *cafp = NULL, *where = NULL, until[64], id[128];
 	size_t klen;
 	int type, rc = -1;
 
@@ -494,17 +509,17 @@ hostkey_cert_verify(LIBSSH2_SESSION *ssh, const struct session_params *tc,
 		goto out;
 	if (sshcert_verify(&c, &why) != 0 ||
 	    sshcert_check_host(&c, k.plain, (uint64_t)time(NULL), &why) != 0) {
-		xasprintf(cause, "host certificate of %s (ID \"%.*s\", serial "
-		    "%llu, CA %s of %s) refused: %s", k.name,
-		    (int)c.key_id.len, c.key_id.p,
+		hostkey_cert_id(&c, id, sizeof id);
+		xasprintf(cause, "host certificate of %s (ID \"%s\", serial "
+		    "%llu, CA %s of %s) refused: %s", k.name, id,
 		    (unsigned long long)c.serial, cafp, where, why);
 		goto out;
 	}
 	hostkey_cert_until(&c, until, sizeof until);
+	hostkey_cert_id(&c, id, sizeof id);
 	session_params_log(tc, LOG_LVL_NOTICE, "host certificate of %s (ID "
-	    "\"%.*s\", serial %llu) signed by CA %s, valid %s", addr,
-	    (int)c.key_id.len, c.key_id.p, (unsigned long long)c.serial, cafp,
-	    until);
+	    "\"%s\", serial %llu) signed by CA %s, valid %s", addr, id,
+	    (unsigned long long)c.serial, cafp, until);
 	rc = 0;
 out:
 	known_hosts_free(&k);
