@@ -550,11 +550,20 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 /* --- the local socket ---------------------------------------------------- */
 
 /* The owner's rate limit (ratelimit.c), or NULL; the stream's bytes only,
- * not a SOCKS handshake's. */
+ * not a SOCKS handshake's nor tunneld's own. */
 static struct ratelimit *
 channel_rl(struct channel *c)
 {
-	return c->state != CH_SOCKS ? c->session->conf->ratelimit : NULL;
+	return c->state != CH_SOCKS && !c->rl_exempt ?
+	    c->session->conf->ratelimit : NULL;
+}
+
+/* c is tunneld's own (a probe's few bytes, which have a deadline): it
+ * never waits its turn behind the connections the rate limit holds. */
+void
+channel_rate_exempt(struct channel *c)
+{
+	c->rl_exempt = 1;
 }
 
 /* The rate limit's tick: c may ask for bytes again (or its limit is off).
