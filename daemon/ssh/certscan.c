@@ -361,9 +361,10 @@ scan_queue_kex(struct certscan *cs)
 	return 0;
 }
 
+/* The verdict; refused: the server's answer says no (certscan_cb). */
 static void
 scan_done(struct certscan *cs, const unsigned char *cert, size_t len,
-    const char *error)
+    const char *error, int refused)
 {
 	certscan_cb cb = cs->cb;
 	void *arg = cs->arg;
@@ -372,7 +373,7 @@ scan_done(struct certscan *cs, const unsigned char *cert, size_t len,
 	event_del(cs->ev_write);
 	event_del(cs->ev_timeout);
 	cs->cb = NULL;
-	cb(cert, len, error, arg);	/* may free cs */
+	cb(cert, len, error, refused, arg);	/* may free cs */
 }
 
 static void
@@ -414,20 +415,20 @@ scan_parse(struct certscan *cs)
 
 	while ((rc = certscan_rx_step(&cs->rx, &why)) == 1) {
 		if (cs->rx.state == CSR_DONE) {
-			scan_done(cs, cs->rx.cert, cs->rx.certlen, NULL);
+			scan_done(cs, cs->rx.cert, cs->rx.certlen, NULL, 0);
 			return;
 		}
 		if (cs->rx.state == CSR_REPLY && !cs->sent_kex) {
 			cs->sent_kex = 1;
 			if (scan_queue_kex(cs) != 0) {
-				scan_done(cs, NULL, 0, "no random bytes");
+				scan_done(cs, NULL, 0, "no random bytes", 0);
 				return;
 			}
 			scan_send(cs);
 		}
 	}
-	if (rc == -1)
-		scan_done(cs, NULL, 0, why);
+	if (rc == -1)	/* a DISCONNECT is the server's, not its answer */
+		scan_done(cs, NULL, 0, why, why != cs->rx.reason);
 }
 
 static void
@@ -438,7 +439,7 @@ scan_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	if (rx->len == SCAN_BUF_MAX) {
-		scan_done(cs, NULL, 0, "the server sends too much");
+		scan_done(cs, NULL, 0, "the server sends too much", 1);
 		return;
 	}
 	n = recv(fd, rx->buf + rx->len, SCAN_BUF_MAX - rx->len, 0);
@@ -447,7 +448,7 @@ scan_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (n <= 0) {
 		scan_done(cs, NULL, 0, n == 0 ? "the server closed the "
-		    "connection" : strerror(errno));
+		    "connection" : strerror(errno), 0);
 		return;
 	}
 	rx->len += (size_t)n;
@@ -459,7 +460,8 @@ scan_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct certscan *cs = arg;
 
-	scan_done(cs, NULL, 0, cs->error != NULL ? cs->error : "timed out");
+	scan_done(cs, NULL, 0, cs->error != NULL ? cs->error : "timed out",
+	    0);
 }
 
 void

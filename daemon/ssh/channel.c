@@ -550,17 +550,29 @@ channel_opened(struct channel *c, LIBSSH2_CHANNEL *ch, const char *error)
 /* --- the local socket ---------------------------------------------------- */
 
 /* The owner's rate limit (ratelimit.c), or NULL; the stream's bytes only,
- * not a SOCKS handshake's. */
+ * not a SOCKS handshake's nor tunneld's own. */
 static struct ratelimit *
 channel_rl(struct channel *c)
 {
-	return c->state != CH_SOCKS ? c->session->conf->ratelimit : NULL;
+	return c->state != CH_SOCKS && !c->rl_exempt ?
+	    c->session->conf->ratelimit : NULL;
 }
 
-/* The rate limit's tick: c may ask for bytes again (or its limit is off). */
+/* c is tunneld's own (a probe's few bytes, which have a deadline): it
+ * never waits its turn behind the connections the rate limit holds. */
+void
+channel_rate_exempt(struct channel *c)
+{
+	c->rl_exempt = 1;
+}
+
+/* The rate limit's tick: c may ask for bytes again (or its limit is off).
+ * Its wait for its turn was no stall: channel_stall_timeout counts from
+ * here. */
 void
 channel_ratelimit_wake(struct channel *c)
 {
+	c->moved_at = mono_now();
 	channel_update_events(c);
 	session_schedule(c->session);
 }
@@ -1019,6 +1031,11 @@ channel_stall_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state != CH_OPEN || !channel_pending(c) || limit <= 0)
 		return;		/* armed again by the pump when it matters */
+	if (c->rl_waiting[RL_UP] || c->rl_waiting[RL_DOWN]) {
+		/* throttled, not stalled: its turn comes (ratelimit.c) */
+		timer_add_secs(c->ev_stall, limit);
+		return;
+	}
 	quiet = mono_now() - c->moved_at;
 	if (quiet < limit) {
 		timer_add_secs(c->ev_stall, limit - quiet + 0.001);

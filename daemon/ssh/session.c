@@ -458,14 +458,16 @@ session_kh_name(struct session *s)
 }
 
 /* The fetch's verdict: on to authentication, or the session fails as for
- * a bad host key. */
+ * a bad host key; a fetch that could not be made (a busy server closed
+ * it, MaxStartups, PerSourcePenalties) as a network failure, retried. */
 static void
 session_cert_cb(const unsigned char *cert, size_t len, const char *error,
-    void *arg)
+    int refused, void *arg)
 {
 	struct session *s = arg;
 	char *cause = NULL, *name;
 	int rc = -1;
+	enum session_error class = refused ? SE_FATAL : SE_NETWORK;
 
 	if (error != NULL) {
 		name = session_kh_name(s);
@@ -479,11 +481,12 @@ session_cert_cb(const unsigned char *cert, size_t len, const char *error,
 		    0, &cause);
 		if (rc == 0)
 			hostkey_cert_keep(s->ssh, s->conf, cert, len);
+		class = SE_FATAL;
 	}
 	certscan_free(s->scan);		/* cert and error with it */
 	s->scan = NULL;
 	if (rc != 0) {
-		session_fail(s, SE_FATAL, "%s", cause);
+		session_fail(s, class, "%s", cause);
 		free(cause);
 		return;
 	}

@@ -129,6 +129,7 @@ struct channel {
 	TAILQ_ENTRY(channel)	 rl_entry[2];	/* waiting for a tick */
 	int			 rl_waiting[2];
 	size_t			 rl_grant[2];	/* bytes dealt to it */
+	int			 rl_exempt;	/* tunneld's own (a probe's) */
 };
 TAILQ_HEAD(channels, channel);
 

@@ -187,6 +187,7 @@ void		 channel_set_owner(struct channel *, void *owner,
 void		 channel_set_label(struct channel *, const char *);
 const char	*channel_label(struct channel *);
 void		 channel_abort(struct channel *, const char *why);
+void		 channel_rate_exempt(struct channel *);
 void		 channel_socks_start(struct channel *, double timeout);
 void		 channel_socks_done(struct channel *, int code);
 void		 channel_connect(struct channel *, const char *host, int port,

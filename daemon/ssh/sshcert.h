@@ -62,8 +62,11 @@ int	certscan_rx_step(struct certscan_rx *, const char **why);
 
 struct event_base;
 struct certscan;
+/* the certificate, or an error: refused (1) when the server's answer
+ * itself says no (no certificate offered, not SSH 2, damaged), 0 when the
+ * fetch could not be made (the connection, the time, a DISCONNECT) */
 typedef void (*certscan_cb)(const unsigned char *, size_t, const char *,
-	    void *);
+	    int refused, void *);
 struct certscan *certscan_start(struct event_base *, const struct sockaddr *,
 	    socklen_t, const char *, double, certscan_cb, void *,
 	    const char **);

@@ -186,6 +186,7 @@ probe_leg_start(struct forward_probe *p, size_t i, const char *host, int port,
 	snprintf(label, sizeof label, "%s: probe of %s:%d", f->spec->spec,
 	    host, port);
 	c = channel_new(f->tunnel->session, sv[0], label);
+	channel_rate_exempt(c);		/* its deadline is no turn's */
 	session_open(f->tunnel->session, OPEN_DIRECT_TCPIP, host, port,
 	    "127.0.0.1", 0, c);
 	return 0;
@@ -464,6 +465,8 @@ probe_act(struct forward_probe *p, enum probe_verdict v, char *msg)
 	 * asked for again each time */
 	p->misses++;
 	forward_fail(f, msg);
+	if (!f->listening)	/* require_forwards dropped the session */
+		return;
 	if (p->misses == 2) {
 		tunnel_session_replace(f->tunnel, msg);
 		return;
