@@ -95,9 +95,14 @@ ratelimit_cfg(long long rate)
 	struct timeval tick = { 0, RL_TICK_MS * 1000 };
 	struct ev_token_bucket_cfg *cfg;
 	ev_uint32_t per = ratelimit_per_tick(rate);
+	ev_uint64_t burst = (ev_uint64_t)per * RL_BURST_TICKS;
 
-	cfg = ev_token_bucket_cfg_new(per, per * RL_BURST_TICKS, per,
-	    per * RL_BURST_TICKS, &tick);
+	/* libevent takes at most EV_RATE_LIMIT_MAX (ssize_t): where that is
+	 * 32 bits, the burst of the highest rate_limit is one over it */
+	if (burst > (ev_uint64_t)EV_RATE_LIMIT_MAX)
+		burst = (ev_uint64_t)EV_RATE_LIMIT_MAX;
+	cfg = ev_token_bucket_cfg_new(per, (size_t)burst, per, (size_t)burst,
+	    &tick);
 	if (cfg == NULL)	/* only out of memory: per >= 1 */
 		abort();
 	return cfg;
