@@ -941,6 +941,10 @@ import_main(int argc, char **argv)
 		imp_free(&im);
 		return rc == -1 ? EXIT_OK : rc;	/* -1: --help */
 	}
+	if (im.dest == NULL) {	/* parse_ssh says so; for the analyzers */
+		imp_free(&im);
+		return bad("no destination ([user@]host) in the command line");
+	}
 	if (im.autossh)
 		autossh_env();
 	defaults(&im);

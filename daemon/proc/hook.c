@@ -125,15 +125,21 @@ hook_get(const char *name)
 	return h;
 }
 
+static void
+hook_free(struct hook *h)
+{
+	TAILQ_REMOVE(&hooks_all, h, entry);
+	free(h->name);
+	free(h);
+}
+
 /* Freed when it has nothing running, waiting or to deliver. */
 static void
 hook_maybe_free(struct hook *h)
 {
 	if (h->pid != -1 || h->waiting || h->next.state != NULL)
 		return;
-	TAILQ_REMOVE(&hooks_all, h, entry);
-	free(h->name);
-	free(h);
+	hook_free(h);
 }
 
 /* A failed run, counted in its tunnel's status if it is still there. */
@@ -500,10 +506,11 @@ hook_tunnel_changed(const struct tunnel_transition *tr, void *arg)
 void
 hook_shutdown(void)
 {
-	struct hook *h;
+	struct hook *h, *h1;
 
 	hooks_stopping = 1;
-	while ((h = TAILQ_FIRST(&hooks_all)) != NULL) {
+	for (h = TAILQ_FIRST(&hooks_all); h != NULL; h = h1) {
+		h1 = TAILQ_NEXT(h, entry);
 		if (h->pid != -1) {
 			hook_log(h, LOG_LVL_NOTICE, "on_state %s (%s): still "
 			    "running at shutdown: SIGTERM", h->program,
@@ -515,6 +522,6 @@ hook_shutdown(void)
 			TAILQ_REMOVE(&hooks_waiting, h, wait_entry);
 		h->waiting = 0;
 		hook_change_clear(&h->next);
-		hook_maybe_free(h);
+		hook_free(h);
 	}
 }

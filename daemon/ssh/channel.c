@@ -501,12 +501,9 @@ channel_sniff_done(struct channel *c)
 static int
 channel_sniff_pump(struct channel *c)
 {
-	int r;
-
-	if (!c->ch_eof && c->down_len < c->sniff_want) {
-		if ((r = channel_retry(c, CHOP_READ)) <= 0)
-			return 0;
-	}
+	if (!c->ch_eof && c->down_len < c->sniff_want &&
+	    channel_retry(c, CHOP_READ) <= 0)
+		return 0;
 	if (channel_sniff_enough(c))
 		channel_sniff_done(c);
 	return 1;
