@@ -523,12 +523,22 @@ kw_rate_value(const char *v, double *out)
 	static const char units[] = "KMG";
 	const char *u;
 	char *end;
+	size_t n;
 	double d;
 
+	/* decimal digits, and a '.' with digits after it: strtod alone
+	 * would take "0x400", "1e3", "inf" and leading blanks too */
+	n = strspn(v, "0123456789");
+	if (n == 0)
+		return -1;
+	if (v[n] == '.') {
+		if (!isdigit((unsigned char)v[n + 1]))
+			return -1;
+		n += 1 + strspn(v + n + 1, "0123456789");
+	}
 	errno = 0;
 	d = strtod(v, &end);
-	if (end == v || errno != 0 || !isfinite(d) || d < 0 ||
-	    !isdigit((unsigned char)*v))
+	if ((size_t)(end - v) != n || errno != 0 || !isfinite(d) || d < 0)
 		return -1;
 	if (*end != '\0' && (u = strchr(units, toupper((unsigned char)*end)))
 	    != NULL) {

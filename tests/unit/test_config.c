@@ -538,6 +538,19 @@ test_keywords_range(void **state)
 			text = file_with(kw, "\"-1K\"");
 			expect_error(text, line, what);
 			free(text);
+			/* decimal only, as the man page says */
+			text = file_with(kw, "\"0x400\"");
+			expect_error(text, line, what);
+			free(text);
+			text = file_with(kw, "\"1e6\"");
+			expect_error(text, line, what);
+			free(text);
+			text = file_with(kw, "\" 1M\"");
+			expect_error(text, line, what);
+			free(text);
+			text = file_with(kw, "\"1.M\"");
+			expect_error(text, line, what);
+			free(text);
 		} else if (kw->type == KW_BOOL || kw->type == KW_ENUM) {
 			text = file_with(kw, "\"maybe\"");
 			snprintf(what, sizeof what, "%s: ", kw->name);
