@@ -1,11 +1,12 @@
 #!/bin/sh
 # sessions = N (issues 14, 24): the pool of extra SSH sessions and what it
 # costs the server.  On loopback, where an open takes about a millisecond
-# and a set-up tens of them, a burst of 16 uses at most 3 SSH connections;
+# and a set-up tens of them, a burst of 16 uses at most 3 SSH connections
+# (more only where the opens measured cost more next to a set-up);
 # 8 long-lived connections opened after a burst keep at most 2 sessions
 # once sessions_idle has passed; an extra starts when a new connection
 # would wait longer than a set-up (an open stuck on every session), at
-# most 2 being set up at once per tunnel; losing one costs only its
+# most 4 being set up at once per tunnel; losing one costs only its
 # connections; the pool never closes one before it authenticated (sshd
 # logs no pre-authentication close and no penalty); status and metrics
 # count extras started and closed, by why; sessions = 1 behaves as before.
@@ -73,13 +74,43 @@ sshd_mark
 PREAUTH_MARK=$SSHD_MARK
 
 # --- loopback: a burst costs the server at most 3 connections ---------------
-most=1
+# A burst's 16 opens queue on one session for 16 opens' time; the pool
+# adds a session while that is longer than a set-up.  On loopback an open
+# is a few per cent of a set-up, and the bound is 3.  A loaded machine
+# moves it two ways, and the test allows for each as the pool saw it:
+# opens dearer next to a set-up (an ASan build's own code is slower, the
+# crypto is not) raise it to 2 + 16 opens over a set-up, as measured; and
+# an open held up in flight longer than a set-up (sshd not scheduled)
+# starts an extra for the wait, as a stuck open does - the log says which
+# (the wait over a set-up, the queue not), and each such one is allowed.
+burst_bound() {
+	json_get fwd "max(3, 2 + int(-(-16 * t['pool']['open_ms'] // \
+	    t['pool']['setup_ms'])))"
+}
+# the extras started since line $1 of tunneld's log: "QUEUED SETUP WAIT"
+starts_since() {
+	tail -n +$(($1 + 1)) "$WORK/tunneld.log" |
+	    sed -n 's/.*extra session starting: .*would wait \([0-9]*\) ms, the queued take \([0-9]*\) ms, a set-up \([0-9]*\) ms.*/\2 \3 \1/p'
+}
+bursts_from=$(wc -l < "$WORK/tunneld.log")
+most=1; bound=3
 for i in 1 2 3; do
 	check "burst $i of 16 on loopback" $NETIO concurrent "$L" 16 10000
 	n=$(nsess); [ "$n" -gt "$most" ] && most=$n
+	costs="open $(pool "['open_ms']") ms, set-up $(pool "['setup_ms']") ms"
+	b=$(burst_bound)
+	[ -n "$b" ] && [ "$b" -gt "$bound" ] && { bound=$b;
+	    diag "after burst $i: $costs: the bound is $bound"; }
 done
 diag "3 bursts of 16: $(logins) logins, at most $most sessions; pool: $(pool '')"
-check "... at most 3 SSH connections" [ "$most" -le 3 ]
+starts_since "$bursts_from" > "$WORK/starts"
+# (whole ms in the log: a wait just over a set-up may show as equal)
+stalls=$(awk '$1 <= $2 && $3 >= $2' "$WORK/starts" | wc -l)
+[ -s "$WORK/starts" ] && diag "extras started (queued, set-up, wait ms): $(tr '\n' ';' < "$WORK/starts")"
+check "... each extra started for a queue or a wait longer than a set-up" \
+	[ "$(awk '$1 < $2 && $3 < $2' "$WORK/starts" | wc -l)" = 0 ]
+check "... at most 3 SSH connections (or what the measured costs allow)" \
+	[ "$most" -le $((bound + stalls)) ]
 check "... the status counts the extras started" \
 	[ "$(pool "['started']['queue']")" = "$(logins)" ]
 # the extras go before what follows, which counts from one session
