@@ -5,6 +5,7 @@
  * status of tunnels as JSON, the Prometheus metrics.
  *   control.c      the socket and its clients
  *   control_cmd.c  the protocol: the command table and its handlers
+ *   control_authkey.c  what tunnelctl authorized-key needs of a tunnel
  *   status.c       tunnel and forward state as JSON
  *   metrics.c      GET /metrics on metrics_listen, and tunnelctl metrics
  */
