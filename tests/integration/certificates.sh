@@ -172,42 +172,10 @@ csshd BYRSA hc_byrsa
 csshd NOCERT
 # a relay to VALID that holds the certificate fetch (known by its
 # identification) without a word: the session waits for it
-cat > "$WORK/hold.py" <<'PY'
-import socket, sys, threading
-l = socket.socket()
-l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-l.bind(("127.0.0.1", 0))
-l.listen(16)
-print(l.getsockname()[1], flush=True)
-held = []
-def pipe(a, b):
-    while True:
-        d = a.recv(65536)
-        if not d:
-            break
-        b.sendall(d)
-    b.shutdown(socket.SHUT_WR)
-def handle(c):
-    line = b""
-    while not line.endswith(b"\n"):
-        d = c.recv(1)
-        if not d:
-            return
-        line += d
-    if line.startswith(b"SSH-2.0-tunneld_"):
-        held.append(c)
-        print("held", flush=True)
-        return
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-    s.sendall(line)
-    threading.Thread(target=pipe, args=(s, c), daemon=True).start()
-    pipe(c, s)
-while True:
-    threading.Thread(target=handle, args=(l.accept()[0],), daemon=True).start()
-PY
-$PYTHON3 "$WORK/hold.py" "$VALID" > "$WORK/hold.out" 2>>"$WORK/netio.log" &
+$PYTHON3 "$top_srcdir/tests/helpers/fetch_relay.py" "$VALID" hold \
+    > "$WORK/hold.out" 2>>"$WORK/netio.log" &
 PIDS="$PIDS $!"
-wait_file "$WORK/hold.out" || bail "hold.py did not start"
+wait_file "$WORK/hold.out" || bail "fetch_relay.py did not start"
 HOLD=$(head -n 1 "$WORK/hold.out")
 ca() { echo "@cert-authority $1 $(cut -d' ' -f1-2 "$WORK/$2.pub")"; }
 kh() {	# name lines: a known_hosts file
