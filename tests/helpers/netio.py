@@ -397,10 +397,16 @@ def main():
         print("still open after %s s, %d bytes left" % (args[2], left))
         sys.exit(1)
     elif mode == "reset":
+        # reset ADDR SECONDS|FILE: after that long, or once FILE exists
         import struct, time
         c = connect(args[0])
         print("# connected", flush=True)
-        time.sleep(float(args[1]))
+        try:
+            time.sleep(float(args[1]))
+        except ValueError:
+            end = time.time() + 120
+            while not os.path.exists(args[1]) and time.time() < end:
+                time.sleep(0.05)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
     elif mode == "push":

@@ -77,7 +77,7 @@ $(t fallback u_fallback u_fallback-cert.pub)
 $(t plainkey id_ed25519)"
 start_tunneld
 
-check "ECDSA user certificate: up" wait_state ecdsa up 10
+check "ECDSA user certificate: up" wait_state ecdsa up 30
 check "... data passes" $NETIO roundtrip "$L1" 100000
 check "... the server took the certificate" grep -q \
     "Accepted publickey for $ME .*ECDSA-CERT" "$WORK/sshd.log"
@@ -93,8 +93,8 @@ if $TUNNELD -V 2>&1 | grep -q 'libssh2 1\.10'; then
 	check "... the error says libssh2 1.10 cannot sign with it" says \
 	    "$err" 'RSA key' 'ssh-rsa (SHA-1)'
 else
-	check "ed25519 user certificate: up" wait_state ed25519 up 10
-	check "RSA user certificate: up" wait_state rsa up 10
+	check "ed25519 user certificate: up" wait_state ed25519 up 30
+	check "RSA user certificate: up" wait_state rsa up 30
 	check "... with rsa-sha2" grep -q \
 	    "Accepted publickey for $ME .*RSA-CERT" "$WORK/sshd.log"
 fi
@@ -109,7 +109,7 @@ check "... the error says it expired, and when" says "$err" \
 check "certificate for another user name: backoff" \
     wait_state wrongname backoff 10
 check "certificate refused, key in authorized_keys: up (as ssh: the key next)" \
-    wait_state fallback up 10
+    wait_state fallback up 30
 check "... the certificate was tried first" grep -q \
     "ECDSA-CERT .* ID u_fallback" "$WORK/sshd.log"
 err=$(json_get wrongname "t['last_error']")
@@ -129,7 +129,7 @@ check "... the error names it" says "$err" 'nonexistent-cert.pub'
 
 # host certificates
 check "a server with host certificates: verified by its plain key" \
-    wait_state plainkey up 10
+    wait_state plainkey up 30
 stop_tunneld
 cp "$WORK/known_hosts" "$WORK/known_hosts.plain"
 kh_plain='known_hosts = "'"$WORK/known_hosts.plain"'";'
@@ -228,7 +228,7 @@ $(t certalg id_ed25519 '' "$(alg ecdsa-sha2-nistp256)")
 $ED"
 start_tunneld
 
-check "host certificate (ed25519 CA, ed25519 key): up" wait_state valid up 10
+check "host certificate (ed25519 CA, ed25519 key): up" wait_state valid up 30
 check "... data passes" $NETIO roundtrip "$L2" 100000
 check "... the verdict is logged" wait_log "host certificate of 127.0.0.1:$VALID (ID \"host1\", serial 7) signed by CA SHA256:.*, valid until" 5
 check "... the fetch was a connection of its own, closed before auth" \
@@ -238,15 +238,15 @@ check "... the fetch was a connection of its own, closed before auth" \
 # checked again, no second fetch (each is a connection sshd counts
 # against this address)
 tctl restart valid >/dev/null 2>&1
-check "a new session of the tunnel: up" wait_state valid up 10
+check "a new session of the tunnel: up" wait_state valid up 30
 check "... checked by the certificate kept from the first" \
     wait_log "valid: host certificate of 127.0.0.1:$VALID .*(kept from an earlier session)" 5
 check "... with no second fetch" \
     test "$(grep -c 'valid: fetching the host certificate' "$WORK/tunneld.log")" -eq 1
-check "host certificate of an ECDSA host key: up" wait_state valid_ec up 10
-check "host certificate by an ECDSA CA: up" wait_state byecdsa up 10
+check "host certificate of an ECDSA host key: up" wait_state valid_ec up 30
+check "host certificate by an ECDSA CA: up" wait_state byecdsa up 30
 check "host certificate by an RSA CA (rsa-sha2-512): up" \
-    wait_state byrsa up 10
+    wait_state byrsa up 30
 fails() {	# name what...: failed, and the error says each what
 	n=$1; shift
 	wait_state "$n" failed 10 || { diag "$n: $(json_get "$n" "t['state']")"; return 1; }

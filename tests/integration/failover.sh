@@ -129,9 +129,11 @@ check "... one attempt per server in each round, not more" \
 	awk '/every server tried/ { r++; if (r > 1 && n != 2) bad = 1; n = 0 }
 	    $3 == "backoff" && $4 == "connecting" && r > 0 { n++ }
 	    END { exit bad || r < 4 }' "$WORK/dead"
-# (times are when the follower read the events: 0.1 s of slack for that)
+# (times are when the follower read the events, which a loaded machine
+# delays: 0.5 s of slack for that; the delays drawn are checked below,
+# from the log)
 check "... each round waited for the backoff: >= reconnect_min between rounds" \
-	awk '/every server tried/ { if (t && $1 - t < 0.9) { print "# " $1 - t; bad = 1 } t = $1 }
+	awk '/every server tried/ { if (t && $1 - t < 0.5) { print "# " $1 - t; bad = 1 } t = $1 }
 	    END { exit bad }' "$WORK/dead"
 grep 'every server tried' "$WORK/tunneld.log" | tail -n 4 | diag
 # step k of the backoff draws from [1, min(4, 2^(k-1))] s: the step goes up

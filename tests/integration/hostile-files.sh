@@ -63,7 +63,7 @@ else
 	not_ok "status answers"
 	bail "tunnelctl status does not answer: a worker is blocked"
 fi
-check "the tunnel with good files is up" wait_state good up 10
+check "the tunnel with good files is up" wait_state good up 30
 check "... and data passes" $NETIO roundtrip "$L1" 100000
 
 # expect NAME TEXT...: NAME failed, its error holds every TEXT

@@ -55,18 +55,18 @@ err=$(json_get unknown "t['last_error']")
 check "unknown key: the error names the host and the ed25519 fingerprint" says "$err" 'is unknown' "$ED_FP" "$HP"
 check "unknown key: no data passes" sh -c "! $NETIO roundtrip $L2 1000 2>/dev/null"
 
-check "pinned host_key (ssh-keygen -l's fingerprint): up" wait_state pinned up 10
+check "pinned host_key (ssh-keygen -l's fingerprint): up" wait_state pinned up 30
 check "pinned: data passes" $NETIO roundtrip "$L3" 100000
 check "wrong pin: failed" wait_state pinwrong failed 10
 err=$(json_get pinwrong "t['last_error']")
 check "wrong pin: message" says "$err" 'does not match the pinned' "$ED_FP"
 
-check "hashed known_hosts entry (ssh-keygen -H): up" wait_state hashed up 10
-check "known_hosts with only an ECDSA key: algorithms ordered to match, up" wait_state ecdsaonly up 10
-check "accept-new with an unknown key: up" wait_state learn up 10
+check "hashed known_hosts entry (ssh-keygen -H): up" wait_state hashed up 30
+check "known_hosts with only an ECDSA key: algorithms ordered to match, up" wait_state ecdsaonly up 30
+check "accept-new with an unknown key: up" wait_state learn up 30
 check "accept-new: the key was recorded" grep -qF "$HP" "$WORK/kh_learn"
 check "accept-new: recorded in a form ssh-keygen reads" sh -c "$SSH_KEYGEN -F '$HP' -f '$WORK/kh_learn' | grep -q 'ssh-'"
-check "lines libssh2 cannot read are skipped, the rest used: up" wait_state messy up 10
+check "lines libssh2 cannot read are skipped, the rest used: up" wait_state messy up 30
 check "@revoked key: failed" wait_state revoked failed 10
 err=$(json_get revoked "t['last_error']")
 check "@revoked: message" says "$err" '@revoked'

@@ -26,9 +26,9 @@ $(t missing id_nonexistent)
 $(t stranger id_stranger)"
 start_tunneld
 
-check "ECDSA key: up" wait_state ecdsa up 10
+check "ECDSA key: up" wait_state ecdsa up 30
 check "ECDSA key: data passes" $NETIO roundtrip "$L1" 100000
-check "ed25519 key: up" wait_state ed25519 up 10
+check "ed25519 key: up" wait_state ed25519 up 30
 if $TUNNELD -V 2>&1 | grep -q 'libssh2 1\.10'; then
 	check "RSA key (OpenSSH format): failed" wait_state rsa failed 10
 	err=$(json_get rsa "t['last_error']")
@@ -38,7 +38,7 @@ if $TUNNELD -V 2>&1 | grep -q 'libssh2 1\.10'; then
 	err=$(json_get rsapem "t['last_error']")
 	check "RSA PEM: message" says "$err" 'RSA key'
 else	# libssh2 1.11: rsa-sha2 (keys-rsa.sh)
-	check "RSA key (OpenSSH format): up" wait_state rsa up 10
+	check "RSA key (OpenSSH format): up" wait_state rsa up 30
 	check "RSA key (PEM format): backoff (not in authorized_keys)" wait_state rsapem backoff 10
 fi
 check "key readable by others: failed" wait_state open failed 10

@@ -52,7 +52,7 @@ $NETIO concurrent "$PL" 12 100000 > "$WORK/burst.out" 2>&1 &
 BURST=$!
 check "p grows an extra session" wait_until 30 grow_to 2
 check "... its start carries TUNNEL=p" \
-	journal "TUNNEL=p | MESSAGE=p#2: extra session starting"
+	wait_until 10 journal "TUNNEL=p | MESSAGE=p#2: extra session starting"
 check "... and its being up" \
 	wait_until 10 journal "TUNNEL=p | MESSAGE=p#2: extra session up in"
 kill -CONT $MAIN

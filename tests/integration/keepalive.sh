@@ -92,7 +92,7 @@ check "... after interval x count + 1 s, not an interval sooner, nor 1.5 s later
 	between "$dt" 1.95 4.5
 check "... and the silence it reports is interval x count + 1 s (+1 s)" \
 	between "$(echo "$EV_REASON" | sed -n 's/.* for \([0-9.]*\)s .*/\1/p')" 3 4
-check "... and replaced by a new session" wait_state k up 10
+check "... and replaced by a new session" wait_state k up 30
 check "... which carries data" $NETIO roundtrip "$L" 500000
 kill -CONT $frozen 2>/dev/null; kill $frozen 2>/dev/null
 done_testing

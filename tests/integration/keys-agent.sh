@@ -49,13 +49,13 @@ SSH_AUTH_SOCK=$WORK/agent.sock
 export SSH_AUTH_SOCK
 start_tunneld
 
-check "a key only in the agent: up" wait_state agent up 10
+check "a key only in the agent: up" wait_state agent up 30
 check "... data passes" $NETIO roundtrip "$L1" 100000
 check "... the server accepted the agent's key" grep -q "Accepted publickey.*$FP_AGENT" "$WORK/sshd.log"
 check "... offered before identity_file (never tried)" sh -c "! grep -q '$FP_UNUSED' '$WORK/sshd.log'"
-check "identity_agent = \"SSH_AUTH_SOCK\": up" wait_state env up 10
+check "identity_agent = \"SSH_AUTH_SOCK\": up" wait_state env up 30
 check "... data passes" $NETIO roundtrip "$L2" 100000
-check "an agent with no keys: identity_file does it" wait_state fallback up 10
+check "an agent with no keys: identity_file does it" wait_state fallback up 30
 check "... data passes" $NETIO roundtrip "$L3" 100000
 
 check "no agent at the path, and nothing else: backoff (retried)" wait_state later backoff 10

@@ -55,9 +55,9 @@ $(t cred id_enc "passphrase_file = \"$WORK/pass_cred\";")
 $(t aclother id_enc "passphrase_file = \"$WORK/pass_acl_other\";")"
 start_tunneld
 
-check "encrypted key + passphrase_file: up" wait_state good up 10
+check "encrypted key + passphrase_file: up" wait_state good up 30
 check "... data passes" $NETIO roundtrip "$L1" 100000
-check "encrypted PEM ECDSA key + passphrase_file: up" wait_state pem up 10
+check "encrypted PEM ECDSA key + passphrase_file: up" wait_state pem up 30
 check "... data passes" $NETIO roundtrip "$L2" 100000
 check "wrong passphrase: failed (not retried)" wait_state wrong failed 10
 err=$(json_get wrong "t['last_error']")
@@ -79,7 +79,7 @@ check "a FIFO as passphrase_file: failed, without blocking" wait_state fifo fail
 err=$(json_get fifo "t['last_error']")
 check "... says what it is" says "$err" passphrase_file 'FIFO'
 if [ -n "$HAVE_ACL" ]; then
-	check "a credential as systemd leaves it (0440: an ACL for us alone): up" wait_state cred up 10
+	check "a credential as systemd leaves it (0440: an ACL for us alone): up" wait_state cred up 30
 	check "an ACL that lets another user read: failed" wait_state aclother failed 10
 	err=$(json_get aclother "t['last_error']")
 	diag "$err"

@@ -46,12 +46,12 @@ $(t wrong "port = $P_PW; password_file = \"$WORK/wrongpw\";")
 $(t open "port = $P_PW; password_file = \"$WORK/pw_open\";")"
 start_tunneld
 
-check "password authentication: up" wait_state password up 10
+check "password authentication: up" wait_state password up 30
 check "... data passes" $NETIO roundtrip "$L1" 100000
 check "... sshd accepted the password, after refusing the key" sh -c "
 	grep -q 'Accepted password for $U' '$WORK/pwd.log' &&
 	grep -q 'Failed publickey for $U' '$WORK/pwd.log'"
-check "keyboard-interactive (PAM): up" wait_state kbdint up 10
+check "keyboard-interactive (PAM): up" wait_state kbdint up 30
 check "... data passes" $NETIO roundtrip "$L2" 100000
 check "... sshd accepted keyboard-interactive" grep -q "Accepted keyboard-interactive.* for $U" "$WORK/kbd.log"
 check "a wrong password: backoff (retried)" wait_state wrong backoff 10

@@ -46,13 +46,13 @@ if $TUNNELD -V 2>&1 | grep -q 'libssh2 1\.10'; then
 		check "... said, with the reason" says "$err" 'rsa-agent' 'libssh2 1.10 signs with SHA-1 only'
 	fi
 else
-	check "RSA key file (OpenSSH format): up" wait_state rsa up 10
+	check "RSA key file (OpenSSH format): up" wait_state rsa up 30
 	check "... data passes" $NETIO roundtrip "$L1" 100000
 	check "... sshd accepted it (rsa-sha2: it takes no ssh-rsa)" grep -q "Accepted publickey.*RSA $FP" "$WORK/sshd.log"
-	check "RSA key file (PEM): up" wait_state rsapem up 10
+	check "RSA key file (PEM): up" wait_state rsapem up 30
 	check "... data passes" $NETIO roundtrip "$L2" 100000
 	if [ -n "$HAVE_AGENT" ]; then
-		check "RSA key in the agent: up" wait_state agent up 10
+		check "RSA key in the agent: up" wait_state agent up 30
 		check "... data passes" $NETIO roundtrip "$L3" 100000
 	fi
 fi

@@ -74,7 +74,7 @@ else
 	HOME=$WORK/home start_tunneld
 fi
 
-check "accept-new, last line without newline: up" wait_state nonl up 10
+check "accept-new, last line without newline: up" wait_state nonl up 30
 check "... data passes" $NETIO roundtrip "$L1" 10000
 check "... the last entry is intact" sh -c "$SSH_KEYGEN -F farhost -f '$WORK/kh/nonl' | grep -qF '$OTHER'"
 check "... the new entry is there, as ssh-keygen reads it" sh -c "$SSH_KEYGEN -F '$HP' -f '$WORK/kh/nonl' | grep -qF '$ED'"
@@ -84,7 +84,7 @@ check "... owner and group kept" [ "$(stat -c %u:%g "$WORK/kh/nonl")" = 0:65534 
 check "... replaced by rename (a new inode)" [ "$(stat -c %i "$WORK/kh/nonl")" != "$INODE" ]
 check "... no temporary file left" sh -c "! ls '$WORK/kh' | grep -q tunneld-"
 
-check "accept-new, no file yet: up" wait_state newfile up 10
+check "accept-new, no file yet: up" wait_state newfile up 30
 check "... created 0644 with the entry" sh -c "[ \$(stat -c %a '$WORK/kh/new') = 644 ] && $SSH_KEYGEN -F '$HP' -f '$WORK/kh/new' | grep -qF '$ED'"
 
 check "accept-new through a symbolic link: failed" wait_state link failed 10
@@ -94,15 +94,15 @@ check "... the error says why" says "$err" "$WORK/kh/link" 'symbolic link'
 check "... the link is still a link" test -L "$WORK/kh/link"
 check "... its target is untouched" cmp -s "$WORK/kh/target" "$WORK/target.orig"
 
-check "port $SSHD_PORT, plain host entry with the key: up (as ssh)" wait_state plaingood up 10
+check "port $SSHD_PORT, plain host entry with the key: up (as ssh)" wait_state plaingood up 30
 check "port $SSHD_PORT, plain host entry with another key: failed" wait_state plainother failed 10
 err=$(json_get plainother "t['last_error']")
 diag "$err"
 check "... unknown for [host]:port, not changed (as ssh)" sh -c "says() { t=\$1; shift; for w; do case \$t in *\"\$w\"*) ;; *) return 1;; esac; done; }; says \"\$1\" 'is unknown' '$HP' && ! says \"\$1\" 'CHANGED'" _ "$err"
-check "... with accept-new: learnt for [host]:port, up" wait_state plainothernew up 10
+check "... with accept-new: learnt for [host]:port, up" wait_state plainothernew up 30
 check "... the plain entry kept" grep -qxF "127.0.0.1 $OTHER" "$WORK/kh/plain_other_new"
 
-check "accept-new, default files, no ~/.ssh: up" wait_state home up 10
+check "accept-new, default files, no ~/.ssh: up" wait_state home up 30
 check "... ~/.ssh created 0700, as ssh does" [ "$(stat -c %a "$WORK/home/.ssh")" = 700 ]
 check "... ~/.ssh/known_hosts 0644 with the entry" sh -c "[ \$(stat -c %a '$WORK/home/.ssh/known_hosts') = 644 ] && $SSH_KEYGEN -F '$HP' -f '$WORK/home/.ssh/known_hosts' | grep -qF '$ED'"
 

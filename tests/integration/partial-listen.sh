@@ -60,7 +60,7 @@ err=$(json_get half "t['forwards'][0]['last_error']")
 diag "$err"
 check "... its error names the address and why" says "$err" "127.0.0.1:$P" 'Address already in use'
 check "... and it does not listen on [::1]:$P alone" sh -c "! $PYTHON3 -c 'import socket; socket.create_connection((\"::1\", $P), 2)' 2>/dev/null"
-check "the other tunnel is up" wait_state whole up 10
+check "the other tunnel is up" wait_state whole up 30
 check "... on 127.0.0.1" $NETIO roundtrip "$L2" 1000
 check "... and on [::1]" six "$L2"
 

@@ -143,7 +143,9 @@ conf "remote = [ \"*:$P2:127.0.0.1:$T\" ];"
 start_tunneld
 check "(b) GatewayPorts no: the loopback-only message" \
 	wait_log "the server bound \\*:$P2 on its loopback only: set GatewayPorts clientspecified (or yes) in its sshd_config"
-check "... the forward is failed" wait_until 10 test "$(fwd pr 0 "f['state']")" = failed
+fwd_is() { [ "$(fwd pr 0 "f['state']")" = "$1" ]; }	# polled, not read once
+nfwds_is() { [ "$(json_get pr "len(t['forwards'])")" = "$1" ]; }
+check "... the forward is failed" wait_until 10 fwd_is failed
 check "... the tunnel degraded" wait_state pr degraded
 check "... probe_ok false" probe_is pr 0 False
 check "... last_error says what to do" says "$(fwd pr 0 "f['last_error']")" GatewayPorts
@@ -232,7 +234,7 @@ check "(g) the server stalls with a probe out" stall_probe "$P4"
 check "... and one of the forward that stays" wait_until 10 probing_more "$P1:127.0.0.1:$T" "$n"
 INTERVAL=2; conf "remote = [ \"$P1:127.0.0.1:$T\" ];"; INTERVAL=1
 tctl reload >/dev/null
-check "... reload removes the forward whose probe is out" wait_until 10 test "$(json_get pr "len(t['forwards'])")" = 1
+check "... reload removes the forward whose probe is out" wait_until 10 nfwds_is 1
 # the probe out ends by its deadline: no verdict behind the removed
 # forward's open, or its own open unanswered
 probe_ended() {
@@ -249,7 +251,7 @@ INTERVAL=0; conf "remote = [ \"$P1:127.0.0.1:$T\" ];"; INTERVAL=1
 tctl reload >/dev/null
 check "... reload, probe_interval = 0 with the probe out: no probe fields" wait_until 10 no_probe
 kill -CONT $(kids)
-check "... the forward is up" wait_until 10 test "$(fwd pr 0 "f['state']")" = up
+check "... the forward is up" wait_until 10 fwd_is up
 check "... no channel and no open left" wait_until 15 idle
 conf "remote = [ \"$P1:127.0.0.1:$T\" ];"
 tctl reload >/dev/null

@@ -21,8 +21,8 @@ write_conf "  x = { host = \"127.0.0.1\"; keepalive_interval = 0.5; keepalive_co
         local = [ \"$LY:127.0.0.1:$ECHO\" ]; };"
 start_tunneld
 events_start
-check "x up" wait_state x up 10
-check "y up" wait_state y up 10
+check "x up" wait_state x up 30
+check "y up" wait_state y up 30
 check "x carries data" $NETIO roundtrip "$LX" 1000000
 
 # 1. The server goes away entirely.

@@ -37,7 +37,7 @@ while [ $i -lt 30 ]; do
 	i=$((i + 1))
 done
 all_seen() { [ $(($(fconns) + $(refused))) -ge 30 ]; }
-check "30 clients: each taken or refused" wait_until 15 all_seen
+check "30 clients: each taken or refused" wait_until 45 all_seen
 diag "connections $(fconns), refused $(refused), held for extras $(held), pool $(json_get fwd "t['pool']")"
 check "... some held for an extra being set up" [ "$(held)" -ge 1 ]
 check "... no more than max_forward_connections (10) taken" [ "$(fconns)" -le 10 ]

@@ -60,7 +60,7 @@ gaps=$(grep 'WATCHDOG=1' "$WORK/notify.log" | tail -n +"$w0" | awk '
 median=$(echo "$gaps" | awk '{ g[NR] = $1 } END { print g[int((NR + 1) / 2)] }')
 diag "WATCHDOG=1 intervals (s): $(echo $gaps)"
 check "... every 0.5 s: half of WatchdogSec (1 s); the median $median s" \
-	between "$median" 0.4 0.6
+	between "$median" 0.35 0.9
 stop_tunneld
 check "STOPPING=1 on SIGTERM" wait_notify " STOPPING=1"
 check "... and no WATCHDOG=1 after it" \

@@ -84,7 +84,7 @@ chmod 1777 "$WORK/sticky"
 # reload: the running configuration stays, the errors are returned
 mv "$D/evil.conf" "$WORK/evil.conf.off"
 start_tunneld
-check "a trusted configuration starts" wait_state a up 10
+check "a trusted configuration starts" wait_state a up 30
 mv "$WORK/evil.conf.off" "$D/evil.conf"
 chmod 620 "$D/evil.conf"
 out=$(tctl reload 2>&1); rc=$?
@@ -107,8 +107,8 @@ tunnels = {
 };
 EOF2
 out=$(tctl reload 2>&1)
-check "... khlate up" wait_state khlate up 10
-check "... idlate up" wait_state idlate up 10
+check "... khlate up" wait_state khlate up 30
+check "... idlate up" wait_state idlate up 30
 chmod 666 "$WORK/kh2"
 mv "$WORK/id2" "$WORK/id2.real"; ln -s id2.real "$WORK/id2"
 tctl restart khlate idlate >/dev/null 2>&1

@@ -43,7 +43,7 @@ check "down: stays down" no_event b down '*'
 check "... and says so" [ "$(json_get b "t['state']")" = down ]
 tctl up --no-wait b >/dev/null; rc=$?
 check "up --no-wait returns at once: exit 0" [ $rc -eq 0 ]
-check "... and the tunnel comes up" wait_state b up 10
+check "... and the tunnel comes up" wait_state b up 30
 tctl restart a >/dev/null; rc=$?
 check "restart: exit 0, up again" sh -c "[ $rc -eq 0 ] && [ \"\$1\" = up ]" _ "$(json_get a "t['state']")"
 out=$(tctl up --timeout 2 dead 2>&1); rc=$?
@@ -176,7 +176,7 @@ stop_tunneld 137 KILL		# 128 + 9: the shell's status for SIGKILL
 check "a killed daemon leaves its socket behind" test -S "$CTL"
 start_tunneld
 check "a new daemon replaces the stale socket" sh -c "$TUNNELCTL -s $CTL status >/dev/null"
-check "... and serves again" wait_state a up 10
+check "... and serves again" wait_state a up 30
 
 # A socket served by someone else (another user's process where tunnelctl
 # looks) is not tunneld: refused, whatever it answers.  One of root (a
