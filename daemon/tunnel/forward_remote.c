@@ -91,13 +91,22 @@ forward_remote_request(struct forward *f)
 	session_listen(s, f, forward_remote_bind(f), f->spec->listen.port);
 }
 
-/* The server listens: the forward is up, unless the last probe found
- * that its listener does not work (then a probe that comes back). */
+/*
+ * The server listens: the forward is up, unless the last probe found
+ * that its listener does not work (then a probe that comes back) - a
+ * re-request, or a session replaced for it, does not make it work.  But
+ * under require_forwards only a verdict on this session counts: that one
+ * dropped the last session, and held against the new one it would drop
+ * each before its own probe could run, for good.
+ */
 static void
 forward_remote_up(struct forward *f)
 {
+	struct tunnel *t = f->tunnel;
+
 	forward_remote_describe(f);
-	if (!forward_probe_failed(f)) {
+	if (!forward_probe_failed(f, t->conf->require_forwards ? t->up_at :
+	    0)) {
 		forward_set_error(f, NULL);
 		forward_set_state(f, FS_UP, "the server listens");
 	}

@@ -73,6 +73,10 @@ struct forward_probe {
 	char			*error;		/* ... what is wrong */
 	time_t			 last;		/* it finished */
 	time_t			 last_ok;
+	double			 verdict_at;	/* the last verdict, and the */
+	double			 working_at;	/* last that found the listener
+						   working: OK or TARGET
+						   (monotonic) */
 	uint64_t		 failures;
 	unsigned		 misses;	/* "does not reach", in a row */
 	double			 unanswered;	/* seconds the server has not
@@ -431,6 +435,9 @@ probe_act(struct forward_probe *p, enum probe_verdict v, char *msg)
 	p->verdict = v;
 	free(p->error);
 	p->error = msg;
+	p->verdict_at = mono_now();
+	if (v == PV_OK || v == PV_TARGET)
+		p->working_at = p->verdict_at;
 	if (v == PV_OK) {
 		p->last_ok = p->last;
 		p->misses = 0;
@@ -535,15 +542,31 @@ forward_probe_stop(struct forward *f)
 		evtimer_del(p->timer);
 }
 
-/* Did the last probe find the listener not working (the forward is
- * failed until one comes back)? */
+/* Did the last probe, if it was at `since` (monotonic) or later, find
+ * the listener not working (the forward is failed until one comes back)? */
 int
-forward_probe_failed(struct forward *f)
+forward_probe_failed(struct forward *f, double since)
 {
 	struct forward_probe *p = f->probe;
 
-	return probe_enabled(f) && p != NULL &&
+	return probe_enabled(f) && p != NULL && p->verdict_at >= since &&
 	    (p->verdict == PV_LOOPBACK_ONLY || p->verdict == PV_NOT_REACHED);
+}
+
+/*
+ * Did the probes since `since` (monotonic: when the session came up)
+ * find the listener working at least once (the target may refuse), or
+ * was there none?  0 only if every one found it not working.  tunnel.c:
+ * a session whose probes never came back was no stable period, however
+ * long it lasted.
+ */
+int
+forward_probe_proven(struct forward *f, double since)
+{
+	struct forward_probe *p = f->probe;
+
+	return !probe_enabled(f) || p == NULL || p->verdict_at < since ||
+	    p->working_at >= since;
 }
 
 /* reload: probe_interval changed; off, a forward failed by a probe is up

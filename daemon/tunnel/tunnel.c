@@ -364,13 +364,32 @@ tunnel_retry_listeners(struct tunnel *t)
 	}
 }
 
+/* Did the session that ended hold: STABLE_PERIOD up, and no forward
+ * whose every probe failed? */
+static int
+tunnel_was_stable(struct tunnel *t)
+{
+	size_t i;
+
+	if (t->up_at <= 0 || mono_now() - t->up_at < STABLE_PERIOD)
+		return 0;
+	for (i = 0; i < t->nfwds; i++)
+		if (!forward_probe_proven(t->fwds[i], t->up_at))
+			return 0;
+	return 1;
+}
+
 /*
  * TE_LOST, TE_LOST_AUTH: the next attempt's server and delay.  A session
  * replaced after a network change goes again at once, to the same server.
  * Otherwise the next server is tried at once, until a round of the list
  * has failed: then the backoff takes a step (a single server: every
- * failure is a round).  A session that stayed up for STABLE_PERIOD was
- * not a flap: the schedule starts again from the bottom.  Returns the
+ * failure is a round).  A session that stayed up for STABLE_PERIOD, and
+ * whose -R probes (probe_interval) did not all fail, was not a flap: the
+ * schedule starts again from the bottom.  (A probe decides
+ * only after its deadline, connect_timeout: a listener that never reaches
+ * this tunnel, under require_forwards, would otherwise hold each session
+ * past STABLE_PERIOD and retry at the bottom for ever.)  Returns the
  * reason to show, to be freed.
  */
 static char *
@@ -385,7 +404,7 @@ tunnel_schedule_retry(struct tunnel *t, enum session_error class,
 		t->retry_delay = 0;
 		return xstrdup(reason);
 	}
-	if (t->up_at > 0 && mono_now() - t->up_at >= STABLE_PERIOD) {
+	if (tunnel_was_stable(t)) {
 		t->attempts = 0;
 		t->round = 0;
 	}
@@ -400,6 +419,8 @@ tunnel_schedule_retry(struct tunnel *t, enum session_error class,
 	t->round = 0;
 	t->attempts++;
 	t->retry_delay = tunnel_backoff(t->conf, t->attempts, class);
+	log_debug("%s: backoff step %u: the next attempt in %.2fs", t->name,
+	    t->attempts, t->retry_delay);
 	if (class == SE_AUTH)
 		xasprintf(&why, "%s; retrying slowly (in %.0fs), as repeated "
 		    "failures make sshd penalise this address", reason,
