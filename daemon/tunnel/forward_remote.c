@@ -105,6 +105,8 @@ forward_remote_up(struct forward *f)
 	struct tunnel *t = f->tunnel;
 
 	forward_remote_describe(f);
+	if (t->conf->require_forwards && !forward_probe_failed(f, t->up_at))
+		forward_probe_forget(f);
 	if (!forward_probe_failed(f, t->conf->require_forwards ? t->up_at :
 	    0)) {
 		forward_set_error(f, NULL);

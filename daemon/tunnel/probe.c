@@ -542,6 +542,23 @@ forward_probe_stop(struct forward *f)
 		evtimer_del(p->timer);
 }
 
+/*
+ * A new session's listener, under require_forwards: the last session's
+ * verdict is not this one's, and status shows none until its own probe.
+ */
+void
+forward_probe_forget(struct forward *f)
+{
+	struct forward_probe *p = f->probe;
+
+	if (p == NULL || p->running)
+		return;
+	p->verdict = PV_NONE;
+	free(p->error);
+	p->error = NULL;
+	p->misses = 0;
+}
+
 /* Did the last probe, if it was at `since` (monotonic) or later, find
  * the listener not working (the forward is failed until one comes back)? */
 int
@@ -589,6 +606,7 @@ forward_probe_rearm(struct forward *f)
 			forward_set_state(f, FS_UP, "probe_interval is 0");
 		}
 		p->verdict = PV_NONE;
+		p->verdict_at = p->working_at = 0;
 		p->misses = 0;
 		return;
 	}

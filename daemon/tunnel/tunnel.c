@@ -364,8 +364,10 @@ tunnel_retry_listeners(struct tunnel *t)
 	}
 }
 
-/* Did the session that ended hold: STABLE_PERIOD up, and no forward
- * whose every probe failed? */
+/* Did the session that ended hold: STABLE_PERIOD up, and (under
+ * require_forwards, where a failed probe ends it) no forward whose every
+ * probe failed?  Without require_forwards a probe's failure leaves the
+ * session up: it held, degraded. */
 static int
 tunnel_was_stable(struct tunnel *t)
 {
@@ -373,6 +375,8 @@ tunnel_was_stable(struct tunnel *t)
 
 	if (t->up_at <= 0 || mono_now() - t->up_at < STABLE_PERIOD)
 		return 0;
+	if (!t->conf->require_forwards)
+		return 1;
 	for (i = 0; i < t->nfwds; i++)
 		if (!forward_probe_proven(t->fwds[i], t->up_at))
 			return 0;
@@ -384,13 +388,14 @@ tunnel_was_stable(struct tunnel *t)
  * replaced after a network change goes again at once, to the same server.
  * Otherwise the next server is tried at once, until a round of the list
  * has failed: then the backoff takes a step (a single server: every
- * failure is a round).  A session that stayed up for STABLE_PERIOD, and
- * whose -R probes (probe_interval) did not all fail, was not a flap: the
- * schedule starts again from the bottom.  (A probe decides
- * only after its deadline, connect_timeout: a listener that never reaches
- * this tunnel, under require_forwards, would otherwise hold each session
- * past STABLE_PERIOD and retry at the bottom for ever.)  Returns the
- * reason to show, to be freed.
+ * failure is a round).  A session that stayed up for STABLE_PERIOD was
+ * not a flap: the schedule starts again from the bottom - unless, under
+ * require_forwards, a probe (probe_interval) dropped it with no probe of
+ * that forward back before: a listener that never answers is judged only
+ * at the probe's deadline (connect_timeout, at most 10 s, from 1 s after
+ * the forward is up), which would hold each such session past
+ * STABLE_PERIOD and retry at the bottom for ever.  Returns the reason to
+ * show, to be freed.
  */
 static char *
 tunnel_schedule_retry(struct tunnel *t, enum session_error class,

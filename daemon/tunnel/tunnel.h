@@ -299,6 +299,7 @@ struct forward_probe;
 void		 forward_probe_start(struct forward *);
 void		 forward_probe_stop(struct forward *);
 int		 forward_probe_failed(struct forward *, double since);
+void		 forward_probe_forget(struct forward *);
 int		 forward_probe_proven(struct forward *, double since);
 void		 forward_probe_rearm(struct forward *);
 void		 forward_probe_free(struct forward *);
