@@ -501,10 +501,15 @@ test_keywords_parse(void **state)
 static void
 test_keywords_range(void **state)
 {
+	/* not rates: a unit in bits, a sign, and what strtod alone would
+	 * take (hex, an exponent, a leading blank, "1.") - decimal only, as
+	 * the man page says */
+	static const char *const not_rates[] = { "\"10Mbit\"", "\"-1K\"",
+	    "\"0x400\"", "\"1e6\"", "\" 1M\"", "\"1.M\"" };
 	const struct keyword *kw;
 	char *text, what[128], v[64];
 	int line;
-	size_t i;
+	size_t i, j;
 
 	for (i = 0; i < nkeywords; i++) {
 		kw = &keywords[i];
@@ -532,25 +537,12 @@ test_keywords_range(void **state)
 			expect_error(text, line, "is out of range");
 			free(text);
 			snprintf(what, sizeof what, "%s: expected a rate", kw->name);
-			text = file_with(kw, "\"10Mbit\"");
-			expect_error(text, line, what);
-			free(text);
-			text = file_with(kw, "\"-1K\"");
-			expect_error(text, line, what);
-			free(text);
-			/* decimal only, as the man page says */
-			text = file_with(kw, "\"0x400\"");
-			expect_error(text, line, what);
-			free(text);
-			text = file_with(kw, "\"1e6\"");
-			expect_error(text, line, what);
-			free(text);
-			text = file_with(kw, "\" 1M\"");
-			expect_error(text, line, what);
-			free(text);
-			text = file_with(kw, "\"1.M\"");
-			expect_error(text, line, what);
-			free(text);
+			for (j = 0; j < sizeof not_rates / sizeof *not_rates;
+			    j++) {
+				text = file_with(kw, not_rates[j]);
+				expect_error(text, line, what);
+				free(text);
+			}
 		} else if (kw->type == KW_BOOL || kw->type == KW_ENUM) {
 			text = file_with(kw, "\"maybe\"");
 			snprintf(what, sizeof what, "%s: ", kw->name);
