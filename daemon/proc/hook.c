@@ -20,7 +20,8 @@
  *
  * Its end is watched through a pidfd and it is reaped by its pid: nothing
  * in tunneld waits for any child but its own, so none is stolen.  At
- * shutdown nothing more is run and the programs running get SIGTERM.
+ * shutdown nothing more is run and the programs running get SIGTERM
+ * (SIGKILL, those past on_state_timeout).
  */
 #include "config.h"
 
@@ -463,6 +464,9 @@ hook_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!h->timed_out) {
 		h->timed_out = 1;
+		hook_log(h, LOG_LVL_NOTICE, "on_state %s (%s): still running "
+		    "after %g s (on_state_timeout): SIGTERM, SIGKILL in %d s",
+		    h->program, h->state, h->timeout, HOOK_KILL_GRACE);
 		(void)kill(-h->pid, SIGTERM);
 		timer_add_secs(h->ev_timer, HOOK_KILL_GRACE);
 	} else
@@ -501,8 +505,9 @@ hook_tunnel_changed(const struct tunnel_transition *tr, void *arg)
 	hook_schedule(h);
 }
 
-/* Shutdown: nothing more is run; the programs running get SIGTERM and
- * are not waited for. */
+/* Shutdown: nothing more is run; the programs running get SIGTERM, or
+ * SIGKILL to the group if past on_state_timeout already (the grace that
+ * ends with it is cut short), and are not waited for. */
 void
 hook_shutdown(void)
 {
@@ -513,9 +518,10 @@ hook_shutdown(void)
 		h1 = TAILQ_NEXT(h, entry);
 		if (h->pid != -1) {
 			hook_log(h, LOG_LVL_NOTICE, "on_state %s (%s): still "
-			    "running at shutdown: SIGTERM", h->program,
-			    h->state);
-			(void)kill(-h->pid, SIGTERM);
+			    "running at shutdown: %s", h->program, h->state,
+			    h->timed_out ? "past on_state_timeout: SIGKILL" :
+			    "SIGTERM");
+			(void)kill(-h->pid, h->timed_out ? SIGKILL : SIGTERM);
 			hook_run_clear(h);
 		}
 		if (h->waiting)

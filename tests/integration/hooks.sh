@@ -237,6 +237,11 @@ check "... promptly with a hook running ($(elapsed "$t0") s)" \
 check "... which got SIGTERM" grep -q "on_state $HOOK (down): still running at shutdown" "$WORK/tunneld.log"
 check "... no sanitizer report" sanitizer_quiet
 rm -f "$WORK/block"
+# tunneld does not wait for them (tunneld.conf(5)): a run of slow's, which
+# ignores SIGTERM, caught by the shutdown would outlive the test
+left=$(pgrep -f "^/bin/sh $HOOK\$" | tr '\n' ' ')
+[ -n "$left" ] && diag "hook runs left after the shutdown (SIGTERM ignored): $left"
+pkill -KILL -f "^/bin/sh $HOOK\$" 2>/dev/null
 
 # at most 16 at once over all tunnels, the others in turn: 20 tunnels
 # changing state all the time, each run lasting its timeout (1 s)
@@ -263,5 +268,23 @@ check "20 tunnels' hooks: each ran" \
 	[ "$(cut -d' ' -f2 "$WORK/q" | sort -u | wc -l)" -eq 20 ]
 check "... at most 16 at once (saw $max)" \
 	sh -c '[ "$1" -le 16 ] && [ "$1" -ge 8 ]' - "$max"
+stop_tunneld
+
+# shutdown while a run that ignores SIGTERM is past on_state_timeout, in
+# the grace before its SIGKILL: it gets the SIGKILL now, not later (the
+# shutdown took the later one away, and it lived on)
+write_conf "  slow = { host = \"127.0.0.1\"; on_state = [ \"$HOOK\" ];
+    on_state_timeout = 1; };"
+from=$(wc -l < "$WORK/tunneld.log")
+start_tunneld
+new_log() { tail -n +$((from + 1)) "$WORK/tunneld.log" | grep -q "$1"; }
+check "a run past on_state_timeout: SIGTERM, said when sent" \
+	wait_until 20 new_log "slow: on_state $HOOK (connecting): still running after 1 s (on_state_timeout): SIGTERM, SIGKILL in 2 s"
+stop_tunneld
+check "... shutdown in its grace: SIGKILL, said" \
+	new_log "slow: on_state $HOOK (connecting): still running at shutdown: past on_state_timeout: SIGKILL\|slow: on_state $HOOK (connecting): timed out after 1 s"
+none_left() { ! pgrep -f "^/bin/sh $HOOK\$" > /dev/null; }
+check "... it does not outlive tunneld" wait_until 5 none_left
+pkill -KILL -f "^/bin/sh $HOOK\$" 2>/dev/null
 
 done_testing
