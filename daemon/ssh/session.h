@@ -31,6 +31,7 @@
 #define TX_SMALL	1024		/* socket is full (session_send_cb) */
 #define TXQ_MAX		(256 * 1024)	/* ... growing, for control packets */
 #define OPEN_STUCK	1.0		/* seconds: an open this old is shown */
+#define OPEN_SAMPLES	5		/* an open takes the median of the last */
 #define WINDOW_MIN	(256 * 1024)
 #define WINDOW_MAX	(2 * 1024 * 1024)
 #define WINDOW_BUDGET	(16 * 1024 * 1024)	/* per session, shared */
@@ -254,7 +255,12 @@ struct session {
 	size_t			 window_used;	/* windows held (window.c) */
 	uint64_t		 channels_stalled;	/* channel.c */
 	double			 open_rtt_min;	/* seconds, its quickest open */
-	double			 open_avg;	/* seconds an open takes (EWMA) */
+	double			 open_last[OPEN_SAMPLES];	/* seconds the last opens
+							   took, */
+	unsigned		 open_n;	/* how many (up to OPEN_SAMPLES), */
+	unsigned		 open_at;	/* the next to replace */
+	double			 setup_rtt;	/* seconds: the set-up's auth-methods
+						   query, one round trip */
 	int			 open_timed_out;	/* libssh2 gave one up */
 
 	TAILQ_HEAD(, session_listener) listeners;
@@ -357,6 +363,7 @@ void	session_write_cb(evutil_socket_t, short, void *);
 void	session_open_free(struct open_req *);
 void	session_open_abandon(struct session *, struct channel *);
 int	session_open_step(struct session *);
+void	session_open_timed(struct session *, double);
 struct session_event *session_raise(struct session *, enum session_event_kind,
 	    void *owner, struct channel *);
 void	session_deliver_cb(evutil_socket_t, short, void *);

@@ -13,10 +13,6 @@
 
 #include "session.h"
 
-#define OPEN_AVG_WEIGHT	4	/* an open's share of the average: 1/4 */
-
-static void	session_open_timed(struct session *, double);
-
 /* --- channel opens: one in flight, FIFO ---------------------------------- */
 
 static const char *session_open_target(struct open_req *);
@@ -426,19 +422,49 @@ session_open_timed_out(struct session *s)
 }
 
 /* An open of a connection's took secs from its start to the answer. */
-static void
+void
 session_open_timed(struct session *s, double secs)
 {
-	s->open_avg = s->open_avg <= 0 ? secs :
-	    s->open_avg + (secs - s->open_avg) / OPEN_AVG_WEIGHT;
+	s->open_last[s->open_at] = secs;
+	s->open_at = (s->open_at + 1) % OPEN_SAMPLES;
+	if (s->open_n < OPEN_SAMPLES)
+		s->open_n++;
 }
 
-/* Seconds an open of a connection's takes on the session (an average of
- * the last ones), 0 before its first. */
+/*
+ * Seconds an open of a connection's takes on the session, 0 before its
+ * first: the median of the last OPEN_SAMPLES (the lower of the middle two
+ * while there are an even number).  An open that a stall held up (the
+ * server, or its machine, busy for a moment) is what the wait for the one
+ * in flight already counts: in an average it would also make every open
+ * queued behind it look that slow, and start extras for a queue that
+ * clears in a few milliseconds.  A server that became slower moves the
+ * median within three opens.
+ */
 double
 session_open_time(struct session *s)
 {
-	return s != NULL ? s->open_avg : 0;
+	double v[OPEN_SAMPLES], x;
+	unsigned i, j;
+
+	if (s == NULL || s->open_n == 0)
+		return 0;
+	for (i = 0; i < s->open_n; i++) {
+		x = s->open_last[i];
+		for (j = i; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+	return v[(s->open_n - 1) / 2];
+}
+
+/* Seconds the set-up's auth-methods query took, one round trip of the
+ * server's (and of the jump hosts' on the way), 0 if none was measured:
+ * what an open costs before one is (tunnel_pick.c). */
+double
+session_setup_rtt(struct session *s)
+{
+	return s != NULL ? s->setup_rtt : 0;
 }
 
 /*
@@ -458,7 +484,8 @@ session_open_wait(struct session *s, double dflt, double *work)
 	*work = 0;
 	if (s == NULL)
 		return 0;
-	each = s->open_avg > 0 ? s->open_avg : dflt;
+	if ((each = session_open_time(s)) <= 0)
+		each = dflt;
 	TAILQ_FOREACH(r, &s->opens, entry)
 		*work += each;
 	wait = *work;

@@ -15,14 +15,24 @@
 
 /* --- choosing a session -------------------------------------------------- */
 
-/* Seconds an open takes on the tunnel's session, before one is measured
- * there too. */
+/*
+ * Seconds an open takes on the tunnel's session, and on another before
+ * one is measured there: as measured; before the first, a set-up's share
+ * (SETUP_OPENS), or one round trip of the session's set-up if that was
+ * less (an open is a round trip and the server's connect; the round trip
+ * timed is the answer to the auth-methods query, which some sshds delay
+ * by a few milliseconds, hence only if less).
+ */
 double
 tunnel_sessions_open_dflt(struct tunnel *t)
 {
 	double each = session_open_time(t->session);
+	double share = tunnel_sessions_setup_cost(t) / SETUP_OPENS;
+	double rtt = session_setup_rtt(t->session);
 
-	return each > 0 ? each : tunnel_sessions_setup_cost(t) / SETUP_OPENS;
+	if (each > 0)
+		return each;
+	return rtt > 0 && (rtt < share || share <= 0) ? rtt : share;
 }
 
 /*

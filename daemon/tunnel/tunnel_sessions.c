@@ -528,8 +528,9 @@ tunnel_sessions_start(struct tunnel *t, double wait, double queued)
 	xasprintf(&name, "%s#%u", t->name, id);
 	tunnel_sessions_log(t, name, LOG_LVL_INFO, "extra session starting: "
 	    "opens queue on every session, a new one would wait %.0f ms, the "
-	    "queued take %.0f ms, a set-up %.0f ms (%u of at most %d)",
-	    wait * 1000, queued * 1000,
+	    "queued take %.0f ms (an open %.2f ms), a set-up %.0f ms (%u of "
+	    "at most %d)", wait * 1000, queued * 1000,
+	    tunnel_sessions_open_dflt(t) * 1000,
 	    tunnel_sessions_setup_cost(t) * 1000, 1 + p->nextra,
 	    t->conf->sessions);
 	e = tunnel_sessions_member(t, id, name);
