@@ -79,18 +79,26 @@ PREAUTH_MARK=$SSHD_MARK
 # is a few per cent of a set-up, and the bound is 3.  A loaded machine
 # moves it two ways, and the test allows for each as the pool saw it:
 # opens dearer next to a set-up (an ASan build's own code is slower, the
-# crypto is not) raise it to 2 + 16 opens over a set-up, as measured; and
-# an open held up in flight longer than a set-up (sshd not scheduled)
+# crypto is not; before the first open is answered, one is taken for a
+# seventh of a set-up) raise it to 2 + 16 opens over a set-up, as the
+# pool weighed them (status after each burst, and the log at each start);
+# and an open held up in flight longer than a set-up (sshd not scheduled)
 # starts an extra for the wait, as a stuck open does - the log says which
-# (the wait over a set-up, the queue not), and each such one is allowed.
+# (a new connection's wait over a set-up), and each such one is allowed.
+# sshd and tunneld run at a higher priority here, so that the machine's
+# other load stalls them less often; the bound holds either way.
+for p in $SSHD_PID $(descendants "$SSHD_PID") $(ls /proc/$TUNNELD_PID/task); do
+	renice -n -10 -p "$p" >/dev/null 2>&1
+done
 burst_bound() {
 	json_get fwd "max(3, 2 + int(-(-16 * t['pool']['open_ms'] // \
 	    t['pool']['setup_ms'])))"
 }
-# the extras started since line $1 of tunneld's log: "QUEUED SETUP WAIT"
+# the extras started since line $1 of tunneld's log: "QUEUED SETUP WAIT
+# OPEN", whole ms but the open's
 starts_since() {
 	tail -n +$(($1 + 1)) "$WORK/tunneld.log" |
-	    sed -n 's/.*extra session starting: .*would wait \([0-9]*\) ms, the queued take \([0-9]*\) ms, a set-up \([0-9]*\) ms.*/\2 \3 \1/p'
+	    sed -n 's/.*extra session starting: .*would wait \([0-9]*\) ms, the queued take \([0-9]*\) ms (an open \([0-9.]*\) ms), a set-up \([0-9]*\) ms.*/\2 \4 \1 \3/p'
 }
 bursts_from=$(wc -l < "$WORK/tunneld.log")
 most=1; bound=3
@@ -105,8 +113,13 @@ done
 diag "3 bursts of 16: $(logins) logins, at most $most sessions; pool: $(pool '')"
 starts_since "$bursts_from" > "$WORK/starts"
 # (whole ms in the log: a wait just over a set-up may show as equal)
-stalls=$(awk '$1 <= $2 && $3 >= $2' "$WORK/starts" | wc -l)
-[ -s "$WORK/starts" ] && diag "extras started (queued, set-up, wait ms): $(tr '\n' ';' < "$WORK/starts")"
+stalls=$(awk '$3 >= $2' "$WORK/starts" | wc -l)
+# the bound at each start, by the open's and a set-up's time it was weighed by
+at_start=$(awk 'BEGIN { b = 3 } $2 > 0 { n = 16 * $4 / $2; c = int(n);
+	if (c < n) c++; if (2 + c > b) b = 2 + c } END { print b }' "$WORK/starts")
+[ "$at_start" -gt "$bound" ] && { bound=$at_start;
+    diag "the opens' time at the starts makes the bound $bound"; }
+[ -s "$WORK/starts" ] && diag "extras started (queued, set-up, wait, open ms): $(tr '\n' ';' < "$WORK/starts")"
 check "... each extra started for a queue or a wait longer than a set-up" \
 	[ "$(awk '$1 < $2 && $3 < $2' "$WORK/starts" | wc -l)" = 0 ]
 check "... at most 3 SSH connections (or what the measured costs allow)" \

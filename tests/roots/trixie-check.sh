@@ -67,6 +67,9 @@ grep -E "^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):" /out/check.log
 if grep -qE "^(FAIL|ERROR|XPASS):" /out/check.log; then
 	for log in $(grep -lE "^(not ok|Bail out)" $(find /out/tests -name "*.log")); do
 		echo "--- trixie: ${log#/out/}"; grep -vE "^ok " "$log" | head -120
+		# each failure with what the test said just before it
+		echo "--- trixie: ${log#/out/}: the failures"
+		grep -vE "^(ok |PASS: )" "$log" | grep -B12 -E "^not ok" | head -80
 	done
 fi
 exit $status
