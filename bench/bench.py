@@ -37,10 +37,6 @@ def free_ports(n):
     return ports
 
 
-def free_port():
-    return free_ports(1)[0]
-
-
 def wait_port(p, t=20):
     end = time.time() + t
     while time.time() < end:
@@ -270,8 +266,7 @@ def main():
 
 def single(size, runs):
     """one tunnel, one ssh: single stream, concurrency, latency, conns/s, CPU"""
-    lt_sink, lt_src, lt_echo = free_port(), free_port(), free_port()
-    ls_sink, ls_src, ls_echo = free_port(), free_port(), free_port()
+    lt_sink, lt_src, lt_echo, ls_sink, ls_src, ls_echo = free_ports(6)
     td = Tunneld([[(lt_sink, SINK), (lt_src, SOURCE), (lt_echo, ECHO)]]).start()
     td.wait_up()
     sp = ssh_forward([(ls_sink, SINK), (ls_src, SOURCE), (ls_echo, ECHO)])
@@ -317,7 +312,7 @@ def single(size, runs):
     td.stop()
     # the same on one session, as ssh always has it (tunneld's sessions
     # would otherwise give the round trips a session of their own)
-    l1_sink, l1_echo = free_port(), free_port()
+    l1_sink, l1_echo = free_ports(2)
     td = Tunneld([[(l1_sink, SINK), (l1_echo, ECHO)]], "sessions = 1;").start()
     td.wait_up()
     lt_r = [loaded(l1_echo, l1_sink) for _ in range(runs)]
@@ -330,7 +325,8 @@ def single(size, runs):
 def busy_tunnels(size, runs):
     """8 busy tunnels against 8 ssh processes"""
     k = 8
-    lt = [free_port() for _ in range(k)]; ls = [free_port() for _ in range(k)]
+    ports = free_ports(2 * k)
+    lt, ls = ports[:k], ports[k:]
     td = Tunneld([[(p, SINK)] for p in lt]).start(); td.wait_up()
     sps = [ssh_forward([(p, SINK)]) for p in ls]
     for p in ls:
@@ -412,8 +408,7 @@ def raw_ceiling(size, runs):
     # tunneld's algorithms, or the ones asked for
     c = NEGOTIATED.get("cipher") or CIPHER or "-"
     m = NEGOTIATED.get("mac") or MAC or "-"
-    lt_sink, lt_src = free_port(), free_port()
-    ls_sink, ls_src = free_port(), free_port()
+    lt_sink, lt_src, ls_sink, ls_src = free_ports(4)
     td = Tunneld([[(lt_sink, SINK), (lt_src, SOURCE)]]).start()
     td.wait_up()
     sp = ssh_forward([(ls_sink, SINK), (ls_src, SOURCE)])

@@ -41,7 +41,6 @@ struct auth {
 	struct session		*s;
 	enum auth_state		 state;
 	char			*methods;	/* what the server offers */
-	double			 list_t0;	/* ... asked at (monotonic) */
 	struct agent		*agent;
 	char			*agent_path;
 	size_t			 key;		/* the agent key being tried */
@@ -539,8 +538,6 @@ auth_list(struct auth *a)
 	struct session *s = a->s;
 	const char *list;
 
-	if (a->list_t0 == 0)
-		a->list_t0 = mono_now();
 	list = libssh2_userauth_list(s->ssh, s->conf->user,
 	    (unsigned)strlen(s->conf->user));
 	if (list == NULL) {
@@ -552,7 +549,6 @@ auth_list(struct auth *a)
 		    s->addr, session_ssh_error(s));
 		return -1;
 	}
-	s->setup_rtt = mono_now() - a->list_t0;	/* one round trip */
 	a->methods = auth_methods_copy(list);
 	session_log(s, LOG_LVL_DEBUG, "%s offers %s", s->addr, a->methods);
 	a->state = a->agent != NULL && auth_offered(a, "publickey") ?

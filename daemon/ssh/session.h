@@ -259,8 +259,6 @@ struct session {
 							   took, */
 	unsigned		 open_n;	/* how many (up to OPEN_SAMPLES), */
 	unsigned		 open_at;	/* the next to replace */
-	double			 setup_rtt;	/* seconds: the set-up's auth-methods
-						   query, one round trip */
 	int			 open_timed_out;	/* libssh2 gave one up */
 
 	TAILQ_HEAD(, session_listener) listeners;

@@ -458,15 +458,6 @@ session_open_time(struct session *s)
 	return v[(s->open_n - 1) / 2];
 }
 
-/* Seconds the set-up's auth-methods query took, one round trip of the
- * server's (and of the jump hosts' on the way), 0 if none was measured:
- * what an open costs before one is (tunnel_pick.c). */
-double
-session_setup_rtt(struct session *s)
-{
-	return s != NULL ? s->setup_rtt : 0;
-}
-
 /*
  * How long a new open would wait on the session, in seconds: the opens
  * and requests queued ahead of it, and those SOCKS requests being read

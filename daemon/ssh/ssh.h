@@ -157,7 +157,6 @@ void		 session_open(struct session *, enum session_open_kind,
 void		 session_load(struct session *, unsigned *channels,
 		    unsigned *opening);
 double		 session_open_time(struct session *);
-double		 session_setup_rtt(struct session *);
 double		 session_open_wait(struct session *, double dflt,
 		    double *work);
 unsigned	 session_opens(struct session *, double *oldest);

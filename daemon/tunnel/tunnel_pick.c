@@ -15,24 +15,14 @@
 
 /* --- choosing a session -------------------------------------------------- */
 
-/*
- * Seconds an open takes on the tunnel's session, and on another before
- * one is measured there: as measured; before the first, a set-up's share
- * (SETUP_OPENS), or one round trip of the session's set-up if that was
- * less (an open is a round trip and the server's connect; the round trip
- * timed is the answer to the auth-methods query, which some sshds delay
- * by a few milliseconds, hence only if less).
- */
+/* Seconds an open takes on the tunnel's session, before one is measured
+ * there too. */
 double
 tunnel_sessions_open_dflt(struct tunnel *t)
 {
 	double each = session_open_time(t->session);
-	double share = tunnel_sessions_setup_cost(t) / SETUP_OPENS;
-	double rtt = session_setup_rtt(t->session);
 
-	if (each > 0)
-		return each;
-	return rtt > 0 && (rtt < share || share <= 0) ? rtt : share;
+	return each > 0 ? each : tunnel_sessions_setup_cost(t) / SETUP_OPENS;
 }
 
 /*
@@ -52,16 +42,22 @@ tunnel_sessions_wait_on(struct tunnel *t, struct session *s, double each,
 	return wait;
 }
 
-/* The same on an extra session, being set up or not. */
+/*
+ * The same on an extra session, being set up or not.  One being set up
+ * has what is left of a set-up to go; one set up for longer than a set-up
+ * takes, at least as long again as it is over (a server that does not
+ * answer, as the open in flight counts in session_open_wait()).
+ */
 static double
 tunnel_sessions_wait_in(struct pool_member *e, double each, double *work)
 {
-	double left;
+	double setup = tunnel_sessions_setup_cost(e->t);
+	double took = mono_now() - e->t0, left;
 
 	if (e->up)
 		return tunnel_sessions_wait_on(e->t, e->s, each, work);
 	*work = e->nheld * each;
-	left = tunnel_sessions_setup_cost(e->t) - (mono_now() - e->t0);
+	left = took < setup ? setup - took : took - setup;
 	return (left > each ? left : each) + *work;
 }
 

@@ -13,8 +13,7 @@
 				   stay far inside a stock sshd's MaxStartups
 				   10:30:100 */
 #define SETUP_OPENS	7	/* an open, before one is measured, is taken
-				   for a set-up's share (or a round trip of
-				   the set-up's, if less): a set-up is about 7
+				   for a set-up's share: a set-up is about 7
 				   round trips, an open one */
 #define SETUP_AVG_WEIGHT 4	/* a set-up's share of the average: 1/4 */
 #define HELD_MAX	256	/* connections one extra session holds */

@@ -70,6 +70,13 @@ check "idle: one connection to sshd" is conns 1
 check "idle: one sshd child" is kids 1
 check "status shows the measured set-up" [ -n "$(pool "['setup_ms']")" ]
 diag "set-up: $(pool "['setup_ms']") ms"
+# Before its first open is answered, a session takes one for a seventh of
+# a set-up (tunneld.conf(5)), so a burst on a fresh tunnel that queues 8
+# connections before that answer (a loaded machine) starts extras for
+# them; the bound below is for a tunnel in use, whose opens are measured.
+check "a first connection, whose open is measured" \
+	$NETIO roundtrip "$L" 1000
+diag "an open: $(pool "['open_ms']") ms"
 sshd_mark
 PREAUTH_MARK=$SSHD_MARK
 
@@ -79,17 +86,11 @@ PREAUTH_MARK=$SSHD_MARK
 # is a few per cent of a set-up, and the bound is 3.  A loaded machine
 # moves it two ways, and the test allows for each as the pool saw it:
 # opens dearer next to a set-up (an ASan build's own code is slower, the
-# crypto is not; before the first open is answered, one is taken for a
-# seventh of a set-up) raise it to 2 + 16 opens over a set-up, as the
-# pool weighed them (status after each burst, and the log at each start);
-# and an open held up in flight longer than a set-up (sshd not scheduled)
+# crypto is not) raise it to 2 + 16 opens over a set-up, as the pool
+# weighed them (status after each burst, and the log at each start); and
+# an open held up in flight longer than a set-up (sshd not scheduled)
 # starts an extra for the wait, as a stuck open does - the log says which
-# (a new connection's wait over a set-up), and each such one is allowed.
-# sshd and tunneld run at a higher priority here, so that the machine's
-# other load stalls them less often; the bound holds either way.
-for p in $SSHD_PID $(descendants "$SSHD_PID") $(ls /proc/$TUNNELD_PID/task); do
-	renice -n -10 -p "$p" >/dev/null 2>&1
-done
+# (the wait over a set-up, the queue not), and each such one is allowed.
 burst_bound() {
 	json_get fwd "max(3, 2 + int(-(-16 * t['pool']['open_ms'] // \
 	    t['pool']['setup_ms'])))"
@@ -113,7 +114,7 @@ done
 diag "3 bursts of 16: $(logins) logins, at most $most sessions; pool: $(pool '')"
 starts_since "$bursts_from" > "$WORK/starts"
 # (whole ms in the log: a wait just over a set-up may show as equal)
-stalls=$(awk '$3 >= $2' "$WORK/starts" | wc -l)
+stalls=$(awk '$1 <= $2 && $3 >= $2' "$WORK/starts" | wc -l)
 # the bound at each start, by the open's and a set-up's time it was weighed by
 at_start=$(awk 'BEGIN { b = 3 } $2 > 0 { n = 16 * $4 / $2; c = int(n);
 	if (c < n) c++; if (2 + c > b) b = 2 + c } END { print b }' "$WORK/starts")
