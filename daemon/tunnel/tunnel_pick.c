@@ -45,8 +45,9 @@ tunnel_sessions_wait_on(struct tunnel *t, struct session *s, double each,
 /*
  * The same on an extra session, being set up or not.  One being set up
  * has what is left of a set-up to go; one set up for longer than a set-up
- * takes, at least as long again as it is over (a server that does not
- * answer, as the open in flight counts in session_open_wait()).
+ * takes, at least as long again as it is over: the longer a server has
+ * not answered, the longer it is taken to need (session_open_wait()
+ * weighs an open in flight by its age the same way).
  */
 static double
 tunnel_sessions_wait_in(struct pool_member *e, double each, double *work)

@@ -73,9 +73,12 @@ diag "set-up: $(pool "['setup_ms']") ms"
 # Before its first open is answered, a session takes one for a seventh of
 # a set-up (tunneld.conf(5)), so a burst on a fresh tunnel that queues 8
 # connections before that answer (a loaded machine) starts extras for
-# them; the bound below is for a tunnel in use, whose opens are measured.
-check "a first connection, whose open is measured" \
-	$NETIO roundtrip "$L" 1000
+# them; the bound below is for a tunnel in use, whose opens are measured
+# (the median of the last 5: three of them).
+for i in 1 2 3; do
+	check "connection $i before the bursts, whose open is measured" \
+	    $NETIO roundtrip "$L" 1000
+done
 diag "an open: $(pool "['open_ms']") ms"
 sshd_mark
 PREAUTH_MARK=$SSHD_MARK
