@@ -38,16 +38,27 @@ test_open_time_first(void **state)
 	free(s);
 }
 
-/* One stalled open, or two, among fast ones: still fast. */
-static void
-test_open_time_stall(void **state)
+/* A session whose opens have been fast. */
+static struct session *
+session_fast(void)
 {
 	struct session *s = calloc(1, sizeof *s);
 	int i;
 
-	(void)state;
+	assert_non_null(s);
 	for (i = 0; i < 20; i++)
 		session_open_timed(s, FAST);
+	return s;
+}
+
+/* One stalled open, or two, among fast ones: still fast. */
+static void
+test_open_time_stall(void **state)
+{
+	struct session *s = session_fast();
+	int i;
+
+	(void)state;
 	session_open_timed(s, SLOW);
 	assert_true(session_open_time(s) == FAST);
 	session_open_timed(s, SLOW * 2);
@@ -64,12 +75,10 @@ test_open_time_stall(void **state)
 static void
 test_open_time_slower(void **state)
 {
-	struct session *s = calloc(1, sizeof *s);
+	struct session *s = session_fast();
 	int i;
 
 	(void)state;
-	for (i = 0; i < 20; i++)
-		session_open_timed(s, FAST);
 	session_open_timed(s, SLOW);
 	session_open_timed(s, SLOW);
 	assert_true(session_open_time(s) == FAST);
